@@ -31,7 +31,7 @@ import numpy as np
 from .errors import DeployscopeError
 
 VALIDATION_DIR = Path(__file__).resolve().parent / "validation"
-DEFAULT_FILES = ("A_llm_inference.csv", "B_diffusion_inference.csv", "C_training.csv", "D_memory.csv")
+DEFAULT_FILES = ("A_llm_inference.csv", "B_diffusion_inference.csv", "C_training.csv", "D_memory.csv", "E_image_training.csv", "E_image_training_fit.csv")
 
 # Sources (as `source_type | round_or_version` prefixes) the LLM inference figures were fitted on.
 FIT_SOURCES: tuple[str, ...] = ("MLPerf Inference|v4.0", "MLPerf Inference|v4.1", "TensorRT-LLM perf-overview|v0.9.0")
@@ -57,6 +57,8 @@ DATASETS: dict[str, dict[str, Any]] = {
 
 def file_kind(header: Iterable[str]) -> str:
     h = set(header)
+    if "images_seen" in h:
+        return "image_training"
     if "resolution" in h:
         return "diffusion"
     if "training_tokens_b" in h:
@@ -510,6 +512,11 @@ def _predict_file(
 
         fn = {"diffusion": vw.predict_diffusion_row, "training": vw.predict_training_row, "memory": vw.predict_memory_row}[kind]
         fitted_sources = list(vw.FITTED_SOURCES.get(kind, []))
+    elif kind == "image_training":
+        from . import validate_image_training as vit
+
+        fn = vit.predict_row
+        fitted_sources = [s for v in vit.FITTED_SOURCES.values() for s in v]
     ctxs = _Ctxs(catalog, params, base)
     for i, row in enumerate(rows):
         measured = _num(row.get("value"))
@@ -596,7 +603,9 @@ def run(files: Iterable[str | Path] | None = None, *, catalog=None, params: Para
     out: dict[str, Any] = {**_summary(preds)}
     out["groups"] = _groups(preds)
     out["heldout"] = {**_summary(held), "groups": _groups(held)}
-    out["fitting_split"] = {"llm_fit_sources": list(FIT_SOURCES)}
+    from .validate_image_training import fitting_split as image_fitting_split
+
+    out["fitting_split"] = {"llm_fit_sources": list(FIT_SOURCES), "image_training": image_fitting_split()}
     out["predictions"] = preds
     out["wall_time_s"] = time.perf_counter() - t0
     return out
