@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -76,7 +77,7 @@ class Factors:
     api_price: Any = 1.0
     cloud_price: Any = 1.0
 
-    def broadcast(self) -> "Factors":
+    def broadcast(self) -> Factors:
         """All factors as arrays of one length when any is an array (Monte Carlo, sweeps)."""
         vals = [np.asarray(getattr(self, k), dtype=float) for k in FACTORS]
         n = max((v.size for v in vals if v.ndim), default=0)
@@ -84,7 +85,7 @@ class Factors:
             return self
         return Factors(**{k: (v if v.ndim else np.full(n, float(v))) for k, v in zip(FACTORS, vals)})
 
-    def replace(self, **kw: Any) -> "Factors":
+    def replace(self, **kw: Any) -> Factors:
         d = {k: getattr(self, k) for k in FACTORS}
         d.update(kw)
         return Factors(**d)
@@ -455,6 +456,13 @@ def _training_config(ctx: _Context, j: Any, gpu_id: str) -> tuple[dict[str, Any]
     key = ("train", j.name, gpu_id)
     if key in ctx.cache:
         return ctx.cache[key]
+    if getattr(j, "kind", "llm") == "image_training":
+        from .planning.image_training import size_job
+
+        ctx.evaluated += 1
+        sized, why = size_job(j, gpu_id, ctx.catalog)
+        ctx.cache[key] = (sized.as_config() if sized else None, why)
+        return ctx.cache[key]
     from .physics import training
 
     ans: tuple[dict[str, Any] | None, str | None] = (None, None)
@@ -610,7 +618,8 @@ def _pieces_for_gpu(ctx: _Context, gpu_id: str, *, max_tp: int = 8, for_cloud: b
             return [], f"{j.name}: {why}"
         pieces.append(_Piece(d=None, kind="training", name=j.name, model=j.model, gpu=g, fixed_gpus=cfg["gpus"],
                              gpu_hours_per_year=cfg["gpu_hours"] * j.runs_per_year, cfg=cfg, pool=f"_train_{j.name}",
-                             note=f"{cfg['gpus']} GPUs, {cfg['wall_days']:.1f} days per run, {j.runs_per_year:g} runs a year"))
+                             note=f"{cfg['gpus']} GPUs, {cfg['wall_days']:.1f} days per run, {j.runs_per_year:g} runs a year"
+                             + (f", {cfg['energy_kwh'] * j.runs_per_year:,.0f} kWh a year before PUE" if cfg.get("energy_kwh") else "")))
     for p in scn.pipelines:
         sz, why = _pipeline_sizing(ctx, p, gpu_id)
         if sz is None:
@@ -1411,7 +1420,7 @@ def _api_options(ctx: _Context, cloud_for_batch: _Opt | None) -> list[_Opt]:
     scn = ctx.scenario
     H = ctx.H
     if scn.pipelines and not ctx.demands:
-        return _pipeline_api_options(ctx)
+        return _pipeline_api_options(ctx, cloud_for_batch)
     if not ctx.demands:
         return []
     # per provider: one row per workload (cheapest); frontier rows: one option each
@@ -1488,7 +1497,7 @@ def _api_options(ctx: _Context, cloud_for_batch: _Opt | None) -> list[_Opt]:
     return opts
 
 
-def _pipeline_api_options(ctx: _Context) -> list[_Opt]:
+def _pipeline_api_options(ctx: _Context, cloud_for_batch: _Opt | None = None) -> list[_Opt]:
     """Pipelines through hosted APIs: each LLM stage at per-token prices, each image stage per image."""
     from .economics import api_cash_flows, combine
 
@@ -1544,6 +1553,8 @@ def _pipeline_api_options(ctx: _Context) -> list[_Opt]:
                     parts[st.name] = api_cash_flows(horizon_years=H, images_per_year=_seq(n * st.images_per_item, H),
                                                     usd_per_image=r.usd_per_image * f.api_price,
                                                     items_per_year=_seq(n, H) if not parts else 0.0)
+            if scn.training and cloud_for_batch is not None:  # training jobs run on the cheapest cloud fleet
+                parts["training"] = (cloud_for_batch.batch_cost or cloud_for_batch.cost)(f)
             return combine(parts, kind="api")
 
         def perf(rows: dict[str, Any] = rows) -> Performance:
@@ -1551,9 +1562,12 @@ def _pipeline_api_options(ctx: _Context) -> list[_Opt]:
                                            for k, r in rows.items()])
 
         first = next(iter(rows.values()))
-        opts.append(_Opt(id=f"api-{prov}".replace("/", "_"), label=f"API {prov}", placement="api", detail=_row_placement(ctx, first),
-                         provider=prov, parts=[_policy_part(r, "api") for r in rows.values()], cost=cost, perf=perf,
-                         sources=[ctx.source("api_prices", r) for r in rows.values()]))
+        opt = _Opt(id=f"api-{prov}".replace("/", "_"), label=f"API {prov}", placement="api", detail=_row_placement(ctx, first),
+                   provider=prov, parts=[_policy_part(r, "api") for r in rows.values()] + (list(cloud_for_batch.parts) if scn.training and cloud_for_batch else []),
+                   cost=cost, perf=perf, sources=[ctx.source("api_prices", r) for r in rows.values()])
+        if scn.training and cloud_for_batch is None:
+            opt.excluded.append("the training jobs need GPUs, and no cloud instance can run them")
+        opts.append(opt)
     return opts
 
 

@@ -10,9 +10,18 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .errors import DeployscopeError
 
@@ -103,7 +112,7 @@ class LLMWorkload(_Workload):
     api_models: list[str] | None = Field(default=None, description="api_prices ids to compare (default: same model family)")
 
     @model_validator(mode="after")
-    def _demand(self) -> "LLMWorkload":
+    def _demand(self) -> LLMWorkload:
         if self.requests_per_day is None and (self.users is None or self.requests_per_user_per_day is None):
             raise ValueError("give requests_per_day, or users together with requests_per_user_per_day")
         if self.requests_per_day is not None and self.users is not None:
@@ -149,7 +158,7 @@ class DiffusionWorkload(_Workload):
         return v
 
 
-Workload = Annotated[Union[LLMWorkload, DiffusionWorkload], Field(discriminator="kind")]
+Workload = Annotated[LLMWorkload | DiffusionWorkload, Field(discriminator="kind")]
 
 _SUFFIX = {"": 1, "k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
 
@@ -183,6 +192,56 @@ class TrainingJob(_M):
     @classmethod
     def _tok(cls, v: Any) -> Any:
         return parse_tokens(v)
+
+
+class ImageTrainingJob(_M):
+    """Training or fine-tuning an image model (diffusion or GAN), repeated `runs_per_year` times.
+
+    Given under ``training:`` with ``kind: image_training`` (or under ``workloads:`` with that kind,
+    where it is moved to ``training``)."""
+
+    kind: Literal["image_training"] = "image_training"
+    name: str = Field(min_length=1)
+    model: str = Field(min_length=1)
+    method: Literal["pretrain", "full", "lora", "dreambooth", "textual-inversion"] = "lora"
+    images: float = Field(gt=0, description="images shown per run (suffixes: 500M, 1B; GANs: 25000kimg)")
+    resolution: str = Field(default="1024", description="1024, 768x1024, or stages SIDE:SHARE,... e.g. 256:0.6,512:0.3,1024:0.1")
+    global_batch: int | None = Field(default=None, gt=0, description="images per optimizer step (default per method)")
+    precision: Literal["bf16", "fp16", "fp32", "tf32", "fp8"] = "bf16"
+    ema: bool = True
+    train_text_encoder: bool = False
+    precomputed_latents: bool = False
+    precomputed_text: bool = False
+    runs_per_year: float = Field(default=1.0, gt=0)
+    deadline_days: float | None = Field(default=None, gt=0, description="wall-clock days one run may take")
+    gpu: str | None = Field(default=None, description="accelerator to train on (default: the serving GPU candidates)")
+    dataset_images: float | None = Field(default=None, gt=0, description="images in the training set (storage)")
+    dataset_gb: float | None = Field(default=None, ge=0, description="training data kept on storage")
+    personal_data: bool = Field(default=False, description="the training images show identifiable people (a policy fact)")
+
+    @field_validator("images", "dataset_images", mode="before")
+    @classmethod
+    def _count(cls, v: Any) -> Any:
+        if v is None or isinstance(v, (int, float)):
+            return v
+        m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*(kimg|[kmbgtKMBGT]?)\s*", str(v))
+        if not m:
+            raise ValueError(f"expected an image count such as 500M, 1B or 25000kimg (got {v!r})")
+        return float(m.group(1)) * (1e3 if m.group(2) == "kimg" else _SUFFIX[m.group(2).lower()])
+
+    @property
+    def seq_len(self) -> int:  # the LLM job's field, absent here
+        return 0
+
+
+def _training_kind(v: Any) -> str:
+    kind = v.get("kind") if isinstance(v, dict) else getattr(v, "kind", None)
+    return "image_training" if kind == "image_training" else "llm"
+
+
+AnyTrainingJob = Annotated[
+    Annotated[TrainingJob, Tag("llm")] | Annotated[ImageTrainingJob, Tag("image_training")], Discriminator(_training_kind)
+]
 
 
 # ------------------------------------------------------------------------------ the rest
@@ -299,7 +358,7 @@ class Scenario(_M):
     currency: Currency = Field(default_factory=Currency)
     objective: Literal["npv", "total_cost", "unit_cost", "latency"] = "npv"
     workloads: list[Workload] = Field(default_factory=list)
-    training: list[TrainingJob] = Field(default_factory=list)
+    training: list[AnyTrainingJob] = Field(default_factory=list)
     pipelines: list[_PipelineSpec] = Field(default_factory=list)  # type: ignore[valid-type]
     load_profile: LoadProfile = Field(default_factory=LoadProfile)
     targets: Targets = Field(default_factory=Targets)
@@ -326,6 +385,10 @@ class Scenario(_M):
         if isinstance(data, dict):
             data = {k: v for k, v in data.items() if v is not None}
             wl = data.get("workloads")
+            if isinstance(wl, list) and any(isinstance(w, dict) and w.get("kind") == "image_training" for w in wl):
+                # image-model training is a batch job: it sizes and costs with the training jobs
+                data["training"] = list(data.get("training") or []) + [w for w in wl if isinstance(w, dict) and w.get("kind") == "image_training"]
+                wl = data["workloads"] = [w for w in wl if not (isinstance(w, dict) and w.get("kind") == "image_training")]
             if isinstance(wl, list):  # kind is optional: images_per_day means diffusion
                 data["workloads"] = [
                     {**w, "kind": "diffusion" if "images_per_day" in w else "llm"}
@@ -336,7 +399,7 @@ class Scenario(_M):
         return data
 
     @model_validator(mode="after")
-    def _something(self) -> "Scenario":
+    def _something(self) -> Scenario:
         if not (self.workloads or self.training or self.pipelines):
             raise ValueError("a scenario needs at least one of workloads, training or pipelines")
         names = [w.name for w in self.workloads] + [t.name for t in self.training]

@@ -1,0 +1,1 @@
+"""The planner's stages, one concern per module, typed values in and out."""
