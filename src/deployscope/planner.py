@@ -26,10 +26,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -77,7 +76,7 @@ class Factors:
     api_price: Any = 1.0
     cloud_price: Any = 1.0
 
-    def broadcast(self) -> Factors:
+    def broadcast(self) -> "Factors":
         """All factors as arrays of one length when any is an array (Monte Carlo, sweeps)."""
         vals = [np.asarray(getattr(self, k), dtype=float) for k in FACTORS]
         n = max((v.size for v in vals if v.ndim), default=0)
@@ -85,7 +84,7 @@ class Factors:
             return self
         return Factors(**{k: (v if v.ndim else np.full(n, float(v))) for k, v in zip(FACTORS, vals)})
 
-    def replace(self, **kw: Any) -> Factors:
+    def replace(self, **kw: Any) -> "Factors":
         d = {k: getattr(self, k) for k in FACTORS}
         d.update(kw)
         return Factors(**d)

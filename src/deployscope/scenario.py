@@ -10,18 +10,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Discriminator,
-    Field,
-    Tag,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
 from .errors import DeployscopeError
 
@@ -112,7 +103,7 @@ class LLMWorkload(_Workload):
     api_models: list[str] | None = Field(default=None, description="api_prices ids to compare (default: same model family)")
 
     @model_validator(mode="after")
-    def _demand(self) -> LLMWorkload:
+    def _demand(self) -> "LLMWorkload":
         if self.requests_per_day is None and (self.users is None or self.requests_per_user_per_day is None):
             raise ValueError("give requests_per_day, or users together with requests_per_user_per_day")
         if self.requests_per_day is not None and self.users is not None:
@@ -158,7 +149,7 @@ class DiffusionWorkload(_Workload):
         return v
 
 
-Workload = Annotated[LLMWorkload | DiffusionWorkload, Field(discriminator="kind")]
+Workload = Annotated[Union[LLMWorkload, DiffusionWorkload], Field(discriminator="kind")]
 
 _SUFFIX = {"": 1, "k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
 
@@ -399,7 +390,7 @@ class Scenario(_M):
         return data
 
     @model_validator(mode="after")
-    def _something(self) -> Scenario:
+    def _something(self) -> "Scenario":
         if not (self.workloads or self.training or self.pipelines):
             raise ValueError("a scenario needs at least one of workloads, training or pipelines")
         names = [w.name for w in self.workloads] + [t.name for t in self.training]

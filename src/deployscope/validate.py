@@ -22,10 +22,9 @@ import csv
 import math
 import re
 import time
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -150,13 +149,13 @@ def _formats(precision: str) -> tuple[str, str]:
 class _Ctxs:
     """Evaluation contexts, built once per (model, gpu, formats, engine) and reused."""
 
-    def __init__(self, catalog, params: Params | None, base: dict | None = None) -> None:
+    def __init__(self, catalog, params: Params | None, base: dict | None = None) -> None:  # noqa: ANN001
         self.catalog = catalog
         self.params = params
         self._base = base if base is not None else {}
         self._cache: dict[tuple, Any] = {}
 
-    def get(self, model: str, gpu: str, quant: str, kv: str, engine: str):
+    def get(self, model: str, gpu: str, quant: str, kv: str, engine: str):  # noqa: ANN201
         key = (model, gpu, quant, kv, engine)
         if key not in self._cache:
             from .physics import serving
@@ -173,7 +172,7 @@ class _Ctxs:
             raise Skip(str(c))
         return c
 
-    def _apply(self, c):
+    def _apply(self, c):  # noqa: ANN001, ANN202
         p = self.params
         if p is None:
             return c
@@ -217,7 +216,7 @@ def _divisors(n: int) -> list[int]:
     return [d for d in (1, 2, 4, 8, 16, 32, 64) if d <= n and n % d == 0]
 
 
-def _max_tp_throughput(ctx, I: float, O: float, tp: int, pp: int, ep: int) -> float:
+def _max_tp_throughput(ctx, I: float, O: float, tp: int, pp: int, ep: int) -> float:  # noqa: ANN001
     from .physics import serving
 
     B = float(serving.max_batch(ctx, I, O, tp=tp, pp=pp, ep=ep))
@@ -226,7 +225,7 @@ def _max_tp_throughput(ctx, I: float, O: float, tp: int, pp: int, ep: int) -> fl
     return float(serving.steady_state(ctx, B, I, O, tp=tp, pp=pp, ep=ep)["tokens_per_s"])
 
 
-def _choose_parallel(ctx, gpus: int, I: float, O: float, tp: int | None, pp: int | None):
+def _choose_parallel(ctx, gpus: int, I: float, O: float, tp: int | None, pp: int | None):  # noqa: ANN001, ANN202
     """(tp, pp, replicas): the stated split, or the one with the highest max throughput."""
     heads = ctx.model.transformer.num_attention_heads
     if tp is not None:
@@ -382,11 +381,11 @@ def predict_llm_row(row: dict[str, str], ctxs: _Ctxs) -> tuple[float, str | None
     raise Skip(f"metric {metric!r} is not one the harness predicts")
 
 
-def _per_seq(ctx, I: float, O: float) -> float:
+def _per_seq(ctx, I: float, O: float) -> float:  # noqa: ANN001
     return I + O if ctx.engine.perf.kv_reservation == "full" else I + O / 2.0
 
 
-def llm_step(ctx, *, decode, prefill, dctx, pctx, seqs, tp, pp, ep=1) -> float:
+def llm_step(ctx, *, decode, prefill, dctx, pctx, seqs, tp, pp, ep=1) -> float:  # noqa: ANN001
     """One full step (all pipeline stages) as a float."""
     from .physics import llm
 
@@ -397,7 +396,7 @@ def llm_step(ctx, *, decode, prefill, dctx, pctx, seqs, tp, pp, ep=1) -> float:
     return float(pp * c["time"])
 
 
-def _sim(ctx, tp: int, pp: int, I: float, O: float, qps: str, n_req: int, replicas: int):
+def _sim(ctx, tp: int, pp: int, I: float, O: float, qps: str, n_req: int, replicas: int):  # noqa: ANN001, ANN202
     key = (id(ctx), tp, pp, I, O, qps, n_req, replicas)
     hit = _SIM_CACHE.get(key)
     if hit is not None and hit[0] is ctx:
@@ -413,7 +412,7 @@ def _sim(ctx, tp: int, pp: int, I: float, O: float, qps: str, n_req: int, replic
 _SIM_CACHE: dict[tuple, Any] = {}
 
 
-def _rate_point(ctx, I: float, O: float, tp: int, pp: int, lam: float):
+def _rate_point(ctx, I: float, O: float, tp: int, pp: int, lam: float):  # noqa: ANN001, ANN202
     """(ttft Percentiles, tpot Percentiles) of the analytical path at `lam` requests/s per replica."""
     from .physics import serving
 
@@ -433,7 +432,7 @@ def _rate_point(ctx, I: float, O: float, tp: int, pp: int, lam: float):
     return ttft, tpot
 
 
-def _slo_rate(ctx, I: float, O: float, tp: int, pp: int, ttft_p99: float, tpot_p99: float) -> float:
+def _slo_rate(ctx, I: float, O: float, tp: int, pp: int, ttft_p99: float, tpot_p99: float) -> float:  # noqa: ANN001
     """Highest request rate per replica whose p99 TTFT and TPOT meet the limits (bisection)."""
     from .physics import serving
 
@@ -503,7 +502,7 @@ def _groups(preds: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def _predict_file(
-    path: Path, kind: str, rows: list[dict[str, str]], catalog, params: Params | None, base: dict | None = None
+    path: Path, kind: str, rows: list[dict[str, str]], catalog, params: Params | None, base: dict | None = None  # noqa: ANN001
 ) -> list[dict[str, Any]]:
     preds: list[dict[str, Any]] = []
     fn: Callable[..., tuple[float | None, str | None]] | None = None
@@ -580,7 +579,7 @@ def _source_label(row: dict[str, str], kind: str) -> str:
     return (row.get("source_type") or row.get("source") or "").strip()[:60]
 
 
-def run(files: Iterable[str | Path] | None = None, *, catalog=None, params: Params | None = None) -> dict[str, Any]:
+def run(files: Iterable[str | Path] | None = None, *, catalog=None, params: Params | None = None) -> dict[str, Any]:  # noqa: ANN001
     """Predict every row of the files (default: the four shipped ones) and score them."""
     if catalog is None:
         from .catalog import default_catalog
