@@ -106,7 +106,7 @@ def _gpu(row: dict[str, Any], catalog: Any) -> Any:
     if acc is None:
         acc = catalog.accelerators.find(hw.split("(")[0].strip())
     if acc is None and hw.upper().startswith("A100"):
-        acc = catalog.accelerators.get("a100-sxm4-80gb")  # memory not stated: same peak as every A100
+        acc = catalog.accelerators.get("a100-sxm4-40gb")  # memory not stated: the 40 GB SXM card (1,555 GB/s), the common one in 2021-23
     return acc
 
 
@@ -245,9 +245,9 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
 def fit(catalog: Any = None) -> dict[str, Any]:
     """Memory-traffic multiplier per architecture class from its fitted rows.
 
-    A prediction's time is linear in the multiplier k (compute time + k x traffic time), so each
-    fitted row gives k = (measured - predicted at k=0) / (predicted at k=1 - predicted at k=0) in
-    time units; the fit is their mean (never below 0)."""
+    Time per image is the slower of compute and k x traffic; where the measured time exceeds the
+    compute time alone (the prediction at k=0) the job is memory-bound and k = measured / (the
+    prediction at k=1) in time units (goodput and network factors cancel); the fit is their mean."""
     from .catalog.loader import default_catalog
 
     cat = default_catalog(catalog)
@@ -258,13 +258,13 @@ def fit(catalog: Any = None) -> dict[str, Any]:
             if not is_fitted(row):
                 continue
             p0, _ = predict_row(row, cat, memory_passes=0.0)
-            p1, _ = predict_row(row, cat, memory_passes=1.0)
+            p1, _ = predict_row(row, cat, memory_passes=1e4)  # surely memory-bound: time proportional to k
             meas = _num(row.get("value"))
             if p0 is None or p1 is None or not meas:
                 continue
             rate = row.get("metric") in ("images_per_sec", "steps_per_sec")
             t0, t1, tm = (1 / p0, 1 / p1, 1 / meas) if rate else (p0, p1, meas)
-            ks.setdefault(kind, []).append((tm - t0) / (t1 - t0))
+            ks.setdefault(kind, []).append(1e4 * tm / t1 if t0 < tm else 0.0)
     out: dict[str, Any] = {k: {"memory_passes": round(max(0.0, sum(v) / len(v)), 3), "rows": len(v), "per_row": [round(x, 3) for x in v]} for k, v in ks.items()}
     # GAN: compute-bound at a share of fp32 peak (memory_passes 0): the prediction is inverse in mfu_ref
     rows = {r.arch.arch: r.arch for r in cat.image_training if r.arch is not None}

@@ -540,14 +540,14 @@ def estimate(model: Any, gpu: Any, gpus: int, job: ImageJob, catalog: Any = None
         traffic_b = activation_bytes_per_image(arch, s.width, s.height, mem) * elem * mrow.images_per_sample
         if not job.precomputed_latents and arch.vae is not None:
             traffic_b += vae_encoder_activation_bytes(arch.vae.details, s.height, s.width, mem) * elem / 3.0  # forward only
-        t_img = f["total"] / (peak * eff) + passes * traffic_b / bw
+        t_img = max(f["total"] / (peak * eff), passes * traffic_b / bw)  # roofline: the slower of compute and memory traffic
         sec = n * t_img
         step_compute = global_batch * t_img / gpus
         total_flops += n * f["total"]
         busy_s += sec
         worst_step = step_compute if worst_step is None else min(worst_step, step_compute)
         stage_out.append({"width": s.width, "height": s.height, "share": s.share, "images": n, "flops_per_image": f["total"], "flops_parts": f,
-                          "share_of_peak": f["total"] / (peak * t_img), "memory_bound_share": passes * traffic_b / bw / t_img,
+                          "share_of_peak": f["total"] / (peak * t_img), "memory_bound": passes * traffic_b / bw >= f["total"] / (peak * eff),
                           "gpu_hours": sec / SECONDS_PER_HOUR})
 
     # ---- network: gradient all-reduce (+ ZeRO-3 weight gathers) against the shortest step's compute
