@@ -551,8 +551,14 @@ def estimate(model: Any, gpu: Any, gpus: int, job: ImageJob, catalog: Any = None
                           "gpu_hours": sec / SECONDS_PER_HOUR})
 
     # ---- network: gradient all-reduce (+ ZeRO-3 weight gathers) against the shortest step's compute
-    traffic = float(T.dp_traffic_bytes(trainable, trainable if zero >= 3 else 0.0, zero, gpus))
+    # hierarchical collectives (NCCL): reduce inside a node over its scale-up links, then a ring
+    # between nodes whose bytes the node's NICs share; expressed per GPU for the fabric advice
     domain = acc.interconnect.domain_size
+    nodes = math.ceil(gpus / domain)
+    if nodes > 1:
+        traffic = float(T.dp_traffic_bytes(trainable, trainable if zero >= 3 else 0.0, zero, nodes)) / domain
+    else:
+        traffic = float(T.dp_traffic_bytes(trainable, trainable if zero >= 3 else 0.0, zero, gpus))
     ref_net = T.network_row(cat, llm_row.mfu.reference_network)
     chosen = T.network_row(cat, job.network) if job.network else ref_net
 
