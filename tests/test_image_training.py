@@ -115,7 +115,7 @@ def test_higher_resolution_never_lowers_gpu_hours(sides, model):
 
 
 @settings(max_examples=20, deadline=None)
-@given(st.integers(2, 32), st.sampled_from(["sdxl", "DiT-XL/2", "stylegan2"]), st.sampled_from([None, "ethernet-100g", "roce-200g", "ib-ndr"]))
+@given(st.integers(2, 32), st.sampled_from(["sdxl", "DiT-XL/2", "stylegan2"]), st.sampled_from([None, "ethernet-25g", "ethernet-100g", "roce-200g", "ib-ndr"]))
 def test_more_nodes_never_drop_below_one_node(nodes, model, network):
     side = {"sdxl": "1024", "DiT-XL/2": "256", "stylegan2": "1024"}[model]
     one = IT.estimate(model, "h100-sxm-80gb", 8, job(1e8, side, global_batch=2048, network=network))
