@@ -79,7 +79,7 @@ def test_gan_counts_generator_and_discriminator():
 
 
 def test_zero3_and_checkpointing_lower_memory():
-    base = dict(images=1e6, stages=IT.parse_schedule("1024"), method="full", global_batch=64, micro_batch=1)
+    base = {"images": 1e6, "stages": IT.parse_schedule("1024"), "method": "full", "global_batch": 64, "micro_batch": 1}
     m0 = IT.estimate("sdxl", "h100-sxm-80gb", 8, IT.ImageJob(zero=0, **base)).memory_per_gpu_bytes
     m3 = IT.estimate("sdxl", "h100-sxm-80gb", 8, IT.ImageJob(zero=3, **base)).memory_per_gpu_bytes
     ck = IT.estimate("sdxl", "h100-sxm-80gb", 8, IT.ImageJob(zero=3, checkpointing=True, **base)).memory_per_gpu_bytes
@@ -282,3 +282,25 @@ def test_validate_reads_image_training_files():
     out = run([VALIDATION_DIR / "E_image_training.csv", VALIDATION_DIR / "E_image_training_fit.csv"])
     assert out["heldout"]["coverage"] >= 0.8
     assert "image_training" in out["fitting_split"]
+
+
+def test_personal_training_data_is_a_policy_fact():
+    from deployscope.scenario import Scenario
+
+    s = Scenario.model_validate({"name": "t", "training": [
+        {"kind": "image_training", "name": "faces", "model": "stylegan2", "method": "pretrain", "images": "25000kimg", "personal_data": True}]})
+    assert "personal" in s.policy.data_categories and "none" not in s.policy.data_categories
+
+
+def test_non_commercial_base_model_licence_blocks_commercial_training(tmp_path, capsys):
+    scn = tmp_path / "s.yaml"
+    scn.write_text(
+        "name: flux-lora\nhorizon_years: 2\nworkloads:\n  - {kind: diffusion, name: gen, model: sdxl, images_per_day: 20000}\n"
+        "training:\n  - {kind: image_training, name: brand-lora, model: flux-dev, method: lora, images: 8000, runs_per_year: 12}\n"
+        "candidates: {gpus: [h100-sxm-80gb]}\npolicy: {commercial_use: true}\n"
+    )
+    assert main(["plan", str(scn), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    self_hosted = [o for o in d["options"] if o["placement"] in ("on_prem", "eu_sovereign_cloud", "us_cloud", "cloud")]
+    assert self_hosted and all(not o["allowed"] for o in self_hosted)
+    assert any("Non-Commercial" in " ".join(map(str, o["excluded_because"])) for o in self_hosted)

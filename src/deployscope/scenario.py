@@ -390,6 +390,15 @@ class Scenario(_M):
         return data
 
     @model_validator(mode="after")
+    def _training_data_facts(self) -> "Scenario":
+        # images of identifiable people in an image-training job make the scenario's data personal
+        if any(getattr(j, "personal_data", False) for j in self.training):
+            cats = [c for c in self.policy.data_categories if c != "none"]
+            if "personal" not in cats:
+                self.policy.data_categories = [*cats, "personal"]
+        return self
+
+    @model_validator(mode="after")
     def _something(self) -> "Scenario":
         if not (self.workloads or self.training or self.pipelines):
             raise ValueError("a scenario needs at least one of workloads, training or pipelines")

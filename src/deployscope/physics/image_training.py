@@ -572,6 +572,13 @@ def estimate(model: Any, gpu: Any, gpus: int, job: ImageJob, catalog: Any = None
     net_factor = min(1.0, max(worst_step, t_ref) / max(worst_step, t_comm)) if t_comm > 0 else 1.0
     busy_s /= net_factor
     advice = T._network_advice(T.network_rows(cat), gpus, domain, traffic, worst_step, acc, chosen, t_comm, zero, trainable)
+    if advice.get("needed"):
+        kind = T.network_row(cat, advice["needed"]).network.kind
+        advice["infiniband_pays"] = kind == "infiniband"
+        advice["why"] += (
+            "; InfiniBand pays: no Ethernet/RoCE fabric in the catalog hides this traffic" if kind == "infiniband"
+            else f"; InfiniBand does not pay here: {kind} already hides the gradient traffic behind {worst_step:,.2f} s of compute per step"
+        )
 
     goodput = float(T.goodput_at(llm_row.mfu.goodput, llm_row.mfu.goodput_ref_gpus, gpus))
     gpu_s = busy_s / goodput

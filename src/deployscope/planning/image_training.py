@@ -75,4 +75,4 @@ def _next(n: int) -> int:
     """1, 2, 4 GPUs, then whole 8-GPU servers."""
     if n <= 4:
         return 1 << (max(n, 1) - 1).bit_length()
-    return int(math.ceil(n / 8.0)) * 8
+    return math.ceil(n / 8.0) * 8
