@@ -190,6 +190,7 @@ _TABLE_MODULES = (
     "prices",
     "policy",
     "workloads",
+    "error_bands",
 )
 
 
