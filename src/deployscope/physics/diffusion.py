@@ -312,7 +312,7 @@ def estimate(
     """Latency, throughput and memory of text-to-image generation (or a GAN generator)."""
     cat = default_catalog(catalog)
     if isinstance(resolution, str):
-        from ..pipeline import parse_resolution
+        from ..scenario.pipelines import parse_resolution
 
         try:
             resolution = parse_resolution(resolution)
