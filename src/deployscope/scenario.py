@@ -476,13 +476,14 @@ def load_scenario(path_or_data: str | Path | dict[str, Any] | Scenario) -> Scena
     p = Path(path_or_data)
     if not p.is_file():
         raise DeployscopeError(f"no such scenario file: {str(p)!r}", field="SCENARIO", value=str(p), allowed="a YAML file path")
-    from .catalog.loader import read_yaml
-    from .errors import CatalogError
+    from . import safe_yaml
 
     try:
-        data = read_yaml(p)
-    except CatalogError as exc:
-        raise DeployscopeError(str(exc.args[0]), field="SCENARIO", value=str(p)) from None
+        data = safe_yaml.load_file(p)
+    except safe_yaml.UnsafeInput as exc:
+        if exc.field:  # a value at a key path (a non-finite number): name the field, as validation does
+            raise
+        raise DeployscopeError(str(exc.args[0]), field="SCENARIO", value=str(p), allowed=exc.allowed) from None
     return parse_scenario(data, source=str(p))
 
 
