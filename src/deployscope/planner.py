@@ -1568,7 +1568,7 @@ def _hybrid_options(ctx: _Context, onprem: list[_Opt], pieces_by_gpu: dict[str, 
     if not onprem or not bursts or not ctx.demands:
         return []
     share = _base_volume_share(ctx)
-    burst_share = 1.0 - share
+    burst_share = max(0.0, 1.0 - share)  # a share summed in floating point may exceed 1 by a rounding step
     q = ctx.scenario.load_profile.base_load_percentile
     out = []
     for o in onprem[:2]:
