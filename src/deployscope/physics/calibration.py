@@ -84,8 +84,6 @@ def list_calibrations() -> list[str]:
 
 def load_calibration(name: str) -> CalibrationProfile:
     """Read ``calibrations/NAME.yaml`` from the user data directory (or a path to a YAML file)."""
-    import yaml
-
     path = Path(name)
     if not (path.suffix in (".yaml", ".yml") and path.exists()):
         path = calibration_dir() / f"{name}.yaml"
@@ -96,10 +94,12 @@ def load_calibration(name: str) -> CalibrationProfile:
             value=name,
             allowed=list_calibrations() or "none saved yet (run `deployscope calibrate`)",
         )
+    from .. import safe_yaml
+
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise DeployscopeError(f"cannot read calibration {path}: {exc}", field="calibration", value=name) from None
+        raw = safe_yaml.load_file(path) or {}
+    except safe_yaml.UnsafeInput as exc:
+        raise DeployscopeError(f"cannot read calibration profile: {exc}", field="calibration", value=name) from None
     if not isinstance(raw, dict):
         raise DeployscopeError(f"{path}: expected a mapping", field="calibration", value=name)
     raw.setdefault("name", path.stem)

@@ -367,7 +367,7 @@ def hybrid(inputs: Inputs, hw: Hardware, on_prems: list[Candidate], bursts: list
         for b in picks[: search.hybrid_bursts]:
             inputs.evaluated += 1
             # the on-prem team runs the burst fleet too: no second staff
-            burst = BurstCost(b.burst_cost or b.cost, 1.0 - share)
+            burst = BurstCost(b.burst_cost or b.cost, max(0.0, 1.0 - share))  # a share summed in floating point may exceed 1 by a rounding step
             out.append(Candidate(
                 id=f"hybrid-{g}+{b.id}", label=f"Hybrid: on-prem {g} for the base load (P{q:g}), bursts to {b.label}",
                 placement="hybrid", detail=f"{o.detail}+{b.detail}", provider=b.provider,
