@@ -304,3 +304,15 @@ def test_non_commercial_base_model_licence_blocks_commercial_training(tmp_path, 
     self_hosted = [o for o in d["options"] if o["placement"] in ("on_prem", "eu_sovereign_cloud", "us_cloud", "cloud")]
     assert self_hosted and all(not o["allowed"] for o in self_hosted)
     assert any("Non-Commercial" in " ".join(map(str, o["excluded_because"])) for o in self_hosted)
+
+
+def test_pixart_cross_attention_counts_text_once():
+    from deployscope.physics.diffusion import dit_flops
+
+    d = {"num_layers": 28, "hidden_size": 1152, "mlp_ratio": 4, "patch_size": 2}
+    joint = dit_flops(d, 4096, 300)  # text tokens through every block (MMDiT-style)
+    cross = dit_flops({**d, "cross_attention": True}, 4096, 300)  # PixArt: text only as cross-attention keys/values
+    no_text = dit_flops({**d, "cross_attention": True}, 4096, 0)
+    assert no_text < cross < joint
+    r = IT.estimate("pixart-sigma", "a100-sxm4-80gb", 64, job(1e8, "512", global_batch=1024, precomputed_latents=True, precomputed_text=True))
+    assert r.arch == "dit" and r.fits
