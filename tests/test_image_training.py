@@ -316,3 +316,14 @@ def test_pixart_cross_attention_counts_text_once():
     assert no_text < cross < joint
     r = IT.estimate("pixart-sigma", "a100-sxm4-80gb", 64, job(1e8, "512", global_batch=1024, precomputed_latents=True, precomputed_text=True))
     assert r.arch == "dit" and r.fits
+
+
+def test_one_object_per_image_is_bound_by_the_request_rate():
+    cat = default_catalog()
+    j = job(2e9, "256", global_batch=4096)
+    r = IT.estimate("sd15", "h100-sxm-80gb", 256, j)
+    shards = data_pipeline(IT.arch_of("sd15", cat), j, r, cat)
+    raw = data_pipeline(IT.arch_of("sd15", cat), j, r, cat, raw_files=True)
+    s3 = {d["format"]: next(t for t in d["tiers"] if t["tier"] == "object") for d in (shards, raw)}
+    assert s3["WebDataset shards (JPEG)"]["keeps_fed"] is True
+    assert raw["images_per_s"] > 5500 and s3["one JPEG file per image"]["keeps_fed"] is False

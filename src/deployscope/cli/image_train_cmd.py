@@ -50,7 +50,7 @@ def images_of(images: str | None, steps: int | None, epochs: float | None, datas
 def run_image_training(spec: Any, gpu: str, gpus: int, *, images: str | None, tokens: str | None, method: str, resolution: str,
                        global_batch: int | None, steps: int | None, epochs: float | None, dataset_images: str | None, precision: str,
                        ema: bool, train_text_encoder: bool, precomputed_latents: bool, precomputed_text: bool, checkpointing: bool,
-                       zero: int | None, micro_batch: int | None, network: str | None, as_json: bool) -> None:
+                       zero: int | None, micro_batch: int | None, network: str | None, as_json: bool, raw_files: bool = False) -> None:
     from ..catalog.loader import default_catalog
     from ..physics import image_training as IT
     from ..physics.image_data import data_pipeline
@@ -75,7 +75,7 @@ def run_image_training(spec: Any, gpu: str, gpus: int, *, images: str | None, to
     data = r.to_dict()
     data["kind"] = "image_training"
     data["memory_per_gpu_gib"] = r.memory_per_gpu_bytes / GIB
-    data["data_pipeline"] = data_pipeline(IT.arch_of(spec, cat), job, r, cat, n_data)
+    data["data_pipeline"] = data_pipeline(IT.arch_of(spec, cat), job, r, cat, n_data, raw_files=raw_files)
     emit(data, as_json, _render)
 
 

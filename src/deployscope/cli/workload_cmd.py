@@ -41,6 +41,7 @@ def train(
     precomputed_latents: bool = typer.Option(False, "--precomputed-latents/--vae-on-the-fly", help="Image models: VAE latents stored beforehand."),
     precomputed_text: bool = typer.Option(False, "--precomputed-text/--text-on-the-fly", help="Image models: text embeddings stored beforehand."),
     checkpointing: bool = typer.Option(False, "--checkpointing/--no-checkpointing", help="Image models: activation checkpointing."),
+    raw_files: bool = typer.Option(False, "--raw-files/--shards", help="Image models: one JPEG file per image instead of WebDataset shards (storage check)."),
     seq_len: int = typer.Option(4096, "--seq-len", "-s", help="Tokens per training sequence."),
     zero: int | None = typer.Option(None, "--zero", help="0 = DDP, 1/2/3 = ZeRO stage (3 = FSDP). Default 3 on >1 GPU."),
     micro_batch: int | None = typer.Option(None, "--micro-batch", help="Sequences (images) per GPU per forward pass (LLM default 1; image models: the largest that fits)."),
@@ -60,7 +61,7 @@ def train(
             spec, gpu, gpus, images=images, tokens=tokens, method=method or "pretrain", resolution=resolution, global_batch=global_batch,
             steps=steps, epochs=epochs, dataset_images=dataset_images, precision=precision, ema=ema, train_text_encoder=train_text_encoder,
             precomputed_latents=precomputed_latents, precomputed_text=precomputed_text, checkpointing=checkpointing, zero=zero,
-            micro_batch=micro_batch, network=network, as_json=as_json,
+            micro_batch=micro_batch, network=network, as_json=as_json, raw_files=raw_files,
         )
         return
     if tokens is None:

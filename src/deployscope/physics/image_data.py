@@ -50,8 +50,10 @@ def checkpoint_bytes(trainable: float, state_bytes_per_param: float, ema: bool) 
     return trainable * (state_bytes_per_param + 2.0 + (4.0 if ema else 0.0))
 
 
-def data_pipeline(arch: Any, job: Any, result: Any, catalog: Any, dataset_images: float | None = None) -> dict[str, Any]:
-    """Images/s, read bandwidth, capacity, checkpoint size and each storage tier's verdict."""
+def data_pipeline(arch: Any, job: Any, result: Any, catalog: Any, dataset_images: float | None = None, raw_files: bool = False) -> dict[str, Any]:
+    """Images/s, read bandwidth, capacity, checkpoint size and each storage tier's verdict.
+
+    ``raw_files``: one file (object) per image instead of WebDataset shards (JPEGs only)."""
     rows = [r for r in catalog.image_training if r.data is not None]
     if not rows:
         raise DeployscopeError("catalog has no image_training data row", field="image_training", value="data")
@@ -59,7 +61,10 @@ def data_pipeline(arch: Any, job: Any, result: Any, catalog: Any, dataset_images
     from .training import optimizer_row
 
     orow = optimizer_row(catalog, "adamw").optimizer
-    fmt = "precomputed latents" if job.precomputed_latents and arch.vae is not None else "WebDataset shards (JPEG)"
+    if job.precomputed_latents and arch.vae is not None:
+        fmt = "precomputed latents"
+    else:
+        fmt = "one JPEG file per image" if raw_files else "WebDataset shards (JPEG)"
     stages = []
     need_bps = 0.0
     for s in result.stages:
@@ -120,7 +125,8 @@ def _tier(r: Any, need_bps: float, images_per_s: float, cap_bytes: float, ckpt: 
         else:
             prefixes = math.ceil(images_per_s / r.get_requests_per_s)
             out.update(keeps_fed=prefixes <= 1, available_bytes_per_s=None,
-                       why=f"one object per image: {images_per_s:,.0f} GET/s needs {prefixes} partitioned prefix(es) at {r.get_requests_per_s:,.0f}/s each",
+                       why=f"one object per image: {images_per_s:,.0f} GET/s needs {prefixes} partitioned prefix(es) at {r.get_requests_per_s:,.0f}/s each"
+                       + (" (one prefix is too slow: spread the keys, or pack WebDataset shards)" if prefixes > 1 else ""),
                        checkpoint_write_s=None)
     elif r.read_gb_s:
         bw = r.read_gb_s * 1e9 * (nodes if r.read_scope != "system" else 1)
