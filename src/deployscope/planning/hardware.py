@@ -161,7 +161,12 @@ class Hardware:
             m = inputs.catalog.models.find(j.model)
             if m is not None:
                 total += 3 * m.params_b * 1e9 * 2 * (1 if j.method in ("lora", "qlora") else 7)  # bf16 weights (+ fp32 Adam states for full)
-            total += (j.dataset_gb or 0.0) * 1e9
+            if getattr(j, "kind", "llm") == "image_training":
+                from .image_training import dataset_bytes
+
+                total += dataset_bytes(j, inputs.catalog)
+            else:
+                total += (j.dataset_gb or 0.0) * 1e9
         for d in inputs.demands:
             if d.kind == "llm":
                 toks = float(d.daily[-1]) * (d.workload.input_tokens.mean + d.workload.output_tokens.mean)

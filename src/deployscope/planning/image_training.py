@@ -71,6 +71,23 @@ def size_job(j: Any, gpu_id: str, catalog: Any) -> tuple[ImageTrainingSizing | N
     return None, reason or f"{j.model} cannot be trained on {gpu_id}"
 
 
+def dataset_bytes(j: Any, catalog: Any) -> float:
+    """Stored training set of an image job: its dataset_gb, else its images (or dataset_images) at the
+    largest stage's stored bytes per sample (JPEG shards, or latents when precomputed)."""
+    from ..physics.image_data import sample_bytes
+    from ..physics.image_training import arch_of, parse_schedule
+
+    if j.dataset_gb is not None:
+        return j.dataset_gb * 1e9
+    rows = [r for r in catalog.image_training if r.data is not None]
+    if not rows:
+        return 0.0
+    arch = arch_of(j.model, catalog)
+    top = max(parse_schedule(j.resolution), key=lambda s: s.pixels)
+    per = sample_bytes(arch, top.width, top.height, j.precomputed_latents, j.precomputed_text, rows[0].data)
+    return (j.dataset_images or j.images) * per
+
+
 def _next(n: int) -> int:
     """1, 2, 4 GPUs, then whole 8-GPU servers."""
     if n <= 4:
