@@ -271,7 +271,7 @@ def test_validation_rows_held_out_scores():
     s = V.summarize(recs)
     assert s["held_out"] >= 10 and s["coverage"] >= 0.8
     # regression guard at the level reached (see docs/image-training.md), not the target
-    assert s["median_ape"] <= 0.40 and s["p90_ape"] <= 0.65
+    assert s["median_ape"] <= 0.36 and s["p90_ape"] <= 0.55
     fitted = [r for r in recs if r["fitted"]]
     assert fitted and all(any(src in (r["source"] or "") for v in V.FITTED_SOURCES.values() for src in v) for r in fitted)
 

@@ -537,7 +537,9 @@ def estimate(model: Any, gpu: Any, gpus: int, job: ImageJob, catalog: Any = None
         f = flops_per_image(arch, s, job, mrow, gan)
         n = job.images * s.share
         eff = float(share_of_peak(arow.mfu_ref, arow.scale_exponent, arow.ref_gpus, gpus, micro * positions(arch, s.width, s.height), arow.half_batch_positions))
-        traffic_b = activation_bytes_per_image(arch, s.width, s.height, mem) * elem * mrow.images_per_sample
+        # the activations move once per pass, like the FLOPs: 3 passes with weight gradients, 2 without
+        den_passes = (mrow.denoiser_passes if gan is None else 3.0) / 3.0
+        traffic_b = activation_bytes_per_image(arch, s.width, s.height, mem) * elem * mrow.images_per_sample * den_passes
         if not job.precomputed_latents and arch.vae is not None:
             traffic_b += vae_encoder_activation_bytes(arch.vae.details, s.height, s.width, mem) * elem / 3.0  # forward only
         t_img = max(f["total"] / (peak * eff), passes * traffic_b / bw)  # roofline: the slower of compute and memory traffic
