@@ -327,3 +327,15 @@ def test_one_object_per_image_is_bound_by_the_request_rate():
     s3 = {d["format"]: next(t for t in d["tiers"] if t["tier"] == "object") for d in (shards, raw)}
     assert s3["WebDataset shards (JPEG)"]["keeps_fed"] is True
     assert raw["images_per_s"] > 5500 and s3["one JPEG file per image"]["keeps_fed"] is False
+
+
+def test_sizing_names_the_fabric_kind_the_job_needs():
+    from deployscope.planning.image_training import size_job
+    from deployscope.scenario import ImageTrainingJob
+
+    cat = default_catalog()
+    small, _ = size_job(ImageTrainingJob(name="l", model="sdxl", method="lora", images=8000), "h100-sxm-80gb", cat)
+    assert small.gpus <= 8 and small.fabric_kind == "none"
+    big, _ = size_job(ImageTrainingJob(name="p", model="sdxl", method="pretrain", images=1e9, global_batch=2048, deadline_days=30),
+                      "h100-sxm-80gb", cat)
+    assert big.gpus > 8 and big.fabric_kind in ("ethernet", "roce", "infiniband")

@@ -143,6 +143,12 @@ class Hardware:
                 if r.item in ("fabric_per_gpu", "cabling_per_gpu") and r.fabric == "infiniband" and r.price_usd]
         return min(rows, key=lambda r: r.price_usd) if rows else None
 
+    def ethernet_fabric_row(self) -> Any:
+        """Per-GPU Ethernet (RoCE) scale-out fabric, for training jobs that do not need InfiniBand."""
+        rows = [r for r in self.inputs.catalog.network
+                if r.item in ("fabric_per_gpu", "cabling_per_gpu") and r.fabric == "ethernet" and r.price_usd]
+        return min(rows, key=lambda r: r.price_usd) if rows else None
+
     def storage_tb(self, pieces: list[Piece]) -> float:
         """Weights, training checkpoints, datasets and request logs, TB (1e12 bytes)."""
         inputs = self.inputs

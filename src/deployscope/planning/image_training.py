@@ -20,7 +20,8 @@ class ImageTrainingSizing:
     gpu_hours: float  # per run
     wall_days: float  # per run
     energy_kwh: float  # per run, before PUE
-    fabric: str | None  # slowest catalog fabric that hides the gradient traffic (None: one node)
+    fabric: str | None  # slowest catalog fabric that hides the gradient traffic (None: one node, or none does)
+    fabric_kind: str  # none (one node), ethernet, roce, infiniband (also when no catalog fabric hides it)
     read_bytes_per_s: float
     dataset_bytes: float
     checkpoint_bytes: float
@@ -29,7 +30,7 @@ class ImageTrainingSizing:
     def as_config(self) -> dict[str, Any]:
         """The planner's training-config dict (the keys LLM training jobs fill)."""
         return {"gpus": self.gpus, "gpu_hours": self.gpu_hours, "wall_days": self.wall_days, "energy_kwh": self.energy_kwh,
-                "fabric": self.fabric, "read_bytes_per_s": self.read_bytes_per_s, "dataset_bytes": self.dataset_bytes,
+                "fabric": self.fabric, "fabric_kind": self.fabric_kind, "read_bytes_per_s": self.read_bytes_per_s, "dataset_bytes": self.dataset_bytes,
                 "checkpoint_bytes": self.checkpoint_bytes, "error_band": self.error_band}
 
 
@@ -45,6 +46,7 @@ def size_job(j: Any, gpu_id: str, catalog: Any) -> tuple[ImageTrainingSizing | N
     """Fewest whole 8-GPU servers (or 1-4 GPUs for small fine-tunes) that fit and meet the deadline."""
     from ..physics.image_data import data_pipeline
     from ..physics.image_training import arch_of, estimate
+    from ..physics.training import network_row
 
     job = _job(j)
     n = 1
@@ -62,7 +64,10 @@ def size_job(j: Any, gpu_id: str, catalog: Any) -> tuple[ImageTrainingSizing | N
             continue
         if j.deadline_days is None or r.wall_days <= j.deadline_days:
             dp = data_pipeline(arch_of(j.model, catalog), job, r, catalog, j.dataset_images)
-            return ImageTrainingSizing(n, r.gpu_hours, r.wall_days, r.energy_kwh, r.interconnect.get("needed"),
+            needed = r.interconnect.get("needed")
+            one_node = n <= catalog.accelerators.get(gpu_id).interconnect.domain_size
+            kind = "none" if one_node else (network_row(catalog, needed).network.kind if needed else "infiniband")
+            return ImageTrainingSizing(n, r.gpu_hours, r.wall_days, r.energy_kwh, needed, kind,
                                        dp["read_bytes_per_s"], dp["dataset_bytes"], dp["checkpoint_bytes"], dict(r.error_band)), None
         reason = f"{n} x {gpu_id} needs {r.wall_days:.1f} days per run, above the {j.deadline_days}-day deadline"
         if n >= r.global_batch:

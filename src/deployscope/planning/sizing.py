@@ -237,7 +237,7 @@ class Sizer:
             inputs.evaluated += 1
             sized, why = size_image_job(j, gpu_id, inputs.catalog)
             self._training[key] = (TrainingConfig(gpus=sized.gpus, gpu_hours=sized.gpu_hours, wall_days=sized.wall_days,
-                                                  energy_kwh=sized.energy_kwh), None) if sized else (None, why)
+                                                  energy_kwh=sized.energy_kwh, fabric_kind=sized.fabric_kind), None) if sized else (None, why)
             return self._training[key]
         ans: tuple[TrainingConfig | None, str | None] = (None, None)
         n = inputs.search.training_start_gpus
