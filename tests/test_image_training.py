@@ -339,3 +339,10 @@ def test_sizing_names_the_fabric_kind_the_job_needs():
     big, _ = size_job(ImageTrainingJob(name="p", model="sdxl", method="pretrain", images=1e9, global_batch=2048, deadline_days=30),
                       "h100-sxm-80gb", cat)
     assert big.gpus > 8 and big.fabric_kind in ("ethernet", "roce", "infiniband")
+
+
+def test_plan_terminal_report_lists_training_jobs(capsys):
+    assert main(["plan", "examples/synthetic-identities.yaml"]) == 0
+    out = capsys.readouterr().out
+    assert "Training jobs on" in out and "persona-lora" in out and "portrait-finetune" in out
+    assert "days per run" in out and "kWh a year" in out

@@ -173,6 +173,7 @@ def render_plan(p: Any, max_rows: int = 15) -> None:
         if len(excluded) > max_rows:
             e.caption = f"{len(excluded) - max_rows} more excluded option(s) in --json"
         c.print(e)
+    _render_training(c, p, allowed)
     best = p.best
     if best is not None and best.obligations:
         c.print("[bold]Obligations for the recommended option[/bold]")
@@ -186,6 +187,24 @@ def render_plan(p: Any, max_rows: int = 15) -> None:
     for w in p.warnings[:6]:
         c.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
     c.print(f"[dim]{p.candidates_evaluated} candidates evaluated in {p.elapsed_s or 0:.2f} s[/dim]")
+
+
+def _render_training(c: Any, p: Any, allowed: list[Any]) -> None:
+    """Training jobs (LLM and image models) as the recommended option, or the best one that runs them, sizes them."""
+    from rich.table import Table
+
+    def jobs(o: Any) -> list[Any]:
+        return [c for c in (o.performance.components or []) if c.kind == "training"]
+
+    opt = next((o for o in allowed if o.id == p.recommended and jobs(o)), None) or next((o for o in allowed if jobs(o)), None)
+    if opt is None:
+        return
+    t = Table(title=f"Training jobs on {opt.id} (their cost is inside its NPV)", title_justify="left")
+    for col, just in (("job", "left"), ("model", "left"), ("GPUs", "right"), ("GPU-hours a year", "right"), ("days per run, runs a year, energy", "left")):
+        t.add_column(col, justify=just, overflow="fold")  # type: ignore[arg-type]
+    for j in jobs(opt):
+        t.add_row(j.workload, j.model or "-", f"{j.gpus or '-'} x {j.gpu or '-'}", f"{j.gpu_hours_per_year or 0:,.0f}", j.note or "-")
+    c.print(t)
 
 
 @scenario_app.command("init")
