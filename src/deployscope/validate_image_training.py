@@ -28,11 +28,10 @@ VALIDATION_DIR = Path(__file__).parent / "validation"
 FILES = ("E_image_training.csv", "E_image_training_fit.csv")
 
 # Sources each architecture's share of peak was fitted to; everything else is held out.
-#  unet: MosaicML's Stable Diffusion 2 base cost estimate (E_image_training_fit.csv): a current
-#        training stack (FSDP-free DDP, xFormers attention, bf16).
+#  unet: MosaicML's Stable Diffusion 2 base cost estimate (E_image_training_fit.csv).
 #  dit:  the fast-DiT README (the only DiT source; no DiT row is held out).
-#  gan:  the StyleGAN3 configuration docs (StyleGAN2 on 8 A100s; the StyleGAN3-T row of the same
-#        table is not predicted: the StyleGAN3 generator is not modelled).
+#  gan:  the StyleGAN3 configuration docs (StyleGAN2 on 8 V100s and 8 A100s; the StyleGAN3-T row of
+#        the same table is not predicted: the StyleGAN3 generator is not modelled).
 # Held out: the Stable Diffusion v1 and v2 model cards, the StyleGAN2 (TF1) and StyleGAN2-ADA
 # READMEs, the diffusers LoRA, textual-inversion and unconditional-DDPM guides.
 FITTED_SOURCES: dict[str, list[str]] = {
