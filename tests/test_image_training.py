@@ -345,4 +345,4 @@ def test_plan_terminal_report_lists_training_jobs(capsys):
     assert main(["plan", "examples/synthetic-identities.yaml"]) == 0
     out = capsys.readouterr().out
     assert "Training jobs on" in out and "persona-lora" in out and "portrait-finetune" in out
-    assert "days per run" in out and "kWh a year" in out
+    assert "days per run" in out and "kWh a year" in out and "EUR a year at" in out

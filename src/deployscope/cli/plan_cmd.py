@@ -200,7 +200,7 @@ def _render_training(c: Any, p: Any, allowed: list[Any]) -> None:
     if opt is None:
         return
     t = Table(title=f"Training jobs on {opt.id} (their cost is inside its NPV)", title_justify="left")
-    for col, just in (("job", "left"), ("model", "left"), ("GPUs", "right"), ("GPU-hours a year", "right"), ("days per run, runs a year, energy", "left")):
+    for col, just in (("job", "left"), ("model", "left"), ("GPUs", "right"), ("GPU-hours a year", "right"), ("days per run, runs a year, energy, cost", "left")):
         t.add_column(col, justify=just, overflow="fold")  # type: ignore[arg-type]
     for j in jobs(opt):
         t.add_row(j.workload, j.model or "-", f"{j.gpus or '-'} x {j.gpu or '-'}", f"{j.gpu_hours_per_year or 0:,.0f}", j.note or "-")
