@@ -13,7 +13,7 @@ from typing import Any, Optional
 import typer
 
 from ..errors import DeployscopeError
-from ..paths import write_atomic
+from ..paths import check_file_name, write_atomic
 from .output import console, to_json
 
 scenario_app = typer.Typer(help="Write and check scenario files.", no_args_is_help=True)
@@ -60,6 +60,8 @@ def plan(
         raise DeployscopeError(
             f"unknown report format {report.suffix or '(no extension)'!r}", field="--report", value=str(report), allowed=REPORT_FORMATS
         )
+    if report is not None:
+        check_file_name(report, field="--report")  # before the planning, not after it
     from ..planner import plan as make_plan
 
     planned: Any = scenario

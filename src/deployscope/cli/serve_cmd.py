@@ -49,7 +49,7 @@ def serve(
 
         from ..web.app import create_app
     except ImportError as exc:
-        raise DeployscopeError(f"the web app needs its extra ({exc.name} is missing): pip install 'deployscope[web]'", field="serve") from None
+        raise DeployscopeError(f"the web app needs its extra ({exc.name} is missing): pip install '.[web]' in the Deployscope checkout", field="serve") from None
     from ..store import Store
 
     store = Store(db)
