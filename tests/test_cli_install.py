@@ -79,7 +79,7 @@ def test_cli_usage_errors_are_clean_in_the_base_install(tmp_path):
     for args, needle in (
         (("plan", "examples/saas-chat.yaml", "--bogus"), "No such option: --bogus"),
         (("plan", "examples/saas-chat.yaml", "--ray"), "requires an argument"),
-        (("serve", "--port", "nope"), "'nope'"),
+        (("serve", "--port", "nope"), "Invalid value for '--port'"),
         (("no-such-command",), "No such command"),
     ):
         out = ds(*args)
