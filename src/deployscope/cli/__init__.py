@@ -10,12 +10,7 @@ from typing import Optional
 import typer
 
 from ..errors import DeployscopeError
-
-# The exit codes, the same in every output mode (terminal, --json, --report); docs/cli.md.
-EXIT_OK = 0  # done; the answer is in the output
-EXIT_NO_ANSWER = 1  # ran, but there is no usable answer: no option allowed, every bench request failed
-EXIT_USAGE = 2  # bad command line or bad input (scenario, catalog, file); the message names the field
-EXIT_INTERRUPTED = 130  # Ctrl-C
+from .output import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 app = typer.Typer(
     name="deployscope",
@@ -95,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="deployscope", standalone_mode=False)
     except DeployscopeError as exc:
         from .output import print_error
 

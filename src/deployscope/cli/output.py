@@ -9,6 +9,12 @@ from typing import Any, Callable
 
 from ..errors import DeployscopeError
 
+# The exit codes, the same in every output mode (terminal, piped, --json, --report); docs/cli.md.
+EXIT_OK = 0  # done; the answer is in the output
+EXIT_NO_ANSWER = 1  # it ran, but there is no usable answer: no option allowed, every bench request failed
+EXIT_USAGE = 2  # a bad command line or bad input (scenario, catalog, file): the message names the field
+EXIT_INTERRUPTED = 130  # Ctrl-C
+
 
 def _default(obj: Any) -> Any:
     if hasattr(obj, "model_dump"):
@@ -50,6 +56,19 @@ def console():
     from rich.console import Console
 
     return Console()
+
+
+def plain_output() -> bool:
+    """True when stdout is not a terminal (a pipe, a file): print plain text and TSV, cut nothing."""
+    try:
+        return not sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return True
+
+
+def tsv_row(cells: Any) -> str:
+    """One tab-separated line; tabs and newlines inside a cell become spaces, None is empty."""
+    return "\t".join("" if c is None else str(c).replace("\t", " ").replace("\n", " ") for c in cells) + "\n"
 
 
 def print_error(exc: DeployscopeError) -> None:
