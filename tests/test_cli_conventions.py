@@ -160,3 +160,18 @@ def test_plan_repr_is_short_and_notebooks_get_html():
     html = plan._repr_html_()
     assert len(html) < 10_000 and "<table>" in html and plan.recommended in html
     assert len(plan.to_json()) > 100_000  # the full result is still there, just not printed
+
+
+def test_piped_catalog_is_tsv_with_full_sources(capsys):
+    from deployscope.catalog import default_catalog
+
+    assert main(["catalog", "gpus"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("id\t"))
+    cols = lines[header].split("\t")
+    assert cols[-1] == "source"
+    rows = {line.split("\t")[0]: line.split("\t") for line in lines[header + 1:] if "\t" in line}
+    h100 = default_catalog().accelerators.get("h100-sxm-80gb")
+    assert rows["h100-sxm-80gb"][-1] == h100.source  # the whole source, not its host
+    assert all(len(r) == len(cols) for r in rows.values())

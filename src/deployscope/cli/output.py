@@ -66,6 +66,35 @@ def plain_output() -> bool:
         return True
 
 
+def print_table(table: Any, c: Any = None) -> None:
+    """A rich table on a terminal; in a pipe, its title, then a header row and one tab-separated
+    line per row, every cell in full."""
+    if not plain_output():
+        (c or console()).print(table)
+        return
+    from rich.text import Text
+
+    def plain(cell: Any) -> str:
+        if isinstance(cell, Text):
+            return cell.plain
+        if not isinstance(cell, str):
+            return str(cell)
+        try:
+            return Text.from_markup(cell).plain  # the markup a terminal would have drawn
+        except Exception:  # noqa: BLE001 - not markup after all: the text as it is
+            return cell
+
+    out = sys.stdout.write
+    if table.title:
+        out(plain(table.title) + "\n")
+    if table.show_header:
+        out(tsv_row(plain(col.header) for col in table.columns))
+    for row in zip(*(list(col.cells) for col in table.columns)):
+        out(tsv_row(plain(cell) for cell in row))
+    if table.caption:
+        out(plain(table.caption) + "\n")
+
+
 def tsv_row(cells: Any) -> str:
     """One tab-separated line; tabs and newlines inside a cell become spaces, None is empty."""
     return "\t".join("" if c is None else str(c).replace("\t", " ").replace("\n", " ") for c in cells) + "\n"

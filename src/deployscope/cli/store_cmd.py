@@ -31,7 +31,7 @@ def scenarios_list(
     db: Optional[str] = _DB,
 ) -> None:
     """List saved scenarios, newest first."""
-    from .output import console, emit
+    from .output import console, emit, print_table
 
     store = _store(db)
     rows = store.list_scenarios()
@@ -51,7 +51,7 @@ def scenarios_list(
         t = Table("id", "name", "plans", "updated (UTC)")
         for it in items:
             t.add_row(str(it["id"]), Text(it["name"]), str(it["plans"]), it["updated_at"][:19].replace("T", " "))
-        console().print(t)
+        print_table(t)
 
     emit(data, as_json, render)
 
@@ -63,7 +63,7 @@ def scenarios_show(
     db: Optional[str] = _DB,
 ) -> None:
     """Print a saved scenario's YAML and list its plans."""
-    from .output import console, emit
+    from .output import console, emit, print_table
 
     store = _store(db)
     rec = store.get_scenario(name)
@@ -120,7 +120,7 @@ def plans_list(
     db: Optional[str] = _DB,
 ) -> None:
     """List saved plans, newest first."""
-    from .output import console, emit
+    from .output import console, emit, print_table
 
     rows = [p.to_dict() for p in _store(db).list_plans(scenario)]
 
@@ -131,7 +131,7 @@ def plans_list(
         t = Table("id", "scenario", "recommended", "created (UTC)")
         for it in items:
             t.add_row(str(it["id"]), Text(str(it["scenario_name"])), Text(str(it["recommended"])), it["created_at"][:19].replace("T", " "))
-        console().print(t)
+        print_table(t)
 
     emit(rows, as_json, render)
 
