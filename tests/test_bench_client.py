@@ -17,7 +17,6 @@ from deployscope.bench.client import ClientConfig, normalize_base_url
 from deployscope.bench.load import LengthDist, LoadSpec, Run, run_load, run_slo_search, run_sweep
 from deployscope.bench.sse_server import ServerProcess
 from deployscope.cli import main
-from deployscope.errors import DeployscopeError
 
 
 @pytest.fixture(scope="module")

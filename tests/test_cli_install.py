@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _readme_first_command() -> str:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    block = re.search(r"```bash\n(.*?)```", text, re.S)
+    block = re.search(r"```bash\n(.*?)```", text, re.DOTALL)
     assert block, "the README starts with a bash block"
     return block.group(1).splitlines()[0]
 

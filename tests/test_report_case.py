@@ -21,7 +21,7 @@ def plans():
 
 
 def _section(html: str, sid: str) -> str:
-    m = re.search(rf'<section[^>]*id="{sid}".*?</section>', html, re.S)
+    m = re.search(rf'<section[^>]*id="{sid}".*?</section>', html, re.DOTALL)
     assert m, sid
     return m.group(0)
 
@@ -38,8 +38,8 @@ def test_first_section_states_the_question(plans):
 
 def test_a_cost_dominated_by_a_default_says_so(plans):
     html = render_html(plans["quarterly-finetune-70b"])
-    drivers = re.search(r'<ul id="cost-drivers">(.*?)</ul>', html, re.S).group(1)
-    first = re.search(r"<li>(.*?)</li>", drivers, re.S).group(1)
+    drivers = re.search(r'<ul id="cost-drivers">(.*?)</ul>', html, re.DOTALL).group(1)
+    first = re.search(r"<li>(.*?)</li>", drivers, re.DOTALL).group(1)
     assert first.startswith("Staff: 99% of the cost over 3 years")
     assert "defaults the scenario did not set" in first and "0.5 FTE of staff (economics.staff_fte_cloud)" in first
     md = render_markdown(plans["quarterly-finetune-70b"])
@@ -48,19 +48,19 @@ def test_a_cost_dominated_by_a_default_says_so(plans):
 
 def test_user_set_inputs_are_not_called_defaults(plans):
     html = render_html(plans["hospital-assistant"])  # staff_fte: 1.0 is in the scenario
-    drivers = re.search(r'<ul id="cost-drivers">(.*?)</ul>', html, re.S).group(1)
+    drivers = re.search(r'<ul id="cost-drivers">(.*?)</ul>', html, re.DOTALL).group(1)
     assert "Staff:" in drivers and "FTE of staff" not in drivers
 
 
 def test_options_table_gives_the_reason_for_each_exclusion(plans):
     plan = plans["saas-chat"]
     html = render_html(plan)
-    table = re.search(r'<table class="ds-table" id="options-table">.*?</table>', html, re.S).group(0)
+    table = re.search(r'<table class="ds-table" id="options-table">.*?</table>', html, re.DOTALL).group(0)
     assert "<th>Why excluded</th>" in table
     excluded = [o for o in plan.options if not o.allowed]
     assert excluded
     for o in excluded:
-        row = re.search(rf"<code>{re.escape(o.id)}</code>.*?</tr>", table, re.S).group(0)
+        row = re.search(rf"<code>{re.escape(o.id)}</code>.*?</tr>", table, re.DOTALL).group(0)
         first = o.excluded_because[0].split(". ")[0].rstrip(".")[:60]
         assert first.replace("'", "&#39;") in row or first in row, (o.id, first)
     assert "tok/s per user" in table and "tok/s per GPU" in table

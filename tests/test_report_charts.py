@@ -11,7 +11,13 @@ from xml.etree import ElementTree as ET
 import pytest
 
 import deployscope
-from deployscope.report.charts import chart_results, hidden_charts, latency_throughput_chart, memory_chart, pareto_chart
+from deployscope.report.charts import (
+    chart_results,
+    hidden_charts,
+    latency_throughput_chart,
+    memory_chart,
+    pareto_chart,
+)
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.yaml"))
 NS = "{http://www.w3.org/2000/svg}"

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import DeployscopeError
@@ -43,8 +44,7 @@ def normalize_base_url(url: str) -> str:
     except ValueError:
         raise DeployscopeError(f"bad port in {url!r}", field="url", value=url) from None
     path = parts.path.rstrip("/")
-    if path.endswith("/v1"):
-        path = path[:-3]
+    path = path.removesuffix("/v1")
     return f"{parts.scheme}://{parts.netloc}{path}"
 
 
@@ -100,7 +100,7 @@ class Client:
     async def aclose(self) -> None:
         await self.transport.aclose()
 
-    async def __aenter__(self) -> "Client":
+    async def __aenter__(self) -> Client:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

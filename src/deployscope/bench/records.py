@@ -68,7 +68,7 @@ class RequestRecord:
     server_timings: dict[str, Any] | None = None  # llama.cpp's own prompt/decode times
 
     @classmethod
-    def for_spec(cls, spec: RequestSpec) -> "RequestRecord":
+    def for_spec(cls, spec: RequestSpec) -> RequestRecord:
         return cls(i=spec.idx, phase=spec.phase, input_len=spec.input_len, max_tokens=spec.max_tokens)
 
     @property
@@ -97,6 +97,6 @@ _STORED = ("i", "phase", "input_len", "max_tokens", "send", "status", "error", "
            "chunks", "usage_prompt", "usage_completion", "client_tokens", "done", "finish", "step")
 
 
-def as_dict(record: "RequestRecord | dict[str, Any]") -> dict[str, Any]:
+def as_dict(record: RequestRecord | dict[str, Any]) -> dict[str, Any]:
     """A record in its stored form, whichever form it is in."""
     return record.to_dict() if isinstance(record, RequestRecord) else record

@@ -28,7 +28,7 @@ class MalformedEvent(ValueError):
 class StreamState:
     """Incremental SSE parser that stamps each content event with its network read's time."""
 
-    __slots__ = ("rec", "send", "buf", "chunks", "keep_text", "text_parts", "broken")
+    __slots__ = ("broken", "buf", "chunks", "keep_text", "rec", "send", "text_parts")
 
     def __init__(self, rec: RequestRecord, send: float, keep_text: bool) -> None:
         self.rec = rec

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 
 class HttpxTransport:
-    def __init__(self, url: str, config: "ClientConfig") -> None:
+    def __init__(self, url: str, config: ClientConfig) -> None:
         import httpx
 
         self._httpx = httpx

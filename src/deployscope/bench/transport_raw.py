@@ -19,7 +19,7 @@ class _Conn(asyncio.Protocol):
     """One HTTP/1.1 connection; parses one response at a time and feeds body bytes to the SSE
     parser with the time of the network read they came in."""
 
-    def __init__(self, pool: "RawPool") -> None:
+    def __init__(self, pool: RawPool) -> None:
         self.pool = pool
         self.transport: asyncio.Transport | None = None
         self.closed = False
@@ -76,7 +76,7 @@ class _Conn(asyncio.Protocol):
         if st is not None and st.broken and self.state is st:  # a malformed event ended the request
             self._complete(False)
 
-    def _data_received(self, data: bytes) -> None:  # noqa: C901 - a state machine
+    def _data_received(self, data: bytes) -> None:
         now = time.perf_counter()
         self.last_read = now
         st = self.state
@@ -259,7 +259,7 @@ class _Conn(asyncio.Protocol):
 class RawPool:
     """At most `max_connections` open connections; idle ones are reused last-in first-out."""
 
-    def __init__(self, url: str, config: "ClientConfig") -> None:
+    def __init__(self, url: str, config: ClientConfig) -> None:
         import ssl as _ssl
 
         parts = urlsplit(url)
@@ -297,7 +297,7 @@ class RawPool:
         self.open.add(conn)
         return conn
 
-    async def request(self, body: bytes, state: "StreamState") -> None:
+    async def request(self, body: bytes, state: StreamState) -> None:
         perf = time.perf_counter
         cfg = self.config
         loop = asyncio.get_running_loop()

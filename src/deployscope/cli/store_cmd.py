@@ -63,7 +63,7 @@ def scenarios_show(
     db: Optional[str] = _DB,
 ) -> None:
     """Print a saved scenario's YAML and list its plans."""
-    from .output import console, emit, print_table
+    from .output import console, emit
 
     store = _store(db)
     rec = store.get_scenario(name)
@@ -120,7 +120,7 @@ def plans_list(
     db: Optional[str] = _DB,
 ) -> None:
     """List saved plans, newest first."""
-    from .output import console, emit, print_table
+    from .output import emit, print_table
 
     rows = [p.to_dict() for p in _store(db).list_plans(scenario)]
 

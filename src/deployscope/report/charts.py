@@ -11,9 +11,10 @@ Renderers hold no logic: every figure comes from the Plan.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")
 GREY = "#9aa0a6"
@@ -566,8 +567,8 @@ def pareto_chart(plan: Any) -> Chart | None:
     for name in names:
         c.text(c.r + 14, ky, _short(name, 30), 10)
         ky += 15
-    cap = (f"Every allowed option: lower-left is better; larger markers lose less quality to quantization. Options on the "
-           f"front are not beaten on cost, latency and quality at once.")
+    cap = ("Every allowed option: lower-left is better; larger markers lose less quality to quantization. Options on the "
+           "front are not beaten on cost, latency and quality at once.")
     if no_lat:
         cap += f" {len(no_lat)} option(s) have no latency estimate and are placed by cost alone in the top band."
     return Chart("pareto", c.title, c.render(cap), cap)
