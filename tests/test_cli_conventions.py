@@ -114,6 +114,12 @@ def test_piped_view_is_plain_untruncated_tsv(capsys):
         assert f"{o.id}\t{o.placement_detail}\t{' | '.join(o.excluded_because)}" in out  # every reason, in full
 
 
+def test_terminal_names_the_default_behind_the_cost(capsys):
+    assert main(["plan", str(EXAMPLES / "quarterly-finetune-70b.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "What the cost rests on" in out and "- Staff: 99% of the cost" in out and "0.5 FTE of staff" in out
+
+
 def test_files_follow_the_umask(tmp_path, capsys):
     old = os.umask(0o022)
     try:

@@ -154,6 +154,12 @@ def _unit_columns(p: Any) -> list[tuple[str, str]]:
             if any(getattr(o.unit_costs, k) is not None for o in allowed)]
 
 
+def cost_drivers(p: Any) -> list[str]:
+    from ..report.case import driver_sentences
+
+    return driver_sentences(p)
+
+
 def shown_reasons(p: Any) -> list[str]:
     from ..report.case import shown_reasons as reasons
 
@@ -180,6 +186,11 @@ def render_plan(p: Any, max_rows: int = 15) -> None:
     if best is not None and (_per_user(best) or _per_gpu(best)):
         lines.append(f"• Speed: {_rate(_per_user(best))} tokens/s per user (1 / TPOT p95), "
                      f"{_rate(_per_gpu(best))} tokens/s per GPU (installed capacity).")
+    drivers = cost_drivers(p)
+    if drivers:
+        lines.append("")
+        lines.append("[bold]What the cost rests on[/bold]")
+        lines += [f"• {escape(x)}" for x in drivers]
     if r.what_would_change:
         lines.append("")
         lines.append("[bold]What would change the answer[/bold]")
@@ -273,6 +284,11 @@ def render_plan_plain(p: Any) -> None:
     out(f"{p.scenario_name}: recommended {p.recommended or '(none)'}\n{r.summary}\n")
     for x in shown_reasons(p):
         out(f"- {x}\n")
+    drivers = cost_drivers(p)
+    if drivers:
+        out("What the cost rests on\n")
+        for x in drivers:
+            out(f"- {x}\n")
     if r.what_would_change:
         out("What would change the answer\n")
         for x in r.what_would_change:
