@@ -166,6 +166,11 @@ def test_plan_repr_is_short_and_notebooks_get_html():
     html = plan._repr_html_()
     assert len(html) < 10_000 and "<table>" in html and plan.recommended in html
     assert len(plan.to_json()) > 100_000  # the full result is still there, just not printed
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), width=100)
+    console.print(plan)  # rich's pretty printer, as in IPython with rich's extension
+    assert len(console.file.getvalue()) < 400
 
 
 def test_piped_catalog_is_tsv_with_full_sources(capsys):

@@ -253,6 +253,13 @@ class Plan(_M):
 
     __str__ = __repr__
 
+    def __rich_repr__(self) -> Any:  # rich's pretty printer (and its IPython extension): the same few fields
+        yield "scenario_name", self.scenario_name
+        yield "recommended", self.recommended
+        yield "options", f"{sum(o.allowed for o in self.options)} of {len(self.options)} allowed"
+        yield "horizon_years", self.horizon_years
+        yield "currency", self.currency
+
     def _repr_html_(self) -> str:
         """A notebook cell's view: the answer, its reasons and the allowed options."""
         from html import escape
