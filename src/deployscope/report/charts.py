@@ -577,7 +577,8 @@ def pareto_chart(plan: Any) -> Chart | None:
 def tornado_chart(plan: Any) -> Chart | None:
     """How far the recommendation's NPV moves when each uncertain input moves."""
     if not plan.sensitivity:
-        raise _Hidden("No sensitivity analysis in this plan (no option is allowed).")
+        raise _Hidden("No sensitivity analysis in this plan: there is no recommendation to test." if plan.recommended is None
+                      else "No sensitivity analysis in this plan.")
     sens = next((s for s in plan.sensitivity if s.option_id == plan.recommended), plan.sensitivity[0])
     bars = sorted(sens.bars, key=lambda b: -abs(b.swing))
     if not bars:
