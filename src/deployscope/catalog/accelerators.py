@@ -81,7 +81,10 @@ class Accelerator(Row):
     # --- SI views -----------------------------------------------------------------
     @property
     def memory_bytes(self) -> int:
-        return int(round(self.memory_gib * GIB)) if self.memory_gib is not None else int(round(self.memory_gb * GB))
+        if self.memory_gib is not None:
+            return int(round(self.memory_gib * GIB))
+        assert self.memory_gb is not None  # the row validator requires one of the two
+        return int(round(self.memory_gb * GB))
 
     @property
     def memory_bandwidth_bytes_per_s(self) -> float:
@@ -96,12 +99,12 @@ class Accelerator(Row):
         floats = ["fp4", "fp6", "fp8", "bf16", "fp16", "tf32", "fp32"]
         ints = ["int4", "int8", "bf16", "fp16", "tf32", "fp32"]
         if dtype in self.tflops:
-            return self.tflops[dtype] * 1e12  # type: ignore[index]
+            return self.tflops[dtype] * 1e12
         order = ints if dtype in ints else floats
         start = order.index(dtype) if dtype in order else order.index("bf16")
         for d in order[start:]:
             if d in self.tflops:
-                return self.tflops[d] * 1e12  # type: ignore[index]
+                return self.tflops[d] * 1e12
         return self.tflops["fp32"] * 1e12 if "fp32" in self.tflops else max(self.tflops.values()) * 1e12
 
     @property

@@ -16,7 +16,7 @@ says which row it used.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar, Iterable
 
 from pydantic import Field
 
@@ -39,13 +39,14 @@ class EfficiencyRow(Row):
     fitted_on: tuple[str, ...] = Field(default=(), description="validation sources the figures were fitted on (empty: not fitted)")
     fitted_by: str | None = Field(default=None, description="script that wrote the fitted figures")
 
-    def efficiency_at(self, gemm_flops):  # noqa: ANN001 - float or numpy array
-        """GEMM efficiency for a GEMM of `gemm_flops` FLOP per GPU: e_max * F / (F + F_half)."""
+    def efficiency_at(self, gemm_flops: Any) -> Any:
+        """GEMM efficiency for a GEMM of `gemm_flops` FLOP per GPU (float or numpy array): e_max * F / (F + F_half)."""
+        assert self.half_efficiency_gflop is not None and self.compute_efficiency is not None  # filled from the default row
         f_half = self.half_efficiency_gflop * 1e9
         return self.compute_efficiency * gemm_flops / (gemm_flops + f_half)
 
 
-def lookup(table, family: str, engine: str) -> EfficiencyRow:  # noqa: ANN001
+def lookup(table: Iterable[EfficiencyRow], family: str, engine: str) -> EfficiencyRow:
     """The most specific row for (family, engine); see the module docstring for the order."""
     rows = list(table)
     default = next((r for r in rows if r.family == "*" and r.engine == "*"), None)

@@ -112,7 +112,7 @@ class Catalog:
             raise AttributeError(name)
         loaded = self.__dict__.get("_tables")
         if loaded is not None and name in loaded:  # fast path: a table already parsed
-            return loaded[name]
+            return loaded[name]  # type: ignore[no-any-return]  # the instance __dict__ is untyped
         _import_table_modules()
         if name not in _TABLES:
             raise AttributeError(f"catalog has no table {name!r}")
@@ -121,7 +121,7 @@ class Catalog:
         return self._tables[name]
 
     def table(self, name: str) -> Table[Any]:
-        return getattr(self, name)
+        return self.__getattr__(name)
 
     def user_rows(self, name: str) -> set[str]:
         """Ids of rows in table `name` that come from (or were changed by) the user catalog."""

@@ -11,13 +11,13 @@ user catalog overrides them.
 from __future__ import annotations
 
 from datetime import date
-from typing import ClassVar, Iterable, Literal
+from typing import ClassVar, Iterable, Literal, Self
 
 from pydantic import Field, model_validator
 
 from ..errors import DeployscopeError
 from .base import Row
-from .loader import default_catalog, register_table
+from .loader import Catalog, default_catalog, register_table
 
 Pricing = Literal["on_demand", "1y", "3y", "spot"]
 PRICINGS: tuple[str, ...] = ("on_demand", "1y", "3y", "spot")
@@ -45,9 +45,10 @@ class _Priced(Row):
     currency: str = Field(default="USD", description="currency of every price in the row")
 
     @model_validator(mode="after")
-    def _cert_source(self):
+    def _cert_source(self) -> Self:
         if self.certifications and not self.certifications_source:
             raise ValueError("certifications need certifications_source")
+        return self
         return self
 
     def age_days(self, today: date | None = None) -> int:
@@ -234,20 +235,20 @@ register_table("fx_rates", FxRate)
 # --- helpers ----------------------------------------------------------------------
 
 
-def stale_after_days(catalog=None) -> int:
+def stale_after_days(catalog: Catalog | None = None) -> int:
     """The age in days after which a price is flagged stale (``prices.stale_after_days``)."""
     cat = default_catalog(catalog)
     row = cat.economic_defaults.find("prices.stale_after_days")
     return int(row.value) if row is not None else DEFAULT_STALE_AFTER_DAYS
 
 
-def stale_rows(rows: Iterable[_Priced], stale_after: int | None = None, today: date | None = None, catalog=None) -> list[str]:
+def stale_rows(rows: Iterable[_Priced], stale_after: int | None = None, today: date | None = None, catalog: Catalog | None = None) -> list[str]:
     """Ids of priced rows older than ``stale_after`` days: the report warns about each."""
     days = stale_after if stale_after is not None else stale_after_days(catalog)
     return [r.id for r in rows if r.is_stale(days, today)]
 
 
-def to_usd(amount: float, currency: str, catalog=None, field: str = "currency") -> float:
+def to_usd(amount: float, currency: str, catalog: Catalog | None = None, field: str = "currency") -> float:
     """Convert `amount` in `currency` to USD with the catalog's (user-overridable) rate."""
     if currency.upper() == "USD":
         return amount
@@ -259,14 +260,14 @@ def to_usd(amount: float, currency: str, catalog=None, field: str = "currency") 
             value=currency,
             allowed=["USD", *default_catalog(catalog).fx_rates.ids()],
         )
-    return amount * row.usd_per_unit
+    return float(amount * row.usd_per_unit)
 
 
-def default_value(name: str, catalog=None, currency_usd: bool = True) -> float:
+def default_value(name: str, catalog: Catalog | None = None, currency_usd: bool = True) -> float:
     """The value of economic default `name`, converted to USD when it is money in another currency."""
     row = default_catalog(catalog).economic_defaults.get(name, field="economics")
     if currency_usd and row.currency and row.currency.upper() != "USD":
         return to_usd(row.value, row.currency, catalog)
-    return row.value
+    return float(row.value)
 
 

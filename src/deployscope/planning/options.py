@@ -107,9 +107,9 @@ def _on_prem(inputs: Inputs, sizer: Sizer, hw: Hardware, g: str, exact: bool) ->
     pieces, _ = sizer.pieces(g, exact=exact)
     if not pieces:
         return None
-    tps = {pc.gpu: max(pc.per_replica_gpus, 1) for pc in pieces}
+    tps = {pc.gpu: max(pc.per_replica_gpus, 1) for pc in pieces if pc.gpu is not None}
     excluded: list[str] = []
-    for gg in {pc.gpu for pc in pieces}:
+    for gg in {pc.gpu for pc in pieces if pc.gpu is not None}:
         srv, reasons = hw.server_for(gg, tps.get(gg, 1))
         if srv is None:
             if reasons:
@@ -123,7 +123,7 @@ def _on_prem(inputs: Inputs, sizer: Sizer, hw: Hardware, g: str, exact: bool) ->
         perf=OnPremPerformance(inputs, hw, pieces), sources=[inputs.source("accelerators", gpu)],
         gpu=g, pieces=pieces, excluded=excluded, quality_delta=quality_delta(pieces),
     )
-    for gg in {pc.gpu for pc in pieces}:
+    for gg in {pc.gpu for pc in pieces if pc.gpu is not None}:
         srv, _ = hw.server_for(gg, tps.get(gg, 1))
         if srv is not None:
             opt.sources.append(inputs.source("servers", srv))

@@ -25,6 +25,7 @@ from .candidates import (
     Factors,
     ImageConfig,
     Piece,
+    PlacementName,
     ServeConfig,
     TrainingConfig,
 )
@@ -94,7 +95,7 @@ class Sizer:
         for q in cat.quant:
             if wanted and q.id not in wanted:
                 continue
-            if q.id.endswith("-kv") or (q.kv_cache and q.weight_dtype == "none"):
+            if q.kv_only or (q.kv_cache and q.weight_dtype == "none"):  # KV-cache formats are not weight formats
                 continue
             if q.family == "gguf" and scn.candidates.engine != "llamacpp" and scn.candidates.engine != "llama.cpp":
                 continue
@@ -210,7 +211,7 @@ class Sizer:
         for batch in inputs.search.image_batches:
             inputs.evaluated += 1
             try:
-                res = diffusion.estimate(d.model.id, gpu_id, gpus=1, resolution=tuple(w.resolution), steps=w.steps, cfg=w.cfg,
+                res = diffusion.estimate(d.model.id, gpu_id, gpus=1, resolution=(w.resolution[0], w.resolution[1]), steps=w.steps, cfg=w.cfg,
                                          batch=batch, quant=w.quant or "fp16", catalog=inputs.catalog)
             except DeployscopeError as exc:
                 reason = reason or str(exc.args[0])
@@ -327,7 +328,8 @@ class Sizer:
 def peak_rate(d: Demand, f: Factors) -> np.ndarray:
     """Peak requests (images) per second per year, shape (H,) or (S, H)."""
     base = d.daily / SECONDS_PER_DAY * d.pta
-    return np.multiply.outer(np.asarray(f.demand, dtype=float), base) if np.ndim(f.demand) else base * f.demand
+    out: np.ndarray = np.multiply.outer(np.asarray(f.demand, dtype=float), base) if np.ndim(f.demand) else base * f.demand
+    return out
 
 
 def base_level(inputs: Inputs, d: Demand) -> float:
@@ -391,7 +393,7 @@ def utilization(inputs: Inputs, pieces: list[Piece], base_share: float | None) -
     return list(np.clip(busy / np.maximum(total, 1e-9), 0.0, 1.0))
 
 
-def component(inputs: Inputs, pc: Piece, placement: str, f: Factors, base_share: float | None = None) -> ComponentSizing:
+def component(inputs: Inputs, pc: Piece, placement: PlacementName, f: Factors, base_share: float | None = None) -> ComponentSizing:
     """One workload's sizing as the plan reports it."""
     if pc.kind in ("llm", "diffusion") and pc.d is not None:
         peak = float(peak_rate(pc.d, f)[-1])

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from markupsafe import Markup, escape
 
-from .charts import all_charts, money as _money
+from .charts import all_charts
+from .charts import money as _money
 
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_TABLE_OPTIONS = 60
@@ -142,5 +143,5 @@ def render_html(plan: Any, *, for_pdf: bool = False) -> str:
     ctx = plan_context(plan, max_options=MAX_PDF_OPTIONS if for_pdf else MAX_TABLE_OPTIONS)
     ctx["css"] = Markup(report_css())
     ctx["for_pdf"] = for_pdf
-    ctx["generated"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    ctx["generated"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return _env().get_template("report.html.j2").render(**ctx)

@@ -200,8 +200,9 @@ def _error_from_validation(
     where_parts = [f"pipeline {pipe_name!r}"] if pipe_name else []
     if "stages" in loc:
         j = loc.index("stages")
-        if j + 1 < len(loc) and isinstance(loc[j + 1], int) and isinstance(raw_stages, list) and loc[j + 1] < len(raw_stages):
-            st = raw_stages[loc[j + 1]]
+        k = loc[j + 1] if j + 1 < len(loc) else None
+        if isinstance(k, int) and isinstance(raw_stages, list) and k < len(raw_stages):
+            st = raw_stages[k]
             if isinstance(st, dict) and isinstance(st.get("name"), str):
                 where_parts.append(f"stage {st['name']!r}")
     where = f" [{', '.join(where_parts)}]" if where_parts else ""

@@ -28,7 +28,7 @@ class PolicyFacts(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    data_categories: list[DataCategory] = Field(default_factory=lambda: ["none"])
+    data_categories: list[DataCategory] = Field(default_factory=lambda: list[DataCategory](["none"]))
     data_subject_jurisdictions: list[str] = Field(default_factory=list, description="e.g. [EU], [DE, US]")
     organization_jurisdiction: str | None = Field(default=None, description="where the organization is established: DE, FR, US, EU...")
     network_policy: Literal["air_gapped", "restricted_egress", "internet"] = "internet"
