@@ -186,7 +186,9 @@ def _check_candidates(scn: Scenario, catalog: Any) -> None:
 
 def _context(scn: Scenario, catalog: Any) -> _Context:
     from .economics import economic_inputs
+    from .references import check_references
 
+    check_references(scn, catalog)  # a name that resolves to nothing is an error, never an empty filter
     eco = scn.economics
     cur = scn.currency
     assumptions: list[Assumption] = []
