@@ -175,6 +175,7 @@ _TABLE_MODULES = (
     "prices",
     "policy",
     "workloads",
+    "error_bands",
 )
 
 

@@ -14,11 +14,11 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import DeployscopeError
-
-# Both schemas are plain pydantic (no physics is imported at this level).
-from .pipeline import Pipeline as _PipelineSpec
-from .policy.engine import PolicyFacts as _PolicyFacts
+from ..catalog.loader import read_yaml
+from .. import safe_yaml
+from ..errors import CatalogError, DeployscopeError
+from .pipelines import Pipeline, parse_pipelines
+from .policy import PolicyFacts
 
 __all__ = [
     "Availability",
@@ -338,13 +338,13 @@ class Scenario(_M):
     objective: Literal["npv", "total_cost", "unit_cost", "latency"] = "npv"
     workloads: list[Workload] = Field(default_factory=list)
     training: list[TrainingJob] = Field(default_factory=list)
-    pipelines: list[_PipelineSpec] = Field(default_factory=list)  # type: ignore[valid-type]
+    pipelines: list[Pipeline] = Field(default_factory=list)
     load_profile: LoadProfile = Field(default_factory=LoadProfile)
     targets: Targets = Field(default_factory=Targets)
     quality: Quality = Field(default_factory=Quality)
     availability: Availability = Field(default_factory=Availability)
     economics: Economics = Field(default_factory=Economics)
-    policy: _PolicyFacts = Field(default_factory=_PolicyFacts, description="policy facts (see docs/scenario.md#policy)")  # type: ignore[valid-type]
+    policy: PolicyFacts = Field(default_factory=PolicyFacts, description="policy facts (see docs/scenario.md#policy)")
     candidates: CandidateFilters = Field(default_factory=CandidateFilters)
     uncertainty: dict[str, tuple[_Factor, _Factor, _Factor]] = Field(
         default_factory=dict,
@@ -487,9 +487,7 @@ def parse_scenario(data: Any, source: str | None = None) -> Scenario:
             allowed="a YAML mapping with name, workloads, ...",
         )
     # Validate pipelines with the pipeline parser first: its messages name the stage.
-    if "pipelines" in data and data["pipelines"] is not None and _PipelineSpec is not dict:
-        from .pipeline import parse_pipelines
-
+    if "pipelines" in data and data["pipelines"] is not None:
         raw = data["pipelines"]
         if raw == []:
             pass
@@ -515,8 +513,6 @@ def load_scenario(path_or_data: str | Path | dict[str, Any] | Scenario) -> Scena
     p = Path(path_or_data)
     if not p.is_file():
         raise DeployscopeError(f"no such scenario file: {str(p)!r}", field="SCENARIO", value=str(p), allowed="a YAML file path")
-    from . import safe_yaml
-
     try:
         data = safe_yaml.load_file(p)
     except safe_yaml.UnsafeInput as exc:
