@@ -44,6 +44,12 @@ CASES = [
     ("saas-chat", ("pipeline_runs_per_year",), {"nope": 3}, "pipeline_runs_per_year.nope", "nope"),
     ("quarterly-finetune-70b", ("training", 0, "gpu"), "a100-typo", "training[0].gpu", "a100-sxm4-80gb"),
     ("marketing-images", ("workloads", 0, "quant"), "fp9", "workloads[0].quant", "fp8"),
+    ("synthetic-identities", ("pipelines", 0, "stages", 0, "gpu"), "h100-typo", "pipelines[0].stages[0].gpu", "h100-sxm-80gb"),
+    ("synthetic-identities", ("pipelines", 0, "stages", 0, "quant"), "fp9", "pipelines[0].stages[0].quant", "fp8"),
+    ("synthetic-identities", ("pipelines", 0, "stages", 0, "engine"), "vllmm", "pipelines[0].stages[0].engine", "vllm"),
+    ("synthetic-identities", ("pipelines", 0, "stages", 0, "model"), "llama-typo", "pipelines[0].stages[0].model", "llama"),
+    ("synthetic-identities", ("pipelines", 0, "stages", 1, "engine"), "pytorchh", "pipelines[0].stages[1].engine", "pytorch"),
+    ("synthetic-identities", ("pipelines", 0, "stages", 1, "quant"), "fp9", "pipelines[0].stages[1].quant", "fp8"),
     ("marketing-images", ("workloads", 0, "api_models"), ["dall-e-typo"], "workloads[0].api_models[0]", "dall-e-typo"),
 ]
 

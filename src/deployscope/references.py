@@ -64,7 +64,7 @@ def check_references(scn: Scenario, catalog: Any) -> None:
         catalog.models.get(w.model, field=f"workloads[{i}].model")
         mode = "image" if isinstance(w, DiffusionWorkload) else "chat"
         if isinstance(w, DiffusionWorkload) and w.quant is not None:
-            catalog.quant.get(w.quant, field=f"workloads[{i}].quant")
+            _check_image_quant(w.quant, f"workloads[{i}].quant")
         for j, name in enumerate(w.api_models or []):
             _check_api_model(catalog, name, mode, c.providers, f"workloads[{i}].api_models[{j}]")
 
@@ -84,6 +84,18 @@ def check_references(scn: Scenario, catalog: Any) -> None:
         else:
             suggestions = catalog.accelerators.suggest(key, 3) + catalog.servers.suggest(key, 3)
             raise UnknownName("accelerator or server", key, suggestions, field=field)
+
+    for i, p in enumerate(scn.pipelines):
+        for j, st in enumerate(getattr(p, "stages", None) or []):
+            where = f"pipelines[{i}].stages[{j}]"
+            catalog.models.get(st.model, field=f"{where}.model")
+            catalog.accelerators.get(st.gpu, field=f"{where}.gpu")
+            if st.kind == "llm":
+                catalog.quant.get(st.quant, field=f"{where}.quant")
+                catalog.engines.get(st.engine, field=f"{where}.engine")
+            else:
+                _check_image_quant(st.quant, f"{where}.quant")
+                _check_image_engine(catalog, st.engine, f"{where}.engine")
 
     regions = known_regions(catalog)
     if scn.economics.region.lower() not in regions:
@@ -134,6 +146,25 @@ def _check_api_model(catalog: Any, name: str, mode: str, providers: list[str], f
             f"{row.id!r} is offered by {row.provider!r}, which candidates.providers leaves out",
             field=field, value=name, allowed=f"add {row.provider} to candidates.providers, or name another API model",
         )
+
+
+def _check_image_quant(quant: str, field: str) -> None:
+    from .physics.diffusion import QUANTS
+
+    if quant not in QUANTS:
+        raise DeployscopeError(f"unknown image-model precision {quant!r}" + _hint(quant, QUANTS), field=field, value=quant, allowed=QUANTS)
+
+
+def _check_image_engine(catalog: Any, engine: str, field: str) -> None:
+    from .physics.diffusion import engine_row
+
+    try:
+        engine_row(catalog, engine)
+    except DeployscopeError as exc:
+        allowed = exc.allowed or ""
+        raise DeployscopeError(
+            f"unknown image-generation engine {engine!r}" + _hint(engine, allowed.split(", ")), field=field, value=engine, allowed=allowed
+        ) from None
 
 
 def _check_calibration(name: str) -> None:
