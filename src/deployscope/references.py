@@ -16,7 +16,7 @@ from typing import Any
 from .errors import DeployscopeError, UnknownName
 from .scenario import DiffusionWorkload, Scenario
 
-__all__ = ["check_references", "known_regions"]
+__all__ = ["check_references", "known_regions", "user_supplied"]
 
 # economic_defaults row id prefixes that are per region (economics/defaults.py fills {region})
 _REGIONAL_PREFIXES = ("electricity.", "carbon.", "colocation.", "staff.cost_per_fte_year.")
@@ -180,3 +180,20 @@ def _check_calibration(name: str) -> None:
             f"{exc.args[0]}{hint}", field="candidates.calibration", value=name,
             allowed=exc.allowed or known or "a profile saved by `deployscope calibrate`, or a path to one",
         ) from None
+
+
+def user_supplied(catalog: Any, table: str, row_id: str, warnings: list[str]) -> bool:
+    """Whether a catalog row a plan rests on comes from the user's catalog directory. The first
+    time one does, the plan says so in its warnings: its figures are the user's, not sourced data."""
+    rows = getattr(catalog, "user_rows", None)
+    try:
+        mine = rows is not None and row_id in rows(table)
+    except AttributeError:  # a catalog without that table
+        return False
+    if mine:
+        where = getattr(catalog, "user_dir", None)
+        warnings.append(
+            f"{table} row {row_id!r} comes from your catalog directory ({where}), not the bundled data: "
+            "its figures are yours (marked user_supplied in the sources)"
+        )
+    return mine

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..economics import EconomicInputs, economic_inputs
 from ..errors import DeployscopeError
-from ..references import check_references
+from ..references import check_references, user_supplied
 from ..result import Assumption, Source
 from ..scenario import LLMWorkload, Scenario
 from .candidates import FACTORS, UNCERTAINTY_DEFAULTS, Demand, Search
@@ -57,7 +57,8 @@ class Inputs:
         key = (table, row.id)
         if key not in self.sources:
             self.sources[key] = Source(table=table, id=row.id, source=getattr(row, "source", None),
-                                       as_of=str(getattr(row, "as_of", "") or "") or None)
+                                       as_of=str(getattr(row, "as_of", "") or "") or None,
+                                       user_supplied=user_supplied(self.catalog, table, row.id, self.warnings))
         return self.sources[key]
 
     def money_in(self, value: float) -> float:
