@@ -83,7 +83,9 @@ def plan(
         from ..store import Store
 
         store = Store()
-        sid = store.save_scenario(result.scenario_name, scenario.read_text(encoding="utf-8"))
+        from ..safe_yaml import decode
+
+        sid = store.save_scenario(result.scenario_name, decode(scenario.read_bytes(), source=str(scenario)))  # UTF-16 too
         pid = store.save_plan(sid, result)
         sys.stderr.write(f"saved scenario {sid} {result.scenario_name!r} and plan {pid} in {store.display_url}\n")
     if as_json:
