@@ -167,9 +167,11 @@ def _loc_path(prefix: str, loc: tuple[Any, ...]) -> str:
 
 
 _MSG_REWRITES = (
-    (re.compile(r"^Input should be greater than (.+)$"), r"must be > \1"),
     (re.compile(r"^Input should be greater than or equal to (.+)$"), r"must be >= \1"),
+    (re.compile(r"^Input should be greater than (.+)$"), r"must be > \1"),
     (re.compile(r"^Input should be less than or equal to (.+)$"), r"must be <= \1"),
+    (re.compile(r"^Input should be less than (.+)$"), r"must be < \1"),
+    (re.compile(r"^Input should be a finite number$"), "must be a finite number"),
     (re.compile(r"^Value error, (.*)$"), r"\1"),
 )
 
