@@ -602,6 +602,8 @@ def _valid_bodies() -> dict[str, tuple[str, list[str]]]:
                     "p5.48xlarge,H100,8,192,2048,98.32,40.1,us-east-1,us-east-1a é\n",
                     ["prices", "import", "{}", "--kind", "skypilot", "--provider", "aws", "--catalog", "{dir}/out", "--as-of", "2025-06-01"]),
         "data.csv": ("source,model,gpu\nx é,llama-3.1-8b,h100-sxm\n", ["validate", "--data", "{}"]),
+        "config.json": ((ROOT / "tests" / "fixtures" / "configs" / "Llama-3.1-8B.json").read_text(encoding="utf-8"),
+                        ["--catalog", "{dir}/out", "model", "add", "{}", "--id", "fuzz-model"]),
     }
 
 
@@ -662,7 +664,7 @@ def _bomb(draw) -> str:  # noqa: ANN001
 @st.composite
 def bomb_file(draw) -> tuple[str, str]:  # noqa: ANN001
     kind = draw(st.sampled_from(["scenario.yaml", "pipeline.yaml", "saved.yaml", "accelerators.yaml", "calibration.yaml",
-                                 "run.json", "prices.json"]))
+                                 "run.json", "prices.json", "config.json"]))
     if kind.endswith(".json"):
         depth = draw(st.integers(50, 5000))
         opener, closer = draw(st.sampled_from([("[", "]"), ('{"a":', "}")]))
