@@ -195,6 +195,7 @@ def test_price_import_json_infinity_is_a_catalog_error(tmp_path: Path) -> None:
         ('{"a":' * 100_000 + "1" + "}" * 100_000, "nests deeper than 64"),
         ('{"hidden_size": Infinity, "num_hidden_layers": 32}', "Infinity"),
     ],
+    ids=["100000-deep", "infinity"],
 )
 def test_model_add_hostile_config_json(tmp_path: Path, body: str, text: str) -> None:
     d = tmp_path / "m"
