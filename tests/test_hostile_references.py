@@ -95,3 +95,13 @@ def test_known_references_still_plan() -> None:
     data["economics"]["hardware_prices"] = {"h100-sxm-80gb": 25000, "dgx-h100": 300000}
     p = plan(data)
     assert any(o.placement == "api" for o in p.options)
+
+
+def test_scenario_validate_checks_every_reference(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from deployscope.cli import main
+
+    p = tmp_path / "s.yaml"
+    p.write_text(yaml.safe_dump(_with("saas-chat", ("workloads", 0, "api_models"), ["gpt-4o-typo"])), encoding="utf-8")
+    rc = main(["scenario", "validate", str(p)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "workloads[0].api_models[0]" in err and "openai-gpt-4o" in err, err
