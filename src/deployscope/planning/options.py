@@ -16,6 +16,7 @@ import numpy as np
 
 from ..catalog.prices import stale_after_days
 from ..errors import DeployscopeError
+from ..feasibility import check_training_feasible
 from ..result import Source
 from .candidates import Candidate, Demand, Factors, Piece
 from .costing import ApiCost, BurstCost, CloudCost, OnPremCost, Uncosted, row_cost
@@ -383,6 +384,7 @@ def hybrid(inputs: Inputs, hw: Hardware, on_prems: list[Candidate], bursts: list
 # ------------------------------------------------------------------------------ the table
 def enumerate_candidates(inputs: Inputs, sizer: Sizer, hw: Hardware, verdicts: Verdicts) -> list[Candidate]:
     """Every sized and costed candidate of the placements the scenario asks for."""
+    check_training_feasible(inputs, sizer.training_config)  # a job no cluster can finish in time is an error
     wanted = set(inputs.scenario.candidates.placements)
     on_prems = on_prem(inputs, sizer, hw) if wanted & {"on_prem", "hybrid"} else []
     clouds = cloud(inputs, sizer, verdicts) if wanted & {"cloud", "api", "hybrid"} else []

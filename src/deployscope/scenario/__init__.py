@@ -14,9 +14,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..catalog.loader import read_yaml
 from .. import safe_yaml
-from ..errors import CatalogError, DeployscopeError
+from ..errors import DeployscopeError
 from .pipelines import Pipeline, parse_pipelines
 from .policy import PolicyFacts
 
