@@ -32,6 +32,9 @@ class Source(_M):
     id: str
     source: str | None = None
     as_of: str | None = Field(default=None, description="ISO date of the figure")
+    user_supplied: bool = Field(
+        default=False, description="the row comes from (or was changed by) the user's catalog directory, not the bundled data"
+    )
 
 
 class Assumption(_M):

@@ -138,7 +138,7 @@ class Run:
         self.records: list[RequestRecord] = []
         self.status = "running"
         self.started = time.perf_counter()
-        self.started_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        self.started_at = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
         self.cpu0 = time.process_time()
         self.cpu_s: float | None = None
         self.wall_s: float | None = None

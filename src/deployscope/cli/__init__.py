@@ -59,12 +59,12 @@ from . import (  # noqa: E402
     prices_cmd,
     serve_cmd,
     store_cmd,
+    sweep_cmd,
     workload_cmd,
 )
 
-for _module in (catalog_cmd, memory_cmd, perf_cmd, workload_cmd, plan_cmd, prices_cmd, store_cmd, serve_cmd, bench_cmd):
+for _module in (catalog_cmd, memory_cmd, perf_cmd, workload_cmd, plan_cmd, prices_cmd, store_cmd, serve_cmd, bench_cmd, sweep_cmd):
     _module.register(app)
-from . import sweep_cmd; sweep_cmd.register(app)  # noqa: E402,E702  (issue 8: design-space sweeps)
 
 
 def main(argv: list[str] | None = None) -> int:

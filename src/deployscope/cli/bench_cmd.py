@@ -349,7 +349,7 @@ def calibrate(
         for k, lab in (("ttft_s", "TTFT ms"), ("tpot_s", "TPOT ms"), ("output_tokens_per_s", "output tok/s")):
             scale = 1000.0 if k != "output_tokens_per_s" else 1.0
 
-            def v(d: dict[str, Any], e: dict[str, Any] | None = None) -> str:
+            def v(d: dict[str, Any], e: dict[str, Any] | None = None, k: str = k, scale: float = scale) -> str:
                 x = d.get(k)
                 s = "-" if x is None else f"{x * scale:,.3g}"
                 if e is not None and e.get(k) is not None:

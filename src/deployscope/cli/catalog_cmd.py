@@ -141,7 +141,7 @@ def _render_gpus(rows: list[dict[str, Any]]) -> None:
         tf = r.get("tflops") or {}
         derived = set(r.get("sparse_derived") or ())
 
-        def flops(dtype: str) -> str:
+        def flops(dtype: str, tf: dict[str, Any] = tf, derived: set[str] = derived) -> str:
             if dtype not in tf:
                 return "-"
             return _num(tf[dtype]) + ("ˢ" if dtype in derived else "")
@@ -185,9 +185,8 @@ def _generic_columns(table: str, rows: list[dict[str, Any]]) -> list[str]:
 
 def _render_generic(table: str):
     def render(rows: list[dict[str, Any]]) -> None:
-        from rich.table import Table
-
         from rich import box
+        from rich.table import Table
 
         t = Table(
             title=f"{table} (* = row from your catalog)",

@@ -86,7 +86,9 @@ def plan(
         from ..store import Store
 
         store = Store()
-        sid = store.save_scenario(result.scenario_name, scenario.read_text(encoding="utf-8"))
+        from ..safe_yaml import decode
+
+        sid = store.save_scenario(result.scenario_name, decode(scenario.read_bytes(), source=str(scenario)))  # UTF-16 too
         pid = store.save_plan(sid, result)
         sys.stderr.write(f"saved scenario {sid} {result.scenario_name!r} and plan {pid} in {store.display_url}\n")
     if as_json:
@@ -353,22 +355,11 @@ def scenario_validate(
 ) -> None:
     """Check a scenario file: every error names the field path, the value and what is allowed."""
     from ..catalog import default_catalog
+    from ..references import check_references
     from ..scenario import load_scenario
 
     scn = load_scenario(file)
-    cat = default_catalog()
-    for i, w in enumerate(scn.workloads):
-        cat.models.get(w.model, field=f"workloads[{i}].model")
-    for i, j in enumerate(scn.training):
-        cat.models.get(j.model, field=f"training[{i}].model")
-        if j.gpu:
-            cat.accelerators.get(j.gpu, field=f"training[{i}].gpu")
-    for i, g in enumerate(scn.candidates.gpus):
-        cat.accelerators.get(g, field=f"candidates.gpus[{i}]")
-    for i, p in enumerate(scn.pipelines):
-        for k, stage in enumerate(p.stages):
-            cat.models.get(stage.model, field=f"pipelines[{i}].stages[{k}].model")
-            cat.accelerators.get(stage.gpu, field=f"pipelines[{i}].stages[{k}].gpu")
+    check_references(scn, default_catalog())  # every name the plan would look up: models, GPUs, APIs, profiles...
     if as_json:
         sys.stdout.write(to_json(scn.model_dump(mode="json")) + "\n")
     else:

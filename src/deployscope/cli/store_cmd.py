@@ -96,7 +96,9 @@ def scenarios_add(
     if not file.is_file():
         raise DeployscopeError(f"no such scenario file: {str(file)!r}", field="FILE", value=str(file))
     scenario = load_scenario(file)
-    text = file.read_text(encoding="utf-8")
+    from ..safe_yaml import decode
+
+    text = decode(file.read_bytes(), source=str(file))  # the same decoding the scenario was validated with
     sid = _store(db).save_scenario(name or scenario.name, text)
     typer.echo(f"saved scenario {sid} {name or scenario.name!r}")
 

@@ -313,7 +313,7 @@ def cumulative_cost_chart(plan: Any) -> Chart | None:
 def unit_cost_chart(plan: Any) -> Chart | None:
     """Cost per unit served (per 1M tokens, per image or per item) per option."""
     opts = [o for o in plan.options if o.allowed]
-    for key, unit in (("per_million_tokens", "per 1M tokens"), ("per_image", "per image"), ("per_item", "per item")):
+    for key, unit in (("per_million_tokens", "per 1M tokens"), ("per_image", "per image"), ("per_item", "per item")):  # noqa: B007 - unit is read after the loop
         vals = [(o, getattr(o.unit_costs, key)) for o in opts if getattr(o.unit_costs, key) is not None]
         if vals:
             break

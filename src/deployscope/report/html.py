@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -11,7 +11,9 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from .case import driver_sentences, exclusion_summary, question, shown_reasons
-from .charts import Chart, chart_results, money as _money, num as _num
+from .charts import Chart, chart_results
+from .charts import money as _money
+from .charts import num as _num
 
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_TABLE_OPTIONS = 60
@@ -167,5 +169,5 @@ def render_html(plan: Any, *, for_pdf: bool = False) -> str:
     ctx = plan_context(plan, max_options=MAX_PDF_OPTIONS if for_pdf else MAX_TABLE_OPTIONS)
     ctx["css"] = Markup(report_css())
     ctx["for_pdf"] = for_pdf
-    ctx["generated"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    ctx["generated"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return _env().get_template("report.html.j2").render(**ctx)

@@ -110,7 +110,7 @@ def render_markdown(plan: Any) -> str:
     L += _table(["input", "value", "origin", "source", "as of"], [[f"`{a.name}`", f"{a.value}{' ' + a.unit if a.unit else ''}", a.origin, a.source, a.as_of] for a in ctx["assumptions"]])
     L += ["## Sources", ""]
     L += ["| table | row | source | as of |", "|---|---|---|---|"]
-    L += [f"| {_cell(s.table)} | `{_cell(s.id)}` | {_link(s.source) if s.source else '–'} | {_cell(s.as_of)} |" for s in ctx["sources"]] + [""]
+    L += [f"| {_cell(s.table)} | `{_cell(s.id)}`{' **(your catalog)**' if s.user_supplied else ''} | {_link(s.source) if s.source else '–'} | {_cell(s.as_of)} |" for s in ctx["sources"]] + [""]
     L += ["Deployscope is decision support: its compliance verdicts cite their rules but are not legal advice.", ""]
     return "\n".join(L)
 
