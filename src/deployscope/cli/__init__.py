@@ -53,6 +53,7 @@ from . import (  # noqa: E402
 for _module in (catalog_cmd, memory_cmd, perf_cmd, workload_cmd, plan_cmd, prices_cmd, store_cmd, serve_cmd, bench_cmd):
     _module.register(app)
 from . import sweep_cmd; sweep_cmd.register(app)  # noqa: E402,E702  (issue 8: design-space sweeps)
+from . import export_cmd, verify_cmd; export_cmd.register(app); verify_cmd.register(app)  # noqa: E402,E702  (issue 16: export and verify)
 
 
 def main(argv: list[str] | None = None) -> int:
