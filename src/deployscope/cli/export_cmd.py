@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -22,10 +21,10 @@ def export(
     source: str = typer.Argument(..., metavar="PLAN_OR_SCENARIO", help="plan .json file, saved plan id, or scenario .yaml"),
     fmt: str = typer.Option(..., "--format", "-f", help="vllm | sglang | trtllm | llamacpp | ollama | k8s | compose"),
     out: Path = typer.Option(..., "--out", "-o", help="directory to write the files into"),
-    option: Optional[str] = typer.Option(None, "--option", help="option id (default: the recommended self-hosted option)"),
-    engine: Optional[str] = typer.Option(None, "--engine", help="engine for k8s/compose (default: the engine the plan sized with)"),
-    engine_version: Optional[str] = typer.Option(None, "--engine-version", help="engine release (default: the newest profile)"),
-    name: Optional[str] = typer.Option(None, "--name", help="name of the Kubernetes objects / compose project (default: from the scenario)"),
+    option: str | None = typer.Option(None, "--option", help="option id (default: the recommended self-hosted option)"),
+    engine: str | None = typer.Option(None, "--engine", help="engine for k8s/compose (default: the engine the plan sized with)"),
+    engine_version: str | None = typer.Option(None, "--engine-version", help="engine release (default: the newest profile)"),
+    name: str | None = typer.Option(None, "--name", help="name of the Kubernetes objects / compose project (default: from the scenario)"),
     as_json: bool = typer.Option(False, "--json", help="print what was written, with every value's origin, as JSON"),
 ) -> None:
     from ..export import FORMATS, export_plan, load_plan

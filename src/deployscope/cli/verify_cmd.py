@@ -4,7 +4,7 @@ the loop's next step: `--calibrate` fits a calibration to the run and re-plans (
 from __future__ import annotations
 
 import sys
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -18,11 +18,11 @@ def register(app: typer.Typer) -> None:
 def verify(
     run: str = typer.Argument(..., help="saved bench run id or exported .json file"),
     plan_ref: str = typer.Option(..., "--plan", help="plan .json file, saved plan id, or scenario .yaml"),
-    option: Optional[str] = typer.Option(None, "--option", help="option id (default: the recommended self-hosted option)"),
-    group: Optional[str] = typer.Option(None, "--group", help="replica group (workload) the run loaded"),
+    option: str | None = typer.Option(None, "--option", help="option id (default: the recommended self-hosted option)"),
+    group: str | None = typer.Option(None, "--group", help="replica group (workload) the run loaded"),
     calibrate: bool = typer.Option(False, "--calibrate", help="on a failed check: fit a calibration to this run and re-plan"),
-    name: Optional[str] = typer.Option(None, "--name", help="calibration profile name (with --calibrate)"),
-    replan_out: Optional[str] = typer.Option(None, "--replan-out", help="write the re-planned plan JSON here (with --calibrate)"),
+    name: str | None = typer.Option(None, "--name", help="calibration profile name (with --calibrate)"),
+    replan_out: str | None = typer.Option(None, "--replan-out", help="write the re-planned plan JSON here (with --calibrate)"),
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
 ) -> None:
     from ..bench.calibrate import load_run
@@ -56,10 +56,13 @@ def verify(
         raise SystemExit(1)
 
 
+LATENCY = ("ttft_p95_s", "tpot_p95_s")
+
+
 def _v(metric: str, x: float | None) -> str:
     if x is None:
         return "-"
-    return f"{x * 1000:,.1f} ms" if metric.endswith("_s") else f"{x:,.3g}"
+    return f"{x * 1000:,.1f} ms" if metric in LATENCY else f"{x:,.3g} req/s"
 
 
 def render(res: dict[str, Any]) -> None:
@@ -79,7 +82,7 @@ def render(res: dict[str, Any]) -> None:
     for ch in res["checks"]:
         allowed = ch.get("allowed") or [None, None]
         span = f"{_v(ch['metric'], allowed[0])} .. {_v(ch['metric'], allowed[1]) if allowed[1] is not None else '-'}"
-        held = {True: "[green]yes[/]", False: "[red]no[/]", None: "-"}[ch["held"]]
+        held = {True: "[green]yes[/]", False: "[red]no[/]", None: ch.get("note") or "-"}[ch["held"]]
         off = f"{ch['off_pct']:+.0f} %" if ch.get("off_pct") is not None else "-"
         t.add_row(ch["metric"], _v(ch["metric"], ch["predicted"]), _v(ch["metric"], ch["measured"]), off, span, held)
     c.print(t)
@@ -108,10 +111,10 @@ def render(res: dict[str, Any]) -> None:
         for key, lab in (("gpus", "GPUs (N+1 incl.)"), ("replicas", "replicas"), ("npv", f"NPV ({rp['currency']})"),
                          ("per_million_tokens", f"{rp['currency']} per 1M tokens"), ("ttft_p95_s", "TTFT p95"),
                          ("tpot_p95_s", "TPOT p95"), ("recommended", "recommended")):
-            def f(v: Any) -> str:
+            def f(v: Any, key: str = key) -> str:
                 if v is None:
                     return "-"
-                if key.endswith("_s"):
+                if key in LATENCY:
                     return _v(key, v)
                 return f"{v:,.2f}" if isinstance(v, float) else str(v)
             t2.add_row(lab, f(b.get(key)), f(a.get(key)))

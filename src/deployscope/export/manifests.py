@@ -76,8 +76,8 @@ def kubernetes(dep: Deployment, launches: list[Launch], name: str) -> str:
         app = f"{name}-{g.slug}"
         labels = {"app.kubernetes.io/name": app, "app.kubernetes.io/part-of": name}
         argv = launch.argv(model=_container_model(launch), port=launch.release.default_port)
-        why = [f"{g.name}: {g.replicas} replicas (options[{dep.option.id}].performance.components[{g.index}].replicas), "
-               f"each {g.gpus_per_replica} x {g.gpu} (tp {g.tp} x pp {g.pp})"]
+        why = [(f"{g.name}: {g.replicas} replicas (options[{dep.option.id}].performance.components[{g.index}].replicas), "
+               f"each {g.gpus_per_replica} x {g.gpu} (tp {g.tp} x pp {g.pp})")]
         why += [f"{' '.join(a.tokens)}: {a.origin}" for a in launch.args]
         if g.nodes_per_replica == 1:
             pod = {"containers": [dict(_container(launch, dep, argv), readinessProbe=_probe(launch))], "volumes": _volumes(launch, claim)}
