@@ -43,7 +43,7 @@ def _self_hosted(plan: Any) -> list[Any]:
 
 
 @router.get("/plans/{pid}/export", response_class=HTMLResponse, include_in_schema=False)
-def export_page(request: Request, pid: int, format: str = "vllm", option: Optional[str] = None) -> Response:  # noqa: A002
+def export_page(request: Request, pid: int, format: str = "vllm", option: str | None = None) -> Response:  # noqa: A002
     from ..export import FORMATS
 
     plan = _store(request).get_plan(pid).to_plan()
@@ -60,7 +60,7 @@ def export_page(request: Request, pid: int, format: str = "vllm", option: Option
 
 
 @router.get("/plans/{pid}/export/{fmt}.zip", include_in_schema=False)
-def export_zip(request: Request, pid: int, fmt: str, option: Optional[str] = None) -> Response:
+def export_zip(request: Request, pid: int, fmt: str, option: str | None = None) -> Response:
     _, res = _export(request, pid, fmt, option)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
@@ -73,7 +73,7 @@ def export_zip(request: Request, pid: int, fmt: str, option: Optional[str] = Non
 
 
 @router.get("/plans/{pid}/export/{fmt}/{name}", include_in_schema=False)
-def export_file(request: Request, pid: int, fmt: str, name: str, option: Optional[str] = None) -> Response:
+def export_file(request: Request, pid: int, fmt: str, name: str, option: str | None = None) -> Response:
     _, res = _export(request, pid, fmt, option)
     if name not in res.files:
         raise NotFound(f"the {fmt} export has no file {name!r}", field="name", value=name, allowed=", ".join(sorted(res.files)))
@@ -82,7 +82,7 @@ def export_file(request: Request, pid: int, fmt: str, name: str, option: Optiona
 
 
 @router.get("/api/plans/{pid}/export", tags=["deploy"])
-def api_export(request: Request, pid: int, format: str, option: Optional[str] = None) -> Response:  # noqa: A002
+def api_export(request: Request, pid: int, format: str, option: str | None = None) -> Response:  # noqa: A002
     """The export of a saved plan: every file's text, and where each value comes from."""
     _, res = _export(request, pid, format, option)
     return JSONResponse(dict(res.summary(), files=res.files))
@@ -98,13 +98,13 @@ def _verify(request: Request, rid: int, plan_id: int, option: str | None, group:
 
 
 @router.get("/measurements/{rid}/verify", response_class=HTMLResponse, include_in_schema=False)
-def verify_page(request: Request, rid: int, plan: int, option: Optional[str] = None, group: Optional[str] = None) -> Response:
+def verify_page(request: Request, rid: int, plan: int, option: str | None = None, group: str | None = None) -> Response:
     run, res = _verify(request, rid, plan, option, group)
     return _page(request, "verify.html", run=run, res=res, plan_id=plan)
 
 
 @router.get("/api/bench-runs/{rid}/verify", tags=["deploy"])
-def api_verify(request: Request, rid: int, plan: int, option: Optional[str] = None, group: Optional[str] = None) -> Response:
+def api_verify(request: Request, rid: int, plan: int, option: str | None = None, group: str | None = None) -> Response:
     """A saved bench run against a saved plan's predictions, error band and SLO."""
     _, res = _verify(request, rid, plan, option, group)
     return JSONResponse(res)
