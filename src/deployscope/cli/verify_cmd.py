@@ -62,7 +62,7 @@ LATENCY = ("ttft_p95_s", "tpot_p95_s")
 def _v(metric: str, x: float | None) -> str:
     if x is None:
         return "-"
-    return f"{x * 1000:,.1f} ms" if metric in LATENCY else f"{x:,.3g} req/s"
+    return f"{x * 1000:,.4g} ms" if metric in LATENCY else f"{x:,.3g}/s"
 
 
 def render(res: dict[str, Any]) -> None:
@@ -77,18 +77,18 @@ def render(res: dict[str, Any]) -> None:
     c.print(f"design point: {dp['rate_rps']:.4g} req/s per replica, {dp['input_len']:g} in / {dp['output_len']:g} out tokens; "
             f"error band x{res['error_band'].get('low', 1):.3g}..x{res['error_band'].get('high', 1):.3g}")
     t = Table(title="predicted vs measured")
-    for col in ("figure", "predicted", "measured", "off", "allowed", "held"):
+    for col in ("figure", "predicted", "measured", "off", "band allows", "held"):
         t.add_column(col)
     for ch in res["checks"]:
         allowed = ch.get("allowed") or [None, None]
-        span = f"{_v(ch['metric'], allowed[0])} .. {_v(ch['metric'], allowed[1]) if allowed[1] is not None else '-'}"
-        held = {True: "[green]yes[/]", False: "[red]no[/]", None: ch.get("note") or "-"}[ch["held"]]
+        span = "-" if allowed[0] is None else f"{_v(ch['metric'], allowed[0])}..{_v(ch['metric'], allowed[1])}"
+        held = {True: "[green]yes[/]", False: "[red]no[/]", None: "-"}[ch["held"]]
         off = f"{ch['off_pct']:+.0f} %" if ch.get("off_pct") is not None else "-"
         t.add_row(ch["metric"], _v(ch["metric"], ch["predicted"]), _v(ch["metric"], ch["measured"]), off, span, held)
     c.print(t)
     for ch in res["checks"]:
-        if ch.get("direction"):
-            c.print(f"  {ch['metric']}: {ch['direction']}")
+        if ch.get("direction") or ch.get("note"):
+            c.print(f"  {ch['metric']}: {ch.get('direction') or ch.get('note')}")
     slo = res["slo"]
     for k, row in slo["rows"].items():
         c.print(f"SLO {k}: target {_v(k, row['target'])}, measured {_v(k, row['measured'])} -> {'met' if row['met'] else 'missed'}")
