@@ -149,7 +149,15 @@ def test_kubernetes_manifests_validate(tmp_path, saas_plan):
     dep = docs[1]
     c = dep["spec"]["template"]["spec"]["containers"][0]
     assert dep["spec"]["replicas"] == 11 and c["resources"]["limits"] == {"amd.com/gpu": "1"}
-    assert c["readinessProbe"]["httpGet"]["path"] == "/health" and c["image"] == "vllm/vllm-openai:v0.11.0"
+    assert c["readinessProbe"]["httpGet"]["path"] == "/health"
+    assert c["image"] == "REPLACE-WITH-vllm-0.11.0-amd-IMAGE"  # vLLM's published image is the CUDA build
+    assert c["env"] == [{"name": "HF_HOME", "value": "/models/huggingface"}]
+    nv = _export(tmp_path / "nv", saas_plan, "k8s", "--option", "cloud-nebius-gpu-h100-sxm_8gpu-on_demand")
+    docs = [d for d in yaml.safe_load_all((nv / "k8s.yaml").read_text()) if d]
+    for d in docs:
+        _check(d)
+    c = docs[1]["spec"]["template"]["spec"]["containers"][0]
+    assert c["image"] == "vllm/vllm-openai:v0.11.0" and c["resources"]["limits"] == {"nvidia.com/gpu": "2"}
     # a misspelt field fails the strict schema (the check can fail)
     bad = json.loads(json.dumps(dep))
     bad["spec"]["template"]["spec"]["containers"][0]["readinesProbe"] = {}

@@ -108,7 +108,7 @@ def render(res: dict[str, Any]) -> None:
         t2 = Table(title=f"the plan with calibration {rp['calibration']}")
         for col in ("", "before", "after"):
             t2.add_column(col)
-        for key, lab in (("gpus", "GPUs (N+1 incl.)"), ("replicas", "replicas"), ("npv", f"NPV ({rp['currency']})"),
+        for key, lab in (("gpus", "GPUs"), ("replicas", "replicas"), ("npv", f"NPV ({rp['currency']})"),
                          ("per_million_tokens", f"{rp['currency']} per 1M tokens"), ("ttft_p95_s", "TTFT p95"),
                          ("tpot_p95_s", "TPOT p95"), ("recommended", "recommended")):
             def f(v: Any, key: str = key) -> str:

@@ -24,6 +24,23 @@ MODELS_MOUNT = "/models"
 GPU_RESOURCE = {"nvidia": "nvidia.com/gpu", "amd": "amd.com/gpu", "intel": "gpu.intel.com/i915"}
 
 
+class _Dumper(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:  # a manifest repeats its labels rather than using YAML anchors
+        return True
+
+
+def _dump(doc: Any) -> str:
+    return yaml.dump(doc, Dumper=_Dumper, sort_keys=False)
+
+
+def _image(launch: Launch) -> str:
+    """The release's image where it fits the hardware; a placeholder to replace where it does not."""
+    rel, g = launch.release, launch.group
+    if rel.image and (g.device_type == "cpu" or g.vendor == "nvidia" or rel.engine == "llamacpp"):
+        return rel.image
+    return f"REPLACE-WITH-{rel.engine}-{rel.version}-{g.vendor}-IMAGE"
+
+
 def _gi(nbytes: float) -> str:
     return f"{max(1, math.ceil(nbytes / 2**30))}Gi"
 
@@ -41,12 +58,14 @@ def _container(launch: Launch, dep: Deployment, command: list[str]) -> dict[str,
     rel = launch.release
     c: dict[str, Any] = {
         "name": "engine",
-        "image": rel.image or f"REPLACE-WITH-{rel.engine}-{rel.version}-IMAGE",
+        "image": _image(launch),
         "command": command,
         "ports": [{"name": "http", "containerPort": rel.default_port}],
         "resources": _resources(launch),
         "volumeMounts": [{"name": "models", "mountPath": MODELS_MOUNT}],
     }
+    if rel.weights == "checkpoint":  # a Hugging Face id is downloaded once into the models volume
+        c["env"] = [{"name": "HF_HOME", "value": f"{MODELS_MOUNT}/huggingface"}]
     if launch.group.device_type != "cpu":
         c["volumeMounts"].append({"name": "shm", "mountPath": "/dev/shm"})
     return c
@@ -79,6 +98,9 @@ def kubernetes(dep: Deployment, launches: list[Launch], name: str) -> str:
         why = [(f"{g.name}: {g.replicas} replicas (options[{dep.option.id}].performance.components[{g.index}].replicas), "
                f"each {g.gpus_per_replica} x {g.gpu} (tp {g.tp} x pp {g.pp})")]
         why += [f"{' '.join(a.tokens)}: {a.origin}" for a in launch.args]
+        if _image(launch) != launch.release.image:
+            why.append(f"image: {launch.release.engine}'s published image ({launch.release.image or 'none'}) is not built for "
+                       f"{g.vendor} {g.device_type}s: set the image of the matching build")
         if g.nodes_per_replica == 1:
             pod = {"containers": [dict(_container(launch, dep, argv), readinessProbe=_probe(launch))], "volumes": _volumes(launch, claim)}
             docs.append((why, {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": app, "labels": labels},
@@ -93,7 +115,7 @@ def kubernetes(dep: Deployment, launches: list[Launch], name: str) -> str:
                                "ports": [{"name": "http", "port": launch.release.default_port, "targetPort": "http"}]}}))
     out = [f"# Kubernetes {K8S_VERSION} manifests for option {dep.option.id} of plan {dep.plan.scenario_name!r}\n"]
     for comments, doc in docs:
-        out.append("---\n" + "".join(f"# {c}\n" for c in comments) + yaml.safe_dump(doc, sort_keys=False))
+        out.append("---\n" + "".join(f"# {c}\n" for c in comments) + _dump(doc))
     return "".join(out)
 
 
@@ -140,7 +162,7 @@ def compose(dep: Deployment, launches: list[Launch], name: str) -> str:
             raise DeployscopeError(f"one {g.name} replica spans {g.nodes_per_replica} nodes: compose runs on one host",
                                    field="--format", value="compose", allowed="k8s (LeaderWorkerSet) for multi-node replicas")
         svc: dict[str, Any] = {
-            "image": rel.image or f"REPLACE-WITH-{rel.engine}-{rel.version}-IMAGE",
+            "image": _image(launch),
             "command": launch.argv(model=_container_model(launch), port=rel.default_port),
             "ports": [str(rel.default_port)],
             "volumes": [f"models:{MODELS_MOUNT}"],
@@ -148,6 +170,8 @@ def compose(dep: Deployment, launches: list[Launch], name: str) -> str:
                             "interval": "10s", "retries": 30},
             "deploy": {"replicas": g.replicas},
         }
+        if rel.weights == "checkpoint":
+            svc["environment"] = {"HF_HOME": f"{MODELS_MOUNT}/huggingface"}
         if g.device_type == "cpu":
             svc["deploy"]["resources"] = {"limits": {"cpus": str(g.cores or 1)}}
         else:
@@ -161,4 +185,4 @@ def compose(dep: Deployment, launches: list[Launch], name: str) -> str:
     size = dep.storage_bytes
     comments.append(f"volume models: {size.origin} ({_gi(size.value)})" if size else "volume models: the plan sized no storage")
     doc = {"name": name, "services": services, "volumes": {"models": {}}}
-    return "".join(f"# {c}\n" for c in comments) + yaml.safe_dump(doc, sort_keys=False)
+    return "".join(f"# {c}\n" for c in comments) + _dump(doc)
