@@ -248,3 +248,31 @@ def test_export_from_scenario_and_saved_plan(tmp_path, monkeypatch, capsys):
     assert res["release"].startswith("trtllm") and "verify.sh" in res["files"]
     script = (tmp_path / "t" / "assistant.trtllm.sh").read_text()
     assert "--kv_cache_free_gpu_memory_fraction 0.9" in script and "--max_batch_size 2048" in script
+
+
+def test_node_size_comes_from_the_server_or_cloud_instance(saas_plan):
+    from deployscope.export import spec
+
+    plan = spec.load_plan(saas_plan)
+    onprem = spec.deployment(plan, plan.option("on_prem-mi300x")).groups[0]
+    cloud = spec.deployment(plan, plan.option("cloud-nebius-gpu-h100-sxm_8gpu-on_demand")).groups[0]
+    assert onprem.gpus_per_node == 8 and cloud.gpus_per_node == 8  # oam-mi300x-8gpu slots; the 8-GPU instance
+    assert cloud.tp == 2 and cloud.nodes_per_replica == 1
+
+
+def test_ollama_and_llamacpp_from_a_gguf_plan(tmp_path, saas_plan):
+    data = json.loads(saas_plan.read_text())
+    opt = next(o for o in data["options"] if o["id"] == "on_prem-mi300x")
+    opt["performance"]["components"][0]["quant"] = "gguf-q4_k_m"
+    p = tmp_path / "gguf.json"
+    p.write_text(json.dumps(data))
+    out = _export(tmp_path, p, "ollama")
+    mf = (out / "assistant.Modelfile").read_text()
+    assert "FROM /models/Llama-3.3-70B-Instruct-Q4_K_M.gguf" in mf
+    sh = (out / "assistant.ollama.sh").read_text()
+    assert "export OLLAMA_NUM_PARALLEL=4  # catalog engines[llamacpp].perf.max_batch_size" in sh
+    assert '"$OLLAMA" create meta-llama/Llama-3.3-70B-Instruct' in sh
+    out = _export(tmp_path, p, "llamacpp")
+    sh = (out / "assistant.llamacpp.sh").read_text()
+    assert "-ngl all  # options[on_prem-mi300x].performance.components[0].gpu mi300x" in sh
+    assert "-t " not in sh  # threads are set for CPU devices only

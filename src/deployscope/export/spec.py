@@ -197,7 +197,7 @@ def deployment(plan: Plan, option: Option, catalog: Any = None) -> Deployment:
             device_type=getattr(acc, "device_type", "gpu") or "gpu", vendor=getattr(acc, "vendor", "nvidia") or "nvidia",
             tp=int(c.tp or 1), pp=int(c.pp or 1), replicas=replicas,
             cores=getattr(acc, "cores", None), memory_gib=float(getattr(acc, "memory_gib", 0.0) or 0.0),
-            gpus_per_node=int(getattr(srv, "gpu_slots", 0) or max(int(c.tp or 1) * int(c.pp or 1), 1)),
+            gpus_per_node=_node_gpus(cat, option, srv) or max(int(c.tp or 1) * int(c.pp or 1), 1),
             max_model_len=mml,
             input_mean=float(inp.get("mean") or 0.0), input_std=_std(inp), output_mean=float(out.get("mean") or 0.0), output_std=_std(out),
             design_rate_rps=Traced(cap, f"{comp}.capacity_per_replica {cap:.4g} req/s (one replica at the targets)"),
@@ -214,6 +214,18 @@ def deployment(plan: Plan, option: Option, catalog: Any = None) -> Deployment:
              for c in option.performance.components if c not in _llm_parts(option)]
     return Deployment(plan=plan, option=option, engine=engine, groups=groups, storage_bytes=storage,
                       error_band=option.performance.error_band, notes=notes)
+
+
+def _node_gpus(cat: Any, option: Option, server: Any) -> int | None:
+    """Accelerators per node: the server's GPU slots (on-prem) or the cloud instance's GPU count."""
+    if server is not None:
+        return int(server.gpu_slots)
+    for src in option.sources:
+        if src.table == "cloud_instances":
+            row = cat.cloud_instances.find(src.id)
+            if row is not None and row.gpu_count:
+                return int(row.gpu_count)
+    return None
 
 
 def _traced(v: float | None, origin: str) -> Traced | None:
