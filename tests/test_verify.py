@@ -74,7 +74,7 @@ def test_a_run_off_the_design_point_is_flagged(tmp_path, saas_plan, capsys):
 
 
 def test_verify_bad_input_exits_2(tmp_path, saas_plan, capsys):
-    path, pl = saas_plan
+    path, _ = saas_plan
     run = _run_file(tmp_path, 0.1, 0.01, 1.0)
     assert main(["verify", str(run), "--plan", str(path), "--group", "nope"]) == 2
     assert "no replica group 'nope'" in capsys.readouterr().err

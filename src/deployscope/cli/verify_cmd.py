@@ -44,6 +44,8 @@ def verify(
             write_atomic(replan_out, (new_plan.to_json() + "\n").encode("utf-8"))
             rp["written_to"] = replan_out
         res["replan"] = rp
+    elif calibrate:
+        res["calibration"] = None  # every prediction held: nothing to calibrate
     elif not res["passed"]:
         res["next"] = f"deployscope verify {run} --plan {plan_ref} --option {res['option']} --group {res['group']} --calibrate"
     if as_json:
@@ -98,6 +100,8 @@ def render(res: dict[str, Any]) -> None:
     c.print("[green]PASS[/]: every prediction held" if res["passed"] else "[red]FAIL[/]: a prediction did not hold")
     if res.get("next"):
         c.print(f"calibrate on this run and re-plan: {res['next']}")
+    if "calibration" in res and res["calibration"] is None:
+        c.print("every prediction held: nothing to calibrate")
     if res.get("calibration"):
         cal = res["calibration"]
         c.print(f"calibration {cal['name']} ({cal['engine']} on {cal['family']}): RMS log error "

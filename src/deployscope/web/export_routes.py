@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from typing import Any, Optional
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
