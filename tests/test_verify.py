@@ -54,6 +54,8 @@ def test_pass_and_fail_exit_codes_and_views(tmp_path, saas_plan, capsys):
     assert main(["verify", str(ok), "--plan", str(path)]) == 0
     out = capsys.readouterr().out
     assert "PASS" in out and "the targets hold" in out and "11 replicas" in out
+    assert main(["verify", str(ok), "--plan", str(path), "--calibrate"]) == 0
+    assert "nothing to calibrate" in capsys.readouterr().out
     bad = _run_file(tmp_path, perf.ttft_p95_s * 4, perf.tpot_p95_s * 4, cap, "bad.json")
     assert main(["verify", str(bad), "--plan", str(path), "--json"]) == 1
     j = json.loads(capsys.readouterr().out)
