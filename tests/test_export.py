@@ -51,7 +51,7 @@ def _parser(record: dict) -> argparse.ArgumentParser:
     return p
 
 
-def _argv_from_script(script: str, program_len: int) -> list[str]:
+def _argv_from_script(script: str) -> list[str]:
     """The command a launch script runs, with MODEL, HOST and PORT at their defaults."""
     env = {}
     for line in script.splitlines():
@@ -68,14 +68,14 @@ def _argv_from_script(script: str, program_len: int) -> list[str]:
     return argv
 
 
-@pytest.mark.parametrize("engine,record,strip", [("vllm", "vllm-0.11.0.json", 0), ("sglang", "sglang-0.5.3.json", 0)])
-def test_launch_commands_parse_with_the_release_options(tmp_path, saas_plan, engine, record, strip):
+@pytest.mark.parametrize("engine,record", [("vllm", "vllm-0.11.0.json"), ("sglang", "sglang-0.5.3.json")])
+def test_launch_commands_parse_with_the_release_options(tmp_path, saas_plan, engine, record):
     out = _export(tmp_path, saas_plan, engine)
     scripts = sorted(out.glob(f"*.{engine}.sh"))
     assert scripts, list(out.iterdir())
     rec = json.loads((CLI / record).read_text())
     for s in scripts:
-        argv = _argv_from_script(s.read_text(), strip)
+        argv = _argv_from_script(s.read_text())
         ns = _parser(rec).parse_args(argv)  # raises on an unknown option or a value outside the choices
         d = vars(ns)
         if engine == "vllm":
@@ -276,3 +276,30 @@ def test_ollama_and_llamacpp_from_a_gguf_plan(tmp_path, saas_plan):
     sh = (out / "assistant.llamacpp.sh").read_text()
     assert "-ngl all  # options[on_prem-mi300x].performance.components[0].gpu mi300x" in sh
     assert "-t " not in sh  # threads are set for CPU devices only
+
+
+def test_every_self_hosted_option_exports_or_says_why(saas_plan):
+    """Across the plan's options (allowed or not) and every format: the files come out, each vLLM and
+    SGLang command parses with the release's options, and every value names its origin; or a
+    DeployscopeError names the reason."""
+    from deployscope.errors import DeployscopeError
+    from deployscope.export import FORMATS, export_files, load_plan
+
+    plan = load_plan(saas_plan)
+    records = {e: json.loads((CLI / f).read_text()) for e, f in (("vllm", "vllm-0.11.0.json"), ("sglang", "sglang-0.5.3.json"))}
+    exported = refused = 0
+    for opt in plan.options:
+        for fmt in FORMATS:
+            try:
+                res = export_files(plan, fmt, option_id=opt.id)
+            except DeployscopeError as exc:
+                assert str(exc) and exc.field, (opt.id, fmt)
+                refused += 1
+                continue
+            exported += 1
+            assert all(t["from"] for t in res.trace)
+            if fmt in records:
+                for name, text in res.files.items():
+                    if name.endswith(f".{fmt}.sh"):
+                        _parser(records[fmt]).parse_args(_argv_from_script(text))
+    assert exported >= 10 and refused >= 10
