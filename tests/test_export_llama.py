@@ -51,6 +51,26 @@ def _deployscope_wrapper(tmp_path: Path) -> Path:
     return w
 
 
+def _start(script: Path, tmp: Path, **env: str) -> tuple[subprocess.Popen, str]:
+    """Run the generated launch script on a free port until /health answers (another port if it dies)."""
+    for attempt in range(3):
+        port = free_port()
+        with open(tmp / f"llama-server-{attempt}.log", "wb") as log:
+            proc = subprocess.Popen(["bash", str(script)], env=dict(os.environ, PORT=str(port), **env), stdout=log,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if httpx.get(url + "/health", timeout=1.0).status_code == 200:
+                    return proc, url
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        terminate(proc, timeout_s=10)
+    raise AssertionError((tmp / "llama-server-2.log").read_text()[-2000:])
+
+
 def test_plan_export_serve_verify_calibrate_replan(workspace, llama_bin, tiny_gguf, capsys):  # noqa: F811
     tmp = workspace
     scenario = FIX / "tiny-cpu.yaml"
@@ -80,22 +100,8 @@ def test_plan_export_serve_verify_calibrate_replan(workspace, llama_bin, tiny_gg
         assert flag.startswith("-") and flag in help_text.replace(",", " ").split(), flag
 
     # 3. start the server from the generated command
-    port = free_port()
-    env = dict(os.environ, MODEL=str(tiny_gguf), PORT=str(port), HOST="127.0.0.1", LLAMA_SERVER=str(llama_bin))
-    log = open(tmp / "llama-server.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(["bash", str(out / "chat.llamacpp.sh")], env=env, stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL)
+    proc, url = _start(out / "chat.llamacpp.sh", tmp, MODEL=str(tiny_gguf), HOST="127.0.0.1", LLAMA_SERVER=str(llama_bin))
     try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, (tmp / "llama-server.log").read_text()[-2000:]
-            try:
-                if httpx.get(url + "/health", timeout=1.0).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
         models = httpx.get(url + "/v1/models", timeout=5).json()
         assert any(m.get("id") == MODEL for m in models["data"])  # --alias from the plan
 
@@ -104,7 +110,6 @@ def test_plan_export_serve_verify_calibrate_replan(workspace, llama_bin, tiny_gg
         r = subprocess.run(["bash", str(out / "verify.sh"), url], env=venv, capture_output=True, text=True, timeout=600, check=False)
     finally:
         terminate(proc, timeout_s=10)
-        log.close()
     assert r.returncode == 1, r.stdout + r.stderr
     assert "predicted vs measured" in r.stdout and "FAIL" in r.stdout and "--calibrate" in r.stdout
     run = tmp / "runs" / "chat-run.json"
