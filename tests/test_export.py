@@ -150,6 +150,7 @@ def test_kubernetes_manifests_validate(tmp_path, saas_plan):
     c = dep["spec"]["template"]["spec"]["containers"][0]
     assert dep["spec"]["replicas"] == 11 and c["resources"]["limits"] == {"amd.com/gpu": "1"}
     assert c["readinessProbe"]["httpGet"]["path"] == "/health"
+    assert c["readinessProbe"]["initialDelaySeconds"] == 6  # performance.cold_start_s 5.19 s, rounded up
     assert c["image"] == "REPLACE-WITH-vllm-0.11.0-amd-IMAGE"  # vLLM's published image is the CUDA build
     assert c["env"] == [{"name": "HF_HOME", "value": "/models/huggingface"}]
     nv = _export(tmp_path / "nv", saas_plan, "k8s", "--option", "cloud-nebius-gpu-h100-sxm_8gpu-on_demand")

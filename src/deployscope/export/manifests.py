@@ -71,8 +71,13 @@ def _container(launch: Launch, dep: Deployment, command: list[str]) -> dict[str,
     return c
 
 
-def _probe(launch: Launch) -> dict[str, Any]:
-    return {"httpGet": {"path": launch.release.health_path, "port": "http"}, "periodSeconds": 10, "failureThreshold": 3}
+def _probe(launch: Launch, dep: Deployment) -> dict[str, Any]:
+    """Ready once the health path answers; first checked after the plan's model load time (cold_start_s)."""
+    probe: dict[str, Any] = {"httpGet": {"path": launch.release.health_path, "port": "http"}}
+    cold = dep.option.performance.cold_start_s
+    if cold:
+        probe["initialDelaySeconds"] = math.ceil(cold)
+    return probe
 
 
 def _volumes(launch: Launch, claim: str) -> list[dict[str, Any]]:
@@ -98,11 +103,14 @@ def kubernetes(dep: Deployment, launches: list[Launch], name: str) -> str:
         why = [(f"{g.name}: {g.replicas} replicas (options[{dep.option.id}].performance.components[{g.index}].replicas), "
                f"each {g.gpus_per_replica} x {g.gpu} (tp {g.tp} x pp {g.pp})")]
         why += [f"{' '.join(a.tokens)}: {a.origin}" for a in launch.args]
+        if dep.option.performance.cold_start_s:
+            why.append(f"readinessProbe.initialDelaySeconds: options[{dep.option.id}].performance.cold_start_s "
+                       f"{dep.option.performance.cold_start_s:.3g} s (model load time from the planned storage)")
         if _image(launch) != launch.release.image:
             why.append(f"image: {launch.release.engine}'s published image ({launch.release.image or 'none'}) is not built for "
                        f"{g.vendor} {g.device_type}s: set the image of the matching build")
         if g.nodes_per_replica == 1:
-            pod = {"containers": [dict(_container(launch, dep, argv), readinessProbe=_probe(launch))], "volumes": _volumes(launch, claim)}
+            pod = {"containers": [dict(_container(launch, dep, argv), readinessProbe=_probe(launch, dep))], "volumes": _volumes(launch, claim)}
             docs.append((why, {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": app, "labels": labels},
                                "spec": {"replicas": g.replicas, "selector": {"matchLabels": labels},
                                         "template": {"metadata": {"labels": labels}, "spec": pod}}}))
@@ -141,7 +149,7 @@ def _leader_worker_set(launch: Launch, dep: Deployment, app: str, labels: dict[s
         leader_cmd = launch.argv(model=_container_model(launch), port=rel.default_port, extra=[*dist, "--node-rank", "0"])
         worker_cmd = launch.argv(model=_container_model(launch), port=rel.default_port,
                                  extra=[*dist, "--node-rank", "$(LWS_WORKER_INDEX)"])
-    leader = dict(_container(launch, dep, leader_cmd), readinessProbe=_probe(launch))
+    leader = dict(_container(launch, dep, leader_cmd), readinessProbe=_probe(launch, dep))
     worker = _container(launch, dep, worker_cmd)
     worker.pop("ports")
     return {"apiVersion": LWS_API, "kind": "LeaderWorkerSet", "metadata": {"name": app, "labels": labels},
@@ -166,10 +174,13 @@ def compose(dep: Deployment, launches: list[Launch], name: str) -> str:
             "command": launch.argv(model=_container_model(launch), port=rel.default_port),
             "ports": [str(rel.default_port)],
             "volumes": [f"models:{MODELS_MOUNT}"],
-            "healthcheck": {"test": ["CMD-SHELL", f"curl -fsS http://localhost:{rel.default_port}{rel.health_path} || exit 1"],
-                            "interval": "10s", "retries": 30},
+            "healthcheck": {"test": ["CMD-SHELL", f"curl -fsS http://localhost:{rel.default_port}{rel.health_path} || exit 1"]},
             "deploy": {"replicas": g.replicas},
         }
+        cold = dep.option.performance.cold_start_s
+        if cold:
+            svc["healthcheck"]["start_period"] = f"{math.ceil(cold)}s"
+            comments.append(f"  healthcheck.start_period: options[{dep.option.id}].performance.cold_start_s {cold:.3g} s")
         if rel.weights == "checkpoint":
             svc["environment"] = {"HF_HOME": f"{MODELS_MOUNT}/huggingface"}
         if g.device_type == "cpu":
