@@ -103,11 +103,17 @@ def kubernetes(dep: Deployment, launches: list[Launch], name: str) -> str:
         why = [(f"{g.name}: {g.replicas} replicas (options[{dep.option.id}].performance.components[{g.index}].replicas), "
                f"each {g.gpus_per_replica} x {g.gpu} (tp {g.tp} x pp {g.pp})")]
         why += [f"{' '.join(a.tokens)}: {a.origin}" for a in launch.args]
+        if g.device_type == "cpu":
+            why.append(f"resources: catalog accelerators[{g.gpu}].cores {g.cores} and memory_gib {g.memory_gib:g} (the slice the plan sized)")
+        else:
+            why.append(f"resources: {min(g.gpus_per_replica, g.gpus_per_node)} {g.vendor} GPUs per pod (tp x pp, at most a node)")
         if dep.option.performance.cold_start_s:
             why.append(f"readinessProbe.initialDelaySeconds: options[{dep.option.id}].performance.cold_start_s "
                        f"{dep.option.performance.cold_start_s:.3g} s (model load time from the planned storage)")
-        if _image(launch) != launch.release.image:
-            why.append(f"image: {launch.release.engine}'s published image ({launch.release.image or 'none'}) is not built for "
+        if launch.release.image is None:
+            why.append(f"image: the {launch.release.id} profile names no image ({launch.release.image_note}): set one")
+        elif _image(launch) != launch.release.image:
+            why.append(f"image: {launch.release.engine}'s published image ({launch.release.image}) is not built for "
                        f"{g.vendor} {g.device_type}s: set the image of the matching build")
         if g.nodes_per_replica == 1:
             pod = {"containers": [dict(_container(launch, dep, argv), readinessProbe=_probe(launch, dep))], "volumes": _volumes(launch, claim)}
