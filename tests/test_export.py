@@ -214,6 +214,8 @@ def test_bad_input_exits_2_naming_the_reason(tmp_path, saas_plan, capsys):
     assert rc == 2 and "hosted API" in err and "api-nebius" in err
     rc, err = _rc_err(capsys, ["export", str(saas_plan), "--option", "nope", "--format", "vllm", "--out", str(tmp_path / "a")])
     assert rc == 2 and "no option 'nope'" in err and "on_prem-mi300x" in err
+    rc, err = _rc_err(capsys, ["export", str(saas_plan), "--format", "k8s", "--name", "Chat_Prod", "--out", str(tmp_path / "a")])
+    assert rc == 2 and "--name: 'Chat_Prod' is not a DNS label" in err
     rc, err = _rc_err(capsys, ["export", str(saas_plan), "--format", "tgi", "--out", str(tmp_path / "a")])
     assert rc == 2 and "unknown export format 'tgi'" in err
     # NVFP4 on llama.cpp: the engine cannot serve the planned format

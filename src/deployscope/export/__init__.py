@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,9 @@ def export_files(plan: Plan, fmt: str, *, option_id: str | None = None, engine: 
         raise DeployscopeError(f"--engine {engine} contradicts --format {fmt}", field="--engine", value=engine, allowed=fmt)
     rel = engine_release(eng, cat, engine_version)
     ls = launches(dep, rel.engine, cat, rel.version)
+    if name is not None and not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?", name):
+        raise DeployscopeError(f"{name!r} is not a DNS label of at most 40 characters: lower-case letters, digits and '-', "
+                               "starting and ending with a letter or digit", field="--name", value=name, allowed="e.g. chat-prod")
     base = name or _slug(plan.scenario_name)
     res = ExportResult(option=option.id, format=fmt, engine=rel.engine, release=rel.id, notes=list(dep.notes))
     res.files["plan.json"] = plan.to_json() + "\n"
