@@ -97,7 +97,7 @@ def kubernetes(dep: Deployment, launches: list[Launch], name: str) -> str:
                   "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": _gi(size.value) if size else "100Gi"}}}}))
     for launch in launches:
         g = launch.group
-        app = f"{name}-{g.slug}"
+        app = f"{name}-{g.slug}"[:63].rstrip("-")  # a Kubernetes object name is a DNS label
         labels = {"app.kubernetes.io/name": app, "app.kubernetes.io/part-of": name}
         argv = launch.argv(model=_container_model(launch), port=launch.release.default_port)
         why = [(f"{g.name}: {g.replicas} replicas (options[{dep.option.id}].performance.components[{g.index}].replicas), "
