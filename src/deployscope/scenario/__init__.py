@@ -14,9 +14,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
-from ..catalog.loader import read_yaml
 from .. import safe_yaml
-from ..errors import CatalogError, DeployscopeError
+from ..errors import DeployscopeError
 from .pipelines import Pipeline, parse_pipelines
 from .policy import PolicyFacts
 
@@ -39,8 +38,10 @@ __all__ = [
     "template",
 ]
 
-PLACEMENTS = ("on_prem", "cloud", "api", "hybrid")
-CLOUD_PRICING = ("on_demand", "reserved_1y", "reserved_3y", "spot")
+PlacementName = Literal["on_prem", "cloud", "api", "hybrid"]
+CloudPricing = Literal["on_demand", "reserved_1y", "reserved_3y", "spot"]
+PLACEMENTS: tuple[PlacementName, ...] = ("on_prem", "cloud", "api", "hybrid")
+CLOUD_PRICING: tuple[CloudPricing, ...] = ("on_demand", "reserved_1y", "reserved_3y", "spot")
 
 
 class _M(BaseModel):
@@ -365,7 +366,7 @@ class Currency(_M):
 class CandidateFilters(_M):
     """Which options to consider. Empty lists mean: everything the catalog offers."""
 
-    placements: list[Literal["on_prem", "cloud", "api", "hybrid"]] = Field(default_factory=lambda: list(PLACEMENTS))
+    placements: list[PlacementName] = Field(default_factory=lambda: list(PLACEMENTS))
     gpus: list[str] = Field(default_factory=list, description="accelerator ids; default: a curated datacenter set")
     providers: list[str] = Field(default_factory=list, description="cloud / API providers to consider")
     quants: list[str] = Field(default_factory=list, description="weight formats; default: every one within the quality floor")
@@ -373,9 +374,7 @@ class CandidateFilters(_M):
     calibration: str | None = Field(
         default=None, description="calibration profile (from `deployscope calibrate`) applied to the serving model"
     )
-    cloud_pricing: list[Literal["on_demand", "reserved_1y", "reserved_3y", "spot"]] = Field(
-        default_factory=lambda: ["on_demand", "reserved_1y", "reserved_3y"]
-    )
+    cloud_pricing: list[CloudPricing] = Field(default_factory=lambda: list(CLOUD_PRICING[:3]))
     include_frontier_apis: bool = Field(default=True, description="also list frontier (closed-weight) APIs, labelled")
     max_options: int = Field(default=40, gt=0, le=10_000, description="options kept in the plan after ranking")
 
@@ -458,7 +457,7 @@ _REWRITES = (
     (re.compile(r"^Input should be a finite number$"), "must be a finite number"),
 )
 
-_TAGS = {"llm", "diffusion"}
+_TAGS = {"llm", "diffusion", "image_training"}
 
 
 def _path(loc: tuple[Any, ...]) -> str:
@@ -478,11 +477,12 @@ def _path(loc: tuple[Any, ...]) -> str:
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     """The pydantic model whose fields live at `loc` (for 'allowed' lists on unknown fields)."""
     model: Any = Scenario
-    for part in loc[:-1]:
+    for i, part in enumerate(loc[:-1]):
         if isinstance(part, int) or model is None:
             continue
         if part in _TAGS:
-            model = LLMWorkload if part == "llm" else DiffusionWorkload
+            in_training = i >= 2 and loc[i - 2] == "training"
+            model = {"llm": TrainingJob if in_training else LLMWorkload, "diffusion": DiffusionWorkload, "image_training": ImageTrainingJob}[part]
             continue
         if not isinstance(part, str) or part not in getattr(model, "model_fields", {}):
             return None
