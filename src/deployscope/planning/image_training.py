@@ -83,14 +83,14 @@ def dataset_bytes(j: Any, catalog: Any) -> float:
     from ..physics.image_training import arch_of, parse_schedule
 
     if j.dataset_gb is not None:
-        return j.dataset_gb * 1e9
+        return float(j.dataset_gb) * 1e9
     rows = [r for r in catalog.image_training if r.data is not None]
     if not rows:
         return 0.0
     arch = arch_of(j.model, catalog)
     top = max(parse_schedule(j.resolution), key=lambda s: s.pixels)
     per = sample_bytes(arch, top.width, top.height, j.precomputed_latents, j.precomputed_text, rows[0].data)
-    return (j.dataset_images or j.images) * per
+    return float((j.dataset_images or j.images) * per)
 
 
 def _next(n: int) -> int:

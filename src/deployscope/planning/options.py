@@ -344,7 +344,7 @@ def pipeline_api(inputs: Inputs, cloud_for_batch: Candidate | None = None) -> li
         batch = (cloud_for_batch.batch_cost or cloud_for_batch.cost) if scn.training and cloud_for_batch is not None else None
         opt = Candidate(id=f"api-{prov}".replace("/", "_"), label=f"API {prov}", placement="api",
                         detail=row_placement(inputs, first), provider=prov,
-                        parts=[policy_part(r, "api") for r in rows.values()] + (list(cloud_for_batch.parts) if batch else []),
+                        parts=[policy_part(r, "api") for r in rows.values()] + (list(cloud_for_batch.parts) if batch and cloud_for_batch is not None else []),
                         cost=PipelineApiCost(inputs.H, stages, rows, batch), perf=PipelineApiPerformance(rows),
                         sources=[inputs.source("api_prices", r) for r in rows.values()])
         if scn.training and cloud_for_batch is None:
