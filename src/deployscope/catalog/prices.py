@@ -144,8 +144,14 @@ class Server(Row):
     includes_gpus: bool = Field(description="price_usd includes gpu_slots GPUs of accepts_gpu_ids[0]")
     price_usd: float | None = Field(default=None, gt=0, description="purchase price; null if nobody publishes one")
     price_note: str | None = None
-    max_power_kw: float | None = Field(default=None, gt=0, description="maximum system power (PSU/datasheet)")
-    typical_power_kw: float | None = Field(default=None, gt=0)
+    max_power_kw: float | None = Field(default=None, gt=0, description="published maximum system power (datasheet), kW")
+    host_power_kw: float | None = Field(
+        default=None, gt=0,
+        description="host allowance (CPUs, fans, NICs, switches) added to GPU TDP x slots where no system maximum is published, kW",
+    )
+    idle_power_kw: float | None = Field(default=None, gt=0, description="published or measured idle system power, kW")
+    typical_power_kw: float | None = Field(default=None, gt=0, description="informational; costing uses idle and maximum")
+    power_source: str | None = Field(default=None, description="where the power figures come from, if not `source`")
     rack_units: int = Field(ge=1, description="height in U (a tower workstation: its U-equivalent when racked)")
     cooling: Literal["air", "liquid"]
     nics_included: bool = Field(default=False, description="scale-out NICs (e.g. 8x 400G) included in price_usd")

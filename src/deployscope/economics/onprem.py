@@ -14,7 +14,7 @@ timeline pays it at month 12t: both views agree.
                     ceil(depreciation_years) years while that is before the horizon's end
 - power(k)        = average IT draw [W] x hours/year / 1000 x PUE x tariff [USD/kWh]
 - space(k)        = colocation [USD/kW-month] x provisioned IT kW x 12, or own facility [USD/kW-year] x kW
-- staff(k)        = FTE x cost per FTE-year;  software(k) as given
+- staff(k)        = FTE(k) x cost per FTE-year (FTE per year: it grows with the fleet, see fleet.py);  software(k) as given
 - support(k)      = support fraction x hardware in service during year k
 - residual value  = for each purchase P: P x max(0, 1 - age / depreciation_years), age = H - (time
                     of its latest purchase or refresh); paid back as a negative capex at t = H
@@ -91,7 +91,7 @@ def onprem_cash_flows(
     colocation_usd_per_kw_month: Number = 0.0,
     own_facility_usd_per_kw_year: Number = 0.0,
     support_pct_of_capex: Number = 0.0,
-    staff_fte: Number = 0.0,
+    staff_fte: Number | Sequence[Number] = 0.0,
     staff_usd_per_fte_year: Number = 0.0,
     software_usd_per_year: Number | Sequence[Number] = 0.0,
     installation_pct_of_capex: Number = 0.0,
@@ -118,7 +118,6 @@ def onprem_cash_flows(
         ("economics.tariff_usd_per_kwh", tariff_usd_per_kwh),
         ("economics.colocation_usd_per_kw_month", colocation_usd_per_kw_month),
         ("economics.own_facility_usd_per_kw_year", own_facility_usd_per_kw_year),
-        ("economics.staff_fte", staff_fte),
         ("economics.staff_usd_per_fte_year", staff_usd_per_fte_year),
         ("economics.grid_kg_co2_per_kwh", grid_kg_co2_per_kwh),
     ):
@@ -147,6 +146,9 @@ def onprem_cash_flows(
     power_w = per_year(average_power_w, H, "average_power_w")
     prov_kw = per_year(provisioned_kw, H, "provisioned_kw")
     software = per_year(software_usd_per_year, H, "economics.software_usd_per_year")
+    staff_y = per_year(staff_fte, H, "economics.staff_fte")
+    for v in staff_y:
+        check_nonneg("economics.staff_fte", v)
     tokens = per_year(tokens_per_year, H, "tokens_per_year")
     images = per_year(images_per_year, H, "images_per_year")
     items_ = per_year(items_per_year, H, "items_per_year")
@@ -195,7 +197,7 @@ def onprem_cash_flows(
             else:
                 space = own_facility_usd_per_kw_year * np.asarray(prov_kw[i], dtype=float)
             support = support_pct_of_capex * in_service
-            staff = staff_fte * staff_usd_per_fte_year
+            staff = staff_y[i] * staff_usd_per_fte_year
             breakdown.update(
                 power=power_cost, space_cooling=space, support=support, staff=staff, software=software[i]
             )
