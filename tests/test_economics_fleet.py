@@ -82,3 +82,45 @@ def test_facility_warning_above_the_quoted_size():
     assert facility_warning(400, 500, "CBRE") is None
     w = facility_warning(6_742, 500, "CBRE H2 2024")
     assert "6,742 kW" in w and "500 kW" in w
+
+
+def test_server_price_with_a_per_gpu_override_to_the_cent():
+    from deployscope.economics.fleet import server_price_usd
+
+    # HGX H100: 255,237.04 sold with 8 GPUs at 31,904.63 each in the catalog; override 22,000
+    # -> 255,237.04 - 8 x 31,904.63 + 8 x 22,000 = 176,000.00 (lower by 8 x 9,904.63 = 79,237.04)
+    p = server_price_usd(server_price=255_237.04, includes_gpus=True, gpu_slots=8, gpu_price=22_000.0,
+                         included_gpu_price=31_904.63)
+    assert round(p, 2) == 176_000.00
+    # no override: the catalog price
+    assert server_price_usd(server_price=255_237.04, includes_gpus=True, gpu_slots=8, gpu_price=31_904.63,
+                            included_gpu_price=31_904.63) == pytest.approx(255_237.04)
+    # a chassis sold without GPUs: 6,000 + 4 x 8,565
+    assert server_price_usd(server_price=6_000.0, includes_gpus=False, gpu_slots=4, gpu_price=8_565.0) == 40_260.0
+    assert server_price_usd(server_price=None, includes_gpus=False, gpu_slots=4, gpu_price=1.0) is None
+
+
+@settings(max_examples=80, deadline=None)
+@given(base=st.floats(1e3, 1e6), slots=st.integers(1, 8), g=st.floats(0, 1e5), dg=st.floats(0, 1e5),
+       inc=st.booleans())
+def test_a_higher_gpu_price_never_lowers_the_server_price(base, slots, g, dg, inc):
+    from deployscope.economics.fleet import server_price_usd
+
+    lo = server_price_usd(server_price=base, includes_gpus=inc, gpu_slots=slots, gpu_price=g, included_gpu_price=base / slots / 2)
+    hi = server_price_usd(server_price=base, includes_gpus=inc, gpu_slots=slots, gpu_price=g + dg, included_gpu_price=base / slots / 2)
+    assert hi - lo == pytest.approx(slots * dg, rel=1e-9, abs=1e-6)
+
+
+def test_hardware_price_keys_are_checked_with_did_you_mean():
+    from deployscope.catalog.prices import resolve_hardware_prices
+
+    ok = resolve_hardware_prices({"h100-sxm-80gb": 22_000, "hgx-h100-8gpu": 250_000})
+    assert ok["h100-sxm-80gb"] == ("accelerators", "h100-sxm-80gb", 22_000.0)
+    assert ok["hgx-h100-8gpu"][0] == "servers"
+    with pytest.raises(DeployscopeError) as ei:
+        resolve_hardware_prices({"h100-sxm-80g": 22_000})
+    assert ei.value.field == "economics.hardware_prices.h100-sxm-80g"
+    assert "did you mean" in str(ei.value) and "h100-sxm-80gb" in str(ei.value)
+    with pytest.raises(DeployscopeError) as ei:
+        resolve_hardware_prices({"h100-sxm-80gb": -5})
+    assert "above zero" in str(ei.value) and ei.value.value == -5

@@ -8,6 +8,7 @@ value and what is allowed. Economics fields left out are filled by the planner f
 
 from __future__ import annotations
 
+from datetime import date, datetime
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -271,6 +272,8 @@ class Currency(_M):
     def _str(cls, v: Any) -> Any:
         if isinstance(v, str):
             return {"code": v}
+        if isinstance(v, dict) and isinstance(v.get("as_of"), (date, datetime)):
+            return {**v, "as_of": v["as_of"].isoformat()}  # an unquoted YAML date
         return v
 
 

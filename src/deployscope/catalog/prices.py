@@ -276,3 +276,40 @@ def default_value(name: str, catalog=None, currency_usd: bool = True) -> float:
     return row.value
 
 
+
+
+def resolve_hardware_prices(prices: dict[str, float], catalog=None, field: str = "economics.hardware_prices") -> dict[str, tuple[str, str, float]]:
+    """Check every key of a user's hardware price map against the catalog.
+
+    Returns {key as written: (table, catalog id, price)} with table ``accelerators`` (a price per
+    GPU: it applies to every server holding that GPU) or ``servers`` (a whole-server price). An
+    unknown key is an error with the closest ids ("did you mean"); a price must be a finite
+    number above zero.
+    """
+    cat = default_catalog(catalog)
+    out: dict[str, tuple[str, str, float]] = {}
+    for key, value in prices.items():
+        path = f"{field}.{key}"
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise DeployscopeError("a price must be a number", field=path, value=value, allowed="a number > 0") from None
+        if not (v > 0 and v < float("inf")):
+            raise DeployscopeError("a price must be above zero", field=path, value=value, allowed="a number > 0")
+        gpu = cat.accelerators.find(key)
+        server = cat.servers.find(key)
+        if gpu is not None:
+            out[key] = ("accelerators", gpu.id, v)
+        elif server is not None:
+            out[key] = ("servers", server.id, v)
+        else:
+            close = cat.accelerators.suggest(key, 3) + cat.servers.suggest(key, 3)
+            hint = f"; did you mean: {', '.join(close)}?" if close else ""
+            raise DeployscopeError(
+                f"unknown accelerator or server {key!r}{hint}",
+                field=path,
+                value=key,
+                allowed="an accelerator id (price per GPU) or a server id (whole server); see `deployscope catalog`",
+            )
+    return out
+

@@ -74,6 +74,34 @@ def average_draw_kw(power: ServerPower, utilization: Number) -> Number:
     return power.idle_kw + np.asarray(utilization, dtype=float) * (power.max_kw - power.idle_kw)
 
 
+def server_price_usd(
+    *,
+    server_price: float | None,
+    includes_gpus: bool,
+    gpu_slots: int,
+    gpu_price: float | None,
+    included_gpu_price: float | None = None,
+) -> float | None:
+    """Price of one server with every slot holding the GPU priced ``gpu_price`` (USD).
+
+    - sold without GPUs: server + slots x GPU price;
+    - sold with GPUs: base + slots x GPU price, where base = server price - slots x the per-GPU
+      figure of the GPUs it is sold with (``included_gpu_price``; the server price / slots when
+      that is unknown). A per-GPU override (or another GPU in the same chassis) so moves the
+      server price by slots x the difference, and nothing else.
+
+    None when a needed price is unpublished.
+    """
+    if server_price is None:
+        return None
+    if not includes_gpus:
+        return None if gpu_price is None else server_price + gpu_slots * gpu_price
+    if gpu_price is None:
+        return server_price if included_gpu_price is None else None
+    share = included_gpu_price if included_gpu_price is not None else server_price / gpu_slots
+    return server_price - gpu_slots * share + gpu_slots * gpu_price
+
+
 def staff_fte(gpus: Number, *, gpus_per_fte: float, floor_fte: float) -> Number:
     """Operations staff for a fleet: one FTE per ``gpus_per_fte`` GPUs, never below ``floor_fte``
     (the team a deployment of any size needs)."""
