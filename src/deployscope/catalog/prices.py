@@ -313,3 +313,25 @@ def resolve_hardware_prices(prices: dict[str, float], catalog=None, field: str =
             )
     return out
 
+
+
+def price_age_warnings(
+    rows: Iterable[Row], table: str, stale_after: int | None = None, today: date | None = None, catalog=None
+) -> list[str]:
+    """One warning per priced row whose price is older than ``stale_after`` days (by
+    ``price_as_of``, the publication date), or whose publication date is unknown (then by
+    ``as_of``, the date it was read, and the warning says so)."""
+    days = stale_after if stale_after is not None else stale_after_days(catalog)
+    today = today or date.today()
+    out = []
+    for r in rows:
+        if r.price_as_of is not None:
+            age = (today - r.price_as_of).days
+            if age > days:
+                out.append(f"{table} {r.id}: price published {r.price_as_of.isoformat()}, {age} days ago "
+                           f"(older than {days} days); refresh it or give your own figure")
+        else:
+            age = (today - r.as_of).days
+            out.append(f"{table} {r.id}: price publication date unknown (read {r.as_of.isoformat()}"
+                       + (f", {age} days ago" if age > days else "") + "); confirm the current price")
+    return out
