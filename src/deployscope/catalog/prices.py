@@ -120,6 +120,26 @@ class ApiPrice(_Priced):
     image_resolution: str | None = Field(default=None, description="e.g. 1024x1024, the resolution usd_per_image holds for")
     image_steps: int | None = Field(default=None, gt=0)
     quantization: str | None = Field(default=None, description="what the provider serves, if stated (fp8, turbo...)")
+    ttft_s: float | None = Field(default=None, gt=0, description="published time to first token, seconds (median)")
+    output_tokens_per_s: float | None = Field(default=None, gt=0, description="published output speed per request, tokens/s (median)")
+    latency_source: str | None = Field(default=None, description="where the latency figures come from, with its date")
+
+    @model_validator(mode="after")
+    def _latency_source(self) -> "ApiPrice":
+        if (self.ttft_s is not None or self.output_tokens_per_s is not None) and not self.latency_source:
+            raise ValueError("published latency figures need latency_source")
+        return self
+
+    def latency_note(self) -> str:
+        """The API's published latency, or that none is on record (the plan cannot check its targets)."""
+        if self.ttft_s is None and self.output_tokens_per_s is None:
+            return "latency unknown: no published figure for this API in the catalog; measure it (deployscope bench) before relying on it"
+        parts = []
+        if self.ttft_s is not None:
+            parts.append(f"TTFT {self.ttft_s:g} s")
+        if self.output_tokens_per_s is not None:
+            parts.append(f"{self.output_tokens_per_s:g} output tokens/s")
+        return "published latency: " + ", ".join(parts) + f" ({self.latency_source})"
 
     @model_validator(mode="after")
     def _prices(self) -> "ApiPrice":
