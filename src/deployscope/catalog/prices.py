@@ -346,12 +346,9 @@ def price_age_warnings(
     out = []
     for r in rows:
         if r.price_as_of is not None:
-            age = (today - r.price_as_of).days
-            if age > days:
-                out.append(f"{table} {r.id}: price published {r.price_as_of.isoformat()}, {age} days ago "
-                           f"(older than {days} days); refresh it or give your own figure")
+            if (today - r.price_as_of).days > days:
+                out.append(f"{table} {r.id}: price published {r.price_as_of.isoformat()} (older than {days} days); "
+                           "refresh it or give your own figure")
         else:
-            age = (today - r.as_of).days
-            out.append(f"{table} {r.id}: price publication date unknown (read {r.as_of.isoformat()}"
-                       + (f", {age} days ago" if age > days else "") + "); confirm the current price")
+            out.append(f"{table} {r.id}: price publication date unknown (read {r.as_of.isoformat()}); confirm the current price")
     return out

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..economics import api_cash_flows, average_power_w, cloud_cash_flows, combine, onprem_cash_flows
+from ..economics.fleet import ethernet_switches, needs_scale_out_fabric, staff_fte
 from . import pipelines
 from .candidates import DAYS_PER_YEAR, HOURS_PER_YEAR, SECONDS_PER_DAY, CostModel, Demand, Factors, Piece
 from .hardware import Hardware
@@ -88,7 +89,12 @@ class OnPremCost:
         self.storage, self.switch, self.fabric = self.hardware.storage_row(), self.hardware.switch_row(), self.hardware.fabric_row()
         self.weights_tb = self.hardware.storage_tb(self.pieces)
         self.util_base = utilization(self.inputs, self.pieces, self.base_share)
-        self.training_gpus = sum(pc.fixed_gpus for pc in self.pieces if pc.kind == "training")
+        # a scale-out fabric only for training jobs that span servers (a job on one server needs none)
+        self.training_gpus = sum(
+            pc.fixed_gpus for pc in self.pieces
+            if pc.kind == "training" and self.servers.get(pc.gpu) is not None
+            and bool(needs_scale_out_fabric(pc.fixed_gpus, self.servers[pc.gpu].gpu_slots))
+        )
 
     def __call__(self, f: Factors) -> Any:
         inputs, hw = self.inputs, self.hardware
@@ -100,6 +106,7 @@ class OnPremCost:
         capex_y: list[dict[str, Any]] = [dict() for _ in range(H)]  # purchase for year k+1
         avg_w_y: list[Any] = [0.0] * H
         prov_y: list[Any] = [0.0] * H
+        gpus_y: list[Any] = [0.0] * H  # GPUs owned each year (staff grows with them)
         for g, n in need.items():
             s = self.servers[g]
             gpu = cat.accelerators.get(g)
@@ -111,6 +118,9 @@ class OnPremCost:
             chassis = price - (0.0 if s.includes_gpus else s.gpu_slots * (hw.gpu_price(gpu) or 0.0)) * gp
             # cost of the fleet each year: full servers for HGX-style systems, chassis + GPUs otherwise
             fleet = srv * price if s.includes_gpus else srv * chassis + n * gprice
+            owned = srv * s.gpu_slots if s.includes_gpus else n
+            for k in range(H):
+                gpus_y[k] = gpus_y[k] + owned[..., k]
             prev: Any = 0.0
             for k in range(H):
                 fk = fleet[..., k]
@@ -118,15 +128,16 @@ class OnPremCost:
                 prev = fk
             power = hw.power(s)
             max_w = power.max_kw * 1000.0
-            typ_w = power.typical_kw * 1000.0
-            idle_w = hw.idle_w(s)
+            idle_w = power.idle_kw * 1000.0
             for k in range(H):
-                u = np.clip(self.util_base[k] * np.asarray(f.utilization, dtype=float), 0.0, 1.0)
-                per_server = average_power_w(idle_w, typ_w, u)
+                # the servers' busy share: the pool's busy GPUs over the GPUs installed (whole servers)
+                installed = np.maximum(srv[..., k] * s.gpu_slots, 1e-9)
+                u = np.clip(self.util_base[k] * np.asarray(f.utilization, dtype=float) * n[..., k] / installed, 0.0, 1.0)
+                per_server = average_power_w(idle_w, max_w, u)
                 avg_w_y[k] = avg_w_y[k] + srv[..., k] * per_server
                 prov_y[k] = prov_y[k] + srv[..., k] * max_w / 1000.0
             if switch is not None and np.any(srv > 1):
-                sw = ceil(srv / (switch.ports or 32)) * (srv > 1)
+                sw = ethernet_switches(srv, switch.ports or 32)
                 prevs: Any = 0.0
                 for k in range(H):
                     capex_y[k]["network"] = capex_y[k].get("network", 0.0) + (sw[..., k] - prevs) * switch.price_usd * f.gpu_price
@@ -140,6 +151,10 @@ class OnPremCost:
         items = pipelines.items_per_year(inputs)
         kw = inputs.econ.onprem_kwargs()
         kw["tariff_usd_per_kwh"] = inputs.econ.tariff_usd_per_kwh * f.tariff
+        per_fte = inputs.catalog.economic_defaults.find("staff.gpus_per_fte")
+        if inputs.scenario.economics.staff_fte is None and per_fte is not None:
+            # staff grows with the fleet above the floor (economics.fleet.staff_fte); a scenario value is kept as given
+            kw["staff_fte"] = [staff_fte(g, gpus_per_fte=float(per_fte.value), floor_fte=inputs.econ.staff_fte_onprem) for g in gpus_y]
         res = onprem_cash_flows(
             horizon_years=H,
             capex_usd=capex_y[0],

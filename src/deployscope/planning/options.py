@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from ..catalog.prices import stale_after_days
+from ..catalog.prices import price_age_warnings, stale_after_days
+from ..economics.fleet import facility_warning
 from ..errors import DeployscopeError
 from ..result import Source
 from .candidates import Candidate, Demand, Factors, Piece
@@ -63,8 +64,33 @@ def candidate_gpus(inputs: Inputs) -> list[str]:
 
 
 # ------------------------------------------------------------------------------ on-prem
+def stale_input_rows(inputs: Inputs) -> list[str]:
+    """Warnings for the dated catalog rows every on-prem cost rests on: the tariff, colocation and
+    currency rows the economic inputs came from, when their price is older than the limit."""
+    cat, econ = inputs.catalog, inputs.econ
+    out: list[str] = []
+    used_fx = inputs.currency != "USD" and inputs.scenario.currency.per_usd is None
+    for name in ("tariff_usd_per_kwh", "colocation_usd_per_kw_month"):
+        a = econ.provenance.get(name)
+        if a is None or ":" not in a.source:
+            continue
+        row = cat.economic_defaults.find(a.source.split(":", 1)[0])
+        if row is not None and row.price_as_of is not None:
+            out += price_age_warnings([row], "economic_defaults", catalog=cat)
+        used_fx = used_fx or "fx_rates" in a.source
+    if used_fx:
+        code = inputs.currency if inputs.currency != "USD" else "EUR"
+        fx = cat.fx_rates.find(code)
+        if fx is not None:
+            out += price_age_warnings([fx], "fx_rates", catalog=cat)
+    return out
+
+
 def on_prem(inputs: Inputs, sizer: Sizer, hw: Hardware) -> list[Candidate]:
     """One on-prem candidate per GPU type, found by branch and bound (see the module doc)."""
+    for w in stale_input_rows(inputs):
+        if w not in inputs.warnings:
+            inputs.warnings.append(w)
     bounds = []
     for g in candidate_gpus(inputs):
         o = _on_prem(inputs, sizer, hw, g, exact=False)
@@ -131,15 +157,26 @@ def _on_prem(inputs: Inputs, sizer: Sizer, hw: Hardware, g: str, exact: bool) ->
         if row is not None and (table == "storage" or len(pieces) > 1 or any(pc.kind == "training" for pc in pieces)):
             opt.sources.append(inputs.source(table, row))
     opt.sources += model_sources(inputs, pieces)
-    if exact and not excluded and lim.power_available_kw is not None:
+    if exact and not excluded:
         need = gpus_per_year(inputs, pieces, Factors())
         kw = 0.0
         for gg, n in need.items():
             srv, _ = hw.server_for(gg, tps.get(gg, 1))
             kw += math.ceil(float(np.max(n)) / srv.gpu_slots - 1e-9) * hw.power(srv).max_kw
-        if kw > lim.power_available_kw:
-            opt.excluded.append(f"needs {kw:.0f} kW of server power at the final year's peak, above the {lim.power_available_kw:g} kW the facility has")
+        if lim.power_available_kw is not None and kw > lim.power_available_kw:
+            opt.excluded.append(f"facility: needs {kw:.0f} kW of server power at the final year's peak, above the "
+                                f"{lim.power_available_kw:g} kW the facility has")
             opt.cost = Uncosted()
+        quoted = inputs.catalog.economic_defaults.find("colocation.max_kw")
+        if inputs.econ.facility == "colocation" and quoted is not None:
+            w = facility_warning(kw, float(quoted.value), f"{quoted.id}: {quoted.source}")
+            if w:
+                opt.warnings.append(w)
+        for gg in {pc.gpu for pc in pieces}:
+            srv, _ = hw.server_for(gg, tps.get(gg, 1))
+            if srv is not None and srv.id not in inputs.scenario.economics.hardware_prices:
+                opt.stale_prices += [w for w in price_age_warnings([srv], "servers", catalog=inputs.catalog)
+                                     if w not in opt.stale_prices]
     if not exact and excluded:
         opt.warnings.append("sized at the max-throughput point (not costed: excluded by the facility)")
     opt.latency_s = latency(pieces)
