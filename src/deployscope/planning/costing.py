@@ -11,10 +11,24 @@ from typing import Any
 
 import numpy as np
 
-from ..economics import api_cash_flows, average_power_w, cloud_cash_flows, combine, onprem_cash_flows
+from ..economics import (
+    api_cash_flows,
+    average_power_w,
+    cloud_cash_flows,
+    combine,
+    onprem_cash_flows,
+)
 from ..economics.fleet import ethernet_switches, needs_scale_out_fabric, staff_fte
 from . import pipelines
-from .candidates import DAYS_PER_YEAR, HOURS_PER_YEAR, SECONDS_PER_DAY, CostModel, Demand, Factors, Piece
+from .candidates import (
+    DAYS_PER_YEAR,
+    HOURS_PER_YEAR,
+    SECONDS_PER_DAY,
+    CostModel,
+    Demand,
+    Factors,
+    Piece,
+)
 from .hardware import Hardware
 from .inputs import Inputs
 from .pipelines import seq

@@ -5,7 +5,6 @@ storage, switches and the training fabric."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 from ..catalog.prices import resolve_hardware_prices
