@@ -87,3 +87,9 @@ def test_more_demand_never_lowers_the_hybrid_cost(demand, more, price):
     lo = size_hybrid_base(demand_gpus=[demand], **kw).npv_usd
     hi = size_hybrid_base(demand_gpus=[list(np.asarray(demand) + more)], **kw).npv_usd
     assert hi >= lo - 1e-6
+
+
+def test_the_team_floor_must_be_paid_by_the_base():
+    # one server at 5,000 would win (9,380 < 13,140) but an owned fleet also needs 4,000 a year of staff
+    r = sized(demand_gpus=[[1, 1, 1, 3]], server_usd=5_000.0, fixed_usd_per_year_if_owned=4_000.0)
+    assert r.base_servers == (0,) and r.npv_usd == pytest.approx(13_140.0)

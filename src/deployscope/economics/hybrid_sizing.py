@@ -12,6 +12,8 @@ Model (docs/economics.md, "Hybrid sizing"):
   share) + energy: b x idle + busy GPUs / gpus_per_server x (max - idle) kW, x hours x PUE x tariff;
   a server added for year k is paid at t = k-1 at ``server_usd`` (installation included) and
   credits its residual value at t = H (straight line over ``depreciation_years``).
+- ``fixed_usd_per_year_if_owned`` is paid in every year with at least one server (the operations
+  team's floor), so a base must pay for it too;
 - the burst costs ``burst_usd_per_gpu_hour`` for each GPU-hour above the base, rounded up per
   hour to whole ``burst_unit_gpus`` (a cloud instance's GPUs; 0 = no rounding, API volume).
 
@@ -56,7 +58,8 @@ def size_hybrid_base(
     burst_usd_per_gpu_hour: float,
     discount_rate: float,
     depreciation_years: float,
-    burst_unit_gpus: int = 0,
+    burst_unit_gpus: float = 0.0,
+    fixed_usd_per_year_if_owned: float = 0.0,
     max_servers: int | None = None,
     fixed_base: Sequence[int] | None = None,
 ) -> HybridSizing:
@@ -74,6 +77,7 @@ def size_hybrid_base(
                     ("idle_kw", idle_kw), ("max_kw", max_kw), ("tariff_usd_per_kwh", tariff_usd_per_kwh),
                     ("burst_usd_per_gpu_hour", burst_usd_per_gpu_hour), ("discount_rate", discount_rate)):
         check_nonneg(name, v)
+    check_nonneg("fixed_usd_per_year_if_owned", fixed_usd_per_year_if_owned)
     if max_kw < idle_kw:
         raise DeployscopeError("maximum power below idle", field="max_kw", value=max_kw, allowed=f">= {idle_kw}")
     if not depreciation_years > 0:
@@ -96,7 +100,8 @@ def size_hybrid_base(
         if burst_unit_gpus > 0:
             over = np.ceil(over / burst_unit_gpus - 1e-9) * burst_unit_gpus
         energy_kwh = (b * idle_kw * d.size + served.sum(axis=1) / gpus_per_server * (max_kw - idle_kw)) * scale * pue
-        return b * fixed_usd_per_server_year + energy_kwh * tariff_usd_per_kwh + over.sum(axis=1) * scale * burst_usd_per_gpu_hour
+        owned = np.where(b > 0, fixed_usd_per_year_if_owned, 0.0)  # the team any on-prem fleet needs
+        return owned + b * fixed_usd_per_server_year + energy_kwh * tariff_usd_per_kwh + over.sum(axis=1) * scale * burst_usd_per_gpu_hour
 
     # value of a server bought at t = k (for operating year k+1): price now, residual credit at H
     def unit_capex(k: int) -> float:

@@ -88,6 +88,9 @@ class OnPremCost:
     pieces: list[Piece]
     base_share: float | None = None
     burst: CostModel | None = None
+    fleet: dict[str, Any] | None = None  # a hybrid's chosen base: GPUs installed per year by GPU type
+    served_share: Any = None  # a hybrid's base: share of the volume it serves, per year
+    busy: list[float] | None = None  # a hybrid's base: busy share of its GPUs per year
     servers: dict[str, Any] = field(init=False)
     weights_tb: float = field(init=False)
     util_base: list[float] = field(init=False)
@@ -102,7 +105,7 @@ class OnPremCost:
         self.servers = {g: self.hardware.server_for(g, max_tp[g])[0] for g in gpu_ids}
         self.storage, self.switch, self.fabric = self.hardware.storage_row(), self.hardware.switch_row(), self.hardware.fabric_row()
         self.weights_tb = self.hardware.storage_tb(self.pieces)
-        self.util_base = utilization(self.inputs, self.pieces, self.base_share)
+        self.util_base = self.busy if self.busy is not None else utilization(self.inputs, self.pieces, self.base_share)
         # a scale-out fabric only for training jobs that span servers (a job on one server needs none)
         self.training_gpus = sum(
             pc.fixed_gpus for pc in self.pieces
@@ -116,7 +119,11 @@ class OnPremCost:
         H = inputs.H
         storage, switch, fabric = self.storage, self.switch, self.fabric
         f = f.broadcast()
-        need = gpus_per_year(inputs, self.pieces, f, self.base_share)
+        if self.fleet is not None:  # a fixed fleet (the hybrid's base): the same servers in every draw
+            shape = (np.size(f.demand), H) if np.ndim(f.demand) else (H,)
+            need = {g: np.broadcast_to(np.asarray(v, dtype=float), shape) for g, v in self.fleet.items()}
+        else:
+            need = gpus_per_year(inputs, self.pieces, f, self.base_share)
         capex_y: list[dict[str, Any]] = [dict() for _ in range(H)]  # purchase for year k+1
         avg_w_y: list[Any] = [0.0] * H
         prov_y: list[Any] = [0.0] * H
@@ -160,7 +167,8 @@ class OnPremCost:
             capex_y[0]["network"] = capex_y[0].get("network", 0.0) + self.training_gpus * fabric.price_usd * f.gpu_price
         if storage is not None and storage.price_usd_per_tb:
             capex_y[0]["storage"] = self.weights_tb * storage.price_usd_per_tb * f.gpu_price
-        vol = volumes(inputs, f, 1.0 if self.base_share is None else base_volume_share(inputs))
+        share = self.served_share if self.served_share is not None else (1.0 if self.base_share is None else base_volume_share(inputs))
+        vol = volumes(inputs, f, share)
         tokens = vol["tin"] + vol["tout"]
         items = pipelines.items_per_year(inputs)
         kw = inputs.econ.onprem_kwargs()

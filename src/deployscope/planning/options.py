@@ -19,12 +19,13 @@ from ..economics.fleet import facility_warning
 from ..errors import DeployscopeError
 from ..result import Source
 from .candidates import Candidate, Demand, Factors, Piece
-from .costing import ApiCost, BurstCost, CloudCost, OnPremCost, Uncosted, row_cost
+from .costing import ApiCost, CloudCost, OnPremCost, Uncosted, row_cost
 from .hardware import Hardware
+from .hybrid import HybridCost, burst_spec
 from .inputs import Inputs
 from .performance import ApiPerformance, CloudPerformance, OnPremPerformance
 from .pipelines import PipelineApiCost, PipelineApiPerformance, stage_volumes
-from .sizing import Sizer, base_volume_share, gpus_per_year, latency, quality_delta
+from .sizing import Sizer, gpus_per_year, latency, quality_delta
 from .verdicts import Verdicts, policy_part, row_placement
 
 #: cloud pricing names in the scenario -> the catalog's
@@ -386,8 +387,9 @@ def pipeline_api(inputs: Inputs) -> list[Candidate]:
 
 # ------------------------------------------------------------------------------ hybrids
 def hybrid(inputs: Inputs, hw: Hardware, on_prems: list[Candidate], bursts: list[Candidate], verdicts: Verdicts) -> list[Candidate]:
-    """On-prem sized for the base load percentile, bursting to the cheapest allowed API or cloud
-    on-demand fleet."""
+    """An on-prem base chosen by NPV over each year's hourly load (whole servers, every GPU used
+    first), bursting the hours and volume above it to the cheapest allowed API or on-demand cloud
+    fleet (planning.hybrid)."""
     search = inputs.search
     ranked = sorted([o for o in on_prems if not o.excluded], key=lambda o: base_npv(inputs, o))
     ok = [o for o in bursts if not o.excluded and verdicts.allows(o)]  # bursts the policy allows
@@ -396,24 +398,37 @@ def hybrid(inputs: Inputs, hw: Hardware, on_prems: list[Candidate], bursts: list
     picks = burst_api[:1] + burst_cloud[:1]
     if not ranked or not picks or not inputs.demands:
         return []
-    share = base_volume_share(inputs)
-    q = inputs.scenario.load_profile.base_load_percentile
     out = []
     for o in ranked[: search.hybrid_on_prem]:
         g = o.gpu
+        if g is None or any(pc.kind not in ("llm", "diffusion") for pc in o.pieces):
+            continue  # batch work (training, pipelines) has no hourly burst to split
         for b in picks[: search.hybrid_bursts]:
+            spec = burst_spec(inputs, o.pieces, b)
+            if spec is None:
+                continue
             inputs.evaluated += 1
-            # the on-prem team runs the burst fleet too: no second staff
-            burst = BurstCost(b.burst_cost or b.cost, max(0.0, 1.0 - share))  # a share summed in floating point may exceed 1 by a rounding step
-            out.append(Candidate(
-                id=f"hybrid-{g}+{b.id}", label=f"Hybrid: on-prem {g} for the base load (P{q:g}), bursts to {b.label}",
+            cost = HybridCost(inputs, hw, o.pieces, g, spec)
+            sz = cost.sizing
+            if sz.base_servers[-1] == 0 or sum(sz.burst_gpu_hours) <= 0:
+                same = b.id if sz.base_servers[-1] == 0 else o.id
+                inputs.warnings.append(f"hybrid of on-prem {g} and {b.id} not listed: {sz.why}, so it is the same as {same}")
+                continue
+            srv = hw.server_for(g, max([pc.per_replica_gpus for pc in o.pieces] + [1]))[0]
+            label = (f"Hybrid: on-prem {g} base of {sz.base_servers[-1]} server(s) chosen by NPV, bursts above it to {b.label}")
+            cand = Candidate(
+                id=f"hybrid-{g}+{b.id}", label=label,
                 placement="hybrid", detail=f"{o.detail}+{b.detail}", provider=b.provider,
-                parts=o.parts + b.parts, cost=OnPremCost(inputs, hw, o.pieces, base_share=share, burst=burst),
-                perf=OnPremPerformance(inputs, hw, o.pieces, base_share=share),
+                parts=o.parts + b.parts, cost=cost,
+                perf=OnPremPerformance(inputs, hw, o.pieces, base_cost=cost.base),
                 sources=o.sources + b.sources, gpu=g, pieces=o.pieces, excluded=list(o.excluded),
                 warnings=list(b.warnings), stale_prices=list(b.stale_prices),
                 quality_delta=max(o.quality_delta, b.quality_delta), latency_s=o.latency_s, frontier=b.frontier,
-            ))
+            )
+            per_year = ", ".join(str(n) for n in sz.base_servers)
+            cand.warnings.append(
+                f"hybrid base: {per_year} {srv.id if srv else g} server(s) by year (whole servers, never sold); {sz.why}")
+            out.append(cand)
     return out
 
 
