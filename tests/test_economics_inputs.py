@@ -40,3 +40,19 @@ def test_price_rows_carry_the_publication_date_and_stale_ones_are_warned_about()
     api = next(iter(cat.api_prices))
     assert api.price_as_of is None
     assert "publication date unknown" in price_age_warnings([api], "api_prices", 180, date(2026, 12, 3))[0]
+
+
+def test_a_peak_to_average_the_shape_cannot_reach_exits_2_naming_the_range(tmp_path, capsys):
+    from deployscope.cli import main
+
+    data = yaml.safe_load((ROOT / "examples" / "saas-chat.yaml").read_text())
+    data["load_profile"]["peak_to_average"] = 20
+    p = tmp_path / "s.yaml"
+    p.write_text(yaml.safe_dump(data))
+    assert main(["plan", str(p), "--json"]) == 2
+    err = capsys.readouterr().err
+    # business hours (weekdays 08-18, 10 % at night) reach at most 1 + 1.718 / 0.728 = 3.36
+    assert "load_profile.peak_to_average" in err and "20" in err and "1 to 3.36" in err
+    data["load_profile"]["peak_to_average"] = 3.3
+    p.write_text(yaml.safe_dump(data))
+    assert main(["plan", str(p), "--json"]) == 0

@@ -15,7 +15,14 @@ import numpy as np
 
 from ..economics import api_cash_flows, cloud_cash_flows, combine
 from ..economics.hybrid_sizing import HybridSizing, size_hybrid_base
-from .candidates import DAYS_PER_YEAR, HOURS_PER_YEAR, SECONDS_PER_DAY, Candidate, Factors, Piece
+from .candidates import (
+    DAYS_PER_YEAR,
+    HOURS_PER_YEAR,
+    SECONDS_PER_DAY,
+    Candidate,
+    Factors,
+    Piece,
+)
 from .costing import OnPremCost, row_cost
 from .hardware import Hardware
 from .inputs import Inputs
