@@ -10,6 +10,7 @@ the best exact cost found: those cannot win and are reported as pruned.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,7 @@ import numpy as np
 from ..catalog.prices import price_age_warnings, stale_after_days
 from ..economics.fleet import facility_warning
 from ..errors import DeployscopeError
-from ..result import Source
+from ..result import Performance, Source
 from .candidates import Candidate, Demand, Factors, Piece
 from .costing import ApiCost, CloudCost, OnPremCost, Uncosted, row_cost
 from .hardware import Hardware
@@ -126,14 +127,50 @@ def on_prem(inputs: Inputs, sizer: Sizer, hw: Hardware) -> list[Candidate]:
     return out
 
 
+@dataclass
+class NoPerformance:
+    """The performance of an option that cannot serve the scenario: only its GPU."""
+
+    gpu: str
+
+    def __call__(self) -> Performance:
+        return Performance(gpu=self.gpu)
+
+
+def binding_reason(reason: str) -> str:
+    """The constraint a sizing failure names, first: memory, TTFT/TPOT, image latency, deadline."""
+    low = reason.lower()
+    if "ttft" in low or "tpot" in low:
+        kind = "latency (TTFT/TPOT)"
+    elif "fit" in low or "memory" in low or "per replica, more than" in low:
+        kind = "memory"
+    elif "image takes" in low:
+        kind = "image latency"
+    elif "deadline" in low:
+        kind = "deadline"
+    elif "quality" in low:
+        kind = "quality floor"
+    else:
+        kind = "sizing"
+    return f"{kind}: {reason}"
+
+
 def _on_prem(inputs: Inputs, sizer: Sizer, hw: Hardware, g: str, exact: bool) -> Candidate | None:
     net = inputs.network
     detail = "on_prem_air_gapped" if net == "air_gapped" else "on_prem"
     lim = inputs.scenario.economics.facility_limits
     gpu = inputs.catalog.accelerators.get(g)
-    pieces, _ = sizer.pieces(g, exact=exact)
+    pieces, why_not = sizer.pieces(g, exact=exact)
     if not pieces:
-        return None
+        if not why_not or hw.server_for(g, 1)[0] is None:
+            return None  # no priced server takes this GPU: not a buyable option at all
+        # listed with the constraint that rules it out, so the plan says why nothing self-hosted fits
+        return Candidate(
+            id=f"on_prem-{g}", label=f"On-prem {gpu.name}", placement="on_prem", detail=detail, provider=None,
+            parts=[{"kind": "on_prem", "name": g, "network": "air_gapped" if net == "air_gapped" else "connected"}],
+            cost=Uncosted(), perf=NoPerformance(g), sources=[inputs.source("accelerators", gpu)],
+            gpu=g, pieces=[], excluded=[binding_reason(why_not)],
+        )
     tps = {pc.gpu: max(pc.per_replica_gpus, 1) for pc in pieces}
     excluded: list[str] = []
     for gg in {pc.gpu for pc in pieces}:
@@ -257,8 +294,9 @@ def _cloud(inputs: Inputs, row: Any, gpu: Any, pieces: list[Piece], pricing: str
         opt.batch_cost = CloudCost(inputs, pieces, row, pricing, price, staff=False, serving_part=False)
     if row.is_stale(stale_days):
         opt.stale_prices.append(f"price of {row.id} is from {row.as_of} (older than {stale_days} days): check it")
-    if pricing == "spot" and any(pc.kind in ("llm", "diffusion") for pc in pieces):
-        opt.warnings.append("spot instances can be reclaimed at short notice: unsuitable for interactive serving without fallback")
+    if pricing == "spot" and any(pc.kind in ("llm", "diffusion") for pc in pieces) and inputs.scenario.load_profile.shape != "batch":
+        opt.excluded.append("spot: instances can be reclaimed at short notice, so spot is not offered for an interactive "
+                            "service (set load_profile.shape: batch for work that can wait)")
     return opt
 
 
@@ -347,6 +385,15 @@ def api(inputs: Inputs, clouds: list[Candidate], verdicts: Verdicts) -> list[Can
         for r in rows.values():
             if r.is_stale(stale_days):
                 opt.stale_prices.append(f"price of {r.id} is from {r.as_of} (older than {stale_days} days): check it")
+            note = r.latency_note()
+            if r.mode != "chat":
+                continue
+            if note.startswith("latency unknown"):
+                note += "; the TTFT/TPOT targets cannot be checked for this option"
+            if r.ttft_s is not None and r.ttft_s > scn.targets.ttft_p95_s:
+                opt.excluded.append(f"latency (TTFT): {r.id} publishes a median TTFT of {r.ttft_s:g} s, above the "
+                                    f"{scn.targets.ttft_p95_s:g} s p95 target ({r.latency_source})")
+            opt.warnings.append(note)
         if scn.training and cloud_for_batch is None:
             opt.excluded.append("the training jobs need GPUs, and no cloud instance can run them")
         out.append(opt)
@@ -442,6 +489,12 @@ def enumerate_candidates(inputs: Inputs, sizer: Sizer, hw: Hardware, verdicts: V
     hybrids = hybrid(inputs, hw, on_prems, apis + clouds, verdicts) if "hybrid" in wanted else []
     table = [c for group, kind in ((on_prems, "on_prem"), (clouds, "cloud"), (apis, "api"), (hybrids, "hybrid"))
              if kind in wanted for c in group]
+    cannot = [c for c in on_prems if c.excluded and not c.pieces]
+    if on_prems and len(cannot) == len(on_prems):
+        kinds = sorted({c.excluded[0].split(":", 1)[0] for c in cannot})
+        inputs.warnings.append(
+            f"no self-hosted option can serve this scenario: the binding constraint is {' / '.join(kinds)} on every GPU "
+            f"type ({', '.join(c.gpu or c.id for c in cannot)}); see each on-prem option's reason")
     if not table:
         raise DeployscopeError(
             "no option can serve this scenario: no GPU in the catalog meets the targets and no API serves the model",
