@@ -42,3 +42,14 @@ def test_a_degenerate_hybrid_is_not_listed_and_the_plan_says_why():
     p = deployscope.plan(case("aws"))
     assert not [o for o in p.options if o.placement == "hybrid"]
     assert any("nothing bursts, so it is the same as on_prem-h100-sxm-80gb" in w for w in p.warnings)
+
+
+def test_a_given_base_percentile_is_honoured():
+    d = case("lambda")
+    d["load_profile"]["base_load_percentile"] = 10
+    p = deployscope.plan(d)
+    hyb = next(o for o in p.options if o.placement == "hybrid")
+    assert "fixed at P10 of the hourly load" in hyb.label
+    # the optimum is never worse than a fixed base under the same model
+    best = next(o for o in deployscope.plan(case("lambda")).options if o.placement == "hybrid")
+    assert best.npv <= hyb.npv + 1e-6

@@ -120,7 +120,7 @@ def size_hybrid_base(
         for k, n in enumerate(path_b):
             total += unit_capex(k) * (n - prev) + float(year_cost(k)[n]) / (1.0 + discount_rate) ** (k + 1)
             prev = n
-        return _result(tuple(path_b), total, demand, gpus_per_server, peak)
+        return _result(tuple(path_b), total, demand, gpus_per_server, peak, fixed=True)
 
     # DP: V[b] = least NPV of years 1..k ending with b servers owned
     V = np.full(n_max + 1, np.inf)
@@ -146,7 +146,8 @@ def size_hybrid_base(
     return _result(tuple(reversed(path)), float(V[end]), demand, gpus_per_server, peak)
 
 
-def _result(base: tuple[int, ...], npv_usd: float, demand: list[np.ndarray], gpus_per_server: int, peak: list[float]) -> HybridSizing:
+def _result(base: tuple[int, ...], npv_usd: float, demand: list[np.ndarray], gpus_per_server: int, peak: list[float],
+            fixed: bool = False) -> HybridSizing:
     on_h, burst_h = [], []
     for k, n in enumerate(base):
         d = demand[k]
@@ -155,10 +156,12 @@ def _result(base: tuple[int, ...], npv_usd: float, demand: list[np.ndarray], gpu
         on_h.append(float(served.sum() * scale))
         burst_h.append(float((d - served).sum() * scale))
     if base[-1] == 0:
-        why = "no server pays for itself against the burst price at this load profile: everything bursts"
-    elif all(n * gpus_per_server >= p - 1e-9 for n, p in zip(base, peak)):
-        why = "owning capacity for the whole peak is cheapest: nothing bursts"
+        why = ("the given base holds no server: everything bursts" if fixed else
+               "no server pays for itself against the burst price at this load profile: everything bursts")
+    elif all(n * gpus_per_server >= p - 1e-9 for n, p in zip(base, peak, strict=True)):
+        why = "the given base covers the whole peak: nothing bursts" if fixed else "owning capacity for the whole peak is cheapest: nothing bursts"
     else:
-        why = (f"the base covers the hours where an owned GPU costs less than renting; the rest "
+        why = (("the given base serves what it can" if fixed else "the base covers the hours where an owned GPU costs less than renting")
+               + "; the rest "
                f"({sum(burst_h) / max(sum(on_h) + sum(burst_h), 1e-9):.0%} of GPU-hours) bursts")
     return HybridSizing(base, npv_usd, tuple(on_h), tuple(burst_h), tuple(peak), why)

@@ -110,6 +110,11 @@ class HybridCost:
         power = hw.power(s)
         space = (econ.colocation_usd_per_kw_month * 12.0 if econ.facility == "colocation" else econ.own_facility_usd_per_kw_year) * power.max_kw
         demand = hourly_gpus(inputs, self.pieces)  # (168, H), whole replicas
+        q = inputs.scenario.load_profile.base_load_percentile
+        fixed = None
+        if q is not None:  # the user fixed the base at a percentile of the hourly load: honoured as given
+            level = np.percentile(demand, q, axis=0)
+            fixed = [int(x) for x in np.maximum.accumulate(np.ceil(level / s.gpu_slots - 1e-9))]
         self.sizing = size_hybrid_base(
             demand_gpus=[demand[:, k] for k in range(inputs.H)], gpus_per_server=s.gpu_slots,
             server_usd=price * (1.0 + econ.installation_pct_of_capex),
@@ -117,7 +122,7 @@ class HybridCost:
             idle_kw=power.idle_kw, max_kw=power.max_kw, tariff_usd_per_kwh=econ.tariff_usd_per_kwh, pue=econ.pue,
             burst_usd_per_gpu_hour=self.burst.usd_per_gpu_hour, discount_rate=econ.discount_rate,
             depreciation_years=econ.depreciation_years, burst_unit_gpus=self.burst.unit_gpus,
-            fixed_usd_per_year_if_owned=econ.staff_fte_onprem * econ.staff_usd_per_fte_year,
+            fixed_usd_per_year_if_owned=econ.staff_fte_onprem * econ.staff_usd_per_fte_year, fixed_base=fixed,
         )
         base_gpus = np.array(self.sizing.base_servers, dtype=float) * s.gpu_slots
         work = hourly_gpus(inputs, self.pieces, whole=False)  # (168, H), fractional

@@ -462,7 +462,9 @@ def hybrid(inputs: Inputs, hw: Hardware, on_prems: list[Candidate], bursts: list
                 inputs.warnings.append(f"hybrid of on-prem {g} and {b.id} not listed: {sz.why}, so it is the same as {same}")
                 continue
             srv = hw.server_for(g, max([pc.per_replica_gpus for pc in o.pieces] + [1]))[0]
-            label = (f"Hybrid: on-prem {g} base of {sz.base_servers[-1]} server(s) chosen by NPV, bursts above it to {b.label}")
+            q = inputs.scenario.load_profile.base_load_percentile
+            how = "chosen by NPV" if q is None else f"fixed at P{q:g} of the hourly load (load_profile.base_load_percentile)"
+            label = f"Hybrid: on-prem {g} base of {sz.base_servers[-1]} server(s) {how}, bursts above it to {b.label}"
             cand = Candidate(
                 id=f"hybrid-{g}+{b.id}", label=label,
                 placement="hybrid", detail=f"{o.detail}+{b.detail}", provider=b.provider,

@@ -230,8 +230,9 @@ class LoadProfile(_M):
     weekly: list[Annotated[float, Field(ge=0, le=MAX_WEIGHT)]] | None = Field(
         default=None, description="7 relative weights, Monday..Sunday"
     )
-    base_load_percentile: float = Field(
-        default=50, ge=0, le=100, description="hybrid: on-prem sized for this percentile of hourly load, bursts go elsewhere"
+    base_load_percentile: float | None = Field(
+        default=None, ge=0, le=100,
+        description="hybrid: fix the on-prem base at this percentile of hourly load; default: the base that minimizes NPV",
     )
 
     @field_validator("hourly")
@@ -569,7 +570,7 @@ workloads:
 load_profile:
   shape: business_hours          # flat | business_hours | consumer | batch (or give hourly: [24 weights])
   peak_to_average: 3             # default: derived from the shape
-  base_load_percentile: 50       # hybrid: on-prem serves up to this percentile of hourly load
+  # base_load_percentile: 50     # hybrid: fix the on-prem base at this percentile (default: chosen by NPV)
 
 targets:
   ttft_p95_s: 2.0                # time to first token, p95
