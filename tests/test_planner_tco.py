@@ -187,3 +187,19 @@ def test_staff_grows_with_the_fleet_above_the_floor():
     assert staff == pytest.approx(max(0.5, gpus / 250) * FTE_COST, rel=1e-9)
     # the servers share one 64-port top-of-rack switch
     assert {f.year: f for f in opt.cash_flows}[0].breakdown["network"] == pytest.approx(15_652.17)
+
+
+def test_the_utilization_input_drives_power_between_idle_and_maximum():
+    cat = default_catalog()
+    row = cat.servers.get("hgx-h100-8gpu")
+    idle = cat.economic_defaults.get("power.idle_fraction").value
+    powers = {}
+    for u in (0.2, 0.8):
+        case = small_case()
+        case["economics"]["utilization"] = u
+        opt = plan(case).option("on_prem-h100-sxm-80gb")
+        powers[u] = {f.year: f for f in opt.cash_flows}[1].breakdown["power"]
+        # one server: (idle + u x (max - idle)) x 8,760 h x PUE x tariff, to the cent
+        kw = row.max_power_kw * (idle + u * (1 - idle))
+        assert powers[u] == pytest.approx(kw * 8760 * PUE * TARIFF, abs=0.005)
+    assert powers[0.8] > powers[0.2]

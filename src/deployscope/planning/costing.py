@@ -153,7 +153,9 @@ class OnPremCost:
             for k in range(H):
                 # the servers' busy share: the pool's busy GPUs over the GPUs installed (whole servers)
                 installed = np.maximum(srv[..., k] * s.gpu_slots, 1e-9)
-                u = np.clip(self.util_base[k] * np.asarray(f.utilization, dtype=float) * n[..., k] / installed, 0.0, 1.0)
+                given = inputs.scenario.economics.utilization  # the user's busy share of the servers, when given
+                busy = given if given is not None else self.util_base[k] * n[..., k] / installed
+                u = np.clip(busy * np.asarray(f.utilization, dtype=float), 0.0, 1.0)
                 per_server = average_power_w(idle_w, max_w, u)
                 avg_w_y[k] = avg_w_y[k] + srv[..., k] * per_server
                 prov_y[k] = prov_y[k] + srv[..., k] * max_w / 1000.0
