@@ -49,3 +49,20 @@ def test_utilization_moves_on_prem_power_visibly(owned):
     _, opts = owned
     o = opts[0]
     assert o.cost(Factors(utilization=1.1)).breakdown_totals()["power"] > o.cost(Factors(utilization=0.7)).breakdown_totals()["power"] * 1.01
+
+
+def test_a_commitments_remaining_obligation_is_stated_in_the_plan():
+    import yaml
+
+    import deployscope
+
+    d = yaml.safe_load((EXAMPLES / "saas-chat.yaml").read_text())
+    d["monte_carlo_samples"] = 0
+    d["candidates"] = {"placements": ["cloud"], "cloud_pricing": ["reserved_3y"]}
+    p = deployscope.plan(d)
+    o = next(o for o in p.options if o.id.endswith("-3y"))
+    # demand triples every year: instances added in years 2 and 3 are owed past the 3-year horizon
+    last = max(o.cash_flows, key=lambda f: f.year)
+    owed = sum(v for k, v in last.breakdown.items() if k.endswith("commitment_beyond_horizon"))
+    assert owed > 0
+    assert any(w.startswith("commitments run past the horizon") and f"{owed:,.0f} USD" in w for w in o.warnings)

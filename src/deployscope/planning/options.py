@@ -294,6 +294,13 @@ def _cloud(inputs: Inputs, row: Any, gpu: Any, pieces: list[Piece], pricing: str
         opt.batch_cost = CloudCost(inputs, pieces, row, pricing, price, staff=False, serving_part=False)
     if row.is_stale(stale_days):
         opt.stale_prices.append(f"price of {row.id} is from {row.as_of} (older than {stale_days} days): check it")
+    if pricing in ("1y", "3y"):
+        totals = opt.cost(Factors()).breakdown_totals()
+        beyond = sum(float(v) for k, v in totals.items() if k.endswith("commitment_beyond_horizon"))
+        if beyond > 0:
+            opt.warnings.append(
+                f"commitments run past the horizon: {beyond:,.0f} USD of remaining obligation (committed instance-years "
+                "after the last year) is charged in the last year")
     if pricing == "spot" and any(pc.kind in ("llm", "diffusion") for pc in pieces) and inputs.scenario.load_profile.shape != "batch":
         opt.excluded.append("spot: instances can be reclaimed at short notice, so spot is not offered for an interactive "
                             "service (set load_profile.shape: batch for work that can wait)")
