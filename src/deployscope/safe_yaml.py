@@ -89,7 +89,7 @@ def load(text: str | bytes, *, source: str) -> Any:
     loader = None
     try:
         loader = _Limited(text, source)
-        return loader.get_single_data()
+        data = loader.get_single_data()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -100,3 +100,27 @@ def load(text: str | bytes, *, source: str) -> Any:
     finally:
         if loader is not None:
             loader.dispose()
+    bad = _lone_surrogate(data)
+    if bad is not None:
+        raise YamlSyntaxError(f"text that is not valid Unicode (a lone surrogate escape) at {bad or 'the top level'}", field=source,
+                              allowed="UTF-8 text")
+    return data
+
+
+def _lone_surrogate(data: Any) -> str | None:
+    """The path of the first string (key or value) that cannot be written as UTF-8, else None."""
+    stack: list[tuple[Any, str]] = [(data, "")]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, str):
+            try:
+                node.encode("utf-8")
+            except UnicodeEncodeError:
+                return where
+        elif isinstance(node, dict):
+            for k, v in node.items():
+                stack.append((k, where))
+                stack.append((v, f"{where}.{k}" if where else str(k)))
+        elif isinstance(node, list):
+            stack.extend((v, f"{where}[{i}]") for i, v in enumerate(node))
+    return None

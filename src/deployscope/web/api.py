@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .. import __version__
 from ..errors import DeployscopeError
 from ..store import Store
-from .offload import check_references, in_thread, scenario_from_data, scenario_from_text
+from .offload import check_references, in_thread, parse_off_loop, scenario_from_data, scenario_from_text
 from .pages.catalog import catalog_tables, row_dict, table_rows
 from .pages.plans import report_response
 from .rendering import json_response, store_of
@@ -117,15 +117,15 @@ async def api_plan(request: Request, body: PlanIn, save: bool = Query(False, des
     if body.scenario is not None:
         import yaml as pyyaml
 
-        scenario = await in_thread(_checked_data, body.scenario)
+        scenario = await parse_off_loop(_checked_data, body.scenario)
         yaml_text = pyyaml.safe_dump(body.scenario, sort_keys=False, allow_unicode=True, width=100)
     elif body.yaml is not None:
-        scenario = await in_thread(_checked, body.yaml)
+        scenario = await parse_off_loop(_checked, body.yaml)
         yaml_text = body.yaml
     else:
         rec = await in_thread(store.get_scenario, body.saved)
         saved_id = rec.id
-        scenario = await in_thread(_checked, rec.yaml)
+        scenario = await parse_off_loop(_checked, rec.yaml)
     plan = await request.app.state.plans.plan(scenario)
     headers = {}
     if save:
@@ -144,7 +144,7 @@ async def api_check(body: ScenarioIn) -> Response:
         check_references(scenario)
         return scenario.model_dump(mode="json")
 
-    return json_response({"valid": True, "scenario": await in_thread(run)})
+    return json_response({"valid": True, "scenario": await parse_off_loop(run)})
 
 
 # ----------------------------------------------------------------------------- physics
@@ -205,13 +205,16 @@ def api_scenarios(store: Store = Depends(store_of)) -> Response:
 @router.post("/api/scenarios", tags=["store"], status_code=201)
 async def api_save_scenario(body: ScenarioIn, store: Store = Depends(store_of)) -> Response:
     """Validate (schema and catalog ids) and save a scenario, replacing one of the same name."""
-    def run() -> Any:
+    def check() -> Any:
         scenario = _checked(body.yaml)
         check_references(scenario)
-        sid = store.save_scenario(body.name or scenario.name, body.yaml)
-        return store.get_scenario(sid).to_dict()
+        return scenario
 
-    rec = await in_thread(run)
+    def save(name: str) -> dict[str, Any]:
+        return store.get_scenario(store.save_scenario(name, body.yaml)).to_dict()
+
+    scenario = await parse_off_loop(check)
+    rec = await in_thread(save, body.name or scenario.name)
     return json_response(rec, 201, {"Location": f"/api/scenarios/{rec['id']}"})
 
 

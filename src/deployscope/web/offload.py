@@ -40,18 +40,32 @@ class Overloaded(DeployscopeError):
     retry_after_s = 5
 
 
+PARSE_THREADS = 1  # untrusted text is parsed one request at a time (see parse_off_loop)
+_parse_pool: ThreadPoolExecutor | None = None
+
+
 async def in_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Blocking work (store calls) in the shared worker threads."""
     return await run_in_threadpool(fn, *args, **kwargs)
+
+
+async def parse_off_loop(fn: Callable[..., T], *args: Any) -> T:
+    """Work on untrusted text (YAML parsing, validation, editing) in its own small thread pool.
+
+    The pure-Python parser holds the interpreter lock while it runs; with many such threads the
+    event loop waits its turn behind each of them and `/api/health` stalls. One parse thread
+    leaves the loop a turn every switch interval, whatever arrives; bodies queue behind it.
+    """
+    global _parse_pool
+    if _parse_pool is None:
+        _parse_pool = ThreadPoolExecutor(PARSE_THREADS, thread_name_prefix="deployscope-parse")
+    return await asyncio.get_running_loop().run_in_executor(_parse_pool, lambda: fn(*args))
 
 
 def parse_yaml(text: str, source: str) -> Any:
     from ..safe_yaml import load
 
     return load(text, source=source)
-
-
-async def parse_yaml_off_loop(text: str, source: str) -> Any:
-    return await in_thread(parse_yaml, text, source)
 
 
 def check_bounds(data: Any, source: str = "scenario") -> None:
@@ -101,10 +115,6 @@ def scenario_from_text(text: str, source: str = "yaml") -> tuple[Any, dict[str, 
     """(Scenario, mapping) from untrusted YAML text: safe loader, bounds, schema."""
     data = parse_yaml(text, source)
     return scenario_from_data(data, source), data
-
-
-async def scenario_off_loop(text: str, source: str = "yaml") -> tuple[Any, dict[str, Any]]:
-    return await in_thread(scenario_from_text, text, source)
 
 
 def check_references(scenario: Any) -> None:

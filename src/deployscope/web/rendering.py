@@ -31,11 +31,18 @@ def is_api(request: Request) -> bool:
 
 
 def finite(obj: Any) -> Any:
-    """JSON has no inf or NaN: such figures are sent as null."""
+    """JSON has no inf or NaN: such figures are sent as null; text that is not valid Unicode is
+    sent with the bad characters replaced."""
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
+    if isinstance(obj, str):
+        try:
+            obj.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate echoed from the input: shown replaced, never a 500
+            return obj.encode("utf-8", "replace").decode("utf-8")
+        return obj
     if isinstance(obj, dict):
-        return {k: finite(v) for k, v in obj.items()}
+        return {finite(k): finite(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [finite(v) for v in obj]
     return obj

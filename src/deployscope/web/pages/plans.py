@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ...errors import DeployscopeError
 from ...store import Store
-from ..offload import in_thread
+from ..offload import in_thread, parse_off_loop
 from ..rendering import page, store_of
 from .scenarios import _validate, form_page
 
@@ -37,7 +37,7 @@ def report_response(store: Store, pid: int, fmt: str) -> Response:
 @router.post("/plans/save")
 async def post_save_plan(request: Request, yaml_text: str = Form(..., alias="yaml"), store: Store = Depends(store_of)) -> Response:
     try:
-        scenario = await in_thread(_validate, yaml_text)
+        scenario = await parse_off_loop(_validate, yaml_text)
         plan = await request.app.state.plans.plan(scenario)
     except DeployscopeError as exc:
         return await form_page(request, yaml_text=yaml_text, scenario_id=None, error=exc, status=422)

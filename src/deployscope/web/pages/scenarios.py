@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from ...errors import DeployscopeError
 from ...store import Store
 from .. import editor
-from ..offload import check_references, in_thread, parse_yaml, scenario_from_text
+from ..offload import check_references, in_thread, parse_off_loop, parse_yaml, scenario_from_text
 from ..rendering import page, store_of
 
 router = APIRouter(include_in_schema=False)
@@ -64,7 +64,7 @@ def _form_context(yaml_text: str, error: DeployscopeError | None) -> dict[str, A
 
 async def form_page(request: Request, *, yaml_text: str, scenario_id: int | None, error: DeployscopeError | None = None,
                     message: str | None = None, status: int = 200) -> Response:
-    ctx = await in_thread(_form_context, yaml_text, error)
+    ctx = await parse_off_loop(_form_context, yaml_text, error)
     if ctx["yaml_error"] is not None and error is None:
         error = ctx["yaml_error"]
     return page(request, "scenario_form.html", status, yaml_text=yaml_text, scenario_id=scenario_id, error=error,
@@ -123,14 +123,14 @@ async def handle_form(request: Request, scenario_id: int | None, store: Store) -
                 fields.setdefault(k, []).append(str(v))
         seen = {k[len(editor.SEEN_PREFIX):] for k in form.keys() if k.startswith(editor.SEEN_PREFIX)}
         try:
-            yaml_text, structural = await in_thread(_edit, base_text, fields, seen, action)
+            yaml_text, structural = await parse_off_loop(_edit, base_text, fields, seen, action)
         except DeployscopeError as exc:
             return await form_page(request, yaml_text=base_text, scenario_id=scenario_id, error=exc, status=422)
         if structural:
             done = "Added an item." if action.startswith("add:") else "Removed the item."
             return await form_page(request, yaml_text=yaml_text, scenario_id=scenario_id, message=done + " Nothing is saved until you press Save.")
     try:
-        scenario = await in_thread(_validate, yaml_text)
+        scenario = await parse_off_loop(_validate, yaml_text)
     except DeployscopeError as exc:
         return await form_page(request, yaml_text=yaml_text, scenario_id=scenario_id, error=exc, status=422)
     if action == "plan":
@@ -169,7 +169,7 @@ async def post_plan_saved(request: Request, sid: int, store: Store = Depends(sto
     """Plan a saved scenario and save the plan; an error comes back on the scenario's form."""
     rec = await in_thread(store.get_scenario, sid)
     try:
-        scenario = await in_thread(_validate, rec.yaml)
+        scenario = await parse_off_loop(_validate, rec.yaml)
         plan = await request.app.state.plans.plan(scenario)
     except DeployscopeError as exc:
         return await form_page(request, yaml_text=rec.yaml, scenario_id=rec.id, error=exc, status=422)
