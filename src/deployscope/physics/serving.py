@@ -27,6 +27,7 @@ from typing import Any, Literal, Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..catalog.error_bands import ErrorBand
 from ..catalog.loader import default_catalog
 from ..errors import DeployscopeError
 from . import llm
@@ -45,18 +46,6 @@ class Percentiles(BaseModel):
     p50: float | None
     p90: float | None
     p99: float | None
-
-
-class ErrorBand(BaseModel):
-    """How far predictions of this kind were off on held-out validation rows."""
-
-    model_config = ConfigDict(frozen=True)
-    low: float = Field(description="multiplier: the true value was >= low x prediction on 90 % of held-out rows")
-    high: float = Field(description="multiplier: the true value was <= high x prediction on 90 % of held-out rows")
-    metric_class: str
-    rows: int = Field(description="held-out validation rows the band comes from")
-    median_ape: float | None = None
-    source: str = Field(description="where the band comes from (validation files, fitting split, script)")
 
 
 class PerfErrorBand(ErrorBand):
