@@ -126,13 +126,13 @@ async def api_plan(request: Request, body: PlanIn, save: bool = Query(False, des
         rec = await in_thread(store.get_scenario, body.saved)
         saved_id = rec.id
         scenario = await parse_off_loop(_checked, rec.yaml)
-    plan = await request.app.state.plans.plan(scenario)
+    text = await request.app.state.plans.plan_json(scenario)  # serialized in the worker
     headers = {}
     if save:
         sid = saved_id if yaml_text is None else await in_thread(store.save_scenario, scenario.name, yaml_text)
-        pid = await in_thread(store.save_plan, sid, plan)
+        pid = await in_thread(store.save_plan, sid, text)
         headers = {"X-Deployscope-Plan-Id": str(pid), "X-Deployscope-Scenario-Id": str(sid), "Location": f"/api/plans/{pid}"}
-    return await in_thread(json_response, plan, 200, headers)
+    return Response(text.encode("utf-8"), media_type="application/json", headers=headers)
 
 
 @router.post("/api/scenarios/check", tags=["plan"])

@@ -139,13 +139,19 @@ def check_references(scenario: Any) -> None:
 
 
 # ----------------------------------------------------------------------------- the plan pool
-def _plan(scenario: Any) -> tuple[str, Any]:
-    """Runs in a worker: errors come back as plain fields (exception classes with keyword-only
-    arguments do not survive pickling)."""
+def _plan(scenario: Any, as_json: bool = False) -> tuple[str, Any]:
+    """Runs in a worker: the Plan (or its JSON text, which spares the server serializing it);
+    errors come back as plain fields (exception classes with keyword-only arguments do not
+    survive pickling)."""
     from ..planner import plan
 
     try:
-        return "ok", plan(scenario)
+        result = plan(scenario)
+        if as_json:
+            from .rendering import json_text
+
+            return "ok", json_text(result)
+        return "ok", result
     except DeployscopeError as exc:
         return "error", (type(exc).__module__, type(exc).__qualname__, exc.args[0] if exc.args else str(exc), exc.field,
                          exc.to_dict().get("value"), exc.allowed)
@@ -204,7 +210,11 @@ class PlanPool:
                 self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="deployscope-plan")
         return self._executor
 
-    async def plan(self, scenario: Any) -> Any:
+    async def plan_json(self, scenario: Any) -> str:
+        """The plan of `scenario` as the API's JSON text."""
+        return await self.plan(scenario, as_json=True)  # type: ignore[no-any-return]
+
+    async def plan(self, scenario: Any, as_json: bool = False) -> Any:
         if self._waiting >= self.workers + MAX_QUEUED_PLANS:
             raise Overloaded(f"{self._waiting} plans are being computed or waiting; try again shortly", field="server",
                              value=self._waiting, allowed=f"at most {self.workers + MAX_QUEUED_PLANS} at once")
@@ -212,7 +222,7 @@ class PlanPool:
         try:
             loop = asyncio.get_running_loop()
             try:
-                kind, result = await loop.run_in_executor(self._pool(), _plan, scenario)
+                kind, result = await loop.run_in_executor(self._pool(), _plan, scenario, as_json)
             except BrokenExecutor:  # a worker died (killed, out of memory): start a fresh pool next time
                 self.close()
                 raise Overloaded("a plan worker stopped; try again shortly", field="server") from None

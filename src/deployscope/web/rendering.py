@@ -56,11 +56,20 @@ def _default(o: Any) -> Any:
     return str(o)
 
 
-def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
+def json_data(data: Any) -> Any:
+    """Plain JSON data (dicts, lists, str, finite numbers, None) of a model or mapping."""
     if hasattr(data, "model_dump"):
         data = data.model_dump(mode="json")
-    data = json.loads(json.dumps(data, default=_default))
-    return JSONResponse(finite(data), status_code=status, headers=headers)
+    return finite(json.loads(json.dumps(data, default=_default)))
+
+
+def json_text(data: Any) -> str:
+    """The JSON text json_response sends for `data` (compact, UTF-8 text, no NaN)."""
+    return json.dumps(json_data(data), ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(json_data(data), status_code=status, headers=headers)
 
 
 @lru_cache(maxsize=1)
