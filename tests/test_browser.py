@@ -14,7 +14,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from web_helpers import EXAMPLES, REPO, start_server
 
 from deployscope.store import Store

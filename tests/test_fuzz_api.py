@@ -19,7 +19,6 @@ import pytest
 
 schemathesis = pytest.importorskip("schemathesis", reason="schemathesis comes with the test extra")
 from hypothesis import HealthCheck, Phase, settings  # noqa: E402
-from schemathesis import GenerationMode  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
 
 from deployscope.store import Store  # noqa: E402

@@ -7,13 +7,13 @@ import warnings
 from pathlib import Path
 
 import pytest
-
 from web_helpers import form_token, form_value, sample_plan
 
 warnings.filterwarnings("ignore", message=".*httpx.*", category=DeprecationWarning)
 
 from fastapi.testclient import TestClient  # noqa: E402
 
+from deployscope.errors import DeployscopeError  # noqa: E402
 from deployscope.safe_yaml import load  # noqa: E402
 from deployscope.scenario import Scenario, template  # noqa: E402
 from deployscope.store import Store  # noqa: E402
@@ -44,8 +44,19 @@ def post_form(client, page_html: str, action: str, fields: dict[str, str], path:
 # ----------------------------------------------------------------------------- the schema drives the form
 def test_every_scenario_field_has_a_description():
     """One source for the form's help and the API docs: no field of the input schema is bare."""
-    from deployscope.scenario import (Availability, CandidateFilters, Currency, DiffusionWorkload, Economics, LLMWorkload,
-                                      LoadProfile, Quality, Targets, TokenLengths, TrainingJob)
+    from deployscope.scenario import (
+        Availability,
+        CandidateFilters,
+        Currency,
+        DiffusionWorkload,
+        Economics,
+        LLMWorkload,
+        LoadProfile,
+        Quality,
+        Targets,
+        TokenLengths,
+        TrainingJob,
+    )
 
     bare = [f"{m.__name__}.{n}" for m in (Scenario, LLMWorkload, DiffusionWorkload, TokenLengths, TrainingJob, LoadProfile, Targets,
                                           Quality, Availability, Economics, Currency, CandidateFilters)
@@ -125,7 +136,7 @@ def test_remove_a_workload_and_an_emptied_field_falls_back_to_its_default(client
     assert len(doc["workloads"]) == n - 1
     editor.apply_form(doc, {"f:targets.ttft_p95_s": [""]}, set())
     assert "ttft_p95_s" not in (doc.get("targets") or {})
-    with pytest.raises(Exception):
+    with pytest.raises(DeployscopeError):
         editor.apply_action(doc, "remove:__class__")
 
 

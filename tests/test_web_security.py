@@ -14,7 +14,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from web_helpers import form_token, start_server
 
 warnings.filterwarnings("ignore", message=".*httpx.*", category=DeprecationWarning)

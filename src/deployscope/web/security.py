@@ -328,7 +328,8 @@ async def _reply(send: Send, status: int, as_json: bool, message: str, field: st
             f"<body><h1>{status}</h1><p>{escape(message)}</p></body></html>"
         ).encode()
         ctype = b"text/html; charset=utf-8"
-    await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", ctype), (b"content-length", str(len(body)).encode()), *(extra or [])]})
+    headers = [(b"content-type", ctype), (b"content-length", str(len(body)).encode()), *(extra or [])]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -346,5 +347,6 @@ def login_page(form_token: str) -> str:
 
 async def _login_page(send: Send, status: int, form_token: str) -> None:
     body = login_page(form_token).encode()
-    await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(body)).encode())]})
+    headers = [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
