@@ -290,3 +290,28 @@ def test_health_answers_within_a_second_while_bombs_and_huge_bodies_are_parsed(t
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_a_full_plan_queue_is_a_503_with_retry_after(store, monkeypatch):
+    import asyncio
+
+    import deployscope.web.offload as offload
+
+    def slow_plan(scenario, as_json=False):  # noqa: ANN001
+        time.sleep(0.5)
+        return "ok", "{}"
+
+    monkeypatch.setattr(offload, "_plan", slow_plan)
+    monkeypatch.setattr(offload, "MAX_QUEUED_PLANS", 1)
+    pool = offload.PlanPool(workers=1, processes=False)
+
+    async def burst() -> list:
+        return await asyncio.gather(*(pool.plan(None) for _ in range(3)), return_exceptions=True)
+
+    results = asyncio.run(burst())
+    pool.close()
+    refused = [r for r in results if isinstance(r, offload.Overloaded)]
+    assert len(refused) == 1 and results.count("{}") == 2
+    from deployscope.web.errors import retry_headers, status_of
+
+    assert status_of(refused[0]) == 503 and retry_headers(refused[0]) == {"Retry-After": "5"}
