@@ -512,8 +512,11 @@ def apply_form(doc: Any, form: dict[str, list[str]], seen: set[str]) -> Any:
             if f.present:
                 delete_value(doc, f.path)  # an emptied input means: use the default
             continue
-        if f.widget == "checkboxes" and not f.present and _same(value, f.default or []):
-            continue
+        if f.widget == "checkboxes":
+            before = _plain(f.value) if f.present and isinstance(f.value, list) else list(f.default or [])
+            if set(map(str, value)) == set(map(str, before)):
+                continue  # the same set: keep the order it was written in
+            value = [v for v in map(str, before) if v in value] + [v for v in value if v not in set(map(str, before))]
         if f.present and _same(value, _plain(f.value)):
             continue
         if f.name == "kind" and f.present and value != f.value:
