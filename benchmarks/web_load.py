@@ -124,6 +124,7 @@ def pct(a: list[float], q: float) -> float | None:
 
 async def run_load(base: str, body: dict, n: int, concurrency: int, duration: float, save: bool, headers: dict) -> dict:
     lat: list[float] = []
+    timing: dict[str, list[float]] = {"queue": [], "plan": []}  # from the Server-Timing header
     health: list[float] = []
     errors: Counter[str] = Counter()
     statuses: Counter[int] = Counter()
@@ -151,6 +152,10 @@ async def run_load(base: str, body: dict, n: int, concurrency: int, duration: fl
                     statuses[r.status_code] += 1
                     if r.status_code == 200:
                         lat.append(time.perf_counter() - t0)
+                        for part in r.headers.get("server-timing", "").split(","):
+                            name, _, dur = part.strip().partition(";dur=")
+                            if name in timing and dur:
+                                timing[name].append(float(dur) / 1000)
                     else:
                         errors[f"http {r.status_code}"] += 1
                 except asyncio.TimeoutError:
@@ -190,6 +195,7 @@ async def run_load(base: str, body: dict, n: int, concurrency: int, duration: fl
         "elapsed_s": elapsed,
         "throughput_rps": len(lat) / elapsed if elapsed > 0 else None,
         "latency_s": {"p50": pct(lat, 50), "p90": pct(lat, 90), "p99": pct(lat, 99), "max": max(lat) if lat else None},
+        "server_timing_s": {k: {"p50": pct(v, 50), "p99": pct(v, 99)} for k, v in timing.items()},
         "health_probe_s": {"n": len(health), "p50": pct(health, 50), "p99": pct(health, 99), "max": max(health) if health else None},
     }
 
@@ -253,6 +259,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"plan requests: {res['requests']} sent, {res['completed']} ok, {res['errors']} errors {res['error_kinds'] or ''}")
     print(f"concurrency {a.concurrency}, {res['elapsed_s']:.1f} s: {res['throughput_rps']:.2f} plans/s")
     print(f"latency p50 {ms(res['latency_s']['p50'])}, p90 {ms(res['latency_s']['p90'])}, p99 {ms(res['latency_s']['p99'])}, max {ms(res['latency_s']['max'])}")
+    st = res["server_timing_s"]
+    if st["plan"]["p50"] is not None:
+        print(f"of which waiting for a plan worker: p50 {ms(st['queue']['p50'])}, p99 {ms(st['queue']['p99'])}; "
+              f"computing: p50 {ms(st['plan']['p50'])}, p99 {ms(st['plan']['p99'])}")
     h = res["health_probe_s"]
     print(f"health probe during load: {h['n']} answered, p50 {ms(h['p50'])}, p99 {ms(h['p99'])}; answering after the run: {alive}")
     r = res["server_rss_bytes"]

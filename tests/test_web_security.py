@@ -5,6 +5,7 @@ on the form and the API; small hostile JSON bodies; work bounds per request; a l
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 import time
@@ -248,6 +249,7 @@ def test_plans_in_worker_processes_return_plans_and_field_errors(store):
     try:
         r = c.post("/api/plan", json={"yaml": (EXAMPLES / "saas-chat.yaml").read_text()})
         assert r.status_code == 200 and r.json()["recommended"]
+        assert re.fullmatch(r"queue;dur=[0-9.]+, plan;dur=[0-9.]+", r.headers["server-timing"])
         bad = GOOD.replace("llama-3.1-8b", "no-such-model")
         r = c.post("/api/plan", json={"yaml": bad})
         assert r.status_code == 400 and r.json()["field"].startswith("workloads[0]") and "no-such-model" in r.json()["error"]
@@ -299,7 +301,7 @@ def test_a_full_plan_queue_is_a_503_with_retry_after(store, monkeypatch):
 
     def slow_plan(scenario, as_json=False):  # noqa: ANN001
         time.sleep(0.5)
-        return "ok", "{}"
+        return "ok", "{}", 0.5
 
     monkeypatch.setattr(offload, "_plan", slow_plan)
     monkeypatch.setattr(offload, "MAX_QUEUED_PLANS", 1)

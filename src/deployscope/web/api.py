@@ -126,12 +126,12 @@ async def api_plan(request: Request, body: PlanIn, save: bool = Query(False, des
         rec = await in_thread(store.get_scenario, body.saved)
         saved_id = rec.id
         scenario = await parse_off_loop(_checked, rec.yaml)
-    text = await request.app.state.plans.plan_json(scenario)  # serialized in the worker
-    headers = {}
+    text, timing = await request.app.state.plans.plan_json(scenario)  # serialized in the worker
+    headers = {"Server-Timing": ", ".join(f"{k};dur={v * 1000:.1f}" for k, v in timing.items())}
     if save:
         sid = saved_id if yaml_text is None else await in_thread(store.save_scenario, scenario.name, yaml_text)
         pid = await in_thread(store.save_plan, sid, text)
-        headers = {"X-Deployscope-Plan-Id": str(pid), "X-Deployscope-Scenario-Id": str(sid), "Location": f"/api/plans/{pid}"}
+        headers.update({"X-Deployscope-Plan-Id": str(pid), "X-Deployscope-Scenario-Id": str(sid), "Location": f"/api/plans/{pid}"})
     return Response(text.encode("utf-8"), media_type="application/json", headers=headers)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any, Callable, TypeVar
 
@@ -139,22 +140,25 @@ def check_references(scenario: Any) -> None:
 
 
 # ----------------------------------------------------------------------------- the plan pool
-def _plan(scenario: Any, as_json: bool = False) -> tuple[str, Any]:
+def _plan(scenario: Any, as_json: bool = False) -> tuple[str, Any, float]:
     """Runs in a worker: the Plan (or its JSON text, which spares the server serializing it);
     errors come back as plain fields (exception classes with keyword-only arguments do not
     survive pickling)."""
+    import time
+
     from ..planner import plan
 
+    t0 = time.perf_counter()
     try:
         result = plan(scenario)
         if as_json:
             from .rendering import json_text
 
-            return "ok", json_text(result)
-        return "ok", result
+            result = json_text(result)
+        return "ok", result, time.perf_counter() - t0
     except DeployscopeError as exc:
         return "error", (type(exc).__module__, type(exc).__qualname__, exc.args[0] if exc.args else str(exc), exc.field,
-                         exc.to_dict().get("value"), exc.allowed)
+                         exc.to_dict().get("value"), exc.allowed), time.perf_counter() - t0
 
 
 def _raise(payload: tuple[Any, ...]) -> None:
@@ -210,11 +214,19 @@ class PlanPool:
                 self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="deployscope-plan")
         return self._executor
 
-    async def plan_json(self, scenario: Any) -> str:
-        """The plan of `scenario` as the API's JSON text."""
-        return await self.plan(scenario, as_json=True)  # type: ignore[no-any-return]
+    async def plan_json(self, scenario: Any) -> tuple[str, dict[str, float]]:
+        """The plan of `scenario` as the API's JSON text, and its timing: seconds waiting for a
+        worker (``queue``) and computing (``plan``)."""
+        t0 = time.perf_counter()
+        text, compute_s = await self._run(scenario, as_json=True)
+        total = time.perf_counter() - t0
+        return text, {"queue": max(0.0, total - compute_s), "plan": compute_s}
 
-    async def plan(self, scenario: Any, as_json: bool = False) -> Any:
+    async def plan(self, scenario: Any) -> Any:
+        """The Plan of `scenario`, computed in the pool."""
+        return (await self._run(scenario, as_json=False))[0]
+
+    async def _run(self, scenario: Any, as_json: bool) -> tuple[Any, float]:
         if self._waiting >= self.workers + MAX_QUEUED_PLANS:
             raise Overloaded(f"{self._waiting} plans are being computed or waiting; try again shortly", field="server",
                              value=self._waiting, allowed=f"at most {self.workers + MAX_QUEUED_PLANS} at once")
@@ -222,13 +234,13 @@ class PlanPool:
         try:
             loop = asyncio.get_running_loop()
             try:
-                kind, result = await loop.run_in_executor(self._pool(), _plan, scenario, as_json)
+                kind, result, compute_s = await loop.run_in_executor(self._pool(), _plan, scenario, as_json)
             except BrokenExecutor:  # a worker died (killed, out of memory): start a fresh pool next time
                 self.close()
                 raise Overloaded("a plan worker stopped; try again shortly", field="server") from None
             if kind == "error":
                 _raise(result)
-            return result
+            return result, compute_s
         finally:
             self._waiting -= 1
 
