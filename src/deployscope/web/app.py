@@ -24,6 +24,7 @@ from .api import router as api_router
 from .offload import PlanPool
 from .pages import routers as page_routers
 from .rendering import ASSET_VERSION, STATIC
+from .rendering import templates as _templates  # noqa: F401 - the name optional routers render with
 from .security import MAX_BODY_BYTES, Guard
 
 __all__ = ["create_app"]
@@ -31,11 +32,16 @@ __all__ = ["create_app"]
 
 def _optional_routers() -> list[Any]:
     """Routers of optional parts, included when their module is present (plan exports)."""
+    import importlib
+
     try:
-        from .export_routes import router  # type: ignore[attr-defined]
-    except ImportError:
+        module = importlib.import_module(f"{__package__}.export_routes")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__package__}.export_routes":
+            raise  # the module exists but something it needs is missing: say so
         return []
-    return [router]
+    router = getattr(module, "router", None)
+    return [router] if router is not None else []
 
 
 def create_app(store: Store | None = None, token: str | None = None, *, allowed_hosts: tuple[str, ...] | None = None,
