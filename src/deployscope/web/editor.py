@@ -602,25 +602,27 @@ def remove_item(doc: Any, item_path: str) -> None:
             del parent[keys[-2]]
 
 
-_LIST_PATH = re.compile(r"^(?:[A-Za-z_]+(?:\[\d+\])?\.)*[A-Za-z_]+$")
-_ITEM_PATH = re.compile(r"^(?:[A-Za-z_]+(?:\[\d+\])?\.)*[A-Za-z_]+\[\d+\]$")
+def _repeats(doc: Any) -> dict[str, Repeat]:
+    """The repeated lists the form of `doc` shows, by path."""
+    return {g.repeat.path: g.repeat for g in all_groups(scenario_form(_plain(doc))) if g.repeat is not None}
 
 
 def apply_action(doc: Any, action: str) -> bool:
-    """Apply 'add:PATH[:KIND]' or 'remove:PATH'; False for the plain actions (check, save, plan)."""
+    """Apply 'add:PATH[:KIND]' or 'remove:PATH[i]' to a repeated list the form shows (workloads,
+    training, pipelines, a pipeline's stages); False for the plain actions (check, save, plan)."""
     if action.startswith("add:"):
         _, path, *kind = action.split(":")
-        if not _LIST_PATH.match(path):
-            raise DeployscopeError("not a list of the scenario", field="action", value=action)
+        rep = _repeats(doc).get(path)
+        if rep is None or (kind and kind[0] not in rep.kinds) or (not kind and rep.kinds != [""]):
+            raise DeployscopeError("not a list the form can add to", field="action", value=action)
         add_item(doc, path, kind[0] if kind else "")
         return True
     if action.startswith("remove:"):
         path = action.split(":", 1)[1]
-        if not _ITEM_PATH.match(path):
-            raise DeployscopeError("not an item of the scenario", field="action", value=action)
-        try:
-            remove_item(doc, path)
-        except (KeyError, IndexError, TypeError):
-            raise DeployscopeError("no such item", field="action", value=action) from None
+        m = re.fullmatch(r"(.+)\[(\d+)\]", path)
+        rep = _repeats(doc).get(m.group(1)) if m else None
+        if rep is None or not any(item.path == path for item in rep.items):
+            raise DeployscopeError("not an item the form can remove", field="action", value=action)
+        remove_item(doc, path)
         return True
     return False
