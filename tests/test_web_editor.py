@@ -87,7 +87,7 @@ def test_humanize_reads_units_off_the_name():
     assert editor.humanize("ttft_p95_s") == ("TTFT p95", "s")
     assert editor.humanize("colocation_per_kw_month") == ("Colocation", "per kW-month")
     assert editor.humanize("support_pct_capex") == ("Support", "% of CapEx")
-    assert editor.humanize("requests_per_day")[1] == "per day"
+    assert editor.humanize("requests_per_day") == ("Requests per day", "")
 
 
 # ----------------------------------------------------------------------------- editing without YAML

@@ -159,7 +159,7 @@ def humanize(name: str) -> tuple[str, str]:
         if name.endswith(suffix) and len(name) > len(suffix):
             base, unit = name[: -len(suffix)], u
             if suffix in ("_per_day", "_per_year", "_tokens"):
-                base = name  # the suffix reads better in the label
+                base, unit = name, ""  # the label says it already
             break
     words = [_WORDS.get(w, w) for w in base.split("_") if w]
     text = " ".join(words)
