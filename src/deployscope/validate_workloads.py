@@ -673,7 +673,9 @@ def _main(argv: list[str] | None = None) -> int:
         for r in evaluate(args.rows):
             ape = f"{100 * r['ape']:6.1f}%" if r["ape"] is not None else "   -   "
             pred = f"{r['predicted']:.4g}" if r["predicted"] is not None else "-"
-            print(f"{r['index']:4d} {'F' if r['fitted_on'] else 'H'} {str(r['model'])[:24]:24s} {str(r['hardware'])[:22]:22s} {r['metric'][:26]:26s} meas={r['measured']!s:10.10s} pred={pred:10s} {ape} {r['reason'] or ''}")
+            fit = "F" if r["fitted_on"] else "H"
+            print(f"{r['index']:4d} {fit} {str(r['model'])[:24]:24s} {str(r['hardware'])[:22]:22s} {r['metric'][:26]:26s} "
+                  f"meas={r['measured']!s:10.10s} pred={pred:10s} {ape} {r['reason'] or ''}")
         return 0
     print(json.dumps(report(), indent=2))
     return 0
