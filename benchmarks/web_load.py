@@ -158,7 +158,7 @@ async def run_load(base: str, body: dict, n: int, concurrency: int, duration: fl
                                 timing[name].append(float(dur) / 1000)
                     else:
                         errors[f"http {r.status_code}"] += 1
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     errors["deadline"] += 1
                 except httpx.HTTPError as exc:
                     errors[type(exc).__name__] += 1
@@ -176,7 +176,7 @@ async def run_load(base: str, body: dict, n: int, concurrency: int, duration: fl
                     errors[f"health {type(exc).__name__}"] += 1
                 try:
                     await asyncio.wait_for(stop.wait(), timeout=1.0)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
 
         stop = asyncio.Event()

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from web_helpers import EXAMPLES, REPO, start_server
 
 from deployscope.store import Store
+from web_helpers import EXAMPLES, REPO, start_server
 
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"

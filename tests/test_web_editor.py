@@ -7,6 +7,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+
 from web_helpers import form_token, form_value, sample_plan
 
 warnings.filterwarnings("ignore", message=".*httpx.*", category=DeprecationWarning)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from web_helpers import form_token, start_server
 
 warnings.filterwarnings("ignore", message=".*httpx.*", category=DeprecationWarning)
@@ -167,7 +168,7 @@ def test_deep_nesting_is_a_4xx(client):
 
 def test_infinity_and_nan_json_literals_are_a_4xx(client):
     for lit in ("Infinity", "-Infinity", "NaN"):
-        body = '{"model": "llama-3.1-8b", "gpu": "h100-sxm-80gb", "input_len": %s, "output_len": 10}' % lit
+        body = '{"model": "llama-3.1-8b", "gpu": "h100-sxm-80gb", "input_len": ' + lit + ', "output_len": 10}'
         r = client.post("/api/perf", content=body, headers={"content-type": "application/json"})
         assert r.status_code == 400 and lit.lstrip("-") in r.json()["error"], lit
 

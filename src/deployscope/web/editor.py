@@ -527,8 +527,8 @@ def apply_form(doc: Any, form: dict[str, list[str]], seen: set[str]) -> Any:
 
 def _drop_foreign_keys(doc: Any, kind_path: str, kind: str) -> None:
     """A workload or stage switched kind: drop the fields the new kind does not have."""
-    from ..scenario.pipelines import DiffusionStage, LLMStage
     from ..scenario import DiffusionWorkload, LLMWorkload
+    from ..scenario.pipelines import DiffusionStage, LLMStage
 
     item_path = kind_path.rsplit(".", 1)[0]
     node = doc
