@@ -219,3 +219,13 @@ def test_measurement_charts_from_a_run(client, store):
         assert f'id="{cid}"' in html, cid
     assert "123.5" in html and "0.07123" in html and "0.0712345678" not in html.split("Full summary")[0]
     assert 'id="run-predicted"' in html
+
+
+def test_every_field_the_template_writes_is_described_in_the_schema():
+    """The `scenario init` template, the form and the API docs speak of the same fields: every
+    key the template sets (comments aside) has a schema description the form shows as help."""
+    data = load(template(), source="template")
+    fields = {f.path: f for f in editor.walk(editor.scenario_form(data))}
+    written = [f for f in fields.values() if f.present]
+    assert len(written) > 20
+    assert [f.path for f in written if not f.help] == []
