@@ -87,17 +87,17 @@ def from_values(vals: dict[str, float]) -> np.ndarray:
 def fit_rows(catalog) -> tuple[Path, list[dict[str, str]]]:  # noqa: ANN001
     path = validate.VALIDATION_DIR / "A_llm_inference.csv"
     kind, rows = validate.read_csv(path)
-    keep = [r for r in rows if validate.is_fitted(r) and validate._num(r.get("value")) is not None]
-    preds = validate._predict_file(path, "llm", keep, catalog, None)
+    keep = [r for r in rows if validate.is_fitted(r) and validate.num(r.get("value")) is not None]
+    preds = validate.predict_file(path, "llm", keep, catalog, None)
     keep = [r for r, p in zip(keep, preds) if p["predicted"] is not None]  # rows the model can read
     return path, keep
 
 
 def loss_fn(catalog, path, rows, base):  # noqa: ANN001, ANN201
-    meas = np.array([validate._num(r["value"]) for r in rows])
+    meas = np.array([validate.num(r["value"]) for r in rows])
 
     def f(x: np.ndarray) -> float:
-        preds = validate._predict_file(path, "llm", rows, catalog, to_params(x), base)
+        preds = validate.predict_file(path, "llm", rows, catalog, to_params(x), base)
         pr = np.array([p["predicted"] if p["predicted"] is not None else np.nan for p in preds], dtype=float)
         ok = np.isfinite(pr) & (pr > 0)
         if ok.sum() < 0.8 * len(rows):

@@ -39,21 +39,21 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Throughput (tokens/s, requests/s) and latency (TTFT, TPOT) of a deployment, with an error band."""
         from ..errors import DeployscopeError
-        from ..physics.serving import estimate
+        from ..physics.serving import Deployment, Load, Speculative, evaluate
 
         spec = None
         if spec_tokens is not None or spec_accept is not None:
             if spec_tokens is None or spec_accept is None:
                 raise DeployscopeError("give both --spec-draft-tokens and --spec-acceptance", field="speculative", value="one of them")
-            spec = {"draft_tokens": spec_tokens, "acceptance": spec_accept, "draft_cost": spec_cost}
+            spec = Speculative(draft_tokens=spec_tokens, acceptance=spec_accept, draft_cost=spec_cost)
         given = [x for x in (concurrency is not None, rate is not None, max_throughput) if x]
         if len(given) > 1:
             raise DeployscopeError("give one of --concurrency, --rate and --max-throughput", field="load", value="several")
-        res = estimate(
-            model, gpu, gpus=gpus, tp=tp, pp=pp, ep=ep, quant=quant, kv_quant=kv_quant, engine=engine,
-            input_len=input_len, output_len=output_len, concurrency=concurrency, rate=rate, calibration=calibration,
-            prefix_cache_hit_rate=prefix_hit, speculative=spec, simulate_requests=simulate_n,
-        )
+        dep = Deployment(model=model, gpu=gpu, gpus=gpus, tp=tp, pp=pp, ep=ep, quant=quant, kv_quant=kv_quant, engine=engine,
+                         calibration=calibration)
+        load = Load(input_len=input_len, output_len=output_len, concurrency=concurrency, rate=rate,
+                    prefix_cache_hit_rate=prefix_hit, speculative=spec)
+        res = evaluate(dep, load, simulate_requests=simulate_n)
         emit(res.model_dump(mode="json"), as_json, _render_perf)
 
     @app.command("validate")
