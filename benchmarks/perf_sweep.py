@@ -7,7 +7,8 @@ Prints:
 * full max-throughput operating points per second: model x GPU x format x tp x input length x
   output length -> KV-capacity batch, throughput, TTFT, TPOT (``max_throughput_points``, numpy
   vectorized; catalog rows resolved once per model x GPU x format, as a sweep would);
-* the wall time of one discrete-event simulation (1,000 Poisson requests through a 70B replica);
+* the wall time of one discrete-event simulation (1,000 Poisson requests through a 70B replica),
+  and of an 8k-prompt 8B case (goal: under 1 s);
 * the wall time of ``deployscope validate`` on the shipped data.
 Goal: >= 1,000,000 operating points per second; validate well under 40 s.
 """
@@ -80,6 +81,15 @@ def main(argv: list[str] | None = None) -> int:
     sim = serving.simulate(ctx=ctx, tp=4, input_len=1000, output_len=300, rate=0.8 * mx.requests_per_s, num_requests=1000, seed=0)
     des = time.perf_counter() - t0
     print(f"discrete-event simulation: 1,000 Poisson requests, {sim.steps:,} scheduler steps in {des * 1e3:.0f} ms")
+    # an 8k-prompt case on an engine that does not chunk prompts (goal: under 1 s)
+    for engine in ("trtllm", "vllm"):
+        ctx8 = serving.context("Llama-3.1-8B", "H100", quant="fp8", engine=engine, catalog=cat)
+        mx8 = serving.estimate("Llama-3.1-8B", "H100", quant="fp8", engine=engine, input_len=8192, output_len=256, catalog=cat)
+        t0 = time.perf_counter()
+        sim8 = serving.simulate(ctx=ctx8, input_len=8192, output_len=256, rate=0.5 * mx8.requests_per_s, num_requests=1000, seed=0, warmup=0.1)
+        des8 = time.perf_counter() - t0
+        print(f"discrete-event simulation, Llama-3.1-8B on H100 ({engine}), 8,192-token prompts, 1,000 requests at half capacity: "
+              f"{sim8.steps:,} steps in {des8 * 1e3:.0f} ms (goal < 1,000 ms); mean TTFT {sim8.ttft_s.mean:.3f} s")
 
     from deployscope import validate
 

@@ -28,6 +28,10 @@ def register(app: typer.Typer) -> None:
         output_len: float = typer.Option(..., "--output-len", help="Output tokens per request (0 for embedding models)."),
         concurrency: Optional[float] = typer.Option(None, "--concurrency", help="Requests in flight, whole deployment (closed loop)."),
         rate: Optional[float] = typer.Option(None, "--rate", help="Requests per second, whole deployment (Poisson)."),
+        tpot_limit: Optional[float] = typer.Option(
+            None, "--tpot-limit", metavar="SECONDS",
+            help="With --rate: the TPOT limit of a server/interactive SLO the engine is tuned to (it runs the largest batch meeting it).",
+        ),
         max_throughput: bool = typer.Option(False, "--max-throughput", help="The saturated operating point (default)."),
         calibration: Optional[str] = typer.Option(None, "--calibration", metavar="NAME", help="Calibration profile from `deployscope calibrate`."),
         prefix_hit: float = typer.Option(0.0, "--prefix-cache-hit-rate", help="Fraction of prompt tokens served from the prefix cache."),
@@ -52,7 +56,7 @@ def register(app: typer.Typer) -> None:
         dep = Deployment(model=model, gpu=gpu, gpus=gpus, tp=tp, pp=pp, ep=ep, quant=quant, kv_quant=kv_quant, engine=engine,
                          calibration=calibration)
         load = Load(input_len=input_len, output_len=output_len, concurrency=concurrency, rate=rate,
-                    prefix_cache_hit_rate=prefix_hit, speculative=spec)
+                    prefix_cache_hit_rate=prefix_hit, speculative=spec, tpot_limit_s=tpot_limit)
         res = evaluate(dep, load, simulate_requests=simulate_n)
         emit(res.model_dump(mode="json"), as_json, _render_perf)
 

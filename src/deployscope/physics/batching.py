@@ -51,19 +51,29 @@ def steady_state(ctx: Context, batch, input_len, output_len, *, tp=1, pp=1, ep=1
         a = float(spec.get("acceptance", 0.0))
         accept_tokens = (1.0 - a ** (k + 1.0)) / (1.0 - a) if a < 1.0 else k + 1.0
         dec = dec * (k + 1.0)
+    # prompts arrive in lumps (a whole prompt, or a chunk the size of the step's token budget),
+    # so only a fraction `share` of steps carries prefill and the rest are decode-only steps;
+    # costing the average step instead would overlap decode weight reads with prefill compute
+    max_tokens = float(ctx.engine.perf.max_num_tokens)
+    lump = np.maximum(np.minimum(I_new, np.maximum(max_tokens - dec, 1.0) if ctx.engine.perf.chunked_prefill else max_tokens), 1.0)
+    share = 1.0 if encoder else np.clip(pre / lump, 1e-9, 1.0)
     step = llm.step_cost(
         ctx.shape,
         ctx.hw,
         decode_tokens=dec,
-        prefill_tokens=pre,
+        prefill_tokens=pre / share,
         decode_ctx=dec_ctx,
         prefill_ctx=pre_ctx,
-        prefill_seqs=pre_seqs,
+        prefill_seqs=pre_seqs / share,
         tp=tp,
         pp=pp,
         ep=ep,
     )
     stage = step["time"]
+    if not encoder:
+        dec_only = llm.step_cost(ctx.shape, ctx.hw, decode_tokens=dec, prefill_tokens=0.0 * pre, decode_ctx=dec_ctx,
+                                 prefill_ctx=pre_ctx, prefill_seqs=0.0 * pre_seqs, tp=tp, pp=pp, ep=ep)["time"]
+        stage = share * stage + (1.0 - share) * dec_only
     if spec is not None and not encoder:
         stage = stage * (1.0 + float(spec.get("draft_cost", 0.0)))
     cycle = pp_a * stage
@@ -76,17 +86,20 @@ def steady_state(ctx: Context, batch, input_len, output_len, *, tp=1, pp=1, ep=1
         req_s = tok_s / O_eff
         tpot = cycle / accept_tokens
     # a request's own prefill: its prompt in chunks of the step token budget, alongside the decodes
-    budget = np.maximum(float(ctx.engine.perf.max_num_tokens) - dec, 1.0)
-    chunk = np.minimum(np.maximum(I_new, 1.0), budget) if ctx.engine.perf.chunked_prefill else np.maximum(I_new, 1.0)
-    n_chunks = np.ceil(np.maximum(I_new, 1.0) / chunk)
+    # and the other prompts an average step carries; an engine that does not chunk still splits a
+    # prompt longer than its step token limit (TensorRT-LLM needs chunked context for those)
+    budget = np.maximum(max_tokens - dec, 1.0)
+    whole = np.maximum(I_new, 1.0)
+    chunk = np.minimum(whole, budget) if ctx.engine.perf.chunked_prefill else np.minimum(whole, max_tokens)
+    n_chunks = np.ceil(whole / chunk)
     own = llm.step_cost(
         ctx.shape,
         ctx.hw,
         decode_tokens=dec,
-        prefill_tokens=chunk,
+        prefill_tokens=np.maximum(chunk, pre),
         decode_ctx=dec_ctx,
         prefill_ctx=I - I_new + chunk / 2.0,
-        prefill_seqs=1.0,
+        prefill_seqs=np.maximum(1.0, pre_seqs),
         tp=tp,
         pp=pp,
         ep=ep,
@@ -204,8 +217,8 @@ def batch_at_rate(ctx: Context, lam, I, O, *, tp, pp, ep, b_max, prefix_hit=0.0,
 
 
 # an offered rate at or above capacity is evaluated just below it (and flagged saturated), so the
-# vectorized searches always see finite figures
-NEAR_SATURATION = 0.9999
+# searches and a row measured near saturation get finite figures
+NEAR_SATURATION = 0.99
 
 
 def ttft_percentiles(service, cycle, wait_mean) -> Percentiles:  # noqa: ANN001
@@ -241,46 +254,76 @@ def batch_meeting_tpot(ctx: Context, tpot_limit: float, I, O, *, tp=1, pp=1, ep=
     return float(lo)
 
 
-def rate_point(ctx: Context, lam, I, O, *, tp=1, pp=1, ep=1, b_max=None, prefix_hit=0.0, spec=None):  # noqa: ANN001
+def slot_wait(lam, capacity, slots):  # noqa: ANN001, ANN201
+    """Queueing for a free slot of a batch: an M/M/c queue with c = `slots` sequences, served at
+    `capacity` requests/s when full, by the Halfin-Whitt approximation of the probability of
+    waiting (exact in the many-slot limit engines run in). Returns (probability of waiting,
+    the rate at which the wait decays, 1/s): the wait exceeds t with probability
+    P x exp(-decay x t), so its mean is P / decay."""
+    lam = np.asarray(lam, dtype=float)
+    c = np.maximum(np.asarray(slots, dtype=float), 1.0)
+    rho = np.clip(lam / capacity, 0.0, NEAR_SATURATION)
+    beta = (1.0 - rho) * np.sqrt(c)
+    phi = np.exp(-0.5 * beta * beta) / math.sqrt(2.0 * math.pi)
+    Phi = 0.5 * (1.0 + _erf(beta / math.sqrt(2.0)))
+    with np.errstate(divide="ignore", over="ignore"):
+        p_wait = np.where(rho > 0, 1.0 / (1.0 + beta * Phi / phi), 0.0)
+    return p_wait, capacity * (1.0 - rho)
+
+
+_erf = np.vectorize(math.erf, otypes=[float])
+
+
+def rate_point(ctx: Context, lam, I, O, *, tp=1, pp=1, ep=1, b_max=None, tpot_limit=None, prefix_hit=0.0, spec=None):  # noqa: ANN001
     """The operating point of one replica at offered request rates `lam` (requests/s; vectorized).
 
-    The in-flight batch solves Little's law (``lam`` x the time a request holds a slot = ``B``)
-    under the scheduler cap ``b_max`` (KV capacity and engine cap, or the TPOT-limited batch of
-    an SLO-tuned engine). TTFT adds an M/D/1 admission queue with ``rho = lam / capacity``; a rate
-    at or above capacity is flagged ``saturated`` and evaluated at ``NEAR_SATURATION`` x capacity.
-    Returns arrays: ``batch``, ``capacity`` (requests/s at ``b_max``), ``saturated``,
-    ``ttft_mean``, ``ttft_p50``, ``ttft_p90``, ``ttft_p95``, ``ttft_p99``, ``tpot``, ``cycle``,
-    ``ttft_service``, ``wait``, ``step`` (the step cost dict) and ``requests_per_s``.
+    The scheduler model: without a TPOT limit, the in-flight batch solves Little's law (``lam``
+    x the time a request holds a slot = ``B``) under the cap ``b_max`` (KV capacity, engine
+    cap). With a TPOT limit (a server/interactive SLO the engine is tuned to, as in MLPerf Server
+    and in a fleet sized for an SLO), the engine runs the largest batch that meets the limit and
+    fits the KV cache, whatever the offered rate; the rate sets the queueing. TTFT = the wait for
+    a free slot (:func:`slot_wait`) + the wait for the next step (uniform over one step) + the
+    request's own prefill. A rate at or above capacity is flagged ``saturated`` and evaluated at
+    ``NEAR_SATURATION`` x capacity. Returns arrays: ``batch``, ``capacity`` (requests/s at the
+    scheduler's batch cap), ``batch_cap``, ``saturated``, ``ttft_mean``, ``ttft_p50``,
+    ``ttft_p90``, ``ttft_p95``, ``ttft_p99``, ``tpot``, ``cycle``, ``ttft_service``, ``wait``,
+    ``step`` (the step cost dict) and ``requests_per_s``.
     """
     lam = np.asarray(lam, dtype=float)
     kw = dict(tp=tp, pp=pp, ep=ep, prefix_hit=prefix_hit, spec=spec)
     if b_max is None:
         b_max = float(max_batch(ctx, I, O, tp=tp, pp=pp, ep=ep))
-    lam_max = float(steady_state(ctx, b_max, I, O, **kw)["requests_per_s"])
+    b_cap = float(b_max)
+    if tpot_limit is not None and not ctx.shape.encoder_only:
+        b_cap = max(min(b_cap, batch_meeting_tpot(ctx, tpot_limit, I, O, b_max=b_max, **kw)), 1.0)
+    lam_max = float(steady_state(ctx, b_cap, I, O, **kw)["requests_per_s"])
     saturated = lam >= lam_max
     safe = np.minimum(lam, NEAR_SATURATION * lam_max)
-    B = batch_at_rate(ctx, safe, I, O, b_max=b_max, **kw)
+    if tpot_limit is not None:
+        B = np.full_like(safe, b_cap)
+    else:
+        B = batch_at_rate(ctx, safe, I, O, b_max=b_cap, **kw)
     st = steady_state(ctx, B, I, O, **kw)
-    rho = safe / lam_max
-    wait = rho / (2.0 * (1.0 - rho)) / lam_max  # M/D/1 admission queue once slots run short
+    p_wait, decay = slot_wait(safe, lam_max, b_cap)
     service, cycle = st["ttft_service"], st["cycle"]
-    p50 = service + 0.5 * cycle + wait * math.log(2.0)
-    p90 = service + 0.9 * cycle + wait * -math.log(0.1)
-    p99 = service + 0.99 * cycle + wait * -math.log(0.01)
-    f = (math.log(20) - math.log(10)) / (math.log(100) - math.log(10))
+
+    def q(p: float):  # noqa: ANN202
+        return service + p * cycle + np.log(np.maximum(p_wait / (1.0 - p), 1.0)) / decay
+
     return {
         "batch": B,
         "capacity": lam_max,
+        "batch_cap": b_cap,
         "saturated": saturated,
-        "ttft_mean": service + 0.5 * cycle + wait,
-        "ttft_p50": p50,
-        "ttft_p90": p90,
-        "ttft_p95": p90 + f * (p99 - p90),
-        "ttft_p99": p99,
+        "ttft_mean": service + 0.5 * cycle + p_wait / decay,
+        "ttft_p50": q(0.5),
+        "ttft_p90": q(0.9),
+        "ttft_p95": q(0.95),
+        "ttft_p99": q(0.99),
         "tpot": st["tpot"],
         "cycle": cycle,
         "ttft_service": service,
-        "wait": wait,
+        "wait": p_wait / decay,
         "step": st["step"],
         "requests_per_s": np.minimum(lam, lam_max) + 0.0 * B,
     }

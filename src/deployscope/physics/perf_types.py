@@ -62,7 +62,9 @@ class Load:
     ``input_len`` / ``output_len`` are per-request means; ``input_lens`` / ``output_lens``
     optionally give the per-request distribution (the simulation cycles through them).
     ``rate`` is requests/s and ``concurrency`` requests in flight, both for the whole
-    deployment; neither means the saturated (max-throughput) operating point.
+    deployment; neither means the saturated (max-throughput) operating point. ``tpot_limit_s``
+    (rate mode) is the TPOT limit a server/interactive SLO tunes the engine to: it then runs the
+    largest batch meeting it (see :func:`deployscope.physics.batching.rate_point`).
     """
 
     input_len: float
@@ -71,6 +73,7 @@ class Load:
     concurrency: float | None = None
     prefix_cache_hit_rate: float = 0.0
     speculative: Speculative | None = None
+    tpot_limit_s: float | None = None
     input_lens: Sequence[float] | None = None
     output_lens: Sequence[float] | None = None
 
@@ -181,7 +184,7 @@ class PerfResult(BaseModel):
 
 
 class SimResult(BaseModel):
-    """The outcome of a discrete-event simulation of one replica (warm-up excluded)."""
+    """The outcome of a discrete-event simulation of one replica."""
 
     model_config = ConfigDict(frozen=True)
     requests: int
@@ -193,3 +196,4 @@ class SimResult(BaseModel):
     itl_mean_s: float | None
     mean_batch: float
     steps: int
+    counted_requests: int = Field(description="requests counted in the figures (warm-up left out)")

@@ -47,7 +47,7 @@ from .perf_types import (
 )
 from .serving_context import Context, context, for_deployment, memory_budget
 from .simulation import simulate
-from .slo import max_rate
+from .slo import max_rate, tpot_limit
 
 __all__ = [
     "Context", "Deployment", "ErrorBand", "LatencyTargets", "Load", "PerfErrorBand", "PerfResult", "Percentiles",
@@ -58,6 +58,9 @@ __all__ = [
 ]
 
 GIB = 2**30
+# `perf --simulate` estimates the steady state: the first tenth of the simulated requests warm
+# the engine up and are not counted (an ASSUMPTION: a tenth covers the fill-up of the batch)
+SIM_WARMUP = 0.1
 
 
 # ----------------------------------------------------------------------------------------------
@@ -140,6 +143,8 @@ def _check_load(ctx: Context, load: Load) -> None:
         raise DeployscopeError("concurrency must be > 0", field="concurrency", value=load.concurrency)
     if load.rate is not None and not load.rate > 0:
         raise DeployscopeError("rate must be > 0 requests/s", field="rate", value=load.rate)
+    if load.tpot_limit_s is not None and not (isinstance(load.tpot_limit_s, (int, float)) and load.tpot_limit_s > 0):
+        raise DeployscopeError("the TPOT limit must be > 0 seconds", field="tpot_limit_s", value=load.tpot_limit_s)
     if not 0.0 <= load.prefix_cache_hit_rate < 1.0:
         raise DeployscopeError("prefix_cache_hit_rate must be in [0, 1)", field="prefix_cache_hit_rate", value=load.prefix_cache_hit_rate)
     sp = load.speculative
@@ -214,7 +219,7 @@ def evaluate(
         ttft = ttft_percentiles(float(s["ttft_service"]), float(s["cycle"]), wait)
     else:
         lam = float(load.rate) / replicas  # type: ignore[arg-type]
-        r = rate_point(ctx, np.array([lam]), I, O, b_max=b_max, **kw)
+        r = rate_point(ctx, np.array([lam]), I, O, b_max=b_max, tpot_limit=load.tpot_limit_s, **kw)
         saturated = bool(r["saturated"][0])
         if saturated:  # queues grow without bound: the saturated point, no TTFT
             B = b_max
@@ -282,9 +287,10 @@ def _simulated(ctx, dep, load, replicas, I, O, n, ttft, tpot):  # noqa: ANN001, 
         output_len=load.output_lens if load.output_lens is not None else (O if O else 0.0),
         rate=(float(load.rate) / replicas) if load.rate is not None else None,
         concurrency=max(1, int(round(float(load.concurrency) / replicas))) if load.concurrency is not None else None,
-        num_requests=int(n), seed=0,
+        num_requests=int(n), seed=0, warmup=SIM_WARMUP,
     )
-    info = {"requests": sim.requests, "duration_s": sim.duration_s, "output_tokens_per_s_per_replica": sim.output_tokens_per_s,
+    info = {"requests": sim.requests, "counted_requests": sim.counted_requests, "warmup_fraction": SIM_WARMUP,
+            "duration_s": sim.duration_s, "output_tokens_per_s_per_replica": sim.output_tokens_per_s,
             "mean_batch": sim.mean_batch, "seed": 0}
     return sim.ttft_s, (tpot if ctx.shape.encoder_only else sim.tpot_s), info
 
@@ -306,14 +312,14 @@ def capacity(dep: Deployment, load: Load, targets: LatencyTargets, *, catalog=No
     reps = base.replicas
     if lam is None:
         trickle = rate_point(ctx, np.array([1e-4 * base.requests_per_s / reps]), I, O, tp=dep.tp, pp=dep.pp, ep=dep.ep,
-                             b_max=base.max_batch_size, prefix_hit=load.prefix_cache_hit_rate, spec=spec)
+                             b_max=base.max_batch_size, tpot_limit=tpot_limit(targets), prefix_hit=load.prefix_cache_hit_rate, spec=spec)
         raise DeployscopeError(
             f"no load meets the latency targets: even a trickle of requests sees TTFT p99 {float(trickle['ttft_p99'][0]):.3g} s "
             f"and TPOT {float(trickle['tpot'][0]) if not ctx.shape.encoder_only else float('nan'):.3g} s",
             field="slo",
             value=targets.as_dict(),
         )
-    best = evaluate(dep, load.replace(rate=lam * reps), ctx=ctx)
+    best = evaluate(dep, load.replace(rate=lam * reps, tpot_limit_s=tpot_limit(targets)), ctx=ctx)
     return best.model_copy(update={"load_mode": "slo"})
 
 
@@ -335,7 +341,7 @@ def _split(model: str, gpu: str, kw: dict) -> tuple[Deployment, Load]:  # noqa: 
 
 
 _DEP_FIELDS = {"gpus", "tp", "pp", "ep", "quant", "kv_quant", "engine", "calibration", "max_batch_size"}
-_LOAD_FIELDS = {"input_len", "output_len", "rate", "concurrency", "prefix_cache_hit_rate"}
+_LOAD_FIELDS = {"input_len", "output_len", "rate", "concurrency", "prefix_cache_hit_rate", "tpot_limit_s"}
 
 
 def estimate(model: str, gpu: str, *, catalog=None, simulate_requests: int | None = None, **kw) -> PerfResult:  # noqa: ANN001, ANN003

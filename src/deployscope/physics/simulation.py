@@ -41,6 +41,7 @@ def simulate(
     num_requests: int = 500,
     concurrency: int | None = None,
     seed: int = 0,
+    warmup: float = 0.0,
     calibration=None,  # noqa: ANN001
     catalog=None,  # noqa: ANN001
     ctx: Context | None = None,
@@ -52,10 +53,15 @@ def simulate(
     per request, cycled). Each step admits waiting requests (FIFO) while the batch cap and the KV
     reservations allow, spends the step token budget on decodes first and then on prefill chunks
     (whole prompts when the engine does not chunk), and advances the clock by the step cost of
-    exactly that batch (the same cost model as the analytical path).
+    exactly that batch (the same cost model as the analytical path). A prompt longer than the
+    engine's step token limit is chunked even where the engine does not chunk prompts.
+    ``warmup`` (0-1): the fraction of requests, in arrival order, run but left out of the figures
+    (a steady-state estimate); 0 counts every request, as a benchmark run does.
     """
     if ctx is None:
         ctx = context(model, gpu, quant=quant, kv_quant=kv_quant, engine=engine, calibration=calibration, catalog=catalog)  # type: ignore[arg-type]
+    if not 0.0 <= warmup < 1.0:
+        raise DeployscopeError("warmup must be a fraction in [0, 1)", field="warmup", value=warmup)
     if num_requests < 1:
         raise DeployscopeError("num_requests must be >= 1", field="num_requests", value=num_requests)
     rng = np.random.default_rng(seed)
@@ -128,7 +134,10 @@ def simulate(
             if budget <= 0:
                 break
             left = pre_left[j]
-            if chunked:
+            if chunked or (k == 0 and left > budget):
+                # chunked prefill; an engine that does not chunk still splits the oldest prompt
+                # when it cannot fit beside the running decodes (else a prompt near the step
+                # token limit would wait for an empty batch, however long that takes)
                 ch = min(left, budget)
             elif left <= budget or (k == 0 and d == 0):
                 ch = left
@@ -140,9 +149,9 @@ def simulate(
             budget -= ch
         if not chunks and not dec_count:
             j = prefilling[0]
-            chunks.append((j, pre_left[j]))
-            p_tokens = pre_left[j]
-            p_ctx_w = p_tokens * p_tokens / 2.0
+            chunks.append((j, min(pre_left[j], budget_tokens)))
+            p_tokens = chunks[0][1]
+            p_ctx_w = p_tokens * (I[j] - pre_left[j] + p_tokens / 2.0)
         n_fin_pre = sum(1 for j, ch in chunks if ch >= pre_left[j])
         mean_ctx = sum_ctx / d if d else 0.0
         if win and d:
@@ -200,19 +209,27 @@ def simulate(
     arr = np.array(arrival)
     fst = np.array(first)
     Oa = np.array(O)
-    ttft = fst[ok] - arr[ok]
-    denom = np.maximum(Oa[ok] - 1.0, 1.0)
-    tpot = np.where(Oa[ok] > 1, (done[ok] - fst[ok]) / denom, np.nan)
-    start = float(arr[ok].min()) if ok.any() else 0.0
-    duration = float(done[ok].max() - start) if ok.any() else 0.0
+    n_done = int(ok.sum())
+    # warm-up: the first `warmup` of the requests (in arrival order) see an emptier engine than
+    # the steady state; they are run but not counted
+    counted = ok.copy()
+    if warmup > 0 and n_done:
+        first_counted = order[min(int(math.floor(warmup * n)), n - 1)]
+        counted &= arr >= arr[first_counted]
+    ttft = fst[counted] - arr[counted]
+    denom = np.maximum(Oa[counted] - 1.0, 1.0)
+    tpot = np.where(Oa[counted] > 1, (done[counted] - fst[counted]) / denom, np.nan)
+    start = float(arr[counted].min()) if counted.any() else 0.0
+    duration = float(done[counted].max() - start) if counted.any() else 0.0
     return SimResult(
-        requests=int(ok.sum()),
+        requests=n_done,
         duration_s=duration,
-        output_tokens_per_s=float(Oa[ok].sum() / duration) if duration > 0 else 0.0,
-        requests_per_s=float(ok.sum() / duration) if duration > 0 else 0.0,
+        output_tokens_per_s=float(Oa[counted].sum() / duration) if duration > 0 else 0.0,
+        requests_per_s=float(counted.sum() / duration) if duration > 0 else 0.0,
         ttft_s=_pct(ttft),
         tpot_s=_pct(tpot),
         itl_mean_s=itl_sum / itl_n if itl_n else None,
         mean_batch=batch_acc / steps if steps else 0.0,
         steps=steps,
+        counted_requests=int(counted.sum()),
     )

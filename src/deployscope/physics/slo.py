@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .batching import rate_point
+from .batching import NEAR_SATURATION, rate_point
 from .perf_types import LatencyTargets
 from .serving_context import Context
 
@@ -28,6 +28,12 @@ def meets(point: dict[str, np.ndarray], targets: LatencyTargets, *, encoder_only
     return good
 
 
+def tpot_limit(targets: LatencyTargets) -> float | None:
+    """The TPOT limit the scheduler is tuned to: the tightest TPOT target."""
+    limits = [x for x in (targets.tpot_p95_s, targets.tpot_p99_s) if x is not None]
+    return min(limits) if limits else None
+
+
 def max_rate(
     ctx: Context,
     I: float,
@@ -43,17 +49,19 @@ def max_rate(
 ) -> float | None:
     """Requests/s per replica at the SLO capacity, or None when even a trickle misses a target.
 
+    The engine runs the largest batch that meets the TPOT target (the scheduler model of
+    :func:`~deployscope.physics.batching.rate_point`); the TTFT targets bound the queueing.
     Latency grows with load, so the answer is the last passing rate on a geometric grid of 64
     rates up to capacity, refined on a linear grid of 64 between it and the next one.
     """
-    kw = dict(tp=tp, pp=pp, ep=ep, b_max=b_max, prefix_hit=prefix_hit, spec=spec)
     enc = ctx.shape.encoder_only
+    kw = dict(tp=tp, pp=pp, ep=ep, b_max=b_max, prefix_hit=prefix_hit, spec=spec, tpot_limit=tpot_limit(targets))
 
     def ok(lams: np.ndarray) -> np.ndarray:
         return meets(rate_point(ctx, lams, I, O, **kw), targets, encoder_only=enc)
 
     lam_max = float(rate_point(ctx, np.array([0.0]), I, O, **kw)["capacity"])
-    grid = lam_max * np.geomspace(1e-4, 0.9999, 64)
+    grid = lam_max * np.geomspace(1e-4, NEAR_SATURATION, 64)
     g = ok(grid)
     if not g[0]:
         return None
