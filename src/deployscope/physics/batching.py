@@ -127,7 +127,9 @@ def max_batch(ctx: Context, input_len, output_len, *, tp=1, pp=1, ep=1, kv_token
         per_seq = I + O
     else:
         per_seq = I + O / 2.0
-    return np.minimum(np.floor(kv_tokens / np.maximum(per_seq, 1.0)), float(ctx.engine.perf.max_batch_size))
+    # the engine's sequence cap holds per attention group (each data-parallel rank schedules its own)
+    dp = np.maximum(1.0, np.floor(np.asarray(ep, dtype=float) / np.asarray(tp, dtype=float)))
+    return np.minimum(np.floor(kv_tokens / np.maximum(per_seq, 1.0)), float(ctx.engine.perf.max_batch_size) * dp)
 
 
 def max_throughput_points(
@@ -348,21 +350,28 @@ def static_batch(ctx: Context, batch: float, I: float, O: float, *, tp=1, pp=1, 
 
 def choose_parallelism(ctx: Context, gpus: int, I: float, O: float, *, sizes=(1, 2, 4, 8, 16, 32, 64)) -> tuple[int, int, int]:  # noqa: ANN001
     """(tp, pp, ep) of the replica split of `gpus` with the highest max throughput: tensor
-    parallelism over the divisors of `gpus` that divide the attention heads (pp = 1; for a
-    mixture of experts, experts spread over the same GPUs as the engines' default expert
-    parallel). Raises ValueError when the model fits at no size."""
+    parallelism over the divisors of `gpus` that divide the attention heads (pp = 1); for a
+    mixture of experts also attention data parallelism with the experts spread over the replica
+    (tp = 1, ep = replica size: the layout the engines document for serving MoE models at
+    scale). Raises ValueError when the model fits at no size."""
     t = ctx.model.transformer
+    moe = t.moe is not None
     best: tuple[float, int, int] | None = None
-    for tp in sizes:
-        if tp > gpus or gpus % tp or t.num_attention_heads % tp:
+    for n in sizes:
+        if n > gpus or gpus % n:
             continue
-        ep = 1
-        pts = max_throughput_points(None, None, ctx=ctx, tp=tp, pp=1, ep=ep, input_len=I, output_len=O)
-        if not bool(np.asarray(pts["fits"])):
-            continue
-        total = float(pts["output_tokens_per_s"]) * (gpus // tp)
-        if best is None or total > best[0]:
-            best = (total, tp, ep)
+        layouts = []
+        if t.num_attention_heads % n == 0:
+            layouts.append((n, 1))
+        if moe and n > 1 and t.moe.num_experts % n == 0:
+            layouts.append((1, n))
+        for tp, ep in layouts:
+            pts = max_throughput_points(None, None, ctx=ctx, tp=tp, pp=1, ep=ep, input_len=I, output_len=O)
+            if not bool(np.asarray(pts["fits"])):
+                continue
+            total = float(pts["output_tokens_per_s"]) * (gpus // n)
+            if best is None or total > best[0] * (1 + 1e-9):
+                best = (total, tp, ep)
     if best is None:
-        raise ValueError("the model does not fit on these GPUs at any tensor-parallel size")
+        raise ValueError("the model does not fit on these GPUs at any tensor-parallel or expert-parallel size")
     return best[1], 1, best[2]

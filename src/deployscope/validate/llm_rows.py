@@ -249,7 +249,7 @@ def _row(row: dict[str, str], ctxs: Contexts) -> _Row:
     kv_tokens = float(serving.memory_budget(ctx, tp, pp, ep)["kv_capacity_tokens"])
     if kv_tokens < I + O:
         raise Skip("the model does not fit with this parallelism (predicted out of memory)")
-    return _Row(ctx=ctx, dep=dep, I=I, O=O, replicas=gpus // (tp * pp), gpus=gpus, unit=unit)
+    return _Row(ctx=ctx, dep=dep, I=I, O=O, replicas=gpus // (pp * max(tp, ep)), gpus=gpus, unit=unit)
 
 
 def predict_llm_row(row: dict[str, str], ctxs: Contexts) -> float:
@@ -265,11 +265,11 @@ def predict_llm_row(row: dict[str, str], ctxs: Contexts) -> float:
     if scale is None:
         raise Skip(f"latency unit {r.unit!r} is not ms or s")
     if metric == "ttft":
-        return serving.static_batch(r.ctx, B_row or 1.0, r.I, r.O, tp=r.dep.tp, pp=r.dep.pp)[1] * scale
+        return serving.static_batch(r.ctx, B_row or 1.0, r.I, r.O, tp=r.dep.tp, pp=r.dep.pp, ep=r.dep.ep)[1] * scale
     if metric == "end_to_end_batch_latency":
         if B_row is None:
             raise Skip("batch latency row without a batch size")
-        return serving.static_batch(r.ctx, B_row, r.I, r.O, tp=r.dep.tp, pp=r.dep.pp)[0] * scale
+        return serving.static_batch(r.ctx, B_row, r.I, r.O, tp=r.dep.tp, pp=r.dep.pp, ep=r.dep.ep)[0] * scale
     if metric in ("mean_ttft", "mean_itl", "mean_tpot", "p99_ttft", "p99_itl") and qps:
         sim = _sim(r, qps.group(1), _requests(row), ctxs)
         v = {"mean_ttft": sim.ttft_s.mean, "p99_ttft": sim.ttft_s.p99, "mean_itl": sim.itl_mean_s}.get(metric, sim.tpot_s.mean)
@@ -309,7 +309,7 @@ def _throughput(row, r: _Row, metric: str, scenario: str, B_row, qps, ctxs: Cont
     if "static batch" in scenario or metric == "throughput_per_gpu":
         if B_row is None:
             raise Skip("static-batch row without a batch size")
-        e2e, _ = serving.static_batch(r.ctx, B_row, r.I, r.O, tp=r.dep.tp, pp=r.dep.pp)
+        e2e, _ = serving.static_batch(r.ctx, B_row, r.I, r.O, tp=r.dep.tp, pp=r.dep.pp, ep=r.dep.ep)
         tok = B_row * r.O / e2e * r.replicas
         return r.scale(tok, tok / r.O)
     if qps:
@@ -325,10 +325,10 @@ def _requests(row: dict[str, str]) -> int:
 
 
 def _sim(r: _Row, qps: str, n_req: int, ctxs: Contexts):  # noqa: ANN202
-    key = (id(r.ctx), r.dep.tp, r.dep.pp, r.I, r.O, qps, n_req, r.replicas)
+    key = (id(r.ctx), r.dep.tp, r.dep.pp, r.dep.ep, r.I, r.O, qps, n_req, r.replicas)
     if key not in ctxs.sims:
         rate = None if qps == "INF" else float(qps) / r.replicas
-        ctxs.sims[key] = serving.simulate(ctx=r.ctx, tp=r.dep.tp, pp=r.dep.pp, input_len=r.I, output_len=r.O, rate=rate,
+        ctxs.sims[key] = serving.simulate(ctx=r.ctx, tp=r.dep.tp, pp=r.dep.pp, ep=r.dep.ep, input_len=r.I, output_len=r.O, rate=rate,
                                           num_requests=max(1, n_req // r.replicas), seed=0)
     return ctxs.sims[key]
 
