@@ -21,7 +21,7 @@ bounded, log/logit-transformed parameters (scipy is a development dependency of 
 Writes: ``catalog/data/efficiency.yaml`` (one fitted row per family x engine, and the '*' x '*'
 prior replaced by the mean of the fitted families), the ``perf:`` overheads of the fitted engine
 in ``catalog/data/engines.yaml`` (other engines get the same figures, marked as carried over),
-and ``catalog/data/error_bands.yaml`` (held-out error bands per metric class).
+and the llm rows of ``catalog/data/error_bands.yaml`` (held-out error bands per metric class).
 """
 
 from __future__ import annotations
@@ -219,18 +219,20 @@ def write_error_bands(report: dict) -> dict:
             "rows": len(sel),
             "median_ape": round(float(np.median(apes)), 4),
         }
-    import yaml
+    from deployscope.validate_workloads import write_error_band_rows
 
-    doc = {
-        "source": (
-            f"held-out rows of src/deployscope/validation/A_llm_inference.csv (sources other than "
-            f"{', '.join(validate.FIT_SOURCES)}), scored by deployscope validate after {SCRIPT}; "
-            "low/high = 5th/95th percentile of measured / predicted"
-        ),
-        "as_of": date.today().isoformat(),
-        "bands": bands,
-    }
-    (DATA / "error_bands.yaml").write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    source = (
+        f"held-out rows of src/deployscope/validation/A_llm_inference.csv (sources other than "
+        f"{', '.join(validate.FIT_SOURCES)}), scored by deployscope validate after {SCRIPT}; "
+        "low/high = 5th/95th percentile of measured / predicted"
+    )
+    applies = {"throughput": "output tokens/s and requests/s", "ttft": "time to first token", "tpot": "time per output token"}
+    rows = [
+        {"id": f"llm-{cls}", "workload": "llm", "metric": cls, "engine": "*", **b, "percentiles": [5, 95],
+         "applies_to": applies[cls], "source": source, "as_of": date.today().isoformat()}
+        for cls, b in bands["*"].items()
+    ]
+    write_error_band_rows(rows, DATA / "error_bands.yaml")
     return bands
 
 

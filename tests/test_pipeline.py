@@ -83,6 +83,20 @@ def test_size_example_pipeline():
         assert s.capacity_items_per_day >= sizing.items_per_day * (1 - 1e-9)
 
 
+def test_every_stage_carries_its_sources():
+    """LLM stages name the catalog rows their serving estimate rests on, as image stages do."""
+    from deployscope.catalog import default_catalog
+
+    cat = default_catalog()
+    sizing = P.size_pipelines(P.load_pipelines(EXAMPLE))[0]
+    for s in sizing.stages:
+        assert s.sources, s.name
+    profile = next(s for s in sizing.stages if s.kind == "llm")
+    assert cat.models.get(profile.model).source in profile.sources
+    assert cat.accelerators.get(profile.gpu).source in profile.sources
+    assert cat.engines.get("vllm").source in profile.sources
+
+
 def _fake_rates(monkeypatch, llm_s: float, img_s: float):
     monkeypatch.setattr(P, "_llm_rate", lambda stage, cat: (1, llm_s, None, None, []))
     monkeypatch.setattr(P, "_diffusion_rate", lambda stage, cat: (1, img_s, None, None, []))

@@ -10,7 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from deployscope.planner import Factors, _policy, _verdict, build_options, plan
+from deployscope.planner import Factors, build_options, plan
+from deployscope.planning.sizing import gpus_per_year, peak_rate
+from deployscope.planning.verdicts import Verdicts
 from deployscope.scenario import load_scenario
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -91,15 +93,9 @@ def test_air_gapped_excludes_every_option_with_a_cloud_or_api_part(saas, cats, s
     )
     old = ctx.scenario
     ctx.scenario = old.model_copy(update={"policy": facts})
-    saved = {k: v for k, v in ctx.cache.items() if isinstance(k, tuple) and k and k[0] == "verdict"}
-    for k in saved:
-        del ctx.cache[k]
     try:
-        verdicts = _policy(ctx, opts)
+        verdicts = Verdicts(ctx).screen(opts)  # a fresh screen: the verdicts of the changed facts
     finally:
-        for k in [k for k in ctx.cache if isinstance(k, tuple) and k and k[0] == "verdict"]:
-            del ctx.cache[k]
-        ctx.cache.update(saved)
         ctx.scenario = old
     external = [o for o in opts if any(p["kind"] != "on_prem" for p in o.parts)]
     assert any(o.placement == "hybrid" for o in external)
@@ -136,16 +132,14 @@ def test_more_gpus_never_lower_capacity(n1, n2):
 @given(d=factor)
 def test_installed_capacity_covers_the_peak_with_the_spare(saas, d):
     """The on-prem fleet the planner buys serves the final year's peak with N+1 left over."""
-    from deployscope.planner import _gpus_per_year, _peak_rate
-
     ctx, opts = saas
-    pieces = ctx.cache[("onprem_pieces", next(o.id.split("on_prem-", 1)[1] for o in opts if o.placement == "on_prem" and not o.excluded))]
+    pieces = next(o.pieces for o in opts if o.placement == "on_prem" and not o.excluded)
     f = Factors(demand=d)
-    need = _gpus_per_year(ctx, pieces, f)
+    need = gpus_per_year(ctx, pieces, f)
     for pc in pieces:
         if pc.kind != "llm":
             continue
-        peak = float(np.asarray(_peak_rate(pc.d, f))[-1])
+        peak = float(np.asarray(peak_rate(pc.d, f))[-1])
         gpus = float(np.asarray(need[pc.gpu])[-1])
         replicas = gpus / pc.per_replica_gpus
         assert (replicas - 1) * pc.cap >= peak * (1 - 1e-9)

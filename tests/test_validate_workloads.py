@@ -89,13 +89,26 @@ def test_training_accuracy_regression_guard(records):
     assert len(primary) == 7 and statistics.median(primary) <= 0.12
 
 
-def test_training_error_band_matches_the_rows(records):
-    # TRAINING_ERROR_BAND is a constant; it must stay the 10th / 90th percentile it claims to be
-    import numpy as np
+def test_error_band_rows_match_the_catalog(cat):
+    # the training and diffusion bands in the catalog are what scoring the validation rows gives now
+    fresh = {r["id"]: r for r in V.error_band_rows(cat)}
+    assert set(fresh) == {"training-gpu_hours", "diffusion-images_per_s"}
+    for rid, row in fresh.items():
+        stored = cat.error_bands.get(rid)
+        assert stored.low == pytest.approx(row["low"], abs=0.02) and stored.high == pytest.approx(row["high"], abs=0.02), rid
+        assert stored.rows == row["rows"] and stored.low < 1 < stored.high
+    assert fresh["training-gpu_hours"]["rows"] == 20 and fresh["diffusion-images_per_s"]["rows"] == 44
 
-    ratios = [r["measured"] / r["predicted"] for r in records["C"] if r["metric"] == "gpu_hours" and r["ape"] is not None]
-    assert V.TRAINING_ERROR_BAND["low"] == pytest.approx(float(np.percentile(ratios, 10)), abs=0.02)
-    assert V.TRAINING_ERROR_BAND["high"] == pytest.approx(float(np.percentile(ratios, 90)), abs=0.02)
+
+def test_write_error_band_rows_keeps_the_other_rows(tmp_path):
+    import yaml
+
+    path = tmp_path / "error_bands.yaml"
+    path.write_text("# header\n- {id: llm-throughput, low: 0.7}\n- {id: training-gpu_hours, low: 0.1}\n")
+    V.write_error_band_rows([{"id": "training-gpu_hours", "low": 0.95}], path)
+    rows = yaml.safe_load(path.read_text())
+    assert path.read_text().startswith("# header")
+    assert rows == [{"id": "llm-throughput", "low": 0.7}, {"id": "training-gpu_hours", "low": 0.95}]
 
 
 def test_fit_split_holds_out_whole_sources(records):

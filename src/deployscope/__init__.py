@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # imported lazily below so that `import deployscope` stays fa
     from .result import Plan
     from .scenario import Scenario, load_scenario
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "Catalog",

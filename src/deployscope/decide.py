@@ -15,6 +15,13 @@ from typing import Any
 
 import numpy as np
 
+from ._version import __version__
+from .economics import break_even_month
+from .economics.uncertainty import tornado
+from .parallel import current, monte_carlo_samples
+from .planning.candidates import FACTORS, UNCERTAINTY_DEFAULTS, Candidate, Factors, Verdict
+from .planning.inputs import Inputs
+from .planning.performance import memory_and_curve
 from .result import (
     Assumption,
     CashFlowYear,
@@ -77,11 +84,8 @@ def _objective_key(objective: str, o: Option, latency: float | None) -> tuple:
     return (npv,)
 
 
-def decide(ctx: Any, opts: list[Any], verdicts: dict[str, tuple[bool, list[str], list[Any]]], t0: float) -> Plan:
-    from . import __version__
-    from .economics import break_even_month
-    from .planner import FACTORS, UNCERTAINTY_DEFAULTS, Factors
-
+def decide(ctx: Inputs, opts: list[Candidate], verdicts: dict[str, Verdict], t0: float) -> Plan:
+    """Rank the screened candidates and assemble the Plan (``t0``: when planning started)."""
     scn = ctx.scenario
     fx = ctx.fx_per_usd
     r = ctx.econ.discount_rate
@@ -90,7 +94,7 @@ def decide(ctx: Any, opts: list[Any], verdicts: dict[str, tuple[bool, list[str],
     options: list[Option] = []
     latency: dict[str, float | None] = {}
     for o in opts:
-        allowed, reasons, obligations = verdicts.get(o.id, (True, [], []))
+        allowed, reasons, obligations = verdicts.get(o.id, Verdict(True, [], []))
         excluded = list(o.excluded) + list(reasons)
         res = o.cost(base) if not o.excluded else None
         if res is not None:
@@ -99,9 +103,6 @@ def decide(ctx: Any, opts: list[Any], verdicts: dict[str, tuple[bool, list[str],
         total = _fl(res.total()) * fx if res is not None else None
         uc = res.unit_costs() if res is not None else {}
         unit = UnitCosts(**{k: (None if v is None or not math.isfinite(_fl(v)) else _fl(v) * fx) for k, v in uc.items()})
-        if res is not None:
-            hours = sum(_fl(p.gpu_hours_per_year or 0) for p in [])
-            _ = hours
         flows = [CashFlowYear(year=f.year, capex=_fl(f.capex) * fx, opex=_fl(f.opex) * fx,
                               breakdown={k: _fl(v) * fx for k, v in f.breakdown.items()}) for f in (res.flows if res else [])]
         assumptions = [Assumption(name=a.name, value=_plain(a.value), unit=a.unit or None,
@@ -111,7 +112,7 @@ def decide(ctx: Any, opts: list[Any], verdicts: dict[str, tuple[bool, list[str],
             id=o.id, label=o.label, placement=o.placement, placement_detail=o.detail, provider=o.provider, frontier=o.frontier,
             allowed=bool(allowed) and not o.excluded, excluded_because=excluded, npv=npv, total_cost=total, unit_costs=unit,
             cash_flows=flows, obligations=[_obligation(x) for x in obligations], assumptions=assumptions,
-            sources=list(o.sources), warnings=list(o.warnings),
+            sources=list(o.sources), warnings=list(o.stale_prices) + list(o.warnings),
         ))
         latency[o.id] = o.latency_s
     by_id = {o.id: o for o in opts}
@@ -170,8 +171,6 @@ def decide(ctx: Any, opts: list[Any], verdicts: dict[str, tuple[bool, list[str],
     mc: MonteCarlo | None = None
     ranges = {**UNCERTAINTY_DEFAULTS, **scn.uncertainty}
     if recommended is not None:
-        from .economics.uncertainty import tornado
-
         inputs = ("tariff", "gpu_price", "utilization", "demand", "api_price")
         for o in lead[:2]:
 
@@ -192,15 +191,15 @@ def decide(ctx: Any, opts: list[Any], verdicts: dict[str, tuple[bool, list[str],
     ranked = sorted(allowed, key=lambda o: o.rank if o.rank is not None else 10**6)
     for o in ([recommended] if recommended is not None else []) + ranked:
         if o.placement in ("on_prem", "cloud", "hybrid"):
-            memory, curve = _memory_and_curve(ctx, o)
+            memory, curve = memory_and_curve(ctx, by_id[o.id], o)
             if memory is not None or curve:
                 break
 
     rationale = _rationale(ctx, recommended, allowed, options, crossovers, mc, latency)
     warnings = list(ctx.warnings)
-    for o in keep:
-        for w in o.warnings:
-            if w not in warnings and "price of" in w:
+    for o in keep:  # stale prices of the options shown are worth a plan-level warning
+        for w in by_id[o.id].stale_prices:
+            if w not in warnings:
                 warnings.append(w)
     sources = list(ctx.sources.values())
     plan = Plan(
@@ -256,8 +255,6 @@ def _leaders(allowed: list[Option]) -> list[Option]:
 
 def _crossovers(ctx: Any, lead: list[Option], by_id: dict[str, Any], best: Option, r: float, fx: float) -> list[Crossover]:
     """For each input, the smallest factor (above or below 1) at which another option becomes best."""
-    from .planner import Factors
-
     if len(lead) < 2:
         return []
     out = []
@@ -290,10 +287,6 @@ def _crossovers(ctx: Any, lead: list[Option], by_id: dict[str, Any], best: Optio
 
 def _monte_carlo(ctx: Any, lead: list[Option], by_id: dict[str, Any], ranges: dict[str, tuple[float, float, float]],
                  r: float, fx: float, factors: tuple[str, ...]) -> MonteCarlo:
-    from .planner import Factors
-
-    from .parallel import current, monte_carlo_samples
-
     n = ctx.scenario.monte_carlo_samples
     seed = ctx.scenario.seed
 
@@ -311,72 +304,6 @@ def _monte_carlo(ctx: Any, lead: list[Option], by_id: dict[str, Any], ranges: di
         rng_out.append(MonteCarloRange(option_id=o.id, p10=float(p10), p50=float(p50), p90=float(p90), prob_best=float(win[i])))
     return MonteCarlo(samples=n, seed=seed, inputs={k: {"low": ranges[k][0], "mode": ranges[k][1], "high": ranges[k][2]} for k in factors},
                       ranges=rng_out)
-
-
-def _memory_and_curve(ctx: Any, opt: Option) -> tuple[MemoryBreakdown | None, list[CurvePoint]]:
-    comp = next((c for c in opt.performance.components if c.kind == "llm" and c.gpu), None)
-    if comp is None:
-        return None, []
-    d = next((d for d in ctx.demands if d.name == comp.workload), None)
-    if d is None:
-        return None, []
-    w = d.workload
-    # context per sequence for the memory view: the longest request if given, else the p95 lengths
-    ctx_len = int(round((w.input_tokens.max or w.input_tokens.p95_tokens) + (w.output_tokens.max or w.output_tokens.p95_tokens)))
-    memory = None
-    try:
-        from .physics.memory import estimate_memory
-
-        cached = ctx.cache.get(("serve", d.name, comp.gpu, True))
-        batch = int(math.ceil(cached[0][0].batch)) if cached and cached[0] else 1  # sequences in flight at the SLO capacity
-        m = estimate_memory(d.model.id, comp.quant or "bf16", None, ctx_len, batch, comp.tp or 1, 1, 1, ctx.scenario.candidates.engine, ctx.catalog)
-        parts = {}
-        src = m.model_dump() if hasattr(m, "model_dump") else (m if isinstance(m, dict) else vars(m))
-        for k, v in src.items():
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and ("bytes" in k or k in ("weights", "kv_cache", "activations", "overhead")):
-                name = k.replace("_bytes", "").replace("_per_gpu", "")
-                if name not in ("total", "per_gpu", "kv_per_token", "gpu_memory", "replica"):
-                    parts[name] = float(v)
-        gpu = ctx.catalog.accelerators.get(comp.gpu)
-        used = sum(parts.values())
-        if used < gpu.memory_bytes:
-            parts["free"] = float(gpu.memory_bytes - used)
-        memory = MemoryBreakdown(option_id=opt.id, workload=comp.workload, model=d.model.id, gpu=gpu.id, quant=comp.quant, tp=comp.tp or 1, pp=1,
-                                 total_bytes=float(gpu.memory_bytes), parts=parts)
-    except Exception as exc:  # noqa: BLE001 - descriptive view only
-        ctx.warnings.append(f"memory breakdown unavailable: {exc}")
-    curve: list[CurvePoint] = []
-    try:
-        from .physics import serving
-
-        for c in (1, 2, 4, 8, 16, 32, 64, 128, 256):
-            res = serving.estimate(d.model.id, comp.gpu, gpus=comp.tp or 1, tp=comp.tp or 1, quant=comp.quant or "bf16",
-                                   engine=ctx.scenario.candidates.engine, input_len=int(round(w.input_tokens.mean)),
-                                   output_len=int(round(w.output_tokens.mean)), concurrency=c, catalog=ctx.catalog,
-                                   calibration=ctx.scenario.candidates.calibration)
-            g = (lambda k: res.get(k)) if isinstance(res, dict) else (lambda k: getattr(res, k, None))
-            ttft, tpot = g("ttft_s"), g("tpot_s")
-            curve.append(CurvePoint(
-                concurrency=float(c), output_tokens_per_s=float(g("output_tokens_per_s")), requests_per_s=_opt(g("requests_per_s")),
-                ttft_s=_opt(ttft if isinstance(ttft, (int, float)) else _g(ttft, "p50")),
-                tpot_s=_opt(tpot if isinstance(tpot, (int, float)) else _g(tpot, "p50")),
-            ))
-    except Exception as exc:  # noqa: BLE001
-        ctx.warnings.append(f"latency-throughput curve unavailable: {exc}")
-    return memory, curve
-
-
-def _g(x: Any, k: str) -> Any:
-    if x is None:
-        return None
-    return x.get(k) if isinstance(x, dict) else getattr(x, k, None)
-
-
-def _opt(x: Any) -> float | None:
-    try:
-        return None if x is None else float(x)
-    except (TypeError, ValueError):
-        return None
 
 
 def _money(ctx: Any, v: float | None) -> str:

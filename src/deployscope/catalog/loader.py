@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-import yaml
 from pydantic import ValidationError
 
+from .. import safe_yaml
 from ..errors import CatalogError
 from .base import Row, Table
 
@@ -24,12 +24,6 @@ BUNDLED_DIR = Path(__file__).parent / "data"
 USER_CATALOG_ENV = "DEPLOYSCOPE_CATALOG"
 
 R = TypeVar("R", bound=Row)
-
-try:  # the C loader is several times faster; fall back where libyaml is missing
-    _YamlLoader: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover
-    _YamlLoader = yaml.SafeLoader
-
 
 @dataclass(frozen=True)
 class TableSpec(Generic[R]):
@@ -52,18 +46,9 @@ def table_names() -> list[str]:
 
 
 def read_yaml(path: Path) -> Any:
-    """Parse a YAML file, turning syntax errors into a message that names the file and line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CatalogError(f"cannot read {path}: {exc.strerror}", field="file", value=str(path)) from None
-    try:
-        return yaml.load(text, Loader=_YamlLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise CatalogError(f"{path}{where}: malformed YAML: {problem}", field="file", value=str(path)) from None
+    """Parse a YAML file through the safe loader (size, nesting and alias limits, UTF-8 or a BOM,
+    finite numbers); every refusal is a CatalogError naming the file (and line where there is one)."""
+    return safe_yaml.load_file(path, error=CatalogError)
 
 
 def _rows_from_file(path: Path) -> list[dict[str, Any]]:
@@ -190,6 +175,7 @@ _TABLE_MODULES = (
     "prices",
     "policy",
     "workloads",
+    "error_bands",
 )
 
 

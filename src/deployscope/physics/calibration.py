@@ -1,4 +1,5 @@
-"""Calibration profiles: measured corrections to the performance model, and validation error bands.
+"""Calibration profiles: measured corrections to the performance model, and validation error bands
+(read from the catalog's ``error_bands`` table).
 
 A calibration profile is a YAML file ``calibrations/NAME.yaml`` in the user data directory
 (``$DEPLOYSCOPE_DATA_DIR``, else ``$XDG_DATA_HOME/deployscope``, else
@@ -27,12 +28,13 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from datetime import date
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..catalog.error_bands import ErrorBand, llm_bands
+from ..catalog.loader import default_catalog
 from ..errors import DeployscopeError
 
 CALIBRATION_DIR_ENV = "DEPLOYSCOPE_DATA_DIR"
@@ -82,8 +84,6 @@ def list_calibrations() -> list[str]:
 
 def load_calibration(name: str) -> CalibrationProfile:
     """Read ``calibrations/NAME.yaml`` from the user data directory (or a path to a YAML file)."""
-    import yaml
-
     path = Path(name)
     if not (path.suffix in (".yaml", ".yml") and path.exists()):
         path = calibration_dir() / f"{name}.yaml"
@@ -94,10 +94,12 @@ def load_calibration(name: str) -> CalibrationProfile:
             value=name,
             allowed=list_calibrations() or "none saved yet (run `deployscope calibrate`)",
         )
+    from .. import safe_yaml
+
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise DeployscopeError(f"cannot read calibration {path}: {exc}", field="calibration", value=name) from None
+        raw = safe_yaml.load_file(path) or {}
+    except safe_yaml.UnsafeInput as exc:
+        raise DeployscopeError(f"cannot read calibration profile: {exc}", field="calibration", value=name) from None
     if not isinstance(raw, dict):
         raise DeployscopeError(f"{path}: expected a mapping", field="calibration", value=name)
     raw.setdefault("name", path.stem)
@@ -157,40 +159,7 @@ def apply_calibration(hw, calibration, *, engine: str, family: str):  # noqa: AN
     return out, info
 
 
-# ----------------------------------------------------------------------------------------------
-# error bands from validation
-# ----------------------------------------------------------------------------------------------
-
-ERROR_BANDS_FILE = Path(__file__).resolve().parent.parent / "catalog" / "data" / "error_bands.yaml"
-
-
-@lru_cache(maxsize=1)
-def _bands_raw() -> dict[str, Any]:
-    import yaml
-
-    if not ERROR_BANDS_FILE.exists():
-        return {}
-    return yaml.safe_load(ERROR_BANDS_FILE.read_text(encoding="utf-8")) or {}
-
-
-def error_bands(engine: str | None = None) -> dict[str, Any]:
-    """Error bands per metric class (throughput, ttft, tpot) from the held-out validation rows.
-
-    Written by ``scripts/fit_perf.py`` into ``catalog/data/error_bands.yaml``. Where the file has a
-    band for the engine it is used, else the all-engine band.
-    """
-    from .serving import ErrorBand
-
-    raw = _bands_raw()
-    out: dict[str, ErrorBand] = {}
-    bands = raw.get("bands", {})
-    src = raw.get("source", "validation")
-    for cls in ("throughput", "ttft", "tpot"):
-        b = (bands.get(engine or "", {}) or {}).get(cls) or (bands.get("*", {}) or {}).get(cls)
-        if b:
-            out[cls] = ErrorBand(metric_class=cls, source=src, **b)
-    if not out:
-        out["throughput"] = ErrorBand(
-            low=0.0, high=float("inf"), metric_class="throughput", rows=0, source="no validation bands written yet"
-        )
-    return out
+def error_bands(engine: str | None = None, catalog: Any = None) -> dict[str, ErrorBand]:
+    """Error bands per metric class (throughput, ttft, tpot) from the catalog's error_bands table:
+    the engine's rows where it has them, else the all-engine rows."""
+    return llm_bands(default_catalog(catalog), engine)

@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from ..catalog.error_bands import find_band
 from ..catalog.loader import default_catalog
 from ..errors import DeployscopeError
 
@@ -311,7 +312,7 @@ def estimate(
     """Latency, throughput and memory of text-to-image generation (or a GAN generator)."""
     cat = default_catalog(catalog)
     if isinstance(resolution, str):
-        from ..pipeline import parse_resolution
+        from ..scenario.pipelines import parse_resolution
 
         try:
             resolution = parse_resolution(resolution)
@@ -428,7 +429,7 @@ def estimate(
     ]
     if use_cfg:
         assumptions.append("classifier-free guidance: the denoiser runs on 2 x batch latents; the negative prompt is encoded too")
-    from ..validate_workloads import DIFFUSION_ERROR_BAND
+    band = find_band(cat, "diffusion", "images_per_s")
 
     return DiffusionResult(
         model=spec.id,
@@ -454,7 +455,7 @@ def estimate(
         text_encoder_flops=text_f,
         vae_flops_per_image=vae_f / batch if vae_f else 0.0,
         memory_breakdown={"weights": wbytes, "activations": act, "framework": mrow.framework_overhead_bytes},
-        error_band=dict(DIFFUSION_ERROR_BAND),
+        error_band=band.as_dict() if band is not None else {"low": None, "high": None, "rows": 0, "source": "no diffusion band in the catalog"},
         assumptions=assumptions,
         sources=[spec.source, acc.source, erow.source],
     )

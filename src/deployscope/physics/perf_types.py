@@ -15,6 +15,8 @@ from typing import Any, Literal, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..catalog.error_bands import ErrorBand
+
 
 @dataclass(frozen=True)
 class Deployment:
@@ -123,18 +125,6 @@ class Percentiles(BaseModel):
         # between p90 and p99 on the log-tail the quantile grows with -ln(1 - q)
         f = (math.log(20) - math.log(10)) / (math.log(100) - math.log(10))
         return self.p90 + f * (self.p99 - self.p90)
-
-
-class ErrorBand(BaseModel):
-    """How far predictions of this kind were off on held-out validation rows."""
-
-    model_config = ConfigDict(frozen=True)
-    low: float = Field(description="multiplier: the true value was >= low x prediction on 90 % of held-out rows")
-    high: float = Field(description="multiplier: the true value was <= high x prediction on 90 % of held-out rows")
-    metric_class: str
-    rows: int = Field(description="held-out validation rows the band comes from")
-    median_ape: float | None = None
-    source: str = Field(description="where the band comes from (validation files, fitting split, script)")
 
 
 class PerfErrorBand(ErrorBand):

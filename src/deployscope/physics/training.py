@@ -58,6 +58,7 @@ from typing import Any
 
 import numpy as np
 
+from ..catalog.error_bands import find_band
 from ..catalog.loader import default_catalog
 from ..errors import DeployscopeError
 
@@ -570,7 +571,7 @@ def estimate(
 
     advice = _network_advice(nets, gpus, domain, traffic, t_compute, acc, chosen, t_comm, zero, trainable)
 
-    band = _training_error_band()
+    band = _training_error_band(cat)
     assumptions = [
         f"FLOPs = {mult:g} x (6 N + 12 L d s) per token with N = {a.active_params / 1e9:.2f}B active parameters, s = {seq_len}",
         f"MFU model row {eff_row.id} ({'fitted for ' + acc.family if fitted_family else 'no row for family ' + acc.family + ': default row used'})",
@@ -672,11 +673,7 @@ def _network_advice(nets, gpus, domain, traffic, t_compute, acc, chosen, t_comm,
     }
 
 
-def _training_error_band() -> dict[str, Any]:
-    """Multipliers on the central GPU-hours figure from the held-out validation rows (see docs/training.md)."""
-    try:
-        from ..validate_workloads import TRAINING_ERROR_BAND
-
-        return dict(TRAINING_ERROR_BAND)
-    except Exception:  # noqa: BLE001 - the band is informative; never fail an estimate over it
-        return {"low": None, "high": None, "rows": "validation not available"}
+def _training_error_band(catalog: Any) -> dict[str, Any]:
+    """Multipliers on the central GPU-hours figure from the catalog's error_bands table (see docs/training.md)."""
+    row = find_band(catalog, "training", "gpu_hours")
+    return row.as_dict() if row is not None else {"low": None, "high": None, "rows": 0, "source": "no training band in the catalog"}

@@ -23,18 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..catalog.loader import default_catalog
 from ..errors import DeployscopeError
+from ..scenario.policy import DataCategory, PolicyFacts
 
-DataCategory = Literal[
-    "personal",
-    "special_category",
-    "health",
-    "financial",
-    "public",
-    "cui",
-    "classified_secret",
-    "classified_above_secret",
-    "none",
-]
 Placement = Literal[
     "on_prem",
     "on_prem_air_gapped",
@@ -56,42 +46,6 @@ PLACEMENTS: tuple[str, ...] = (
     "hybrid",
 )
 SELF = "self"  # jurisdiction / region of an on-prem part: the organization's own
-
-
-class PolicyFacts(BaseModel):
-    """What the rules need to know. Everything has a default so a scenario may give only what applies."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    data_categories: list[DataCategory] = Field(default_factory=lambda: ["none"])
-    data_subject_jurisdictions: list[str] = Field(default_factory=list, description="e.g. [EU], [DE, US]")
-    organization_jurisdiction: str | None = Field(default=None, description="where the organization is established: DE, FR, US, EU...")
-    network_policy: Literal["air_gapped", "restricted_egress", "internet"] = "internet"
-    sector: Literal["banking", "health", "public_sector", "defense", "none"] = "none"
-    ai_act_role: Literal["deployer", "provider", "none"] = "deployer"
-    high_risk_use: bool = Field(default=False, description="an EU AI Act Annex III use case")
-    synthetic_content: bool = Field(default=False, description="generates images/audio/video/text published as deepfakes or public-interest text")
-    human_editorial_control: bool = Field(default=False, description="a person reviews and takes editorial responsibility for published output")
-    interacts_with_people: bool = Field(default=False, description="a chatbot or assistant that talks to people")
-    large_scale: bool = Field(default=False, description="large-scale processing or systematic monitoring (GDPR Art. 35(3))")
-    fine_tuning: bool = False
-    monthly_active_users: int | None = Field(default=None, ge=0)
-    annual_revenue_usd: float | None = Field(default=None, ge=0)
-    commercial_use: bool = True
-    transfer_safeguards_documented: bool = Field(
-        default=False,
-        description="SCCs + transfer impact assessment + supplementary measures are documented for third-country processors",
-    )
-
-    @field_validator("data_subject_jurisdictions")
-    @classmethod
-    def _upper(cls, v: list[str]) -> list[str]:
-        return [s.upper() for s in v]
-
-    @field_validator("organization_jurisdiction")
-    @classmethod
-    def _upper1(cls, v: str | None) -> str | None:
-        return v.upper() if v else v
 
 
 class PlacementPart(BaseModel):

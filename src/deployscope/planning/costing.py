@@ -1,0 +1,269 @@
+"""Costing: each candidate's cash flows as a small picklable model, called with Factors.
+
+Factors are floats, or equal-length numpy arrays for sweeps and Monte Carlo, so one call prices
+thousands of draws. Each model returns the economics module's ``CostResult``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..economics import api_cash_flows, average_power_w, cloud_cash_flows, combine, onprem_cash_flows
+from . import pipelines
+from .candidates import DAYS_PER_YEAR, HOURS_PER_YEAR, SECONDS_PER_DAY, CostModel, Demand, Factors, Piece
+from .hardware import Hardware
+from .inputs import Inputs
+from .pipelines import seq
+from .sizing import base_volume_share, ceil, gpus_per_year, utilization
+
+
+def col(x: Any) -> Any:
+    """A per-sample factor (S,) as a column (S, 1) to scale (S, H) arrays; scalars unchanged."""
+    a = np.asarray(x, dtype=float)
+    return a[:, None] if a.ndim else float(a)
+
+
+def volumes(inputs: Inputs, f: Factors, share: Any = 1.0) -> dict[str, Any]:
+    """Per-year input/output tokens and images over all workloads, shape (H,) or (S, H)."""
+    dem = np.asarray(f.demand, dtype=float)
+    tin: Any = 0.0
+    tout: Any = 0.0
+    img: Any = 0.0
+    for d in inputs.demands:
+        yearly = d.daily * DAYS_PER_YEAR
+        yearly = np.multiply.outer(dem, yearly) if dem.ndim else yearly * dem
+        if d.kind == "llm":
+            tin = tin + yearly * d.workload.input_tokens.mean * share
+            tout = tout + yearly * d.workload.output_tokens.mean * share
+        else:
+            img = img + yearly * share
+    H = inputs.H
+    z = np.zeros(H) if not dem.ndim else np.zeros((dem.size, H))
+    return {"tin": tin + z, "tout": tout + z, "img": img + z}
+
+
+@dataclass
+class Uncosted:
+    """The cost of an option that cannot be bought (excluded by the facility): none."""
+
+    def __call__(self, f: Factors) -> Any:
+        return None
+
+
+@dataclass
+class BurstCost:
+    """A hybrid's burst part: the burst option's cost at the share of demand above the base."""
+
+    model: CostModel
+    share: float
+
+    def __call__(self, f: Factors) -> Any:
+        return self.model(f.replace(demand=np.asarray(f.demand, dtype=float) * self.share))
+
+
+@dataclass
+class OnPremCost:
+    """Cash flows of an on-prem fleet (or a hybrid's on-prem base, with its burst part)."""
+
+    inputs: Inputs
+    hardware: Hardware
+    pieces: list[Piece]
+    base_share: float | None = None
+    burst: CostModel | None = None
+    servers: dict[str, Any] = field(init=False)
+    weights_tb: float = field(init=False)
+    util_base: list[float] = field(init=False)
+    training_gpus: int = field(init=False)
+    storage: Any = field(init=False)
+    switch: Any = field(init=False)
+    fabric: Any = field(init=False)
+
+    def __post_init__(self) -> None:
+        gpu_ids = sorted({pc.gpu for pc in self.pieces if pc.gpu})
+        max_tp = {g: max([pc.per_replica_gpus for pc in self.pieces if pc.gpu == g] + [1]) for g in gpu_ids}
+        self.servers = {g: self.hardware.server_for(g, max_tp[g])[0] for g in gpu_ids}
+        self.storage, self.switch, self.fabric = self.hardware.storage_row(), self.hardware.switch_row(), self.hardware.fabric_row()
+        self.weights_tb = self.hardware.storage_tb(self.pieces)
+        self.util_base = utilization(self.inputs, self.pieces, self.base_share)
+        self.training_gpus = sum(pc.fixed_gpus for pc in self.pieces if pc.kind == "training")
+
+    def __call__(self, f: Factors) -> Any:
+        inputs, hw = self.inputs, self.hardware
+        cat = inputs.catalog
+        H = inputs.H
+        storage, switch, fabric = self.storage, self.switch, self.fabric
+        f = f.broadcast()
+        need = gpus_per_year(inputs, self.pieces, f, self.base_share)
+        capex_y: list[dict[str, Any]] = [dict() for _ in range(H)]  # purchase for year k+1
+        avg_w_y: list[Any] = [0.0] * H
+        prov_y: list[Any] = [0.0] * H
+        for g, n in need.items():
+            s = self.servers[g]
+            gpu = cat.accelerators.get(g)
+            n = np.maximum.accumulate(np.asarray(n, dtype=float), axis=-1)  # never sell hardware mid-horizon
+            srv = ceil(n / s.gpu_slots)
+            gp = col(f.gpu_price)
+            price = hw.server_price(s, gpu) * gp
+            gprice = (hw.gpu_price(gpu) or 0.0) * gp
+            chassis = price - (0.0 if s.includes_gpus else s.gpu_slots * (hw.gpu_price(gpu) or 0.0)) * gp
+            # cost of the fleet each year: full servers for HGX-style systems, chassis + GPUs otherwise
+            fleet = srv * price if s.includes_gpus else srv * chassis + n * gprice
+            prev: Any = 0.0
+            for k in range(H):
+                fk = fleet[..., k]
+                capex_y[k]["servers"] = capex_y[k].get("servers", 0.0) + (fk - prev)
+                prev = fk
+            power = hw.power(s)
+            max_w = power.max_kw * 1000.0
+            typ_w = power.typical_kw * 1000.0
+            idle_w = hw.idle_w(s)
+            for k in range(H):
+                u = np.clip(self.util_base[k] * np.asarray(f.utilization, dtype=float), 0.0, 1.0)
+                per_server = average_power_w(idle_w, typ_w, u)
+                avg_w_y[k] = avg_w_y[k] + srv[..., k] * per_server
+                prov_y[k] = prov_y[k] + srv[..., k] * max_w / 1000.0
+            if switch is not None and np.any(srv > 1):
+                sw = ceil(srv / (switch.ports or 32)) * (srv > 1)
+                prevs: Any = 0.0
+                for k in range(H):
+                    capex_y[k]["network"] = capex_y[k].get("network", 0.0) + (sw[..., k] - prevs) * switch.price_usd * f.gpu_price
+                    prevs = sw[..., k]
+        if self.training_gpus and fabric is not None:
+            capex_y[0]["network"] = capex_y[0].get("network", 0.0) + self.training_gpus * fabric.price_usd * f.gpu_price
+        if storage is not None and storage.price_usd_per_tb:
+            capex_y[0]["storage"] = self.weights_tb * storage.price_usd_per_tb * f.gpu_price
+        vol = volumes(inputs, f, 1.0 if self.base_share is None else base_volume_share(inputs))
+        tokens = vol["tin"] + vol["tout"]
+        items = pipelines.items_per_year(inputs)
+        kw = inputs.econ.onprem_kwargs()
+        kw["tariff_usd_per_kwh"] = inputs.econ.tariff_usd_per_kwh * f.tariff
+        res = onprem_cash_flows(
+            horizon_years=H,
+            capex_usd=capex_y[0],
+            additions={k + 1: {kk: np.maximum(v, 0.0) for kk, v in capex_y[k].items()} for k in range(1, H)},
+            average_power_w=avg_w_y,
+            provisioned_kw=prov_y,
+            tokens_per_year=seq(tokens, H),
+            images_per_year=seq(vol["img"], H),
+            items_per_year=seq(np.broadcast_to(items, np.shape(tokens)) if np.ndim(tokens) else items, H),
+            **kw,
+        )
+        if self.burst is not None:
+            return combine({"on_prem": res, "burst": self.burst(f)})
+        return res
+
+
+def cloud_instances_needed(inputs: Inputs, pieces: list[Piece], row: Any, pricing: str, f: Factors) -> Any:
+    """Instances per year (H,) or (S, H): committed fleets sized for the peak with N+1; on-demand
+    and spot fleets follow the hourly load profile (the yearly mean of instances running)."""
+    g = row.gpu_count
+    serving = [pc for pc in pieces if pc.kind in ("llm", "diffusion")]
+    if pricing in ("1y", "3y"):
+        need = gpus_per_year(inputs, serving, f) if serving else {}
+        gpus = sum(np.asarray(v, dtype=float) for v in need.values()) if need else np.zeros(inputs.H)
+        return ceil(gpus / g)
+    dem = np.asarray(f.demand, dtype=float)
+    total: Any = 0.0
+    for pc in serving:
+        d = pc.d
+        assert d is not None
+        avg = d.daily / SECONDS_PER_DAY  # (H,)
+        rate = np.multiply.outer(d.profile, avg)  # (168, H)
+        rate = np.multiply.outer(dem, rate) if dem.ndim else rate * dem
+        gp = ceil(rate / pc.cap) * pc.per_replica_gpus
+        gp = np.maximum(gp, pc.per_replica_gpus)  # keep one replica up
+        total = total + gp
+    if isinstance(total, float):
+        return np.zeros(inputs.H) if not dem.ndim else np.zeros((dem.size, inputs.H))
+    inst = ceil(total / g)
+    return inst.mean(axis=-2)
+
+
+@dataclass
+class CloudCost:
+    """Cash flows of a cloud option: the serving fleet (with the self-hosting staff unless
+    ``staff`` is False, as for a hybrid's burst part) plus batch work rented on demand."""
+
+    inputs: Inputs
+    pieces: list[Piece]
+    row: Any  # cloud_instances row
+    pricing: str  # on_demand | 1y | 3y | spot
+    price: float  # USD per instance-hour at that pricing
+    staff: bool = True
+    serving_part: bool = True
+
+    def __call__(self, f: Factors) -> Any:
+        inputs, row = self.inputs, self.row
+        H = inputs.H
+        batch = [pc for pc in self.pieces if pc.kind in ("training", "pipeline")]
+        od = row.price("on_demand") or self.price
+        f = f.broadcast()
+        inst = cloud_instances_needed(inputs, self.pieces, row, self.pricing, f) if self.serving_part else np.zeros(H)
+        vol = volumes(inputs, f) if self.serving_part else {"tin": np.zeros(H), "tout": np.zeros(H), "img": np.zeros(H)}
+        kw = inputs.econ.cloud_kwargs()
+        if not self.staff:
+            kw["staff_fte"] = 0.0
+        parts = {}
+        parts["serving"] = cloud_cash_flows(
+            horizon_years=H, price_usd_per_hour=self.price * f.cloud_price, instances=seq(inst, H), pricing=self.pricing,
+            tokens_per_year=seq(vol["tin"] + vol["tout"], H), images_per_year=seq(vol["img"], H), **kw,
+        )
+        if batch and not self.serving_part:
+            parts = {}
+        if batch:
+            gh = sum(pc.gpu_hours_per_year for pc in batch)
+            dem = np.asarray(f.demand, dtype=float)
+            inst_b = gh / row.gpu_count / HOURS_PER_YEAR
+            inst_b = dem * inst_b if dem.ndim else inst_b * float(dem)
+            parts["batch"] = cloud_cash_flows(
+                horizon_years=H, price_usd_per_hour=od * f.cloud_price, instances=inst_b, pricing="on_demand",
+                items_per_year=seq(pipelines.items_per_year(inputs), H),
+            )
+        return combine(parts, kind="cloud") if len(parts) > 1 else next(iter(parts.values()))
+
+
+@dataclass
+class ApiCost:
+    """Cash flows of serving every workload through one provider's API (per token / per image),
+    plus training rented from a cloud when the scenario has training jobs."""
+
+    inputs: Inputs
+    rows: dict[str, Any]  # workload name -> api_prices row
+    discount: float  # 1 - negotiated discount
+    batch: CostModel | None = None
+
+    def __call__(self, f: Factors) -> Any:
+        inputs = self.inputs
+        H = inputs.H
+        f = f.broadcast()
+        parts = {}
+        dem = np.asarray(f.demand, dtype=float)
+        for d in inputs.demands:
+            r = self.rows[d.name]
+            yearly = d.daily * DAYS_PER_YEAR
+            yearly = np.multiply.outer(dem, yearly) if dem.ndim else yearly * dem
+            if d.kind == "llm":
+                parts[d.name] = api_cash_flows(
+                    horizon_years=H,
+                    input_tokens_per_year=seq(yearly * d.workload.input_tokens.mean, H),
+                    output_tokens_per_year=seq(yearly * d.workload.output_tokens.mean, H),
+                    input_usd_per_million_tokens=r.input_usd_per_million_tokens * f.api_price * self.discount,
+                    output_usd_per_million_tokens=r.output_usd_per_million_tokens * f.api_price * self.discount,
+                )
+            else:
+                parts[d.name] = api_cash_flows(horizon_years=H, images_per_year=seq(yearly, H),
+                                               usd_per_image=r.usd_per_image * f.api_price * self.discount)
+        if inputs.scenario.training and self.batch is not None:
+            parts["training"] = self.batch(f)
+        return combine(parts, kind="api") if len(parts) > 1 else next(iter(parts.values()))
+
+
+def row_cost(r: Any, d: Demand) -> float:
+    """Price of one request (or image) of a workload at an API row, for picking the cheapest row."""
+    if d.kind == "llm":
+        return float((r.input_usd_per_million_tokens or np.inf) * d.workload.input_tokens.mean
+                     + (r.output_usd_per_million_tokens or np.inf) * d.workload.output_tokens.mean)
+    return float(r.usd_per_image) if r.usd_per_image is not None else float("inf")

@@ -1,0 +1,399 @@
+"""Enumerate the candidates (on-prem GPU types, cloud offers, hosted APIs, hybrids) and prune
+them by branch and bound.
+
+Every on-prem GPU type and cloud offer is first costed with the max-throughput capacity (no
+latency target): more capacity per replica than the targets allow, so a lower bound on its cost.
+Candidates are then sized exactly (the SLO search) cheapest bound first, until the bound exceeds
+the best exact cost found: those cannot win and are reported as pruned.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..catalog.prices import stale_after_days
+from ..errors import DeployscopeError
+from ..result import Source
+from .candidates import Candidate, Demand, Factors, Piece
+from .costing import ApiCost, BurstCost, CloudCost, OnPremCost, Uncosted, row_cost
+from .hardware import Hardware
+from .inputs import Inputs
+from .performance import ApiPerformance, CloudPerformance, OnPremPerformance
+from .pipelines import PipelineApiCost, PipelineApiPerformance, stage_volumes
+from .sizing import Sizer, base_volume_share, gpus_per_year, latency, quality_delta
+from .verdicts import Verdicts, policy_part, row_placement
+
+#: cloud pricing names in the scenario -> the catalog's
+PRICINGS = {"on_demand": "on_demand", "reserved_1y": "1y", "reserved_3y": "3y", "spot": "spot"}
+
+
+def base_npv(inputs: Inputs, c: Candidate) -> float:
+    """A candidate's NPV at the base inputs, USD."""
+    return float(np.asarray(inputs.npv(c.cost(Factors()))))
+
+
+def model_sources(inputs: Inputs, pieces: list[Piece]) -> list[Source]:
+    """Catalog rows the sizing rests on: each model, its weight format and the serving engine."""
+    out: list[Source] = []
+    cat = inputs.catalog
+    for pc in pieces:
+        m = cat.models.find(pc.model)
+        if m is not None:
+            out.append(inputs.source("models", m))
+        q = pc.quant
+        if isinstance(q, str) and cat.quant.find(q) is not None:
+            out.append(inputs.source("quant", cat.quant.find(q)))
+    if any(pc.kind == "llm" for pc in pieces):
+        e = cat.engines.find(inputs.scenario.candidates.engine)
+        if e is not None:
+            out.append(inputs.source("engines", e))
+    seen: set[tuple[str, str]] = set()
+    return [s for s in out if not ((s.table, s.id) in seen or seen.add((s.table, s.id)))]  # type: ignore[func-returns-value]
+
+
+def candidate_gpus(inputs: Inputs) -> list[str]:
+    """GPU types to consider on-prem: the scenario's list, else every GPU a catalog server takes."""
+    scn, cat = inputs.scenario, inputs.catalog
+    if scn.candidates.gpus:
+        return [cat.accelerators.get(g, field=f"candidates.gpus[{i}]").id for i, g in enumerate(scn.candidates.gpus)]
+    return [a.id for a in cat.accelerators if a.device_type == "gpu" and any(a.id in s.accepts_gpu_ids for s in cat.servers)]
+
+
+# ------------------------------------------------------------------------------ on-prem
+def on_prem(inputs: Inputs, sizer: Sizer, hw: Hardware) -> list[Candidate]:
+    """One on-prem candidate per GPU type, found by branch and bound (see the module doc)."""
+    bounds = []
+    for g in candidate_gpus(inputs):
+        o = _on_prem(inputs, sizer, hw, g, exact=False)
+        if o is None:
+            continue
+        lb = base_npv(inputs, o) if not o.excluded else math.inf
+        bounds.append((lb, g, o))
+    bounds.sort(key=lambda t: t[0])
+    out: list[Candidate] = []
+    best = math.inf
+    exact_found = False
+    pruned = []
+    for lb, g, o_lb in bounds:
+        if o_lb.excluded:
+            out.append(o_lb)  # excluded by the facility: shown with the reason, not costed
+            continue
+        if lb > best and exact_found:
+            pruned.append(g)
+            continue
+        o = _on_prem(inputs, sizer, hw, g, exact=True)
+        if o is None:
+            continue
+        out.append(o)
+        if not o.excluded:
+            exact_found = True
+            best = min(best, base_npv(inputs, o))
+    if pruned:
+        inputs.warnings.append(
+            f"{len(pruned)} on-prem GPU type(s) not sized in detail: even at their max-throughput capacity they cost more "
+            f"than the best on-prem option ({', '.join(pruned)})"
+        )
+    return out
+
+
+def _on_prem(inputs: Inputs, sizer: Sizer, hw: Hardware, g: str, exact: bool) -> Candidate | None:
+    net = inputs.network
+    detail = "on_prem_air_gapped" if net == "air_gapped" else "on_prem"
+    lim = inputs.scenario.economics.facility_limits
+    gpu = inputs.catalog.accelerators.get(g)
+    pieces, _ = sizer.pieces(g, exact=exact)
+    if not pieces:
+        return None
+    tps = {pc.gpu: max(pc.per_replica_gpus, 1) for pc in pieces}
+    excluded: list[str] = []
+    for gg in {pc.gpu for pc in pieces}:
+        srv, reasons = hw.server_for(gg, tps.get(gg, 1))
+        if srv is None:
+            if reasons:
+                excluded += reasons
+            else:
+                return None  # no priced server for this GPU: not a buyable option
+    opt = Candidate(
+        id=f"on_prem-{g}", label=f"On-prem {gpu.name}", placement="on_prem", detail=detail, provider=None,
+        parts=[{"kind": "on_prem", "name": g, "network": "air_gapped" if net == "air_gapped" else "connected"}],
+        cost=OnPremCost(inputs, hw, pieces) if not excluded else Uncosted(),
+        perf=OnPremPerformance(inputs, hw, pieces), sources=[inputs.source("accelerators", gpu)],
+        gpu=g, pieces=pieces, excluded=excluded, quality_delta=quality_delta(pieces),
+    )
+    for gg in {pc.gpu for pc in pieces}:
+        srv, _ = hw.server_for(gg, tps.get(gg, 1))
+        if srv is not None:
+            opt.sources.append(inputs.source("servers", srv))
+    for table, row in (("storage", hw.storage_row()), ("network", hw.switch_row()), ("network", hw.fabric_row())):
+        if row is not None and (table == "storage" or len(pieces) > 1 or any(pc.kind == "training" for pc in pieces)):
+            opt.sources.append(inputs.source(table, row))
+    opt.sources += model_sources(inputs, pieces)
+    if exact and not excluded and lim.power_available_kw is not None:
+        need = gpus_per_year(inputs, pieces, Factors())
+        kw = 0.0
+        for gg, n in need.items():
+            srv, _ = hw.server_for(gg, tps.get(gg, 1))
+            kw += math.ceil(float(np.max(n)) / srv.gpu_slots - 1e-9) * hw.power(srv).max_kw
+        if kw > lim.power_available_kw:
+            opt.excluded.append(f"needs {kw:.0f} kW of server power at the final year's peak, above the {lim.power_available_kw:g} kW the facility has")
+            opt.cost = Uncosted()
+    if not exact and excluded:
+        opt.warnings.append("sized at the max-throughput point (not costed: excluded by the facility)")
+    opt.latency_s = latency(pieces)
+    return opt
+
+
+# ------------------------------------------------------------------------------ cloud
+def cloud(inputs: Inputs, sizer: Sizer, verdicts: Verdicts) -> list[Candidate]:
+    """Cloud instance candidates (one per provider x GPU x pricing), found by branch and bound like
+    the on-prem ones: candidates the policy allows are sized exactly cheapest lower bound first; one
+    whose lower bound exceeds the best exact cost of its pricing is pruned. Candidates the policy
+    excludes are kept (with their screening figures) so the plan shows why."""
+    scn = inputs.scenario
+    wanted = [PRICINGS[p] for p in scn.candidates.cloud_pricing]
+    stale_days = stale_after_days(inputs.catalog)
+    cands: list[tuple[float, Any, Any, str, float, Candidate]] = []
+    for row in inputs.catalog.cloud_instances:
+        if scn.candidates.providers and row.provider not in scn.candidates.providers:
+            continue
+        if scn.candidates.gpus and row.gpu_id not in scn.candidates.gpus:
+            continue
+        gpu = inputs.catalog.accelerators.find(row.gpu_id)
+        if gpu is None:
+            continue
+        pieces, _ = sizer.pieces(gpu.id, max_tp=row.gpu_count, exact=False)
+        if not pieces:
+            continue
+        for pricing in wanted:
+            price = row.price(pricing)
+            if price is None:
+                continue
+            inputs.evaluated += 1
+            opt = _cloud(inputs, row, gpu, pieces, pricing, price, stale_days)
+            allowed = verdicts.allows(opt)
+            lb = base_npv(inputs, opt)
+            cands.append((lb if allowed else math.inf, row, gpu, pricing, price, opt))
+    cands.sort(key=lambda t: t[0])
+    best_by: dict[tuple[str, str, str], tuple[float, Candidate]] = {}
+    best_pricing: dict[str, float] = {}
+    pruned = 0
+    for lb, row, gpu, pricing, price, opt in cands:
+        key = (row.provider, row.gpu_id, pricing)
+        if lb == math.inf:  # excluded by policy: keep one per key, with screening figures
+            if key not in best_by:
+                opt.warnings.append("sized at the max-throughput point (excluded by policy, not sized in detail)")
+                best_by[key] = (math.inf, opt)
+            continue
+        if lb > best_pricing.get(pricing, math.inf) or (key in best_by and lb > best_by[key][0]):
+            pruned += 1
+            continue
+        pieces, _ = sizer.pieces(gpu.id, max_tp=row.gpu_count, exact=True)
+        if not pieces:
+            continue
+        o = _cloud(inputs, row, gpu, pieces, pricing, price, stale_days)
+        val = base_npv(inputs, o)
+        best_pricing[pricing] = min(best_pricing.get(pricing, math.inf), val)
+        if key not in best_by or val < best_by[key][0]:
+            best_by[key] = (val, o)
+    if pruned:
+        inputs.warnings.append(f"{pruned} cloud offer(s) not sized in detail: even at their max-throughput capacity they cost "
+                               "more than the best offer of the same pricing")
+    return [o for _, o in best_by.values()]
+
+
+def _cloud(inputs: Inputs, row: Any, gpu: Any, pieces: list[Piece], pricing: str, price: float, stale_days: int) -> Candidate:
+    opt = Candidate(
+        id=f"cloud-{row.provider}-{row.instance_type}-{pricing}".replace("/", "_").replace(" ", "_"),
+        label=f"{row.provider} {row.instance_type} ({row.gpu_count}x {gpu.name}), {pricing.replace('_', '-')}",
+        placement="cloud", detail=row_placement(inputs, row), provider=row.provider,
+        parts=[policy_part(row, "cloud")], cost=CloudCost(inputs, pieces, row, pricing, price),
+        perf=CloudPerformance(inputs, pieces, row, pricing),
+        sources=[inputs.source("cloud_instances", row), inputs.source("accelerators", gpu), *model_sources(inputs, pieces)],
+        gpu=gpu.id, pricing=pricing, pieces=pieces, quality_delta=quality_delta(pieces), latency_s=latency(pieces),
+    )
+    opt.burst_cost = CloudCost(inputs, pieces, row, pricing, price, staff=False)
+    if any(pc.kind in ("training", "pipeline") for pc in pieces):
+        opt.batch_cost = CloudCost(inputs, pieces, row, pricing, price, staff=False, serving_part=False)
+    if row.is_stale(stale_days):
+        opt.stale_prices.append(f"price of {row.id} is from {row.as_of} (older than {stale_days} days): check it")
+    if pricing == "spot" and any(pc.kind in ("llm", "diffusion") for pc in pieces):
+        opt.warnings.append("spot instances can be reclaimed at short notice: unsuitable for interactive serving without fallback")
+    return opt
+
+
+# ------------------------------------------------------------------------------ APIs
+def similar_size(r: Any, m: Any) -> bool:
+    """An API row of the same family counts as the same model within a factor of two in parameters."""
+    if r.params_b is None:
+        return False
+    return bool(0.5 <= r.params_b / m.params_b <= 2.0)
+
+
+def _api_rows(inputs: Inputs, d: Demand) -> list[Any]:
+    scn = inputs.scenario
+    w = d.workload
+    mode = "chat" if d.kind == "llm" else "image"
+    out = []
+    for r in inputs.catalog.api_prices:
+        if r.mode != mode:
+            continue
+        if scn.candidates.providers and r.provider not in scn.candidates.providers:
+            continue
+        if w.api_models:
+            if r.id in w.api_models:
+                out.append(r)
+            continue
+        if r.frontier:
+            if scn.candidates.include_frontier_apis and d.kind == "llm":
+                out.append(r)
+            continue
+        same = inputs.catalog.models.find(r.model)
+        if (same is not None and same.id == d.model.id) or (r.model_family == d.model.family and similar_size(r, d.model)):
+            out.append(r)
+    return out
+
+
+def batch_cloud(inputs: Inputs, clouds: list[Candidate], verdicts: Verdicts) -> Candidate | None:
+    """The cheapest allowed on-demand cloud candidate, to run an API option's training jobs."""
+    od = [c for c in clouds if c.pricing == "on_demand" and verdicts.allows(c)]
+    return min(od, key=lambda c: base_npv(inputs, c)) if od and inputs.scenario.training else None
+
+
+def api(inputs: Inputs, clouds: list[Candidate], verdicts: Verdicts) -> list[Candidate]:
+    """One API candidate per provider serving every workload (its cheapest matching rows), and one
+    per frontier row for a single workload."""
+    scn = inputs.scenario
+    cloud_for_batch = batch_cloud(inputs, clouds, verdicts)
+    if scn.pipelines and not inputs.demands:
+        return pipeline_api(inputs)
+    if not inputs.demands:
+        return []
+    per_provider: dict[str, dict[str, Any]] = {}
+    frontier: list[tuple[Any, Demand]] = []
+    for d in inputs.demands:
+        for r in _api_rows(inputs, d):
+            if r.frontier:
+                frontier.append((r, d))
+                continue
+            cur = per_provider.setdefault(r.provider, {})
+            if d.name not in cur or row_cost(r, d) < row_cost(cur[d.name], d):
+                cur[d.name] = r
+    combos: list[tuple[str, dict[str, Any], bool]] = []
+    for prov, rows in per_provider.items():
+        if len(rows) == len(inputs.demands):
+            combos.append((prov, rows, False))
+    if len(inputs.demands) == 1:
+        for r, d in frontier:
+            combos.append((r.provider, {d.name: r}, True))
+    out = []
+    disc = 1.0 - scn.economics.api_discount_pct / 100.0
+    stale_days = stale_after_days(inputs.catalog)
+    batch = (cloud_for_batch.batch_cost or cloud_for_batch.cost) if cloud_for_batch is not None else None
+    for prov, rows, is_frontier in combos:
+        inputs.evaluated += 1
+        first = next(iter(rows.values()))
+        parts = [policy_part(r, "api") for r in rows.values()]
+        if scn.training and cloud_for_batch is not None:
+            parts += cloud_for_batch.parts
+        label = f"API {prov} (" + ", ".join(sorted({r.model.split("/")[-1] for r in rows.values()})) + ")"
+        opt = Candidate(
+            id=(f"api-{prov}-{first.id}" if is_frontier else f"api-{prov}").replace("/", "_"),
+            label=label + (", a frontier model, not the same weights" if is_frontier else ""),
+            placement="api", detail=row_placement(inputs, first), provider=prov, parts=parts,
+            cost=ApiCost(inputs, rows, disc, batch), perf=ApiPerformance(inputs, rows),
+            sources=[inputs.source("api_prices", r) for r in rows.values()], frontier=is_frontier,
+        )
+        for r in rows.values():
+            if r.is_stale(stale_days):
+                opt.stale_prices.append(f"price of {r.id} is from {r.as_of} (older than {stale_days} days): check it")
+        if scn.training and cloud_for_batch is None:
+            opt.excluded.append("the training jobs need GPUs, and no cloud instance can run them")
+        out.append(opt)
+    return out
+
+
+def pipeline_api(inputs: Inputs) -> list[Candidate]:
+    """Pipelines through hosted APIs: one candidate per provider that serves every stage."""
+    scn = inputs.scenario
+    by_provider: dict[str, dict[str, Any]] = {}
+    stages = stage_volumes(inputs)
+    for r in inputs.catalog.api_prices:
+        if r.frontier or (scn.candidates.providers and r.provider not in scn.candidates.providers):
+            continue
+        for sv in stages:
+            st = sv.stage
+            m = inputs.catalog.models.find(st.model)
+            if m is None:
+                continue
+            if r.mode != ("chat" if st.kind == "llm" else "image"):
+                continue
+            same = inputs.catalog.models.find(r.model)
+            if (same is not None and same.id == m.id) or (r.model_family == m.family and (st.kind != "llm" or similar_size(r, m))):
+                by_provider.setdefault(r.provider, {}).setdefault(sv.key, r)
+    out = []
+    for prov, rows in by_provider.items():
+        if len(rows) != len(stages):
+            continue
+        inputs.evaluated += 1
+        first = next(iter(rows.values()))
+        out.append(Candidate(id=f"api-{prov}".replace("/", "_"), label=f"API {prov}", placement="api",
+                             detail=row_placement(inputs, first), provider=prov,
+                             parts=[policy_part(r, "api") for r in rows.values()],
+                             cost=PipelineApiCost(inputs.H, stages, rows), perf=PipelineApiPerformance(rows),
+                             sources=[inputs.source("api_prices", r) for r in rows.values()]))
+    return out
+
+
+# ------------------------------------------------------------------------------ hybrids
+def hybrid(inputs: Inputs, hw: Hardware, on_prems: list[Candidate], bursts: list[Candidate], verdicts: Verdicts) -> list[Candidate]:
+    """On-prem sized for the base load percentile, bursting to the cheapest allowed API or cloud
+    on-demand fleet."""
+    search = inputs.search
+    ranked = sorted([o for o in on_prems if not o.excluded], key=lambda o: base_npv(inputs, o))
+    ok = [o for o in bursts if not o.excluded and verdicts.allows(o)]  # bursts the policy allows
+    burst_api = sorted([a for a in ok if a.placement == "api" and not a.frontier], key=lambda o: base_npv(inputs, o))
+    burst_cloud = sorted([c for c in ok if c.placement == "cloud" and c.pricing == "on_demand"], key=lambda o: base_npv(inputs, o))
+    picks = burst_api[:1] + burst_cloud[:1]
+    if not ranked or not picks or not inputs.demands:
+        return []
+    share = base_volume_share(inputs)
+    q = inputs.scenario.load_profile.base_load_percentile
+    out = []
+    for o in ranked[: search.hybrid_on_prem]:
+        g = o.gpu
+        for b in picks[: search.hybrid_bursts]:
+            inputs.evaluated += 1
+            # the on-prem team runs the burst fleet too: no second staff
+            burst = BurstCost(b.burst_cost or b.cost, max(0.0, 1.0 - share))  # a share summed in floating point may exceed 1 by a rounding step
+            out.append(Candidate(
+                id=f"hybrid-{g}+{b.id}", label=f"Hybrid: on-prem {g} for the base load (P{q:g}), bursts to {b.label}",
+                placement="hybrid", detail=f"{o.detail}+{b.detail}", provider=b.provider,
+                parts=o.parts + b.parts, cost=OnPremCost(inputs, hw, o.pieces, base_share=share, burst=burst),
+                perf=OnPremPerformance(inputs, hw, o.pieces, base_share=share),
+                sources=o.sources + b.sources, gpu=g, pieces=o.pieces, excluded=list(o.excluded),
+                warnings=list(b.warnings), stale_prices=list(b.stale_prices),
+                quality_delta=max(o.quality_delta, b.quality_delta), latency_s=o.latency_s, frontier=b.frontier,
+            ))
+    return out
+
+
+# ------------------------------------------------------------------------------ the table
+def enumerate_candidates(inputs: Inputs, sizer: Sizer, hw: Hardware, verdicts: Verdicts) -> list[Candidate]:
+    """Every sized and costed candidate of the placements the scenario asks for."""
+    wanted = set(inputs.scenario.candidates.placements)
+    on_prems = on_prem(inputs, sizer, hw) if wanted & {"on_prem", "hybrid"} else []
+    clouds = cloud(inputs, sizer, verdicts) if wanted & {"cloud", "api", "hybrid"} else []
+    apis = api(inputs, clouds, verdicts) if wanted & {"api", "hybrid"} else []
+    hybrids = hybrid(inputs, hw, on_prems, apis + clouds, verdicts) if "hybrid" in wanted else []
+    table = [c for group, kind in ((on_prems, "on_prem"), (clouds, "cloud"), (apis, "api"), (hybrids, "hybrid"))
+             if kind in wanted for c in group]
+    if not table:
+        raise DeployscopeError(
+            "no option can serve this scenario: no GPU in the catalog meets the targets and no API serves the model",
+            field="candidates", value=None,
+            allowed="relax targets (targets.ttft_p95_s, targets.tpot_p95_s), the quality floor, or widen candidates",
+        )
+    return table
