@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from deployscope.catalog import Catalog
 from deployscope.catalog.efficiency import lookup
+from deployscope.errors import DeployscopeError
 from deployscope.physics import comm, llm
 from deployscope.physics.serving import context, max_batch, steady_state
 
@@ -186,3 +187,31 @@ def test_pipeline_parallel_over_pcie_never_scales_better_than_linear(cat, gpu, m
         for k in (2, 4):
             r = estimate(model, gpu, pp=k, quant=quant, engine="vllm", input_len=1000, output_len=500, concurrency=conc, catalog=cat)
             assert r.output_tokens_per_s <= k * base.output_tokens_per_s * (1 + 1e-9), (conc, k)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    model=st.sampled_from(["Llama-3.1-8B", "Llama-3.1-70B", "Mixtral-8x7B", "Qwen3-30B-A3B"]),
+    gpu=st.sampled_from(["B200", "GB200", "RTX PRO 6000"]),
+    quant=st.sampled_from(["nvfp4", "mxfp4"]),
+    batch=st.integers(1, 512),
+    ctx=st.integers(0, 32000),
+    tp=st.sampled_from([1, 2, 4, 8]),
+)
+def test_fp4_decode_on_blackwell_never_beats_weight_bytes_over_bandwidth(cat, model, gpu, quant, batch, ctx, tp):
+    """A decode step reads at least the (FP4) weights its tokens touch once: no efficiency figure
+    may make it faster than weight bytes per GPU / datasheet memory bandwidth."""
+    from deployscope.physics.serving import context
+
+    try:
+        c = context(model, gpu, quant=quant, engine="trtllm" if quant == "nvfp4" else "vllm", catalog=cat)
+    except DeployscopeError:
+        return  # a format the engine does not serve
+    if c.model.transformer.num_attention_heads % tp:
+        return
+    t = float(llm.step_cost(c.shape, c.hw, decode_tokens=batch, decode_ctx=ctx, tp=tp)["time"])
+    s = c.shape
+    dense = (s.attn_params + s.dense_mlp_params + s.shared_expert_params) * s.weight_bytes_per_param / tp
+    touched = float(llm.distinct_experts(s.num_experts, s.experts_per_token, batch)) if s.moe_layers else 0.0
+    experts = s.moe_layers * touched * s.expert_params * s.weight_bytes_per_param / tp
+    assert t >= (dense + experts) / c.gpu.memory_bandwidth_bytes_per_s * (1 - 1e-9)

@@ -274,6 +274,12 @@ def test_no_heldout_family_is_shipped_or_fitted(report):
     for key in report["fitting_split"]["llm_fit_sources"]:
         st, _, ver = key.partition("|")
         assert not split.in_heldout_family(st, ver), key
+    from deployscope.catalog import Catalog
+
+    for row in Catalog().efficiency:
+        for key in row.fitted_on:
+            st, _, ver = key.partition("|")
+            assert not split.in_heldout_family(st, ver), (row.id, key)
     for path in sorted(validate.VALIDATION_DIR.glob("*.csv")):
         for r in csv.DictReader(open(path, newline="", encoding="utf-8")):
             st = r.get("source_type") or ""
@@ -282,3 +288,14 @@ def test_no_heldout_family_is_shipped_or_fitted(report):
             text = " ".join(r.values())
             for banned in ("inference_results_v5.1", "inference_results_v6", "TensorRT-LLM v0.2", "TensorRT-LLM 1."):
                 assert banned not in text, (path.name, banned)
+
+
+def test_fitting_file_rows_are_fitting_rows_and_fit(report):
+    """F_llm_fitting.csv holds labelled fitting rows (MLPerf Inference v5.0: Blackwell x FP4 with
+    TensorRT-LLM, CDNA3 x vLLM): every row is marked fitted_on, none counts as held out, and the
+    family rows fitted on them reproduce their offline throughput within 10 %."""
+    rows = [p for p in report["predictions"] if p["file"] == "F_llm_fitting.csv"]
+    assert rows and all(p["fitted_on"] for p in rows)
+    assert "F_llm_fitting.csv" in report["fitting_split"]["fitting_files"]
+    off = [p for p in rows if p["metric"] == "offline_throughput"]
+    assert off and all(p["ape"] is not None and p["ape"] < 0.10 for p in off), off

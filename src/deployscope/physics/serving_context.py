@@ -69,7 +69,8 @@ def context(
         # the engine gives sliding-window layers the full context (TensorRT-LLM's default
         # max_attention_window = max_seq_len): cost them as full-attention layers
         shape = dataclasses.replace(shape, full_layers=shape.full_layers + shape.sliding_layers, sliding_layers=0)
-    eff = lookup(cat.efficiency, g.family, e.id)
+    gemm_dtype = shape.gemm_dtype if llm.gemm_runs_native(shape, g.family) else "bf16"
+    eff = lookup(cat.efficiency, g.family, e.id, gemm_dtype)
     hw = llm.hardware(g, shape, eff, e.perf)
     hw, cal_info = apply_calibration(hw, calibration, engine=e.id, family=g.family)
     prov = {

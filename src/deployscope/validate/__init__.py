@@ -75,7 +75,7 @@ def predict_file(
         metric = (row.get("metric") or "").strip()
         labels: dict[str, str] = {}
         if kind == "llm":
-            fitted = is_fitted(row)
+            fitted = is_fitted(row) or path.name in fit_split().fitting_files
             try:
                 labels = _llm_labels(row, ctxs)
                 pred = predict_llm_row(row, ctxs)
@@ -151,7 +151,7 @@ def run(files: Iterable[str | Path] | None = None, *, catalog=None, params: Para
     out: dict[str, Any] = {**summary(preds)}
     out["groups"] = groups(preds)
     out["heldout"] = {**summary(held), "groups": groups(held), "by_class": by_class(held)}
-    out["fitting_split"] = {"llm_fit_sources": list(FIT_SOURCES)}
+    out["fitting_split"] = {"llm_fit_sources": list(FIT_SOURCES), "fitting_files": list(fit_split().fitting_files)}
     out["predictions"] = preds
     out["wall_time_s"] = time.perf_counter() - t0
     return out

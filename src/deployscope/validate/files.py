@@ -15,7 +15,7 @@ import yaml
 from ..errors import DeployscopeError
 
 VALIDATION_DIR = Path(__file__).resolve().parent.parent / "validation"
-DEFAULT_FILES = ("A_llm_inference.csv", "B_diffusion_inference.csv", "C_training.csv", "D_memory.csv")
+DEFAULT_FILES = ("A_llm_inference.csv", "B_diffusion_inference.csv", "C_training.csv", "D_memory.csv", "F_llm_fitting.csv")
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,7 @@ class FitSplit:
     """Which sources the LLM figures were fitted on, and the families that must never be."""
 
     llm_fit_sources: tuple[str, ...]
+    fitting_files: tuple[str, ...]
     heldout_families: tuple[tuple[str, tuple[int, ...]], ...]  # (source_type, first held-out version)
 
     def in_heldout_family(self, source_type: str, version: str) -> bool:
@@ -48,7 +49,7 @@ def _load_yaml(name: str) -> Any:
 def fit_split() -> FitSplit:
     d = _load_yaml("fitting_split.yaml")
     fams = tuple((f["source_type"], _version(str(f["from"])) or (0,)) for f in d["heldout_families"])
-    return FitSplit(llm_fit_sources=tuple(d["llm_fit_sources"]), heldout_families=fams)
+    return FitSplit(llm_fit_sources=tuple(d["llm_fit_sources"]), fitting_files=tuple(d.get("fitting_files", ())), heldout_families=fams)
 
 
 @lru_cache(maxsize=1)
