@@ -91,7 +91,12 @@ def from_values(vals: dict[str, float]) -> np.ndarray:
 def fit_rows(catalog) -> tuple[Path, list[dict[str, str]]]:  # noqa: ANN001
     path = validate.VALIDATION_DIR / "A_llm_inference.csv"
     kind, rows = validate.read_csv(path)
-    keep = [r for r in rows if validate.is_fitted(r) and validate.num(r.get("value")) is not None]
+    def family(r: dict[str, str]) -> str | None:
+        g = catalog.accelerators.find(r.get("hardware", ""))
+        return g.family if g is not None else None
+
+    # the global fit covers the families in FAMILIES; other families get their own rows (--family-rows)
+    keep = [r for r in rows if validate.is_fitted(r) and validate.num(r.get("value")) is not None and family(r) in FAMILIES]
     preds = validate.predict_file(path, "llm", keep, catalog, None)
     keep = [r for r, p in zip(keep, preds) if p["predicted"] is not None]  # rows the model can read
     return path, keep
@@ -309,13 +314,56 @@ def fit_family_rows(catalog, dry_run: bool) -> dict[str, dict]:  # noqa: ANN001
                 fb = loss(b)
         ce = round((lo + hi) / 2, 4)
         sources = sorted({validate.source_key(r) for r in rows})
+        link, link_rows = fit_link(catalog, fam, eng, ce, be)
+        if link is not None:
+            sources = sorted(set(sources) | {validate.source_key(r) for r in link_rows})
         fmts = sorted({llm_rows_formats(r, eng, catalog) for r in rows})
-        out[f"{fam}-{eng}-{'-'.join(fmts)}"] = {"family": fam, "engine": eng, "formats": fmts, "compute_efficiency": ce, "bandwidth_efficiency": be, "rows": len(rows), "loss": loss(ce),
+        out[f"{fam}-{eng}-{'-'.join(fmts)}"] = {"family": fam, "engine": eng, "formats": fmts, "compute_efficiency": ce, "bandwidth_efficiency": be, "link_efficiency": link, "link_rows": len(link_rows), "rows": len(rows), "loss": loss(ce),
                                "sources": sources, "files": list(split.fitting_files)}
         print(f"{fam} x {eng}: compute_efficiency {ce} on {len(rows)} rows ({', '.join(sources)}), mean |log error| {loss(ce):.4f}")
     if not dry_run:
         write_family_rows(out)
     return out
+
+
+def fit_link(catalog, fam: str, eng: str, ce: float, be: float) -> tuple[float | None, list[dict[str, str]]]:  # noqa: ANN001
+    """Link efficiency of a family x engine on the tensor-parallel max-throughput rows of
+    A_llm_inference.csv whose source is a fitting source (the compute efficiency held at `ce`)."""
+    from deployscope.validate.llm_rows import engine_of
+
+    path = validate.VALIDATION_DIR / "A_llm_inference.csv"
+    _, rows = validate.read_csv(path)
+    sel = []
+    for r in rows:
+        g = catalog.accelerators.find(r.get("hardware", ""))
+        if g is None or g.family != fam or not validate.is_fitted(r) or r.get("metric") != "throughput":
+            continue
+        try:
+            same_engine = engine_of(r.get("framework", "")) == eng
+        except Exception:  # noqa: BLE001 - a framework no engine models
+            same_engine = False
+        if same_engine and (validate.num(r.get("tp")) or 1) > 1 and validate.num(r.get("value")) is not None:
+            sel.append(r)
+    if not sel:
+        return None, []
+    meas = np.array([validate.num(r["value"]) for r in sel])
+
+    def loss(x: float) -> float:
+        preds = validate.predict_file(path, "llm", sel, catalog, validate.Params(eff={fam: (ce, be)}, link_eff=x))
+        pr = np.array([p["predicted"] if p["predicted"] is not None else np.nan for p in preds], dtype=float)
+        ok = np.isfinite(pr) & (pr > 0)
+        return float(np.mean(np.abs(np.log(pr[ok] / meas[ok])))) if ok.any() else 10.0
+
+    lo, hi = 0.05, 1.0
+    for _ in range(30):
+        a, b = lo + (hi - lo) / 3, hi - (hi - lo) / 3
+        if loss(a) < loss(b):
+            hi = b
+        else:
+            lo = a
+    x = round((lo + hi) / 2, 4)
+    print(f"  {fam} x {eng}: link_efficiency {x} on {len(sel)} tensor-parallel rows, mean |log error| {loss(x):.4f}")
+    return x, sel
 
 
 def llm_rows_formats(row: dict[str, str], engine: str, catalog) -> str:  # noqa: ANN001
@@ -340,6 +388,7 @@ def write_family_rows(fitted: dict[str, dict]) -> None:
             f"  compute_efficiency: {f['compute_efficiency']}",
             f"  attention_efficiency: {f['compute_efficiency']}",
             f"  bandwidth_efficiency: {f['bandwidth_efficiency']}",
+            *([f"  link_efficiency: {f['link_efficiency']}"] if f.get("link_efficiency") is not None else []),
             f"  formats: [{', '.join(f['formats'])}]",
             f"  fitted_on: [{', '.join(repr(s) for s in f['sources'])}]",
             f"  fitted_by: {SCRIPT} --family-rows",
@@ -347,6 +396,8 @@ def write_family_rows(fitted: dict[str, dict]) -> None:
             f"    fitted by {SCRIPT} --family-rows on the {f['rows']} offline and server throughput rows of",
             f"    src/deployscope/validation/{', '.join(f['files'])} for this family x engine (sources in the rows);",
             "    bandwidth efficiency held at the family's row during the fit; the other figures come from the default row",
+            *([f"    link efficiency fitted next on {f['link_rows']} tensor-parallel throughput rows of A_llm_inference.csv from",
+               "    fitting sources of this family (fitting_split.yaml)"] if f.get("link_efficiency") is not None else []),
             f"  as_of: {today}",
             "  as_of_note: date of the fit",
             "",

@@ -149,7 +149,11 @@ def test_fitting_split_is_by_source(report_a):
     rows = list(csv.DictReader(open(A, newline="", encoding="utf-8")))
     for p in report_a["predictions"]:
         r = rows[p["index"]]
-        fitted = r["source_type"] == "TensorRT-LLM perf-overview" and r["round_or_version"] == "v0.9.0" or r["source_type"] == "MLPerf Inference"
+        fitted = (
+            r["source_type"] == "TensorRT-LLM perf-overview" and r["round_or_version"] == "v0.9.0"
+            or r["source_type"] == "MLPerf Inference"
+            or r["source_type"].startswith("AMD ROCm") and any(v in r["round_or_version"] for v in ("vllm0.8.3", "vllm_0.8.5", "vllm_0.9.0.1"))
+        )
         assert p["fitted_on"] == fitted
 
 

@@ -115,8 +115,9 @@ def steady_state(ctx: Context, batch, input_len, output_len, *, tp=1, pp=1, ep=1
     }
 
 
-def max_batch(ctx: Context, input_len, output_len, *, tp=1, pp=1, ep=1, kv_tokens=None):  # noqa: ANN001
-    """The most sequences one replica holds: KV capacity / tokens reserved per sequence, and the engine cap."""
+def max_batch(ctx: Context, input_len, output_len, *, tp=1, pp=1, ep=1, kv_tokens=None, engine_cap=True):  # noqa: ANN001
+    """The most sequences one replica holds: KV capacity / tokens reserved per sequence, and (unless
+    `engine_cap` is off) the engine's sequence cap."""
     if kv_tokens is None:
         kv_tokens = memory_budget(ctx, tp, pp, ep)["kv_capacity_tokens"]
     I = np.asarray(input_len, dtype=float)
@@ -129,7 +130,8 @@ def max_batch(ctx: Context, input_len, output_len, *, tp=1, pp=1, ep=1, kv_token
         per_seq = I + O / 2.0
     # the engine's sequence cap holds per attention group (each data-parallel rank schedules its own)
     dp = np.maximum(1.0, np.floor(np.asarray(ep, dtype=float) / np.asarray(tp, dtype=float)))
-    return np.minimum(np.floor(kv_tokens / np.maximum(per_seq, 1.0)), float(ctx.engine.perf.max_batch_size) * dp)
+    by_kv = np.floor(kv_tokens / np.maximum(per_seq, 1.0))
+    return np.minimum(by_kv, float(ctx.engine.perf.max_batch_size) * dp) if engine_cap else by_kv
 
 
 def max_throughput_points(

@@ -167,12 +167,14 @@ def _check_load(ctx: Context, load: Load) -> None:
 
 
 def _batch_cap(ctx: Context, dep: Deployment, I: float, O: float, kv_tokens: float) -> float:
-    """The scheduler cap of one replica: KV capacity, the engine's batch cap or the deployment's own."""
+    """The scheduler cap of one replica: KV capacity and the engine's batch cap, which the
+    deployment's own ``max_batch_size`` (vLLM --max-num-seqs) replaces when given."""
     b = float(max_batch(ctx, I, O, tp=dep.tp, pp=dep.pp, ep=dep.ep, kv_tokens=kv_tokens))
     if dep.max_batch_size is not None:
         if not isinstance(dep.max_batch_size, (int, np.integer)) or dep.max_batch_size < 1:
             raise DeployscopeError("max_batch_size must be a positive integer", field="max_batch_size", value=dep.max_batch_size)
-        b = min(b, float(dep.max_batch_size))
+        kv_only = float(max_batch(ctx, I, O, tp=dep.tp, pp=dep.pp, ep=dep.ep, kv_tokens=kv_tokens, engine_cap=False))
+        b = min(kv_only, float(dep.max_batch_size))
     return b
 
 
