@@ -124,10 +124,11 @@ def _render_validate(r: dict[str, Any]) -> None:
 
     def table(title: str, groups: dict[str, dict[str, Any]]) -> None:
         t = Table(title=title, show_header=True, header_style="bold")
-        for col in ("group", "rows", "predicted", "coverage", "median APE", "p90 APE"):
+        for col in ("group", "rows", "predicted", "coverage", "median APE", "p90 APE", "signed median"):
             t.add_column(col, justify="right" if col != "group" else "left")
         for k, v in groups.items():
-            t.add_row(k or "(blank)", str(v["rows"]), str(v["predicted"]), pct(v["coverage"]), pct(v["median_ape"]), pct(v["p90_ape"]))
+            t.add_row(k or "(blank)", str(v["rows"]), str(v["predicted"]), pct(v["coverage"]), pct(v["median_ape"]), pct(v["p90_ape"]),
+                      pct(v.get("signed_median")))
         c.print(t)
 
     h = r["heldout"]
@@ -140,6 +141,12 @@ def _render_validate(r: dict[str, Any]) -> None:
         f"{pct(h['coverage'])}, median APE {pct(h['median_ape'])}, p90 APE {pct(h['p90_ape'])}"
     )
     table("held out, by metric class", h["groups"]["metric_class"])
+    for cls, groups in (h.get("by_class") or {}).items():
+        if cls not in ("throughput", "ttft", "tpot"):
+            continue
+        merged = {f"{key}: {k}": v for key in ("family", "format", "moe", "pipeline", "engine") for k, v in groups.get(key, {}).items()}
+        if merged:
+            table(f"held out, {cls}, by hardware family, format, dense/MoE, pipeline and engine", merged)
     table("by source", r["groups"]["source"])
     table("by hardware", r["groups"]["hardware"])
     table("by precision", r["groups"]["precision"])
