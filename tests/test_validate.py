@@ -303,3 +303,32 @@ def test_fitting_file_rows_are_fitting_rows_and_fit(report):
     assert "F_llm_fitting.csv" in report["fitting_split"]["fitting_files"]
     off = [p for p in rows if p["metric"] == "offline_throughput"]
     assert off and all(p["ape"] is not None and p["ape"] < 0.10 for p in off), off
+
+
+@pytest.mark.parametrize(
+    "precision,expect",
+    [
+        ('{"unet": "fp8", "vae": "fp16", "text_encoder": "fp16"}', "fp8"),
+        ('{"transformer": "bf16", "vae": "fp32"}', "bf16"),
+        ("unet fp8, vae fp16", "fp8"),
+        ("fp8 (UNet; inferred)", "fp8"),
+    ],
+)
+def test_diffusion_per_component_precision_is_the_denoisers(precision, expect):
+    from deployscope.validate_workloads import _diffusion_quant
+
+    assert _diffusion_quant(precision) == (expect, None)
+
+
+def test_diffusion_queries_per_second_is_read_as_samples_per_second(tmp_path):
+    b = validate.VALIDATION_DIR / "B_diffusion_inference.csv"
+    rows = list(csv.DictReader(open(b, newline="", encoding="utf-8")))
+    base = next(r for r in rows if r["unit"] == "samples/s" and "throughput" in r["metric"])
+    q = {**base, "unit": "queries/s"}
+    path = tmp_path / "q.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows([base, q])
+    a, bq = validate.run([path])["predictions"]
+    assert a["predicted"] is not None and bq["predicted"] == pytest.approx(a["predicted"])
