@@ -392,7 +392,7 @@ def write_family_rows(fitted: dict[str, dict]) -> None:
             f"  formats: [{', '.join(f['formats'])}]",
             f"  fitted_on: [{', '.join(repr(s) for s in f['sources'])}]",
             f"  fitted_by: {SCRIPT} --family-rows",
-            f"  source: >-",
+            "  source: >-",
             f"    fitted by {SCRIPT} --family-rows on the {f['rows']} offline and server throughput rows of",
             f"    src/deployscope/validation/{', '.join(f['files'])} for this family x engine (sources in the rows);",
             "    bandwidth efficiency held at the family's row during the fit; the other figures come from the default row",

@@ -332,3 +332,22 @@ def test_diffusion_queries_per_second_is_read_as_samples_per_second(tmp_path):
         w.writerows([base, q])
     a, bq = validate.run([path])["predictions"]
     assert a["predicted"] is not None and bq["predicted"] == pytest.approx(a["predicted"])
+
+
+def test_training_phase_sets_method_and_sequence_length(capsys):
+    """`train --phase`: context extension runs at the model's context window with the pre-training
+    recipe, post-training fine-tunes every weight; an unknown phase is a usage error naming it."""
+    from deployscope.physics.training import phase_of, phase_setup
+
+    assert phase_of("Context extension (128K)") == "context-extension" and phase_of("SFT") == "post-training"
+    assert phase_setup("context-extension", None, None, 131072) == ("pretrain", 131072)
+    assert phase_setup("post-training", "lora", None, 131072) == ("lora", 4096)
+    base = ["train", "Llama-3.1-8B", "--gpu", "H100", "--gpus", "64", "--tokens", "100B", "--json"]
+    assert main(base + ["--phase", "pre-training"]) == 0
+    pre = json.loads(capsys.readouterr().out)
+    assert main(base + ["--phase", "context-extension"]) == 0
+    ext = json.loads(capsys.readouterr().out)
+    assert ext["phase"] == "context-extension" and ext["seq_len"] > pre["seq_len"]
+    assert ext["gpu_hours"] > pre["gpu_hours"]  # attention over a 128K window costs more per token
+    assert main(base + ["--phase", "annealing-ish"]) == 2
+    assert "phase" in capsys.readouterr().err

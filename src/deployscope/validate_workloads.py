@@ -99,6 +99,11 @@ def _training_setup(row: dict[str, Any], catalog: Any) -> tuple[dict[str, Any] |
         seq = min(arch.max_context, 8192) if arch.max_context else 2048.0
     phase = (row.get("phase") or "").lower()
     method = "pretrain"
+    named = T.phase_of(phase)
+    if named == "context-extension" and _num(row.get("seq_len")) is None:
+        seq = float(arch.max_context or seq)  # the extension trains at the full context window
+    if named == "post-training":
+        method = "full"
     if "finetun" in phase or "fine-tun" in phase:
         method = "full"
         tail = phase.split(":", 1)[-1]
