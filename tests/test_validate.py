@@ -337,7 +337,7 @@ def test_diffusion_queries_per_second_is_read_as_samples_per_second(tmp_path):
 def test_training_phase_sets_method_and_sequence_length(capsys):
     """`train --phase`: context extension runs at the model's context window with the pre-training
     recipe, post-training fine-tunes every weight; an unknown phase is a usage error naming it."""
-    from deployscope.physics.training import phase_of, phase_setup
+    from deployscope.physics.training_phase import phase_of, phase_setup
 
     assert phase_of("Context extension (128K)") == "context-extension" and phase_of("SFT") == "post-training"
     assert phase_setup("context-extension", None, None, 131072) == ("pretrain", 131072)

@@ -17,7 +17,7 @@ says which row it used.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar, Iterable
 
 from pydantic import Field
 
@@ -33,7 +33,7 @@ class EfficiencyRow(Row):
     # A row may leave figures out (null): they are taken from the ('*', '*') row, so a source
     # that measured only some of them (say, achievable GEMM FLOPs of one GPU) fills only those.
     compute_efficiency: float | None = Field(default=None, gt=0, le=1, description="fraction of dense peak a large GEMM reaches")
-    half_efficiency_gflop: float | None = Field(default=None, gt=0, description="GEMM size (GFLOP per GPU) at which efficiency is half its maximum")
+    half_efficiency_gflop: float | None = Field(default=None, gt=0, le=1e9, description="GEMM size (GFLOP per GPU) at which efficiency is half its maximum")
     bandwidth_efficiency: float | None = Field(default=None, gt=0, le=1, description="fraction of datasheet memory bandwidth a streaming read reaches")
     attention_efficiency: float | None = Field(default=None, gt=0, le=1, description="fraction of dense peak attention kernels reach")
     link_efficiency: float | None = Field(default=None, gt=0, le=1, description="fraction of link bandwidth collectives reach")
@@ -43,13 +43,14 @@ class EfficiencyRow(Row):
     fitted_on: tuple[str, ...] = Field(default=(), description="validation sources the figures were fitted on (empty: not fitted)")
     fitted_by: str | None = Field(default=None, description="script that wrote the fitted figures")
 
-    def efficiency_at(self, gemm_flops):  # noqa: ANN001 - float or numpy array
-        """GEMM efficiency for a GEMM of `gemm_flops` FLOP per GPU: e_max * F / (F + F_half)."""
+    def efficiency_at(self, gemm_flops: Any) -> Any:
+        """GEMM efficiency for a GEMM of `gemm_flops` FLOP per GPU (float or numpy array): e_max * F / (F + F_half)."""
+        assert self.half_efficiency_gflop is not None and self.compute_efficiency is not None  # filled from the default row
         f_half = self.half_efficiency_gflop * 1e9
         return self.compute_efficiency * gemm_flops / (gemm_flops + f_half)
 
 
-def lookup(table, family: str, engine: str, gemm_dtype: str | None = None) -> EfficiencyRow:  # noqa: ANN001
+def lookup(table: Iterable[EfficiencyRow], family: str, engine: str, gemm_dtype: str | None = None) -> EfficiencyRow:
     """The most specific row for (family, engine); see the module docstring for the order. A row
     that names its ``formats`` answers only for GEMMs in one of them, and before a row that does
     not at the same (family, engine)."""

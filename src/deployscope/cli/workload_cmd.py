@@ -42,7 +42,8 @@ def train(
 ) -> None:
     """FLOPs, MFU, GPU-hours, wall-clock days, energy and memory per GPU of a training job."""
     from ..catalog.loader import default_catalog
-    from ..physics.training import arch_of, estimate, phase_of, phase_setup
+    from ..physics.training import arch_of, estimate
+    from ..physics.training_phase import phase_of, phase_setup
 
     if phase is not None:
         method, seq_len = phase_setup(phase, method, seq_len, arch_of(model, default_catalog()).max_context)

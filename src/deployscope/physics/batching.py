@@ -20,6 +20,7 @@ from . import llm
 from .perf_types import Percentiles
 from .serving_context import Context, context, memory_budget
 
+
 def steady_state(ctx: Context, batch, input_len, output_len, *, tp=1, pp=1, ep=1, prefix_hit=0.0, spec=None):  # noqa: ANN001
     """Step time and throughput of one replica holding `batch` sequences (vectorized).
 

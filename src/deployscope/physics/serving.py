@@ -39,9 +39,9 @@ from .perf_types import (
     ErrorBand,
     LatencyTargets,
     Load,
+    Percentiles,
     PerfErrorBand,
     PerfResult,
-    Percentiles,
     SimResult,
     Speculative,
 )

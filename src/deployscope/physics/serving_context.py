@@ -17,6 +17,7 @@ from ..errors import DeployscopeError
 from . import llm
 from .perf_types import Deployment
 
+
 @dataclass(frozen=True)
 class Context:
     shape: llm.ModelShape

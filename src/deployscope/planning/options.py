@@ -16,6 +16,7 @@ import numpy as np
 
 from ..catalog.prices import stale_after_days
 from ..errors import DeployscopeError
+from ..feasibility import check_training_feasible
 from ..result import Source
 from .candidates import Candidate, Demand, Factors, Piece
 from .costing import ApiCost, BurstCost, CloudCost, OnPremCost, Uncosted, row_cost
@@ -107,9 +108,9 @@ def _on_prem(inputs: Inputs, sizer: Sizer, hw: Hardware, g: str, exact: bool) ->
     pieces, _ = sizer.pieces(g, exact=exact)
     if not pieces:
         return None
-    tps = {pc.gpu: max(pc.per_replica_gpus, 1) for pc in pieces}
+    tps = {pc.gpu: max(pc.per_replica_gpus, 1) for pc in pieces if pc.gpu is not None}
     excluded: list[str] = []
-    for gg in {pc.gpu for pc in pieces}:
+    for gg in {pc.gpu for pc in pieces if pc.gpu is not None}:
         srv, reasons = hw.server_for(gg, tps.get(gg, 1))
         if srv is None:
             if reasons:
@@ -123,7 +124,7 @@ def _on_prem(inputs: Inputs, sizer: Sizer, hw: Hardware, g: str, exact: bool) ->
         perf=OnPremPerformance(inputs, hw, pieces), sources=[inputs.source("accelerators", gpu)],
         gpu=g, pieces=pieces, excluded=excluded, quality_delta=quality_delta(pieces),
     )
-    for gg in {pc.gpu for pc in pieces}:
+    for gg in {pc.gpu for pc in pieces if pc.gpu is not None}:
         srv, _ = hw.server_for(gg, tps.get(gg, 1))
         if srv is not None:
             opt.sources.append(inputs.source("servers", srv))
@@ -383,6 +384,7 @@ def hybrid(inputs: Inputs, hw: Hardware, on_prems: list[Candidate], bursts: list
 # ------------------------------------------------------------------------------ the table
 def enumerate_candidates(inputs: Inputs, sizer: Sizer, hw: Hardware, verdicts: Verdicts) -> list[Candidate]:
     """Every sized and costed candidate of the placements the scenario asks for."""
+    check_training_feasible(inputs, sizer.training_config)  # a job no cluster can finish in time is an error
     wanted = set(inputs.scenario.candidates.placements)
     on_prems = on_prem(inputs, sizer, hw) if wanted & {"on_prem", "hybrid"} else []
     clouds = cloud(inputs, sizer, verdicts) if wanted & {"cloud", "api", "hybrid"} else []

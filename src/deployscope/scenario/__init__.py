@@ -14,9 +14,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..catalog.loader import read_yaml
 from .. import safe_yaml
-from ..errors import CatalogError, DeployscopeError
+from ..errors import DeployscopeError
 from .pipelines import Pipeline, parse_pipelines
 from .policy import PolicyFacts
 
@@ -39,8 +38,10 @@ __all__ = [
     "template",
 ]
 
-PLACEMENTS = ("on_prem", "cloud", "api", "hybrid")
-CLOUD_PRICING = ("on_demand", "reserved_1y", "reserved_3y", "spot")
+PlacementName = Literal["on_prem", "cloud", "api", "hybrid"]
+CloudPricing = Literal["on_demand", "reserved_1y", "reserved_3y", "spot"]
+PLACEMENTS: tuple[PlacementName, ...] = ("on_prem", "cloud", "api", "hybrid")
+CLOUD_PRICING: tuple[CloudPricing, ...] = ("on_demand", "reserved_1y", "reserved_3y", "spot")
 
 
 class _M(BaseModel):
@@ -315,7 +316,7 @@ class Currency(_M):
 class CandidateFilters(_M):
     """Which options to consider. Empty lists mean: everything the catalog offers."""
 
-    placements: list[Literal["on_prem", "cloud", "api", "hybrid"]] = Field(default_factory=lambda: list(PLACEMENTS))
+    placements: list[PlacementName] = Field(default_factory=lambda: list(PLACEMENTS))
     gpus: list[str] = Field(default_factory=list, description="accelerator ids; default: a curated datacenter set")
     providers: list[str] = Field(default_factory=list, description="cloud / API providers to consider")
     quants: list[str] = Field(default_factory=list, description="weight formats; default: every one within the quality floor")
@@ -323,9 +324,7 @@ class CandidateFilters(_M):
     calibration: str | None = Field(
         default=None, description="calibration profile (from `deployscope calibrate`) applied to the serving model"
     )
-    cloud_pricing: list[Literal["on_demand", "reserved_1y", "reserved_3y", "spot"]] = Field(
-        default_factory=lambda: ["on_demand", "reserved_1y", "reserved_3y"]
-    )
+    cloud_pricing: list[CloudPricing] = Field(default_factory=lambda: list(CLOUD_PRICING[:3]))
     include_frontier_apis: bool = Field(default=True, description="also list frontier (closed-weight) APIs, labelled")
     max_options: int = Field(default=40, gt=0, le=10_000, description="options kept in the plan after ranking")
 
