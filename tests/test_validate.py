@@ -351,3 +351,18 @@ def test_training_phase_sets_method_and_sequence_length(capsys):
     assert ext["gpu_hours"] > pre["gpu_hours"]  # attention over a 128K window costs more per token
     assert main(base + ["--phase", "annealing-ish"]) == 2
     assert "phase" in capsys.readouterr().err
+
+
+def test_cli_perf_rate_with_a_tpot_limit(capsys):
+    """`perf --rate R --tpot-limit L`: the engine runs the largest batch meeting L; a bad limit is a
+    usage error naming the option."""
+    base = ["perf", "Llama-3.1-8B", "--gpu", "H100", "--quant", "fp8", "--engine", "trtllm", "--input-len", "1000", "--output-len", "300",
+            "--rate", "20", "--json"]
+    assert main(base) == 0
+    free = json.loads(capsys.readouterr().out)
+    assert main(base + ["--tpot-limit", "0.03"]) == 0
+    tuned = json.loads(capsys.readouterr().out)
+    assert tuned["tpot_s"]["mean"] <= 0.03 and tuned["batch_size"] >= free["batch_size"]
+    assert tuned["ttft_s"]["mean"] >= 0 and tuned["requests_per_s"] == pytest.approx(20)
+    assert main(base + ["--tpot-limit", "-1"]) == 2
+    assert "tpot_limit" in capsys.readouterr().err
