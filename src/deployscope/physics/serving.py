@@ -143,8 +143,10 @@ def _check_load(ctx: Context, load: Load) -> None:
         raise DeployscopeError("concurrency must be > 0", field="concurrency", value=load.concurrency)
     if load.rate is not None and not load.rate > 0:
         raise DeployscopeError("rate must be > 0 requests/s", field="rate", value=load.rate)
-    if load.tpot_limit_s is not None and not (isinstance(load.tpot_limit_s, (int, float)) and load.tpot_limit_s > 0):
-        raise DeployscopeError("the TPOT limit must be > 0 seconds", field="tpot_limit", value=load.tpot_limit_s)
+    if load.tpot_limit_s is not None and not (
+        isinstance(load.tpot_limit_s, (int, float)) and 0 < load.tpot_limit_s and math.isfinite(load.tpot_limit_s)
+    ):
+        raise DeployscopeError("the TPOT limit must be a finite number of seconds > 0", field="tpot_limit", value=load.tpot_limit_s)
     if not 0.0 <= load.prefix_cache_hit_rate < 1.0:
         raise DeployscopeError("prefix_cache_hit_rate must be in [0, 1)", field="prefix_cache_hit_rate", value=load.prefix_cache_hit_rate)
     sp = load.speculative
