@@ -171,13 +171,15 @@ def api_fit(body: FitIn) -> Response:
 @router.post("/api/perf", tags=["physics"])
 def api_perf(body: PerfIn) -> Response:
     """Throughput and latency of a deployment (like `deployscope perf --json`)."""
-    from ..physics.serving import estimate
+    from ..physics.serving import Deployment, Load, evaluate
 
     if body.concurrency is not None and body.rate is not None:
         raise DeployscopeError("give one of concurrency and rate", field="rate", value=body.rate, allowed="concurrency or rate")
-    res = estimate(body.model, body.gpu, gpus=body.gpus, tp=body.tp, pp=body.pp, ep=body.ep, quant=body.quant, kv_quant=body.kv_quant,
-                   engine=body.engine, input_len=body.input_len, output_len=body.output_len, concurrency=body.concurrency,
-                   rate=body.rate, calibration=body.calibration, prefix_cache_hit_rate=body.prefix_cache_hit_rate)
+    dep = Deployment(model=body.model, gpu=body.gpu, gpus=body.gpus, tp=body.tp, pp=body.pp, ep=body.ep, quant=body.quant,
+                     kv_quant=body.kv_quant, engine=body.engine, calibration=body.calibration)
+    load = Load(input_len=body.input_len, output_len=body.output_len, concurrency=body.concurrency, rate=body.rate,
+                prefix_cache_hit_rate=body.prefix_cache_hit_rate)
+    res = evaluate(dep, load)
     return json_response(res)
 
 
