@@ -19,3 +19,25 @@ def _isolated_environment(tmp_path_factory, monkeypatch):
     loader.set_default_catalog(None)
     yield
     loader.set_default_catalog(saved)
+
+
+# Tests that build or start heavy things carry the `slow` marker, so `pytest -m "not slow"` runs
+# the unit tests alone; a plain `pytest` still runs everything.
+SLOW_FIXTURES = {
+    "llama_bin": "builds llama.cpp's server",
+    "llama": "starts llama.cpp's server",
+    "ray_head": "starts a Ray head",
+}
+SLOW_MODULES = {
+    "test_browser.py": "starts the app and Chromium",
+    "test_store_postgres.py": "starts PostgreSQL",
+    "test_fuzz_api.py": "long fuzz run of the HTTP API",
+    "test_fuzz_cli.py": "long fuzz run of the CLI",
+}
+
+
+def pytest_collection_modifyitems(config, items):  # noqa: ANN001
+    for item in items:
+        why = SLOW_MODULES.get(item.path.name) or next((w for f, w in SLOW_FIXTURES.items() if f in item.fixturenames), None)
+        if why:
+            item.add_marker(pytest.mark.slow(reason=why))

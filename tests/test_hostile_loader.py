@@ -187,3 +187,29 @@ def test_price_import_json_infinity_is_a_catalog_error(tmp_path: Path) -> None:
     p.write_text('{"m": {"input_cost_per_token": Infinity}}', encoding="utf-8")
     with pytest.raises(CatalogError, match="Infinity"):
         parse_litellm(p, default_catalog(), date(2025, 1, 1))
+
+
+@pytest.mark.parametrize(
+    ("body", "text"),
+    [
+        ('{"a":' * 100_000 + "1" + "}" * 100_000, "nests deeper than 64"),
+        ('{"hidden_size": Infinity, "num_hidden_layers": 32}', "Infinity"),
+    ],
+    ids=["100000-deep", "infinity"],
+)
+def test_model_add_hostile_config_json(tmp_path: Path, body: str, text: str) -> None:
+    d = tmp_path / "m"
+    d.mkdir()
+    (d / "config.json").write_text(body, encoding="utf-8")
+    r = _cli("--catalog", str(tmp_path / "cat"), "model", "add", str(d))
+    _assert_clean_error(r, "config.json", text)
+
+
+def test_scenarios_add_and_plan_save_read_utf16(tmp_path: Path) -> None:
+    p = tmp_path / "u16.yaml"
+    p.write_bytes((EXAMPLES / "saas-chat.yaml").read_text(encoding="utf-8").encode("utf-16"))
+    env = {"DEPLOYSCOPE_DATABASE_URL": f"sqlite:///{tmp_path}/s.db", "XDG_DATA_HOME": str(tmp_path / "xdg")}
+    r = _cli("scenarios", "add", str(p), env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = _cli("plan", str(p), "--save", env=env)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr

@@ -120,3 +120,19 @@ uncertainty: {demand: [0.01, 1, 100]}
     assert rc in (0, 2) and "Traceback" not in err
     if rc == 2:  # no option may serve it; then the message names a field the user wrote
         assert err.split("error: ", 1)[1].split(":")[0] in ("candidates", "workloads[0]", "targets", "workloads[0].peak_to_average"), err
+
+
+@pytest.mark.parametrize(
+    ("path", "raw", "text"),
+    [
+        (("pipelines", 0, "items"), '"1e400"', "pipelines[0].items: must be a finite number"),
+        (("pipelines", 0, "utilization"), "0.001", "pipelines[0].utilization: must be >= 0.01"),
+        (("pipelines", 0, "stages", 0, "input_len"), "1000000000000", "must be <= 100000000"),
+        (("pipelines", 0, "stages", 1, "resolution"), "1048576x1048576", "16384"),
+    ],
+)
+def test_pipeline_numbers_are_bounded(path: tuple[Any, ...], raw: str, text: str, tmp_path: Path) -> None:
+    marker = "__VALUE__"
+    body = yaml.safe_dump(_set(_example("synthetic-identities"), path, marker)).replace(f"'{marker}'", raw).replace(marker, raw)
+    rc, err = _plan_text(body, tmp_path)
+    assert rc == 2 and "Traceback" not in err and text in err, err

@@ -26,8 +26,6 @@ from .result import (
     Assumption,
     CashFlowYear,
     Crossover,
-    CurvePoint,
-    MemoryBreakdown,
     MonteCarlo,
     MonteCarloRange,
     Obligation,

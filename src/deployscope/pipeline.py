@@ -47,11 +47,9 @@ are re-exported here.
 from __future__ import annotations
 
 import math
-import re
-from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import DeployscopeError
 from .scenario.pipelines import (
@@ -71,8 +69,10 @@ __all__ = [
     "LLMStage",
     "Pipeline",
     "PipelineSizing",
+    "Stage",
     "StageSizing",
     "load_pipelines",
+    "parse_resolution",
     "parse_pipelines",
     "size_pipeline",
     "size_pipelines",

@@ -106,13 +106,14 @@ class Catalog:
                 value=str(self.user_dir),
             )
         self._tables: dict[str, Table[Any]] = {}
+        self._user_ids: dict[str, set[str]] = {}
 
     def __getattr__(self, name: str) -> Table[Any]:
         if name.startswith("_"):
             raise AttributeError(name)
         loaded = self.__dict__.get("_tables")
         if loaded is not None and name in loaded:  # fast path: a table already parsed
-            return loaded[name]
+            return loaded[name]  # type: ignore[no-any-return]  # the instance __dict__ is untyped
         _import_table_modules()
         if name not in _TABLES:
             raise AttributeError(f"catalog has no table {name!r}")
@@ -121,14 +122,15 @@ class Catalog:
         return self._tables[name]
 
     def table(self, name: str) -> Table[Any]:
-        return getattr(self, name)
+        return self.__getattr__(name)
 
     def user_rows(self, name: str) -> set[str]:
         """Ids of rows in table `name` that come from (or were changed by) the user catalog."""
         if self.user_dir is None:
             return set()
-        path = self.user_dir / f"{name}.yaml"
-        return {str(r.get("id")) for r in _rows_from_file(path)} if path.exists() else set()
+        if name not in self._user_ids:
+            self.table(name)  # loading the table records them
+        return self._user_ids.get(name, set())
 
     def _load(self, spec: TableSpec[R]) -> Table[R]:
         path = self.bundled_dir / f"{spec.name}.yaml"
@@ -139,6 +141,8 @@ class Catalog:
             row = _validate(spec, raw, path, i)
             rows[row.id] = row
             raws[row.id] = raw
+        user_ids: set[str] = set()
+        self._user_ids[spec.name] = user_ids
         if self.user_dir is not None:
             user_path = self.user_dir / f"{spec.name}.yaml"
             if user_path.exists():
@@ -159,6 +163,7 @@ class Catalog:
                     row = _validate(spec, raw, user_path, i)
                     rows[row.id] = row
                     raws[row.id] = raw
+                    user_ids.add(row.id)
         return Table(spec.row_type.kind, list(rows.values()))
 
     def check(self) -> dict[str, int]:
@@ -171,6 +176,7 @@ _TABLE_MODULES = (
     "models",
     "quant",
     "engines",
+    "engine_flags",
     "efficiency",
     "prices",
     "policy",

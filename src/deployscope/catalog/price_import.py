@@ -27,7 +27,7 @@ from .. import safe_yaml
 from ..errors import CatalogError, DeployscopeError
 from ..paths import write_atomic
 from .base import normalize
-from .loader import format_validation_error, read_yaml
+from .loader import Catalog, format_validation_error, read_yaml
 from .prices import ApiPrice, CloudInstance
 
 KINDS = ("skypilot", "litellm")
@@ -83,7 +83,7 @@ def _gpu_memory_gb(info: str | None) -> int | None:
     return int(round(mib)) if mib < 1024 else int(round(mib / 1024))
 
 
-def _gpu_id(catalog, name: str, mem_gb: int | None) -> tuple[str, bool]:
+def _gpu_id(catalog: Catalog, name: str, mem_gb: int | None) -> tuple[str, bool]:
     accs = catalog.accelerators
     if mem_gb:
         for cand in (f"{name}-{mem_gb}GB", f"{name} {mem_gb}GB"):
@@ -112,7 +112,7 @@ def _provider_defaults(rows: Iterable[Any], provider: str) -> str:
 # --- SkyPilot -------------------------------------------------------------------------
 
 
-def parse_skypilot(path: Path, catalog, provider: str, as_of: date) -> tuple[list[dict[str, Any]], dict[str, int]]:
+def parse_skypilot(path: Path, catalog: Catalog, provider: str, as_of: date) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Rows (as dicts for cloud_instances.yaml) from a SkyPilot vms.csv, grouped by instance type
     and region; columns are read by name (their order differs per cloud)."""
     try:
@@ -232,7 +232,7 @@ def parse_skypilot(path: Path, catalog, provider: str, as_of: date) -> tuple[lis
 # --- LiteLLM --------------------------------------------------------------------------
 
 
-def _match_model(catalog, key: str) -> tuple[str | None, str | None, float | None]:
+def _match_model(catalog: Catalog, key: str) -> tuple[str | None, str | None, float | None]:
     """The catalog model a LiteLLM key names (longest normalized short name contained in the key)."""
     nk = normalize(key)
     best = None
@@ -245,7 +245,7 @@ def _match_model(catalog, key: str) -> tuple[str | None, str | None, float | Non
     return best.id, best.family, best.params_b
 
 
-def parse_litellm(path: Path, catalog, as_of: date, match: str | None = None) -> tuple[list[dict[str, Any]], dict[str, int]]:
+def parse_litellm(path: Path, catalog: Catalog, as_of: date, match: str | None = None) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Rows (as dicts for api_prices.yaml) from a LiteLLM price map: chat/completion models with
     per-token prices and image models with a per-image price. Other modes are counted as skipped."""
     data = safe_yaml.load_file(path, source=path.name, error=CatalogError)
@@ -312,7 +312,7 @@ def parse_litellm(path: Path, catalog, as_of: date, match: str | None = None) ->
 # --- writing ----------------------------------------------------------------------------
 
 
-def _validate_rows(rows: list[dict[str, Any]], row_type, table: str) -> None:
+def _validate_rows(rows: list[dict[str, Any]], row_type: type[CloudInstance] | type[ApiPrice], table: str) -> None:
     for i, raw in enumerate(rows):
         try:
             row_type.model_validate(raw)
@@ -355,7 +355,7 @@ def import_prices(
     provider: str | None = None,
     as_of: date | None = None,
     match: str | None = None,
-    catalog=None,
+    catalog: Catalog | None = None,
 ) -> dict[str, Any]:
     """Import a SkyPilot CSV or LiteLLM JSON into `catalog_dir`; returns a summary."""
     path = Path(file)
@@ -368,11 +368,10 @@ def import_prices(
     if out_dir.exists() and not out_dir.is_dir():
         raise DeployscopeError("catalog directory is a file", field="catalog", value=str(out_dir))
     if catalog is None:
-        from .loader import Catalog
-
         # the target directory is the user catalog; "" (not None) keeps $DEPLOYSCOPE_CATALOG out of it
         catalog = Catalog(out_dir if out_dir.is_dir() else "")
     day = as_of or file_date(path)
+    row_type: type[CloudInstance] | type[ApiPrice]
     if kind == "skypilot":
         prov = provider or path.parent.name
         if not prov or prov in (".", "") or not re.match(r"^[a-z][a-z0-9_-]*$", prov):

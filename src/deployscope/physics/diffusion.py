@@ -340,7 +340,7 @@ def estimate(
     if den is None:
         raise DeployscopeError(f"{spec.id} has no denoiser or generator component", field="model", value=spec.id)
     vae = next((c for c in comps if c.role == "vae"), None)
-    factor = int((vae.details.get("downsample_factor", 8) if vae else 8))
+    factor = int(vae.details.get("downsample_factor", 8) if vae else 8)
     lh, lw = h // factor, w // factor
 
     # compute dtypes and their peaks

@@ -10,7 +10,7 @@ deployment option with its placement, GPU, pricing model, parts for the policy e
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 import numpy as np
 
@@ -19,6 +19,10 @@ from ..result import Performance, Source
 HOURS_PER_YEAR = 8760.0
 DAYS_PER_YEAR = 365.0
 SECONDS_PER_DAY = 86400.0
+ServedKind = Literal["llm", "diffusion"]
+PieceKind = Literal["llm", "diffusion", "training", "pipeline"]
+PlacementName = Literal["on_prem", "cloud", "api", "hybrid"]
+
 FACTORS = ("tariff", "gpu_price", "utilization", "demand", "api_price", "cloud_price")
 
 #: uncertainty of each input as (low, mode, high) multipliers of the base value (a labelled
@@ -81,7 +85,7 @@ class Demand:
     """One serving workload: its model, daily volume per year and weekly load shape."""
 
     name: str
-    kind: str  # llm | diffusion
+    kind: ServedKind
     workload: Any  # scenario.LLMWorkload | scenario.DiffusionWorkload
     model: Any  # catalog ModelSpec
     daily: np.ndarray  # requests (or images) per day, years 1..H
@@ -132,7 +136,7 @@ class Piece:
     """One workload's share of a candidate: what it needs and how it is served."""
 
     d: Demand | None
-    kind: str  # llm | diffusion | training | pipeline
+    kind: PieceKind
     name: str
     model: str
     gpu: str | None
@@ -173,7 +177,7 @@ class Candidate:
 
     id: str
     label: str
-    placement: str  # on_prem | cloud | api | hybrid
+    placement: PlacementName
     detail: str  # the policy placement class (on_prem_air_gapped, eu_sovereign_cloud, api_eu ...)
     provider: str | None
     parts: list[dict[str, Any]]  # policy-engine PlacementParts as keyword arguments

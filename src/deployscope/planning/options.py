@@ -18,6 +18,7 @@ import numpy as np
 from ..catalog.prices import price_age_warnings, stale_after_days
 from ..economics.fleet import facility_warning
 from ..errors import DeployscopeError
+from ..feasibility import check_training_feasible
 from ..result import Performance, Source
 from .candidates import Candidate, Demand, Factors, Piece
 from .costing import ApiCost, CloudCost, OnPremCost, Uncosted, row_cost
@@ -171,9 +172,9 @@ def _on_prem(inputs: Inputs, sizer: Sizer, hw: Hardware, g: str, exact: bool) ->
             cost=Uncosted(), perf=NoPerformance(g), sources=[inputs.source("accelerators", gpu)],
             gpu=g, pieces=[], excluded=[binding_reason(why_not)],
         )
-    tps = {pc.gpu: max(pc.per_replica_gpus, 1) for pc in pieces}
+    tps = {pc.gpu: max(pc.per_replica_gpus, 1) for pc in pieces if pc.gpu is not None}
     excluded: list[str] = []
-    for gg in {pc.gpu for pc in pieces}:
+    for gg in {pc.gpu for pc in pieces if pc.gpu is not None}:
         srv, reasons = hw.server_for(gg, tps.get(gg, 1))
         if srv is None:
             if reasons:
@@ -187,7 +188,7 @@ def _on_prem(inputs: Inputs, sizer: Sizer, hw: Hardware, g: str, exact: bool) ->
         perf=OnPremPerformance(inputs, hw, pieces), sources=[inputs.source("accelerators", gpu)],
         gpu=g, pieces=pieces, excluded=excluded, quality_delta=quality_delta(pieces),
     )
-    for gg in {pc.gpu for pc in pieces}:
+    for gg in {pc.gpu for pc in pieces if pc.gpu is not None}:
         srv, _ = hw.server_for(gg, tps.get(gg, 1))
         if srv is not None:
             opt.sources.append(inputs.source("servers", srv))
@@ -491,6 +492,7 @@ def hybrid(inputs: Inputs, hw: Hardware, on_prems: list[Candidate], bursts: list
 # ------------------------------------------------------------------------------ the table
 def enumerate_candidates(inputs: Inputs, sizer: Sizer, hw: Hardware, verdicts: Verdicts) -> list[Candidate]:
     """Every sized and costed candidate of the placements the scenario asks for."""
+    check_training_feasible(inputs, sizer.training_config)  # a job no cluster can finish in time is an error
     wanted = set(inputs.scenario.candidates.placements)
     on_prems = on_prem(inputs, sizer, hw) if wanted & {"on_prem", "hybrid"} else []
     clouds = cloud(inputs, sizer, verdicts) if wanted & {"cloud", "api", "hybrid"} else []

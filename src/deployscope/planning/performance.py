@@ -142,7 +142,7 @@ class ApiPerformance:
 def memory_and_curve(inputs: Inputs, cand: Candidate, opt: Option) -> tuple[MemoryBreakdown | None, list[CurvePoint]]:
     """Memory breakdown per GPU and latency-throughput curve of an option's main LLM pool."""
     comp = next((c for c in opt.performance.components if c.kind == "llm" and c.gpu), None)
-    if comp is None:
+    if comp is None or comp.gpu is None:
         return None, []
     d = next((d for d in inputs.demands if d.name == comp.workload), None)
     if d is None:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DeployscopeError
+from ..feasibility import training_run_limit
 from ..physics import diffusion, serving, training
 from ..result import ComponentSizing
 from ..scenario import DiffusionWorkload, LLMWorkload
@@ -25,6 +26,7 @@ from .candidates import (
     Factors,
     ImageConfig,
     Piece,
+    PlacementName,
     ServeConfig,
     TrainingConfig,
 )
@@ -94,7 +96,7 @@ class Sizer:
         for q in cat.quant:
             if wanted and q.id not in wanted:
                 continue
-            if q.id.endswith("-kv") or (q.kv_cache and q.weight_dtype == "none"):
+            if q.kv_only or (q.kv_cache and q.weight_dtype == "none"):  # KV-cache formats are not weight formats
                 continue
             if q.family == "gguf" and scn.candidates.engine != "llamacpp" and scn.candidates.engine != "llama.cpp":
                 continue
@@ -210,7 +212,7 @@ class Sizer:
         for batch in inputs.search.image_batches:
             inputs.evaluated += 1
             try:
-                res = diffusion.estimate(d.model.id, gpu_id, gpus=1, resolution=tuple(w.resolution), steps=w.steps, cfg=w.cfg,
+                res = diffusion.estimate(d.model.id, gpu_id, gpus=1, resolution=(w.resolution[0], w.resolution[1]), steps=w.steps, cfg=w.cfg,
                                          batch=batch, quant=w.quant or "fp16", catalog=inputs.catalog)
             except DeployscopeError as exc:
                 reason = reason or str(exc.args[0])
@@ -233,6 +235,7 @@ class Sizer:
             return self._training[key]
         inputs = self.inputs
         ans: tuple[TrainingConfig | None, str | None] = (None, None)
+        limit = training_run_limit(j, inputs.scenario.horizon_years)  # deadline, gap between runs, horizon
         n = inputs.search.training_start_gpus
         reason = None
         tried: set[int] = set()
@@ -251,13 +254,13 @@ class Sizer:
                 n = max(2 * n, round8(min_gpus))  # jump to the fewest GPUs that hold it
                 continue
             wall = float(_get(res, "wall_days"))
-            if j.deadline_days is None or wall <= j.deadline_days:
+            if wall <= limit.days:
                 ans = (TrainingConfig(gpus=n, gpu_hours=float(_get(res, "gpu_hours")), wall_days=wall,
                                       energy_kwh=_f(_get(res, "energy_kwh", None))), None)
                 break
-            reason = f"{n} x {gpu_id} needs {wall:.1f} days per run, above the {j.deadline_days}-day deadline"
+            reason = limit.exceeded(wall, f"{n} x {gpu_id}")
             # scale out in proportion to the overrun (then check: scaling is sub-linear)
-            n = max(2 * n if n < 16 else n + 8, round8(n * wall / j.deadline_days))
+            n = max(2 * n if n < 16 else n + 8, round8(n * wall / limit.days))
         if ans[0] is None:
             ans = (None, reason or f"{j.model} cannot be trained on {gpu_id}")
         self._training[key] = ans
@@ -327,7 +330,8 @@ class Sizer:
 def peak_rate(d: Demand, f: Factors) -> np.ndarray:
     """Peak requests (images) per second per year, shape (H,) or (S, H)."""
     base = d.daily / SECONDS_PER_DAY * d.pta
-    return np.multiply.outer(np.asarray(f.demand, dtype=float), base) if np.ndim(f.demand) else base * f.demand
+    out: np.ndarray = np.multiply.outer(np.asarray(f.demand, dtype=float), base) if np.ndim(f.demand) else base * f.demand
+    return out
 
 
 def base_level(inputs: Inputs, d: Demand) -> float:
@@ -393,7 +397,7 @@ def utilization(inputs: Inputs, pieces: list[Piece], base_share: float | None) -
     return list(np.clip(busy / np.maximum(total, 1e-9), 0.0, 1.0))
 
 
-def component(inputs: Inputs, pc: Piece, placement: str, f: Factors, base_share: float | None = None) -> ComponentSizing:
+def component(inputs: Inputs, pc: Piece, placement: PlacementName, f: Factors, base_share: float | None = None) -> ComponentSizing:
     """One workload's sizing as the plan reports it."""
     if pc.kind in ("llm", "diffusion") and pc.d is not None:
         peak = float(peak_rate(pc.d, f)[-1])

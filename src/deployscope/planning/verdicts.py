@@ -4,7 +4,7 @@ stay in the plan with the reasons and citations."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from ..policy import engine
 from ..result import Assumption
@@ -73,7 +73,7 @@ class Verdicts:
             return self._seen[key]
         inputs = self.inputs
         licenses = sorted({d.model.license for d in inputs.demands} | _other_licenses(inputs)) or [None]
-        popt = engine.PlacementOption(id=c.id, placement=placement, parts=[engine.PlacementPart(**p) for p in c.parts])
+        popt = engine.PlacementOption(id=c.id, placement=cast(engine.Placement, placement), parts=[engine.PlacementPart(**p) for p in c.parts])
         reasons: list[str] = []
         obligations: list[Any] = []
         seen: set[str] = set()

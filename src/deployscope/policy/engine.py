@@ -23,7 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..catalog.loader import default_catalog
 from ..errors import DeployscopeError
-from ..scenario.policy import DataCategory, PolicyFacts
+from ..scenario.policy import DataCategory as DataCategory  # re-exported: part of the policy API
+from ..scenario.policy import PolicyFacts as PolicyFacts
 
 Placement = Literal[
     "on_prem",

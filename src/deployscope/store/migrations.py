@@ -10,7 +10,7 @@ keeps producing the same schema whatever the models later become.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Callable
 
 from sqlalchemy import (
@@ -71,7 +71,7 @@ def apply_migrations(conn: Connection) -> list[str]:
             continue
         fn(conn)
         conn.execute(
-            table.insert().values(name=name, applied_at=datetime.now(timezone.utc).isoformat(timespec="microseconds"))
+            table.insert().values(name=name, applied_at=datetime.now(UTC).isoformat(timespec="microseconds"))
         )
         applied.append(name)
     return applied
