@@ -158,19 +158,16 @@ def test_a_per_gpu_price_override_lowers_on_prem_by_the_hand_amount():
     assert b.npv < a.npv
 
 
-def test_a_typo_in_a_price_map_is_refused_with_did_you_mean(capsys):
-    from deployscope.cli import main
-
+def test_a_typo_in_a_price_map_is_refused_with_did_you_mean(capsys, tmp_path):
     import yaml
+
+    from deployscope.cli import main
 
     case = small_case()
     case["economics"]["hardware_prices"] = {"h100-sxm-80g": 22_000.0}
-    import tempfile, pathlib  # noqa: E401 - one-off temp file for the CLI
-
-    with tempfile.TemporaryDirectory() as d:
-        p = pathlib.Path(d) / "s.yaml"
-        p.write_text(yaml.safe_dump(case))
-        rc = main(["plan", str(p), "--json"])
+    p = tmp_path / "s.yaml"
+    p.write_text(yaml.safe_dump(case))
+    rc = main(["plan", str(p), "--json"])
     err = capsys.readouterr().err
     assert rc == 2
     assert "economics.hardware_prices.h100-sxm-80g" in err and "did you mean" in err and "h100-sxm-80gb" in err
