@@ -53,3 +53,15 @@ def test_a_given_base_percentile_is_honoured():
     # the optimum is never worse than a fixed base under the same model
     best = next(o for o in deployscope.plan(case("lambda")).options if o.placement == "hybrid")
     assert best.npv <= hyb.npv + 1e-6
+
+
+@pytest.mark.parametrize("example", ["saas-chat", "marketing-images"])
+def test_no_listed_hybrid_costs_more_than_its_burst_option_or_its_on_prem_option(example):
+    p = deployscope.plan(ROOT / "examples" / f"{example}.yaml")
+    by_id = {o.id: o for o in p.options}
+    for h in (o for o in p.options if o.placement == "hybrid"):
+        gpu, burst = h.id.removeprefix("hybrid-").split("+", 1)
+        for pure in (by_id.get(burst), by_id.get(f"on_prem-{gpu}")):
+            if pure is not None and pure.npv is not None:
+                # rounding to whole servers and whole instances is the only slack
+                assert h.npv <= pure.npv * 1.02, (h.id, pure.id, h.npv, pure.npv)

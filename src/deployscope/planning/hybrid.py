@@ -109,7 +109,9 @@ class HybridCost:
         price = hw.server_price(s, inputs.catalog.accelerators.get(self.gpu)) or 0.0
         power = hw.power(s)
         space = (econ.colocation_usd_per_kw_month * 12.0 if econ.facility == "colocation" else econ.own_facility_usd_per_kw_year) * power.max_kw
-        demand = hourly_gpus(inputs, self.pieces)  # (168, H), whole replicas
+        # the GPUs' work each hour (fractional replicas): the base serves up to its GPUs, the burst the
+        # rest in whole instances; rounding each hour to whole replicas first would round twice
+        demand = hourly_gpus(inputs, self.pieces, whole=False)  # (168, H)
         q = inputs.scenario.load_profile.base_load_percentile
         fixed = None
         if q is not None:  # the user fixed the base at a percentile of the hourly load: honoured as given
@@ -163,8 +165,8 @@ class HybridCost:
                 else:
                     parts[pc.name] = api_cash_flows(horizon_years=H, images_per_year=seq(yearly, H), usd_per_image=r.usd_per_image * pf)
             return combine(parts, kind="api") if len(parts) > 1 else next(iter(parts.values()))
-        need = hourly_gpus(inputs, self.pieces, dem)  # whole replicas
-        inst = np.ceil(np.maximum(need - base, 0.0) / b.unit_gpus - 1e-9).mean(axis=-2)  # instances running, yearly mean
+        need = hourly_gpus(inputs, self.pieces, dem, whole=False)
+        inst = np.ceil(np.maximum(need - base, 0.0) / b.unit_gpus - 1e-9).mean(axis=-2)  # whole instances each hour, yearly mean
         return cloud_cash_flows(horizon_years=H, price_usd_per_hour=b.price * f.cloud_price, instances=seq(inst, H),
                                 pricing="on_demand", hours_per_year=HOURS_PER_YEAR)
 
