@@ -1,5 +1,10 @@
 #!/usr/bin/env bash
-# Install everything the test suite needs on a fresh Debian machine, then run the whole suite.
+# The test command: install everything the test suite needs, then run the whole suite.
+#
+# It changes the machine: it installs Debian packages system-wide (below) with apt-get, as root or
+# through sudo. Meant for CI and disposable machines. The Python side goes into a virtual
+# environment, .cache/test-venv/ in the checkout (it sees the system's site-packages, so what is
+# already installed there is reused).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +22,12 @@ APT_PACKAGES=(
   libharfbuzz-subset0
   fonts-dejavu-core
   iproute2
+  git
 )
+# Debian's python3 creates virtual environments only with python3-venv installed
+if [ "$(command -v python3)" = "/usr/bin/python3" ]; then
+  APT_PACKAGES+=("python3-venv")
+fi
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -27,6 +37,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
 fi
 
-python3 -m pip install -q -e '.[test]'
+source scripts/venv.sh
+PY=$(make_venv .cache/test-venv '-e.[test]' --system-site-packages)
 
-python3 -m pytest "$@"
+"$PY" -m pytest "$@"

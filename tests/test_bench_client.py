@@ -17,7 +17,6 @@ from deployscope.bench.client import ClientConfig, normalize_base_url
 from deployscope.bench.load import LengthDist, LoadSpec, Run, run_load, run_slo_search, run_sweep
 from deployscope.bench.sse_server import ServerProcess
 from deployscope.cli import main
-from deployscope.errors import DeployscopeError
 
 
 @pytest.fixture(scope="module")
@@ -75,10 +74,10 @@ def test_faults_are_counted_by_kind_and_never_hang():
     assert wall < 5
     assert s["completed"] == 8 and s["errors"] == 12
     assert s["error_kinds"] == {"http_500": 2, "http_429": 2, "truncated": 2, "reset": 4, "timeout": 2}
-    r500 = next(r for r in run.records if r["error"] == "http_500")
-    assert r500["status"] == 500 and "injected" in r500["error_detail"]
-    trunc = next(r for r in run.records if r["error"] == "truncated")
-    assert len(trunc["chunks"]) == 5  # half of the 10 tokens arrived before the cut
+    r500 = next(r for r in run.records if r.error == "http_500")
+    assert r500.status == 500 and "injected" in r500.error_detail
+    trunc = next(r for r in run.records if r.error == "truncated")
+    assert len(trunc.chunks) == 5  # half of the 10 tokens arrived before the cut
 
 
 def test_duration_bound_cancels_in_flight_and_keeps_records():
@@ -121,7 +120,7 @@ def test_connection_refused_is_an_error_not_a_crash():
 # ------------------------------------------------------------------------------------ load patterns
 def test_warmup_is_sent_first_and_left_out(fast_server):
     run = _run(fast_server.url, concurrency=2, requests=5, warmup=3)
-    assert [r["phase"] for r in sorted(run.records, key=lambda r: r["send"])][:3] == ["warmup"] * 3
+    assert [r.phase for r in sorted(run.records, key=lambda r: r.send)][:3] == ["warmup"] * 3
     s = metrics.summarize(run.records)
     assert len(run.records) == 8 and s["requests"] == 5 and s["completed"] == 5
 
@@ -137,7 +136,7 @@ def test_rate_mode_offers_the_rate(fast_server, arrival):
     run = _run(fast_server.url, mode="rate", rate=100.0, arrival=arrival, requests=50, output=LengthDist(5))
     s = metrics.summarize(run.records)
     assert s["completed"] == 50
-    sends = sorted(r["send"] for r in run.records)
+    sends = sorted(r.send for r in run.records)
     offered = (len(sends) - 1) / (sends[-1] - sends[0])
     assert offered == pytest.approx(100.0, rel=0.4 if arrival == "poisson" else 0.2)
 
@@ -151,11 +150,11 @@ def test_rate_capped_by_max_in_flight_reports_late_sends(fast_server):
 
 def test_length_distributions_are_sampled_and_sent(fast_server):
     run = _run(fast_server.url, requests=30, input=LengthDist(20, 5.0), output=LengthDist(12, 4.0))
-    outs = {r["max_tokens"] for r in run.records}
+    outs = {r.max_tokens for r in run.records}
     assert len(outs) > 3
     for r in run.records:
-        assert r["usage_completion"] == r["max_tokens"] == len(r["chunks"])
-        assert r["usage_prompt"] == r["input_len"]
+        assert r.usage_completion == r.max_tokens == len(r.chunks)
+        assert r.usage_prompt == r.input_len
 
 
 def test_sweep_runs_sync_then_throughput_then_rates(fast_server):
@@ -283,10 +282,11 @@ def test_cli_human_output(fast_server, capsys):
 
 # ------------------------------------------------------------------------------------ SSE parsing
 def _parse(events, split=None):
-    from deployscope.bench.client import Client, RequestSpec, _StreamState
+    from deployscope.bench.records import RequestRecord, RequestSpec
+    from deployscope.bench.sse import StreamState
 
-    rec = Client.new_record(RequestSpec(0, "p", 1, 1))
-    st = _StreamState(rec, 0.0, False)
+    rec = RequestRecord.for_spec(RequestSpec(0, "p", 1, 1))
+    st = StreamState(rec, 0.0, False)
     raw = b"".join(b"data: " + (e if isinstance(e, bytes) else json.dumps(e).encode()) + b"\n\n" for e in events)
     parts = [raw] if split is None else [raw[i : i + split] for i in range(0, len(raw), split)]
     for k, part in enumerate(parts):
@@ -307,18 +307,18 @@ def test_sse_parser_counts_only_generated_text():
     ]
     for split in (None, 7, 1):  # events cut at any byte boundary by the network
         rec = _parse(events, split)
-        assert len(rec["chunks"]) == 2 and rec["finish"] == "stop" and rec["done"]
-        assert rec["usage_prompt"] == 7 and rec["usage_completion"] == 2 and rec["error"] is None
+        assert len(rec.chunks) == 2 and rec.finish == "stop" and rec.done
+        assert rec.usage_prompt == 7 and rec.usage_completion == 2 and rec.error is None
 
 
 def test_sse_stream_without_done_or_finish_is_truncated():
     rec = _parse([{"choices": [{"text": "a"}]}])
-    assert rec["error"] == "truncated" and len(rec["chunks"]) == 1
-    assert _parse([{"choices": [{"text": "a", "finish_reason": "length"}]}])["error"] is None  # no [DONE] needed
+    assert rec.error == "truncated" and len(rec.chunks) == 1
+    assert _parse([{"choices": [{"text": "a", "finish_reason": "length"}]}]).error is None  # no [DONE] needed
 
 
 def test_sse_error_event_is_a_protocol_error():
-    assert _parse([{"error": {"message": "overloaded"}}, b"[DONE]"])["error"] == "protocol"
+    assert _parse([{"error": {"message": "overloaded"}}, b"[DONE]"]).error == "protocol"
 
 
 @pytest.mark.parametrize("framing,close", [("chunked", True), ("close", False)])
@@ -327,4 +327,64 @@ def test_connection_close_and_close_delimited_bodies(framing, close):
         run = _run(srv.url, concurrency=2, requests=8, output=LengthDist(6))
     s = metrics.summarize(run.records)
     assert s["completed"] == 6 and s["error_kinds"] == {"truncated": 2}
-    assert all(len(r["chunks"]) == 6 for r in run.records if r["error"] is None)
+    assert all(len(r.chunks) == 6 for r in run.records if r.error is None)
+
+
+# ------------------------------------------------------------------------------------ malformed replies
+def test_sse_event_with_a_string_choice_is_a_protocol_error_not_an_exception():
+    rec = _parse([{"choices": [{"delta": {"content": "a"}}]}, {"choices": ["x"]}, {"choices": [{"delta": {"content": "b"}}]}, b"[DONE]"])
+    assert rec.error == "protocol" and "choice is not an object" in rec.error_detail
+    assert len(rec.chunks) == 1  # nothing read after the bad event
+    for bad in (b"{not json", b'"a string"', b'{"choices": {"a": 1}}', b'{"choices": [{"delta": "x"}]}',
+                b'{"usage": {"completion_tokens": "many"}, "choices": []}'):
+        assert _parse([bad, b"[DONE]"]).error == "protocol", bad
+
+
+@pytest.mark.parametrize("transport", ["raw", "httpx"])
+def test_malformed_event_fails_that_request_only(transport, capfd):
+    with ServerProcess(ttft=0.002, itl=0.001, faults="ok,malformed,ok,ok") as srv:
+        run = _run(srv.url, transport=transport, concurrency=2, requests=8, output=LengthDist(6))
+    s = metrics.summarize(run.records)
+    assert s["completed"] == 6 and s["error_kinds"] == {"protocol": 2}
+    assert all(len(r.chunks) == 6 for r in run.records if r.error is None)
+    bad = [r for r in run.records if r.error == "protocol"]
+    assert all(len(r.chunks) == 3 and "malformed event" in r.error_detail for r in bad)
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "Fatal error" not in err  # no stray asyncio tracebacks
+
+
+def test_cli_exports_completed_records_when_one_event_is_malformed(tmp_path, capsys):
+    out = tmp_path / "run.json"
+    with ServerProcess(ttft=0.002, itl=0.001, faults="malformed,ok") as srv:
+        rc = main(["bench", srv.url, "--transport", "httpx", "-n", "6", "-c", "2", "--output-len", "4",
+                   "--input-len", "4", "--json", "--export", str(out)])
+    assert rc == 0
+    data = json.loads(out.read_text())
+    assert data["summary"]["completed"] == 3 and data["summary"]["error_kinds"] == {"protocol": 3}
+    assert len(data["records"]) == 6
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_cli_every_request_failing_exits_1_and_saves_nothing(tmp_path, capsys):
+    from deployscope.store import Store
+
+    url = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+    args = ["bench", url, "--model", "m", "-n", "3", "-c", "1", "--save"]
+    assert main(args + ["--json"]) == 1
+    cap = capsys.readouterr()
+    s = json.loads(cap.out)
+    assert s["status"] == "failed" and s["completed"] == 0 and s["error_kinds"] == {"connect": 3}
+    assert "run_id" not in s and "every request" in cap.err and "connect 3" in cap.err
+    assert Store().list_bench_runs() == []
+    assert main(args) == 1  # the terminal view exits the same way
+    assert "errors: connect 3" in capsys.readouterr().out
+    assert main(args + ["--save-failed", "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["run_id"] is not None
+    assert len(Store().list_bench_runs()) == 1

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
 from deployscope.cli import app, main
@@ -90,6 +90,21 @@ def _isolated():
 
 
 READ_ONLY_OUTSIDE = {"/nonexistent/dir", "/dev/null"}
+# A `deployscope` console script to run every case through instead of main() in this process:
+# scripts/fuzz_base_install.sh points it at a virtual environment holding only the base install,
+# so a module only an extra (or the test tools) brings in cannot hide a crash.
+EXE = os.environ.get("DEPLOYSCOPE_FUZZ_EXE")
+
+
+def _run_exe(argv: list[str]) -> tuple[int, str, str]:
+    import subprocess
+
+    from hypothesis import assume
+
+    assume(not any("\x00" in str(a) for a in argv))  # an OS argument cannot hold a NUL byte
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the installed package, not this checkout
+    r = subprocess.run([EXE, *map(str, argv)], capture_output=True, text=True, errors="replace", env=env, timeout=600)
+    return r.returncode, r.stdout, r.stderr
 
 
 def _escapes_sandbox(arg: str) -> bool:
@@ -109,6 +124,8 @@ def run(argv: list[str]) -> tuple[int, str, str]:
     """main(argv) in process, with stdout/stderr captured and the user-catalog env restored."""
     bad = [a for a in argv if "/" in str(a) and _escapes_sandbox(a)]
     assert not bad, f"test bug: a path outside the sandbox {bad}"  # never let the fuzzer write elsewhere
+    if EXE:
+        return _run_exe(argv)
     out, err = io.StringIO(), io.StringIO()
     before = os.environ.get("DEPLOYSCOPE_CATALOG")
     try:
@@ -127,7 +144,8 @@ def run(argv: list[str]) -> tuple[int, str, str]:
 
 
 def check(argv: list[str], rc: int, err: str, expect_names: list[str] | None = None, out: str = "") -> None:
-    assert rc in (0, 2), f"exit {rc} for {argv}\n{err[-3000:]}"
+    no_answer = rc == 1 and argv[:1] == ["plan"] and "no option is allowed" in err  # exit 1: docs/cli.md
+    assert rc in (0, 2) or no_answer, f"exit {rc} for {argv}\n{err[-3000:]}"
     assert "Traceback" not in err, f"traceback for {argv}\n{err[-3000:]}"
     if rc == 2:
         assert err.strip() or out.strip(), f"exit 2 without a message for {argv}"
@@ -379,7 +397,7 @@ def test_plan_on_mutated_scenarios(case, tmp_path_factory):
     argv = ["plan", str(p), "--json", "--report", str(report)]
     rc, out, err = run(argv)
     check(argv, rc, err)
-    if rc == 0:
+    if rc in (0, 1):  # 1: every option excluded; the plan is still printed and its report written
         assert json.loads(out)["options"] is not None
     else:
         assert not report.exists(), "a failed plan left a report behind"
@@ -471,3 +489,275 @@ def test_catalog_dir_that_is_not_a_dir():
         argv = ["--catalog", target, "catalog", "gpus", "--json"]
         rc, _out, err = run(argv)
         check(argv, rc, err)
+
+
+# ---------------------------------------------------------------------------- hostile inputs
+# Four more classes, each generated for every file the CLI reads: numbers at and past every
+# bound (a rejection must name a field the user can write, never an internal one such as
+# capex.storage), encodings other than UTF-8, alias and nesting bombs, and names that resolve to
+# nothing in every field that names a catalog row (a rejection names exactly that field).
+from deployscope import scenario as _schema  # noqa: E402
+
+EXTREMES = [float("inf"), float("-inf"), float("nan"), 1e308, -1e308, 1e-320, -1e-320, 0, 0.0, -0.0, -1, 2**63, 2**64,
+            10**30, "1e400", "-1e400", "inf", "nan", "1e-400", 1.7976931348623157e308, 5e-324]
+
+
+def _schema_models(ann: Any) -> list[type]:
+    """Every pydantic model inside an annotation (unions give several)."""
+    import typing
+
+    from pydantic import BaseModel
+
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return [ann]
+    out: list[type] = []
+    for arg in typing.get_args(ann):
+        out += _schema_models(arg)
+    return out
+
+
+def _is_user_field(path: str) -> bool:
+    """Whether a field path names something a scenario can hold (not an internal name)."""
+    if path in ("SCENARIO", "(top level)", "FILE", "file"):
+        return True
+    parts = [p for p in re.split(r"\.|\[\d+\]", path) if p]
+    models: list[Any] = [_schema.Scenario]
+    for part in parts:
+        if not models:  # inside a dict field (hardware_prices, uncertainty...): any key
+            return True
+        nxt: list[Any] = []
+        found = False
+        for m in models:
+            f = m.model_fields.get(part) if hasattr(m, "model_fields") else None
+            if f is None and part in ("llm", "diffusion"):
+                found, nxt = True, models
+                continue
+            if f is not None:
+                found = True
+                nxt += _schema_models(f.annotation)
+        if not found:
+            return False
+        models = nxt
+    return True
+
+
+def _error_field(err: str) -> str:
+    line = next((ln for ln in err.splitlines() if ln.startswith("error: ")), "")
+    return line[len("error: "):].split(": ", 1)[0] if ": " in line[len("error: "):] else ""
+
+
+def test_user_field_check_tells_user_fields_from_internal_ones():  # the oracle the fuzzers below rely on
+    assert _is_user_field("workloads[0].input_tokens.mean") and _is_user_field("economics.hardware_prices.x")
+    assert _is_user_field("pipelines[0].stages[1].steps") and _is_user_field("load_profile.hourly[23]")
+    assert not _is_user_field("capex.storage") and not _is_user_field("economics.tariff_usd_per_kwh")
+    assert not _is_user_field("input_tokens_per_year") and not _is_user_field("additions.2.servers")
+
+
+@st.composite
+def numeric_extreme(draw) -> tuple[str, dict[str, Any], str]:  # noqa: ANN001
+    """An example with one number (or a number-like string) set to an extreme or to a bound."""
+    import copy
+
+    name = draw(st.sampled_from(sorted(EXAMPLE_DATA)))
+    data = copy.deepcopy(EXAMPLE_DATA[name])
+    nums = [p for p in _paths(data) if isinstance(_get(data, p), (int, float)) and not isinstance(_get(data, p), bool)]
+    path = draw(st.sampled_from(nums))
+    old = _get(data, path)
+    value = draw(st.one_of(st.sampled_from(EXTREMES), st.floats(), st.floats(min_value=-1e-300, max_value=1e-300),
+                           st.sampled_from([old * 1e300 if old else 1e300, -old, old * 1e-300])))
+    _set(data, path, value)
+    return name, data, ".".join(str(p) for p in path)
+
+
+@settings(max_examples=max(N // 5, 5), deadline=None, phases=PHASES, suppress_health_check=list(HealthCheck), derandomize=CI)
+@given(case=numeric_extreme())
+def test_numeric_extremes_are_named_at_a_user_field(case, tmp_path_factory):
+    name, data, where = case
+    p = tmp_path_factory.mktemp("num") / name
+    p.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    COUNTS["numeric-extremes"] += 1
+    argv = ["plan", str(p), "--json"]
+    rc, _out, err = run(argv)
+    check(argv, rc, err)
+    if rc == 2:
+        field = _error_field(err)
+        assert _is_user_field(field), f"{where}: the error names {field!r}, a field the scenario cannot hold:\n{err[-1500:]}"
+
+
+# files the CLI reads, each with a valid body and the command that reads it (the file goes at {})
+def _valid_bodies() -> dict[str, tuple[str, list[str]]]:
+    h100 = next(r for r in BUNDLED["accelerators"] if r["id"] == "h100-sxm-80gb")
+    return {
+        "scenario.yaml": ((ROOT / "examples" / "saas-chat.yaml").read_text(encoding="utf-8"), ["scenario", "validate", "{}"]),
+        "pipeline.yaml": ((ROOT / "examples" / "synthetic-identities.yaml").read_text(encoding="utf-8"), ["pipeline", "{}"]),
+        "saved.yaml": ((ROOT / "examples" / "marketing-images.yaml").read_text(encoding="utf-8"), ["scenarios", "add", "{}"]),
+        "accelerators.yaml": (yaml.safe_dump([{**h100, "name": "H100 é"}], allow_unicode=True),
+                              ["--catalog", "{dir}", "catalog", "gpus", "--json"]),
+        "calibration.yaml": ("name: mine\nsource: bench runs é\nas_of: 2025-06-01\nfactors:\n  - {engine: vllm, family: llama, compute: 1.1}\n",
+                             ["plan", COPIES[0], "--json", "--calibration", "{}"]),
+        "run.json": (json.dumps({"summary": {"model": "llama-3.1-8b", "note": "é"}, "records": []}), ["calibrate", "{}"]),
+        "prices.json": (json.dumps({"m-é": {"litellm_provider": "together_ai", "mode": "chat", "input_cost_per_token": 1e-7,
+                                             "output_cost_per_token": 2e-7}}),
+                        ["prices", "import", "{}", "--kind", "litellm", "--catalog", "{dir}/out", "--as-of", "2025-06-01"]),
+        "vms.csv": ("InstanceType,AcceleratorName,AcceleratorCount,vCPUs,MemoryGiB,Price,SpotPrice,Region,AvailabilityZone\n"
+                    "p5.48xlarge,H100,8,192,2048,98.32,40.1,us-east-1,us-east-1a é\n",
+                    ["prices", "import", "{}", "--kind", "skypilot", "--provider", "aws", "--catalog", "{dir}/out", "--as-of", "2025-06-01"]),
+        "data.csv": ("source,model,gpu\nx é,llama-3.1-8b,h100-sxm\n", ["validate", "--data", "{}"]),
+        "config.json": ((ROOT / "tests" / "fixtures" / "configs" / "Llama-3.1-8B.json").read_text(encoding="utf-8"),
+                        ["--catalog", "{dir}/out", "model", "add", "{}", "--id", "fuzz-model"]),
+    }
+
+
+BODIES = _valid_bodies()
+ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "latin-1", "cp1252", "cp437", "shift_jis"]
+
+
+@st.composite
+def encoded_file(draw) -> tuple[str, bytes, str]:  # noqa: ANN001
+    kind = draw(st.sampled_from(sorted(BODIES)))
+    text, _ = BODIES[kind]
+    how = draw(st.one_of(st.sampled_from(ENCODINGS), st.just("bytes"), st.just("truncated")))
+    if how == "bytes":
+        raw = draw(st.binary(max_size=300))
+    elif how == "truncated":  # a multi-byte character cut in half
+        raw = text.encode("utf-8")[: draw(st.integers(0, len(text.encode("utf-8"))))] + "é".encode("utf-8")[:1]
+    else:
+        raw = text.encode(how, errors="replace")
+    return kind, raw, how
+
+
+@SETTINGS
+@given(case=encoded_file())
+def test_every_file_the_cli_reads_in_any_encoding(case, tmp_path_factory):
+    kind, raw, how = case
+    d = tmp_path_factory.mktemp("enc")
+    name = kind if kind != "calibration.yaml" else "mine.yaml"
+    target = d / name
+    if kind == "accelerators.yaml":
+        target = d / "accelerators.yaml"
+    target.write_bytes(raw)
+    _, argv_t = BODIES[kind]
+    argv = [a.replace("{dir}", str(d)).replace("{}", str(target)) for a in argv_t]
+    COUNTS["encodings"] += 1
+    rc, out, err = run(argv)
+    check(argv, rc, err, out=out)
+    decodable = how in ("utf-8", "utf-8-sig", "utf-16", "utf-32") or raw.isascii() and b"\x00" not in raw
+    if not decodable and rc == 2 and ("UTF" in err or "encoding" in err):
+        assert target.name in err, f"an encoding error names no file:\n{err[-1500:]}"
+
+
+def _bomb(draw) -> str:  # noqa: ANN001
+    kind = draw(st.sampled_from(["laughs", "seq", "map", "mixed"]))
+    if kind == "laughs":
+        levels, width = draw(st.integers(3, 12)), draw(st.integers(2, 12))
+        text = "a0: &a0 [" + ",".join(["lol"] * width) + "]\n"
+        for i in range(1, levels):
+            text += f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * width) + "]\n"
+        return text + f"name: *a{levels - 1}\n"
+    depth = draw(st.integers(50, 5000))
+    if kind == "seq":
+        return "name: x\nworkloads: " + "[" * depth + "]" * depth + "\n"
+    if kind == "map":
+        return "name: x\nworkloads: " + "{a: " * depth + "1" + "}" * depth + "\n"
+    return "name: &n x\nworkloads:\n" + "  - " * 1 + "[" * depth + "*n" + "]" * depth + "\n"
+
+
+@st.composite
+def bomb_file(draw) -> tuple[str, str]:  # noqa: ANN001
+    kind = draw(st.sampled_from(["scenario.yaml", "pipeline.yaml", "saved.yaml", "accelerators.yaml", "calibration.yaml",
+                                 "run.json", "prices.json", "config.json"]))
+    if kind.endswith(".json"):
+        depth = draw(st.integers(50, 5000))
+        opener, closer = draw(st.sampled_from([("[", "]"), ('{"a":', "}")]))
+        body = opener * depth + "1" + closer * depth
+        return kind, '{"summary": ' + body + "}" if kind == "run.json" else body
+    return kind, _bomb(draw)
+
+
+@settings(max_examples=max(N // 2, 5), deadline=None, phases=PHASES, suppress_health_check=list(HealthCheck), derandomize=CI)
+@given(case=bomb_file())
+def test_alias_and_depth_bombs_in_every_file(case, tmp_path_factory):
+    kind, text = case
+    d = tmp_path_factory.mktemp("bomb")
+    target = d / (kind if kind != "calibration.yaml" else "mine.yaml")
+    target.write_text(text, encoding="utf-8")
+    _, argv_t = BODIES[kind]
+    argv = [a.replace("{dir}", str(d)).replace("{}", str(target)) for a in argv_t]
+    COUNTS["bombs"] += 1
+    rc, out, err = run(argv)
+    check(argv, rc, err, out=out)
+    assert rc == 2, f"a bomb was accepted: {argv}\n{out[-500:]}"
+
+
+# every scenario field that names a catalog row (or a profile, a region, a pipeline)
+REF_FIELDS: list[tuple[str, tuple, str]] = [
+    ("saas-chat.yaml", ("workloads", 0, "model"), "workloads[0].model"),
+    ("saas-chat.yaml", ("workloads", 0, "api_models"), "workloads[0].api_models[0]"),
+    ("saas-chat.yaml", ("candidates", "gpus"), "candidates.gpus[0]"),
+    ("saas-chat.yaml", ("candidates", "quants"), "candidates.quants[0]"),
+    ("saas-chat.yaml", ("candidates", "providers"), "candidates.providers[0]"),
+    ("saas-chat.yaml", ("candidates", "engine"), "candidates.engine"),
+    ("saas-chat.yaml", ("candidates", "calibration"), "candidates.calibration"),
+    ("saas-chat.yaml", ("economics", "hardware_prices"), "economics.hardware_prices.{}"),
+    ("saas-chat.yaml", ("economics", "region"), "economics.region"),
+    ("saas-chat.yaml", ("pipeline_runs_per_year",), "pipeline_runs_per_year.{}"),
+    ("marketing-images.yaml", ("workloads", 0, "model"), "workloads[0].model"),
+    ("marketing-images.yaml", ("workloads", 0, "quant"), "workloads[0].quant"),
+    ("marketing-images.yaml", ("workloads", 0, "api_models"), "workloads[0].api_models[0]"),
+    ("quarterly-finetune-70b.yaml", ("training", 0, "model"), "training[0].model"),
+    ("quarterly-finetune-70b.yaml", ("training", 0, "gpu"), "training[0].gpu"),
+    ("synthetic-identities.yaml", ("pipelines", 0, "stages", 0, "model"), "pipelines[0].stages[0].model"),
+    ("synthetic-identities.yaml", ("pipelines", 0, "stages", 0, "gpu"), "pipelines[0].stages[0].gpu"),
+    ("synthetic-identities.yaml", ("pipelines", 0, "stages", 0, "quant"), "pipelines[0].stages[0].quant"),
+    ("synthetic-identities.yaml", ("pipelines", 0, "stages", 0, "engine"), "pipelines[0].stages[0].engine"),
+    ("synthetic-identities.yaml", ("pipelines", 0, "stages", 1, "engine"), "pipelines[0].stages[1].engine"),
+    ("synthetic-identities.yaml", ("pipelines", 0, "stages", 1, "quant"), "pipelines[0].stages[1].quant"),
+]
+
+
+def _known_names() -> set[str]:
+    from deployscope.catalog import default_catalog
+    from deployscope.catalog.base import normalize
+
+    cat = default_catalog()
+    names: set[str] = set()
+    for t in ("accelerators", "models", "quant", "engines", "api_prices", "servers", "cloud_instances", "diffusion_efficiency"):
+        for r in cat.table(t):
+            names |= {normalize(r.id), *(normalize(a) for a in r.aliases)}
+    names |= {normalize(r.provider) for r in cat.cloud_instances} | {normalize(r.provider) for r in cat.api_prices}
+    names |= {normalize(x) for x in ("us", "eu", "de", "fr", "it", "de_smard", "fp32", "int8", "pytorch", "tensorrt")}
+    return names
+
+
+KNOWN = _known_names()
+near_miss = st.sampled_from(NAMES + ["llama-3.3-70b-instruct", "h100-sxm-80gb", "openai-gpt-4o", "aws", "vllm", "fp8", "us"]).flatmap(
+    lambda n: st.integers(0, max(len(n) - 1, 0)).map(lambda i: n[:i] + "q" + n[i + 1:])
+)
+unknown_name = st.one_of(near_miss, st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_.", min_size=1, max_size=30))
+
+
+@SETTINGS
+@given(ref=st.sampled_from(REF_FIELDS), name=unknown_name)
+def test_unknown_names_in_every_reference_field(ref, name, tmp_path_factory):
+    import copy
+
+    from deployscope.catalog.base import normalize
+
+    assume(normalize(name) not in KNOWN and normalize(name))
+    example, path, field = ref
+    data = copy.deepcopy(EXAMPLE_DATA[example])
+    if field.endswith("{}"):  # a mapping keyed by the name
+        _set(data, path, {name: 1000})
+        field = field.replace("{}", name)
+    elif field.endswith("[0]"):
+        _set(data, path, [name])
+    else:
+        _set(data, path, name)
+    p = tmp_path_factory.mktemp("ref") / example
+    p.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    COUNTS["unknown-references"] += 1
+    argv = ["plan", str(p), "--json"]
+    rc, out, err = run(argv)
+    check(argv, rc, err, out=out)
+    assert rc == 2, f"{field} = {name!r} resolved to nothing but the plan went ahead"
+    assert _error_field(err) == field, f"{field} = {name!r}: the error names {_error_field(err)!r}\n{err[-1500:]}"

@@ -9,7 +9,6 @@ file and what is wrong (see docs/ingest.md).
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import struct
@@ -17,6 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from . import safe_yaml
 from .errors import DeployscopeError
 from .paths import data_dir, write_atomic
 
@@ -63,9 +63,9 @@ def read_safetensors_header(path: str | os.PathLike[str]) -> dict[str, Any]:
     except OSError as exc:
         raise _bad(p, f"cannot read: {exc.strerror}") from None
     try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _bad(p, f"malformed safetensors header (not JSON: {exc})") from None
+        header = safe_yaml.load(raw, source="header", format="json", max_bytes=MAX_HEADER)
+    except safe_yaml.UnsafeInput as exc:
+        raise _bad(p, f"malformed safetensors header (not JSON: {exc.args[0]})") from None
     if not isinstance(header, dict):
         raise _bad(p, "malformed safetensors header (expected a JSON object)")
     data_size = size - 8 - n
@@ -420,11 +420,9 @@ def model_row_from_path(path: str | os.PathLike[str], model_id: str | None = Non
         if not cfg_path.is_file():
             raise _bad(p, "expected a config.json, a directory holding one, or a .gguf file")
         try:
-            cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise _bad(cfg_path, f"cannot read: {exc.strerror}") from None
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise _bad(cfg_path, f"malformed JSON: {exc}", field="config") from None
+            cfg = safe_yaml.load_file(cfg_path)  # depth, size, encoding and finite-number limits
+        except safe_yaml.UnsafeInput as exc:
+            raise DeployscopeError(str(exc.args[0]), field="config", value=str(cfg_path), allowed=exc.allowed) from None
         if not isinstance(cfg, dict):
             raise _bad(cfg_path, "malformed config: expected a JSON object", field="config")
         block = transformer_from_config(cfg, cfg_path)

@@ -32,6 +32,9 @@ class Source(_M):
     id: str
     source: str | None = None
     as_of: str | None = Field(default=None, description="ISO date of the figure")
+    user_supplied: bool = Field(
+        default=False, description="the row comes from (or was changed by) the user's catalog directory, not the bundled data"
+    )
 
 
 class Assumption(_M):
@@ -241,6 +244,48 @@ class Plan(_M):
     elapsed_s: float | None = None
 
     # --- convenience -------------------------------------------------------------------
+    def __repr__(self) -> str:
+        """One line: printing a Plan (a notebook, a REPL) must not dump the whole result."""
+        allowed = sum(o.allowed for o in self.options)
+        best = self.best
+        npv = f", NPV {best.npv:,.0f} {self.currency}" if best is not None and best.npv is not None else ""
+        return (
+            f"<Plan {self.scenario_name!r}: recommended {self.recommended or 'none'}{npv}; "
+            f"{allowed} of {len(self.options)} options allowed, {self.horizon_years} years>"
+        )
+
+    __str__ = __repr__
+
+    def __rich_repr__(self) -> Any:  # rich's pretty printer (and its IPython extension): the same few fields
+        yield "scenario_name", self.scenario_name
+        yield "recommended", self.recommended
+        yield "options", f"{sum(o.allowed for o in self.options)} of {len(self.options)} allowed"
+        yield "horizon_years", self.horizon_years
+        yield "currency", self.currency
+
+    def _repr_html_(self) -> str:
+        """A notebook cell's view: the answer, its reasons and the allowed options."""
+        from html import escape
+
+        cur = escape(self.currency)
+        rows = "".join(
+            f"<tr><td>{o.rank or ''}</td><td>{'★ ' if o.id == self.recommended else ''}{escape(o.id)}</td>"
+            f"<td>{escape(o.placement_detail)}</td>"
+            f"<td style='text-align:right'>{'' if o.npv is None else f'{o.npv:,.0f}'}</td></tr>"
+            for o in self.allowed_options()[:10]
+        )
+        more = len(self.allowed_options()) - 10
+        reasons = "".join(f"<li>{escape(r)}</li>" for r in self.rationale.reasons[:5])
+        return (
+            f"<div><strong>{escape(self.scenario_name)}</strong>: recommended "
+            f"<code>{escape(self.recommended or 'none')}</code>"
+            f"<p>{escape(self.rationale.summary)}</p><ul>{reasons}</ul>"
+            f"<table><thead><tr><th>#</th><th>option</th><th>placement</th><th>NPV ({cur}, "
+            f"{self.horizon_years} years)</th></tr></thead><tbody>{rows}</tbody></table>"
+            + (f"<p>{more} more allowed option(s): <code>plan.to_dataframe()</code></p>" if more > 0 else "")
+            + f"<p>{len(self.excluded_options())} option(s) excluded.</p></div>"
+        )
+
     def option(self, option_id: str) -> Option:
         for o in self.options:
             if o.id == option_id:

@@ -19,7 +19,6 @@ named profile that ``perf`` and ``plan`` read with ``--calibration NAME``.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from datetime import date
@@ -63,10 +62,12 @@ def load_run(ref: str, store: Any = None) -> dict[str, Any]:
     if is_path:
         if not p.is_file():
             raise DeployscopeError(f"no such file: {ref}", field="run", value=ref, allowed="a saved run id or an exported .json file")
+        from .. import safe_yaml
+
         try:
-            data = json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise DeployscopeError(f"cannot read {ref}: {exc}", field="run", value=ref) from None
+            data = safe_yaml.load_file(p, source=ref)
+        except safe_yaml.UnsafeInput as exc:
+            raise DeployscopeError(f"cannot read bench export: {exc}", field="run", value=ref) from None
         if not isinstance(data, dict) or not isinstance(data.get("summary"), dict):
             raise DeployscopeError(f"{ref} is not a deployscope bench export (no 'summary')", field="run", value=ref)
         return {"id": str(p), "summary": data["summary"], "records": data.get("records") or []}

@@ -20,7 +20,8 @@ import numpy as np
 
 from ..errors import DeployscopeError
 from . import metrics
-from .client import Client, ClientConfig, RequestSpec
+from .client import Client, ClientConfig
+from .records import RequestRecord, RequestSpec
 
 WORDS = (
     "the quick brown fox jumps over lazy dog load test server token stream latency throughput "
@@ -134,7 +135,7 @@ class Run:
     """Records of a run as they arrive; readable at any time (partial results on interrupt)."""
 
     def __init__(self) -> None:
-        self.records: list[dict[str, Any]] = []
+        self.records: list[RequestRecord] = []
         self.status = "running"
         self.started = time.perf_counter()
         self.started_at = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
@@ -153,13 +154,16 @@ class Run:
         self.cpu_s = time.process_time() - self.cpu0
         self.wall_s = time.perf_counter() - self.started
         for r in self.records:  # anything still open when the run stopped
-            if r.get("end") is None and r.get("error") is None:
-                r["error"] = "cancelled"
-                r["error_detail"] = "in flight when the run stopped"
+            if r.open:
+                r.fail("cancelled", "in flight when the run stopped")
 
-    def _completed(self, rec: dict[str, Any]) -> None:
+    def record_dicts(self) -> list[dict[str, Any]]:
+        """The records in their stored form (what is saved, exported and summarized)."""
+        return [r.to_dict() for r in self.records]
+
+    def _completed(self, rec: RequestRecord) -> None:
         self.done += 1
-        if rec.get("error") and rec["error"] != "cancelled":
+        if rec.error and rec.error != "cancelled":
             self.failed += 1
         if self.on_progress is not None:
             self.on_progress(self)
@@ -167,14 +171,14 @@ class Run:
 
 async def _one(client: Client, spec: RequestSpec, run: Run, step: int, scheduled: float | None = None) -> None:
     rec = client.new_record(spec)
-    rec["step"] = step
+    rec.step = step
     if scheduled is not None:  # open loop: when the arrival process wanted it sent
-        rec["scheduled"] = scheduled - run.started
+        rec.scheduled = scheduled - run.started
     run.records.append(rec)
     try:
         await client.request(spec, rec)
     finally:
-        if rec.get("end") is not None or rec.get("error") is not None:
+        if not rec.open:
             run._completed(rec)
 
 
@@ -263,7 +267,7 @@ async def run_step(client: Client, spec: LoadSpec, run: Run, step: int = 0, labe
     else:
         await _open_loop(client, specs, spec, deadline, run, step, rng)
     timed_out = time.perf_counter() >= deadline
-    recs = [r for r in run.records[base:]]
+    recs = [r.to_dict() for r in run.records[base:]]
     summ = metrics.summarize(recs)
     info = {"step": step, "label": label or spec.mode, **spec.describe(), "time_limited": timed_out, "summary": summ}
     run.steps.append(info)
@@ -327,7 +331,7 @@ async def run_slo_search(
     result: dict[str, Any] = {"slo": slo, "attainment_target": attainment, "best": None, "tried": []}
 
     def check(info: dict[str, Any]) -> bool:
-        s = metrics.summarize([r for r in run.records if r.get("step") == info["step"]], slo)
+        s = metrics.summarize([r.to_dict() for r in run.records if r.step == info["step"]], slo)
         info["summary"] = s
         ok = (s["slo_attainment"] or 0.0) >= attainment
         result["tried"].append({"step": info["step"], "label": info["label"], "rate": info.get("rate"),

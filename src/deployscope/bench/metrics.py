@@ -30,6 +30,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from .records import RequestRecord, as_dict
+
 PCTS = (50, 90, 95, 99)
 
 
@@ -97,8 +99,9 @@ def meets_slo(m: dict[str, Any], slo: dict[str, float] | None) -> bool:
     return True
 
 
-def measured(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [r for r in records if r.get("phase", "measured") == "measured"]
+def measured(records: Iterable[dict[str, Any] | RequestRecord]) -> list[dict[str, Any]]:
+    """The measured records (warm-up left out), in their stored dict form."""
+    return [d for d in map(as_dict, records) if d.get("phase", "measured") == "measured"]
 
 
 def _span(recs: list[dict[str, Any]]) -> float | None:

@@ -16,7 +16,9 @@ Faults apply to requests in arrival order, cycling through the ``--faults`` list
 - ``truncate`` half the tokens, then the connection closes mid-stream (no final chunk, no [DONE]);
 - ``reset``    half the tokens, then a TCP reset (SO_LINGER 0);
 - ``hang``     headers sent, then nothing until the client gives up;
-- ``refuse``   the connection is reset before any reply.
+- ``refuse``   the connection is reset before any reply;
+- ``malformed`` half the tokens, then an event whose ``choices`` holds a string, not an object
+  (``{"choices": ["x"]}``), then the rest of a normal reply.
 
 ``/health`` and ``/v1/models`` answer GET. The listen backlog is large (``--backlog``, default
 4096) so hundreds of simultaneous connects do not overflow it and cause SYN-retry outliers.
@@ -34,7 +36,7 @@ import struct
 import sys
 import time
 
-FAULT_KINDS = ("ok", "http500", "http429", "truncate", "reset", "hang", "refuse")
+FAULT_KINDS = ("ok", "http500", "http429", "truncate", "reset", "hang", "refuse", "malformed")
 WORD = " tok"
 
 
@@ -213,13 +215,15 @@ class SSEServer:
         transport = writer.transport
         i = 0
         while i < stop_at:
+            if fault == "malformed" and i == n // 2:
+                writer.write(self._chunk(b'data: {"choices": ["x"]}\n\n'))
             await _sleep_until(t0 + self.ttft + i * self.itl)
             if transport.is_closing():
                 return False
             # every token that is due by now goes out in one write (one SSE event per token
             # still; with ITL 0 that is the whole reply in one send instead of one per token)
             now, k = time.monotonic(), i + 1
-            while k < stop_at and t0 + self.ttft + k * self.itl <= now:
+            while k < stop_at and t0 + self.ttft + k * self.itl <= now and not (fault == "malformed" and k == n // 2):
                 k += 1
             writer.write(tok * (k - i))
             i = k

@@ -9,7 +9,7 @@ listed in ``sparse_derived``.
 from __future__ import annotations
 
 from datetime import date
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -25,11 +25,11 @@ Dtype = Literal["fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "fp6", "f
 class Interconnect(BaseModel):
     """Scale-up link between accelerators in one domain (NVLink, xGMI, PCIe...)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     kind: str = Field(description="nvlink3 | nvlink4 | nvlink5 | xgmi | infinity-fabric | roce | pcie | none ...")
-    bandwidth_gb_s: float = Field(ge=0, description="per accelerator, both directions added, as vendors quote it")
-    domain_size: int = Field(ge=1, description="accelerators that reach each other at that bandwidth")
+    bandwidth_gb_s: float = Field(ge=0, le=1e6, description="per accelerator, both directions added, as vendors quote it")
+    domain_size: int = Field(ge=1, le=1_000_000, description="accelerators that reach each other at that bandwidth")
 
 
 class Accelerator(Row):
@@ -41,19 +41,19 @@ class Accelerator(Row):
     family: str = Field(description="architecture generation, e.g. ampere, hopper, blackwell, ada, cdna3, gaudi")
     form_factor: str = Field(description="sxm | pcie | oam | superchip | nvl | workstation | module | socket ...")
     release_year: int = Field(ge=2010, le=2035)
-    memory_gib: float | None = Field(default=None, gt=0, description="memory in GiB (2^30 B), where the datasheet means GiB")
-    memory_gb: float | None = Field(default=None, gt=0, description="memory in GB (1e9 B), where the datasheet means GB")
+    memory_gib: float | None = Field(default=None, gt=0, le=1e5, description="memory in GiB (2^30 B), where the datasheet means GiB")
+    memory_gb: float | None = Field(default=None, gt=0, le=1e5, description="memory in GB (1e9 B), where the datasheet means GB")
     memory_type: str | None = Field(default=None, description="HBM3, HBM3e, GDDR6, LPDDR5, DDR5 ...")
-    memory_bandwidth_gb_s: float = Field(gt=0)
-    tflops: dict[Dtype, float] = Field(description="dense peak TFLOP/s (TOPS for int) per dtype")
+    memory_bandwidth_gb_s: float = Field(gt=0, le=1e8)
+    tflops: dict[Dtype, Annotated[float, Field(gt=0, le=1e6)]] = Field(description="dense peak TFLOP/s (TOPS for int) per dtype")
     sparse_derived: tuple[Dtype, ...] = Field(default=(), description="dtypes whose dense peak is half a sparse datasheet figure")
-    tdp_w: float = Field(gt=0)
+    tdp_w: float = Field(gt=0, le=1e5)
     interconnect: Interconnect
     pcie_gen: int | None = Field(default=None, ge=3, le=7)
     native_formats: tuple[str, ...] = Field(default=(), description="low-precision formats with native tensor-core support")
     compute_capability: str | None = Field(default=None, pattern=r"^\d+\.\d+$", description="CUDA compute capability (NVIDIA only)")
-    cores: int | None = Field(default=None, ge=1, description="CPU cores (CPUs only)")
-    price_usd: float | None = Field(default=None, gt=0, description="purchase price estimate per accelerator; null if unpublished")
+    cores: int | None = Field(default=None, ge=1, le=100_000, description="CPU cores (CPUs only)")
+    price_usd: float | None = Field(default=None, gt=0, le=1e8, description="purchase price estimate per accelerator; null if unpublished")
     price_source: str | None = None
     price_as_of: date | None = None
     price_basis: Literal["card", "msrp", "system-per-gpu", "kit-per-chip"] | None = Field(

@@ -21,7 +21,7 @@ from ..errors import UnknownName
 class Row(BaseModel):
     """Common fields of every catalog row; unknown fields are rejected."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     id: str = Field(min_length=1)
     aliases: tuple[str, ...] = ()

@@ -61,7 +61,7 @@ def list_calibrations() -> list[str]:
 
 def load_calibration(name: str) -> CalibrationProfile:
     """Read ``calibrations/NAME.yaml`` from the user data directory (or a path to a YAML file)."""
-    import yaml
+    from .. import safe_yaml
 
     path = Path(name)
     if not (path.suffix in (".yaml", ".yml") and path.exists()):
@@ -74,9 +74,9 @@ def load_calibration(name: str) -> CalibrationProfile:
             allowed=list_calibrations() or "none saved yet (run `deployscope calibrate`)",
         )
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise DeployscopeError(f"cannot read calibration {path}: {exc}", field="calibration", value=name) from None
+        raw = safe_yaml.load_file(path) or {}
+    except safe_yaml.UnsafeInput as exc:
+        raise DeployscopeError(f"cannot read calibration profile: {exc}", field="calibration", value=name) from None
     if not isinstance(raw, dict):
         raise DeployscopeError(f"{path}: expected a mapping", field="calibration", value=name)
     raw.setdefault("name", path.stem)

@@ -32,7 +32,7 @@ class EfficiencyRow(Row):
     # A row may leave figures out (null): they are taken from the ('*', '*') row, so a source
     # that measured only some of them (say, achievable GEMM FLOPs of one GPU) fills only those.
     compute_efficiency: float | None = Field(default=None, gt=0, le=1, description="fraction of dense peak a large GEMM reaches")
-    half_efficiency_gflop: float | None = Field(default=None, gt=0, description="GEMM size (GFLOP per GPU) at which efficiency is half its maximum")
+    half_efficiency_gflop: float | None = Field(default=None, gt=0, le=1e9, description="GEMM size (GFLOP per GPU) at which efficiency is half its maximum")
     bandwidth_efficiency: float | None = Field(default=None, gt=0, le=1, description="fraction of datasheet memory bandwidth a streaming read reaches")
     attention_efficiency: float | None = Field(default=None, gt=0, le=1, description="fraction of dense peak attention kernels reach")
     link_efficiency: float | None = Field(default=None, gt=0, le=1, description="fraction of link bandwidth collectives reach")

@@ -24,19 +24,19 @@ class EngineMemory(BaseModel):
       context, weights, activations and graphs are allocated).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     memory_utilization: float = Field(gt=0, le=1, description="fraction of GPU memory the engine may use")
     budget: Literal["total", "static", "free"] = Field(
         default="total", description="what memory_utilization is a fraction of (see the class docstring)"
     )
-    cuda_context_gib: float = Field(ge=0, description="CUDA context and libraries per GPU")
-    cuda_graphs_gib: float = Field(ge=0, description="CUDA-graph capture pool per GPU")
-    other_gib: float = Field(default=0.0, ge=0, description="allocator slack, non-torch memory, sampler")
-    multi_gpu_gib: float = Field(default=0.0, ge=0, description="extra per GPU when the replica spans >1 GPU (NCCL buffers)")
-    activation_tokens: int = Field(gt=0, description="tokens in the largest prefill chunk profiled at start-up")
-    activation_seqs: int = Field(default=1, gt=0, description="sequences whose logits the start-up profile samples")
+    cuda_context_gib: float = Field(ge=0, le=1e4, description="CUDA context and libraries per GPU")
+    cuda_graphs_gib: float = Field(ge=0, le=1e4, description="CUDA-graph capture pool per GPU")
+    other_gib: float = Field(default=0.0, ge=0, le=1e4, description="allocator slack, non-torch memory, sampler")
+    multi_gpu_gib: float = Field(default=0.0, ge=0, le=1e4, description="extra per GPU when the replica spans >1 GPU (NCCL buffers)")
+    activation_tokens: int = Field(gt=0, le=100_000_000, description="tokens in the largest prefill chunk profiled at start-up")
+    activation_seqs: int = Field(default=1, gt=0, le=1_000_000, description="sequences whose logits the start-up profile samples")
     logit_copies: float = Field(
-        default=1.0, ge=0, description="fp32 vocab-sized buffers per sampled sequence at the activation peak (fitted; see notes)"
+        default=1.0, ge=0, le=1e4, description="fp32 vocab-sized buffers per sampled sequence at the activation peak (fitted; see notes)"
     )
 
 
@@ -47,22 +47,22 @@ class EnginePerf(BaseModel):
     the scheduler limits are the engine's documented defaults (cited in ``source``).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    step_overhead_s: float = Field(default=0.0, ge=0, description="fixed time per scheduler step (launch, sampling, host work)")
-    max_batch_size: int = Field(default=256, gt=0, description="most sequences in one step (max_num_seqs / max_batch_size)")
-    max_num_tokens: int = Field(default=8192, gt=0, description="most tokens in one step (chunked-prefill budget)")
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    step_overhead_s: float = Field(default=0.0, ge=0, le=10, description="fixed time per scheduler step (launch, sampling, host work)")
+    max_batch_size: int = Field(default=256, gt=0, le=1_000_000, description="most sequences in one step (max_num_seqs / max_batch_size)")
+    max_num_tokens: int = Field(default=8192, gt=0, le=100_000_000, description="most tokens in one step (chunked-prefill budget)")
     kv_reservation: Literal["full", "average"] = Field(
         default="average",
         description="full: a sequence is admitted only when the KV of its final length fits (TensorRT-LLM "
         "GUARANTEED_NO_EVICT); average: pages are allocated as tokens arrive (vLLM, SGLang)",
     )
     chunked_prefill: bool = Field(default=True, description="prefill split into chunks mixed with decode steps")
-    layer_overhead_s: float = Field(default=0.0, ge=0, description="fixed time per layer per step (kernel launches)")
+    layer_overhead_s: float = Field(default=0.0, ge=0, le=10, description="fixed time per layer per step (kernel launches)")
     request_overhead_s: float = Field(
-        default=0.0, ge=0, description="fixed host time per request before its first token (admission, input handling)"
+        default=0.0, ge=0, le=10, description="fixed host time per request before its first token (admission, input handling)"
     )
     prefill_layer_overhead_s: float = Field(
-        default=0.0, ge=0, description="extra fixed time per layer in a step that carries a prefill (context-phase kernels)"
+        default=0.0, ge=0, le=10, description="extra fixed time per layer in a step that carries a prefill (context-phase kernels)"
     )
     sliding_window_attention: bool = Field(
         default=True, description="the engine limits sliding-window layers to their window (else they attend the full context)"

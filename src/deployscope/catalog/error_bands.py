@@ -21,11 +21,11 @@ from .loader import register_table
 class ErrorBand(BaseModel):
     """How far predictions of this kind were off on held-out validation rows."""
 
-    model_config = ConfigDict(frozen=True)
-    low: float = Field(description="multiplier: the true value was >= low x prediction on 90 % of held-out rows")
-    high: float = Field(description="multiplier: the true value was <= high x prediction on 90 % of held-out rows")
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False)
+    low: float = Field(gt=0, le=100, description="multiplier: the true value was >= low x prediction on 90 % of held-out rows")
+    high: float = Field(gt=0, le=100, description="multiplier: the true value was <= high x prediction on 90 % of held-out rows")
     metric_class: str
-    rows: int = Field(description="held-out validation rows the band comes from")
+    rows: int = Field(ge=0, description="held-out validation rows the band comes from")
     median_ape: float | None = None
     source: str = Field(description="where the band comes from (validation files, fitting split, script)")
 

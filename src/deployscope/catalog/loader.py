@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-import yaml
 from pydantic import ValidationError
 
+from .. import safe_yaml
 from ..errors import CatalogError
 from .base import Row, Table
 
@@ -24,12 +24,6 @@ BUNDLED_DIR = Path(__file__).parent / "data"
 USER_CATALOG_ENV = "DEPLOYSCOPE_CATALOG"
 
 R = TypeVar("R", bound=Row)
-
-try:  # the C loader is several times faster; fall back where libyaml is missing
-    _YamlLoader: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover
-    _YamlLoader = yaml.SafeLoader
-
 
 @dataclass(frozen=True)
 class TableSpec(Generic[R]):
@@ -52,18 +46,9 @@ def table_names() -> list[str]:
 
 
 def read_yaml(path: Path) -> Any:
-    """Parse a YAML file, turning syntax errors into a message that names the file and line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CatalogError(f"cannot read {path}: {exc.strerror}", field="file", value=str(path)) from None
-    try:
-        return yaml.load(text, Loader=_YamlLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise CatalogError(f"{path}{where}: malformed YAML: {problem}", field="file", value=str(path)) from None
+    """Parse a YAML file through the safe loader (size, nesting and alias limits, UTF-8 or a BOM,
+    finite numbers); every refusal is a CatalogError naming the file (and line where there is one)."""
+    return safe_yaml.load_file(path, error=CatalogError)
 
 
 def _rows_from_file(path: Path) -> list[dict[str, Any]]:
@@ -121,6 +106,7 @@ class Catalog:
                 value=str(self.user_dir),
             )
         self._tables: dict[str, Table[Any]] = {}
+        self._user_ids: dict[str, set[str]] = {}
 
     def __getattr__(self, name: str) -> Table[Any]:
         if name.startswith("_"):
@@ -142,8 +128,9 @@ class Catalog:
         """Ids of rows in table `name` that come from (or were changed by) the user catalog."""
         if self.user_dir is None:
             return set()
-        path = self.user_dir / f"{name}.yaml"
-        return {str(r.get("id")) for r in _rows_from_file(path)} if path.exists() else set()
+        if name not in self._user_ids:
+            self.table(name)  # loading the table records them
+        return self._user_ids.get(name, set())
 
     def _load(self, spec: TableSpec[R]) -> Table[R]:
         path = self.bundled_dir / f"{spec.name}.yaml"
@@ -154,6 +141,8 @@ class Catalog:
             row = _validate(spec, raw, path, i)
             rows[row.id] = row
             raws[row.id] = raw
+        user_ids: set[str] = set()
+        self._user_ids[spec.name] = user_ids
         if self.user_dir is not None:
             user_path = self.user_dir / f"{spec.name}.yaml"
             if user_path.exists():
@@ -174,6 +163,7 @@ class Catalog:
                     row = _validate(spec, raw, user_path, i)
                     rows[row.id] = row
                     raws[row.id] = raw
+                    user_ids.add(row.id)
         return Table(spec.row_type.kind, list(rows.values()))
 
     def check(self) -> dict[str, int]:
@@ -186,6 +176,7 @@ _TABLE_MODULES = (
     "models",
     "quant",
     "engines",
+    "engine_flags",
     "efficiency",
     "prices",
     "policy",

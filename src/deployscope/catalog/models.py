@@ -20,22 +20,22 @@ LayerKind = Literal["full", "sliding", "linear", "none"]
 class MLA(BaseModel):
     """Multi-head latent attention (DeepSeek-V2/V3): the cache holds a compressed latent + rope key."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    kv_lora_rank: int = Field(gt=0)
-    qk_rope_head_dim: int = Field(gt=0)
-    qk_nope_head_dim: int = Field(gt=0)
-    v_head_dim: int = Field(gt=0)
-    q_lora_rank: int | None = Field(default=None, gt=0)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    kv_lora_rank: int = Field(gt=0, le=1_000_000)
+    qk_rope_head_dim: int = Field(gt=0, le=100_000)
+    qk_nope_head_dim: int = Field(gt=0, le=100_000)
+    v_head_dim: int = Field(gt=0, le=100_000)
+    q_lora_rank: int | None = Field(default=None, gt=0, le=1_000_000)
 
 
 class MoE(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    num_experts: int = Field(gt=1)
-    experts_per_token: int = Field(gt=0)
-    shared_experts: int = Field(default=0, ge=0)
-    expert_intermediate_size: int = Field(gt=0)
-    dense_layers: int = Field(default=0, ge=0, description="leading layers with a dense MLP instead of experts")
-    layer_freq: int = Field(default=1, ge=1, description="every k-th layer (after dense_layers) is MoE; others dense")
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    num_experts: int = Field(gt=1, le=100_000)
+    experts_per_token: int = Field(gt=0, le=10_000)
+    shared_experts: int = Field(default=0, ge=0, le=10_000)
+    expert_intermediate_size: int = Field(gt=0, le=10_000_000)
+    dense_layers: int = Field(default=0, ge=0, le=10_000, description="leading layers with a dense MLP instead of experts")
+    layer_freq: int = Field(default=1, ge=1, le=10_000, description="every k-th layer (after dense_layers) is MoE; others dense")
 
     @model_validator(mode="after")
     def _k_le_n(self) -> "MoE":
@@ -47,21 +47,21 @@ class MoE(BaseModel):
 class Transformer(BaseModel):
     """A decoder (or encoder) transformer, field names as in Hugging Face config.json."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    hidden_size: int = Field(gt=0)
-    num_layers: int = Field(gt=0)
-    num_attention_heads: int = Field(gt=0)
-    num_kv_heads: int = Field(gt=0)
-    head_dim: int = Field(gt=0)
-    intermediate_size: int = Field(ge=0, description="dense MLP width (0 if every layer is MoE)")
-    vocab_size: int = Field(gt=0)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    hidden_size: int = Field(gt=0, le=1_000_000)
+    num_layers: int = Field(gt=0, le=10_000)
+    num_attention_heads: int = Field(gt=0, le=100_000)
+    num_kv_heads: int = Field(gt=0, le=100_000)
+    head_dim: int = Field(gt=0, le=100_000)
+    intermediate_size: int = Field(ge=0, le=10_000_000, description="dense MLP width (0 if every layer is MoE)")
+    vocab_size: int = Field(gt=0, le=100_000_000)
     tie_word_embeddings: bool = False
     mlp: Literal["gated", "plain"] = Field(default="gated", description="gated = SwiGLU/GeGLU (3 matrices); plain = 2")
     attention_bias: bool = False
-    max_context: int = Field(gt=0)
+    max_context: int = Field(gt=0, le=1_000_000_000)
     mla: MLA | None = None
     moe: MoE | None = None
-    sliding_window: int | None = Field(default=None, gt=0)
+    sliding_window: int | None = Field(default=None, gt=0, le=1_000_000_000)
     layer_pattern: tuple[LayerKind, ...] | None = Field(
         default=None,
         description="attention kind per layer, repeated to num_layers (e.g. 5 x sliding + 1 x full)",
@@ -119,11 +119,11 @@ class Transformer(BaseModel):
 class Component(BaseModel):
     """One network of a diffusion pipeline (text encoder, denoiser, VAE) or a GAN generator."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     name: str
     role: Literal["text_encoder", "denoiser", "vae", "generator", "image_encoder"]
     arch: str = Field(description="clip | t5 | unet | dit | mmdit | vae | stylegan ...")
-    params_b: float = Field(gt=0)
+    params_b: float = Field(gt=0, le=1e5)
     repo_path: str | None = Field(default=None, description="sub-folder in the model repo")
     details: dict[str, Any] = Field(default_factory=dict, description="architecture figures the image model needs")
 
@@ -135,10 +135,10 @@ class ModelSpec(Row):
     family: str
     modality: Literal["llm", "embedding", "reranker", "diffusion", "gan"]
     license: str = Field(description="licence id (see the policy rule packs), e.g. llama3.1, apache-2.0, mit")
-    params_b: float = Field(gt=0, description="total parameters, billions, as published")
-    active_params_b: float | None = Field(default=None, gt=0, description="parameters used per token (MoE)")
+    params_b: float = Field(gt=0, le=1e5, description="total parameters, billions, as published (at most 100T)")
+    active_params_b: float | None = Field(default=None, gt=0, le=1e5, description="parameters used per token (MoE)")
     native_dtype: str = Field(default="bf16", description="dtype of the released weights")
-    safetensors_bytes: int | None = Field(default=None, gt=0, description="published total size of the released weights")
+    safetensors_bytes: int | None = Field(default=None, gt=0, le=10**15, description="published total size of the released weights")
     transformer: Transformer | None = None
     components: tuple[Component, ...] = ()
 

@@ -28,7 +28,7 @@ class AppliesTo(BaseModel):
     (eea | adequacy | third_country), certifications (list), network (air_gapped | connected).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     placements: tuple[str, ...] = ()
     any_part: dict[str, Any] = Field(default_factory=dict)
 
@@ -36,7 +36,7 @@ class AppliesTo(BaseModel):
 class RuleBody(BaseModel):
     """The part of a rule that the engine interprets (shared by rule packs and licence terms)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     when: dict[str, Any] = Field(default_factory=dict, description="fact name -> matcher; all must match")
     applies_to: AppliesTo = Field(default_factory=AppliesTo)
     effect: Effect

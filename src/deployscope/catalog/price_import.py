@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ast
 import csv
-import json
+import io
 import os
 import re
 from collections import Counter
@@ -23,6 +23,7 @@ from typing import Any, Iterable
 import yaml
 from pydantic import ValidationError
 
+from .. import safe_yaml
 from ..errors import CatalogError, DeployscopeError
 from ..paths import write_atomic
 from .base import normalize
@@ -115,11 +116,13 @@ def parse_skypilot(path: Path, catalog: Catalog, provider: str, as_of: date) -> 
     """Rows (as dicts for cloud_instances.yaml) from a SkyPilot vms.csv, grouped by instance type
     and region; columns are read by name (their order differs per cloud)."""
     try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            header = reader.fieldnames or []
-            records = list(reader)
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        text = safe_yaml.decode(path.read_bytes(), source=path.name)
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        header = reader.fieldnames or []
+        records = list(reader)
+    except safe_yaml.UnsafeInput as exc:
+        raise CatalogError(str(exc), value=str(path)) from None
+    except (OSError, csv.Error) as exc:
         raise CatalogError(f"cannot read {path}: {exc}", field="file", value=str(path)) from None
     needed = ("InstanceType", "AcceleratorName", "AcceleratorCount", "Price", "Region")
     missing = [c for c in needed if c not in header]
@@ -245,12 +248,7 @@ def _match_model(catalog: Catalog, key: str) -> tuple[str | None, str | None, fl
 def parse_litellm(path: Path, catalog: Catalog, as_of: date, match: str | None = None) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Rows (as dicts for api_prices.yaml) from a LiteLLM price map: chat/completion models with
     per-token prices and image models with a per-image price. Other modes are counted as skipped."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CatalogError(f"cannot read {path}: {exc}", field="file", value=str(path)) from None
-    except json.JSONDecodeError as exc:
-        raise CatalogError(f"{path.name} line {exc.lineno}: malformed JSON: {exc.msg}", field="file", value=str(path)) from None
+    data = safe_yaml.load_file(path, source=path.name, error=CatalogError)
     if not isinstance(data, dict):
         raise CatalogError(f"{path.name} is not a LiteLLM price map (expected a JSON object of models)", field="file", value=str(path))
     stats: Counter[str] = Counter()

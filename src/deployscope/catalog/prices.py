@@ -65,13 +65,13 @@ class CloudInstance(_Priced):
 
     instance_type: str = Field(min_length=1)
     gpu_id: str = Field(description="accelerator id in accelerators.yaml")
-    gpu_count: int = Field(ge=1)
-    vcpus: float | None = Field(default=None, gt=0)
-    memory_gib: float | None = Field(default=None, gt=0)
-    price_usd_per_hour: float | None = Field(default=None, gt=0, description="on-demand, per instance-hour")
-    price_1y_usd_per_hour: float | None = Field(default=None, gt=0, description="1-year commitment, per instance-hour")
-    price_3y_usd_per_hour: float | None = Field(default=None, gt=0, description="3-year commitment, per instance-hour")
-    spot_usd_per_hour: float | None = Field(default=None, gt=0, description="spot / preemptible, per instance-hour")
+    gpu_count: int = Field(ge=1, le=1024)
+    vcpus: float | None = Field(default=None, gt=0, le=100_000)
+    memory_gib: float | None = Field(default=None, gt=0, le=1e6)
+    price_usd_per_hour: float | None = Field(default=None, gt=0, le=1e5, description="on-demand, per instance-hour")
+    price_1y_usd_per_hour: float | None = Field(default=None, gt=0, le=1e5, description="1-year commitment, per instance-hour")
+    price_3y_usd_per_hour: float | None = Field(default=None, gt=0, le=1e5, description="3-year commitment, per instance-hour")
+    spot_usd_per_hour: float | None = Field(default=None, gt=0, le=1e5, description="spot / preemptible, per instance-hour")
     commitment_source: str | None = Field(default=None, description="where the 1y/3y prices come from, if not `source`")
     sovereign: bool = Field(default=False, description="offered as an EU sovereign cloud (operated under EU law only)")
 
@@ -111,15 +111,15 @@ class ApiPrice(_Priced):
 
     model: str = Field(description="model id in models.yaml where it exists, else the provider's model name")
     model_family: str = Field(description="family, to match self-hosted options of the same family (llama3, qwen3...)")
-    params_b: float | None = Field(default=None, gt=0, description="model size, billions (to match like with like)")
+    params_b: float | None = Field(default=None, gt=0, le=1e5, description="model size, billions (to match like with like)")
     mode: Literal["chat", "image", "embedding"] = "chat"
     open_weight: bool = Field(description="the same weights can be run on-prem")
     frontier: bool = Field(default=False, description="a proprietary frontier model: a labelled alternative, not a like-for-like one")
-    input_usd_per_million_tokens: float | None = Field(default=None, ge=0)
-    output_usd_per_million_tokens: float | None = Field(default=None, ge=0)
-    usd_per_image: float | None = Field(default=None, ge=0)
+    input_usd_per_million_tokens: float | None = Field(default=None, ge=0, le=1e5)
+    output_usd_per_million_tokens: float | None = Field(default=None, ge=0, le=1e5)
+    usd_per_image: float | None = Field(default=None, ge=0, le=1e3)
     image_resolution: str | None = Field(default=None, description="e.g. 1024x1024, the resolution usd_per_image holds for")
-    image_steps: int | None = Field(default=None, gt=0)
+    image_steps: int | None = Field(default=None, gt=0, le=1000)
     quantization: str | None = Field(default=None, description="what the provider serves, if stated (fp8, turbo...)")
 
     @model_validator(mode="after")
@@ -140,14 +140,14 @@ class Server(Row):
     name: str
     vendor: str
     form_factor: Literal["hgx", "dgx", "oam", "pcie", "workstation"]
-    gpu_slots: int = Field(ge=1)
+    gpu_slots: int = Field(ge=1, le=1024)
     accepts_gpu_ids: tuple[str, ...] = Field(min_length=1, description="accelerator ids that fit")
     includes_gpus: bool = Field(description="price_usd includes gpu_slots GPUs of accepts_gpu_ids[0]")
-    price_usd: float | None = Field(default=None, gt=0, description="purchase price; null if nobody publishes one")
+    price_usd: float | None = Field(default=None, gt=0, le=1e9, description="purchase price; null if nobody publishes one")
     price_note: str | None = None
-    max_power_kw: float | None = Field(default=None, gt=0, description="maximum system power (PSU/datasheet)")
-    typical_power_kw: float | None = Field(default=None, gt=0)
-    rack_units: int = Field(ge=1, description="height in U (a tower workstation: its U-equivalent when racked)")
+    max_power_kw: float | None = Field(default=None, gt=0, le=1e4, description="maximum system power (PSU/datasheet)")
+    typical_power_kw: float | None = Field(default=None, gt=0, le=1e4)
+    rack_units: int = Field(ge=1, le=100, description="height in U (a tower workstation: its U-equivalent when racked)")
     cooling: Literal["air", "liquid"]
     nics_included: bool = Field(default=False, description="scale-out NICs (e.g. 8x 400G) included in price_usd")
 
@@ -166,9 +166,9 @@ class NetworkItem(Row):
     name: str
     fabric: Literal["infiniband", "ethernet", "nvlink"]
     item: Literal["switch", "nic", "cabling_per_gpu", "fabric_per_gpu"]
-    speed_gbps: float | None = Field(default=None, gt=0)
-    ports: int | None = Field(default=None, ge=1)
-    price_usd: float | None = Field(default=None, gt=0, description="per unit (per switch, per NIC, per GPU for *_per_gpu)")
+    speed_gbps: float | None = Field(default=None, gt=0, le=1e5)
+    ports: int | None = Field(default=None, ge=1, le=100_000)
+    price_usd: float | None = Field(default=None, gt=0, le=1e9, description="per unit (per switch, per NIC, per GPU for *_per_gpu)")
     price_note: str | None = None
 
     @model_validator(mode="after")
@@ -185,8 +185,8 @@ class StorageItem(Row):
 
     name: str
     tier: Literal["nvme", "nas", "object", "hdd"]
-    price_usd_per_tb: float | None = Field(default=None, gt=0)
-    read_gb_s: float | None = Field(default=None, gt=0, description="sustained sequential read, GB/s, per device or system")
+    price_usd_per_tb: float | None = Field(default=None, gt=0, le=1e6)
+    read_gb_s: float | None = Field(default=None, gt=0, le=1e6, description="sustained sequential read, GB/s, per device or system")
     read_scope: Literal["device", "system", "client"] = "device"
     price_note: str | None = None
 
@@ -206,7 +206,7 @@ class EconomicDefault(Row):
 
     kind: ClassVar[str] = "economic default"
 
-    value: float
+    value: float = Field(ge=0, le=1e9, description="the default, in `unit`")
     unit: str = Field(description="unit of value, e.g. USD/kWh, EUR/kWh, kgCO2/kWh, ratio, USD/kW-month, years")
     currency: str | None = Field(default=None, description="currency of value, if money")
     assumption: bool = False
@@ -219,7 +219,7 @@ class FxRate(Row):
 
     kind: ClassVar[str] = "currency rate"
 
-    usd_per_unit: float = Field(gt=0)
+    usd_per_unit: float = Field(ge=1e-8, le=1e4, gt=0)
     assumption: bool = True
 
 

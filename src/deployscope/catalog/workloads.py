@@ -22,7 +22,7 @@ memory constants (``memory`` section).
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -31,7 +31,7 @@ from .loader import register_table
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class MfuSection(_Section):
@@ -39,7 +39,7 @@ class MfuSection(_Section):
 
     family: str = Field(description="accelerator family (ampere, hopper...) or 'default'")
     mfu_ref: float = Field(gt=0, le=1, description="MFU of an infinitely wide dense model at ref_gpus GPUs on the reference network")
-    ref_gpus: int = Field(ge=1, description="cluster size at which mfu_ref applies")
+    ref_gpus: int = Field(ge=1, le=10_000_000, description="cluster size at which mfu_ref applies")
     scale_exponent: float = Field(ge=0, le=1, description="MFU x (max(gpus, 64) / ref_gpus)^-scale_exponent")
     width_coeff: float = Field(
         default=0.0,
@@ -69,8 +69,8 @@ class MfuSection(_Section):
 class NetworkSection(_Section):
     name: str
     kind: Literal["infiniband", "roce", "ethernet", "nvlink-switch", "tpu-ici"]
-    gbit_s_per_port: float = Field(gt=0, description="line rate of one port, Gb/s, one direction")
-    ports_per_gpu: float = Field(gt=0, description="ports (NICs) per GPU in the usual rail-optimized build")
+    gbit_s_per_port: float = Field(gt=0, le=1e5, description="line rate of one port, Gb/s, one direction")
+    ports_per_gpu: float = Field(gt=0, le=100, description="ports (NICs) per GPU in the usual rail-optimized build")
     efficiency: float = Field(default=1.0, gt=0, le=1, description="share of line rate NCCL bus bandwidth reaches")
 
     @property
@@ -80,9 +80,9 @@ class NetworkSection(_Section):
 
 class MethodSection(_Section):
     method: Literal["pretrain", "full", "lora", "qlora"]
-    compute_multiplier: float = Field(gt=0, description="training FLOPs per token / (6 N): 1 for full, 2/3 for LoRA")
+    compute_multiplier: float = Field(gt=0, le=100, description="training FLOPs per token / (6 N): 1 for full, 2/3 for LoRA")
     trainable: Literal["all", "adapters"]
-    lora_rank: int | None = Field(default=None, gt=0)
+    lora_rank: int | None = Field(default=None, gt=0, le=1_000_000)
     lora_targets: tuple[str, ...] = Field(default=(), description="q, k, v, o, gate, up, down")
     base_weight_bits: float = Field(gt=0, le=32, description="bits per frozen base weight (16 bf16; 4.127 NF4 + double quant)")
     throughput_factor: float = Field(default=1.0, gt=0, le=1, description="speed relative to bf16 LoRA (dequantization cost)")
@@ -90,21 +90,21 @@ class MethodSection(_Section):
 
 class OptimizerSection(_Section):
     optimizer: str
-    state_bytes_per_param: float = Field(ge=0, description="optimizer state bytes per trainable parameter (incl. fp32 master copy)")
-    grad_bytes_per_param: float = Field(ge=0, description="gradient bytes per trainable parameter")
+    state_bytes_per_param: float = Field(ge=0, le=64, description="optimizer state bytes per trainable parameter (incl. fp32 master copy)")
+    grad_bytes_per_param: float = Field(ge=0, le=64, description="gradient bytes per trainable parameter")
 
 
 class EnergySection(_Section):
     gpu_power_fraction: float = Field(gt=0, le=1.2, description="average GPU draw during training / TDP")
-    server_w_per_gpu: dict[str, float] = Field(description="non-GPU server draw per GPU, W, by accelerator family (+ 'default')")
+    server_w_per_gpu: dict[str, Annotated[float, Field(ge=0, le=1e5)]] = Field(description="non-GPU server draw per GPU, W, by accelerator family (+ 'default')")
 
 
 class MemorySection(_Section):
-    activation_bytes_per_token_hidden: float = Field(gt=0, description="activation bytes per token per layer per hidden unit (16-bit, no recompute)")
-    recompute_bytes_per_token_hidden: float = Field(gt=0, description="bytes kept per token per layer per hidden unit under full recompute")
+    activation_bytes_per_token_hidden: float = Field(gt=0, le=1e4, description="activation bytes per token per layer per hidden unit (16-bit, no recompute)")
+    recompute_bytes_per_token_hidden: float = Field(gt=0, le=1e4, description="bytes kept per token per layer per hidden unit under full recompute")
     selective_share: float = Field(gt=0, le=1, description="share of activations kept under selective recompute (flash attention)")
-    logits_bytes_per_token_vocab: float = Field(ge=0, description="bytes per token per vocabulary entry for logits + loss")
-    framework_overhead_bytes: float = Field(ge=0, description="CUDA context, allocator and workspace per GPU")
+    logits_bytes_per_token_vocab: float = Field(ge=0, le=1e3, description="bytes per token per vocabulary entry for logits + loss")
+    framework_overhead_bytes: float = Field(ge=0, le=1e13, description="CUDA context, allocator and workspace per GPU")
 
 
 class TrainingEfficiency(Row):
@@ -129,8 +129,8 @@ class DiffusionEngineSection(_Section):
     engine: str
     compute_efficiency: float = Field(gt=0, le=1, description="achieved / peak 16-bit FLOP/s, denoiser and VAE")
     text_encoder_efficiency: float = Field(gt=0, le=1, description="achieved / peak FLOP/s for the text encoders")
-    per_call_overhead_s: float = Field(default=0.0, ge=0, description="fixed time per network call (launch overhead)")
-    quant_speedup: dict[str, float] = Field(
+    per_call_overhead_s: float = Field(default=0.0, ge=0, le=10, description="fixed time per network call (launch overhead)")
+    quant_speedup: dict[str, Annotated[float, Field(gt=0, le=100)]] = Field(
         default_factory=dict,
         description="speed of an 8-bit denoiser relative to 16-bit on hardware with native support (fp8, int8); missing = 1",
     )
@@ -140,8 +140,8 @@ class DiffusionEngineSection(_Section):
 
 
 class DiffusionMemorySection(_Section):
-    live_activation_copies: float = Field(gt=0, description="largest activation tensors alive at once (VAE decoder peak)")
-    framework_overhead_bytes: float = Field(ge=0)
+    live_activation_copies: float = Field(gt=0, le=1e3, description="largest activation tensors alive at once (VAE decoder peak)")
+    framework_overhead_bytes: float = Field(ge=0, le=1e13)
 
 
 class DiffusionEfficiency(Row):

@@ -10,20 +10,32 @@ from typing import Optional
 import typer
 
 from ..errors import DeployscopeError
+from .output import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 app = typer.Typer(
     name="deployscope",
     help="Plan how to run generative AI on your own terms: will it fit, how fast, how many GPUs, "
     "what it costs, what the rules allow, and why.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        typer.echo(f"deployscope {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+    ),
     catalog: Optional[str] = typer.Option(
         None,
         "--catalog",
@@ -41,6 +53,7 @@ def _root(
 from . import (  # noqa: E402
     bench_cmd,
     catalog_cmd,
+    export_cmd,
     memory_cmd,
     perf_cmd,
     plan_cmd,
@@ -48,10 +61,11 @@ from . import (  # noqa: E402
     serve_cmd,
     store_cmd,
     sweep_cmd,
+    verify_cmd,
     workload_cmd,
 )
 
-for _module in (catalog_cmd, memory_cmd, perf_cmd, workload_cmd, plan_cmd, prices_cmd, store_cmd, serve_cmd, bench_cmd, sweep_cmd):
+for _module in (catalog_cmd, memory_cmd, perf_cmd, workload_cmd, plan_cmd, prices_cmd, store_cmd, serve_cmd, bench_cmd, sweep_cmd, export_cmd, verify_cmd):
     _module.register(app)
 
 
@@ -78,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="deployscope", standalone_mode=False)
     except DeployscopeError as exc:
         from .output import print_error
 
@@ -88,19 +102,18 @@ def _main(argv: list[str] | None) -> int:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # click usage errors and friends
-        import click
-
-        # typer >= 0.20 vendors its own click (typer._click): match both by class name
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # usage errors and friends from click
+        # Matched by class name, not imported: typer either depends on click or vendors its own
+        # copy (typer._click), and the base install may have no `click` module at all.
         names = {c.__name__ for c in type(exc).__mro__}
-        if isinstance(exc, click.exceptions.ClickException) or "ClickException" in names:
+        if "ClickException" in names:
             exc.show()  # type: ignore[attr-defined]
-            return int(getattr(exc, "exit_code", 2))
-        if isinstance(exc, click.exceptions.Abort) or "Abort" in names:
-            return 1
+            return int(getattr(exc, "exit_code", EXIT_USAGE))
+        if "Abort" in names:
+            return EXIT_INTERRUPTED
         raise
-    return 0
+    return EXIT_OK
 
 
 def run() -> None:

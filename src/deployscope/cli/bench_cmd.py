@@ -64,6 +64,7 @@ def bench(
     catalog_model: Optional[str] = typer.Option(None, "--catalog-model", help="hint for calibrate: the catalog model id, when --model is a server alias"),
     label: Optional[str] = typer.Option(None, "--label", help="a label for the saved run"),
     save: bool = typer.Option(False, "--save", help="save the summary and every raw record to the store"),
+    save_failed: bool = typer.Option(False, "--save-failed", help="with --save: save the run even when every request failed"),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
     export: Optional[Path] = typer.Option(None, "--export", help="write summary and raw records to FILE.json, or records to FILE.csv"),
 ) -> None:
@@ -135,8 +136,9 @@ def bench(
     if run.status == "running":
         run.finish("interrupted")
 
-    summary = metrics.summarize(run.records, slo)
-    n_all = len(run.records)
+    records = run.record_dicts()
+    summary = metrics.summarize(records, slo)
+    n_all = len(records)
     summary.update(
         {
             "url": base,
@@ -167,12 +169,19 @@ def bench(
         warnings.append("the httpx transport slows down sharply with many connections; prefer --transport raw above ~32")
     if summary.get("late_sends"):
         warnings.append(f"{summary['late_sends']} requests left over 10 ms behind the arrival schedule (see send_lag_s)")
+    # every measured request failed: there is no measurement, only error kinds
+    all_failed = summary["requests"] > 0 and summary["completed"] == 0 and run.status != "interrupted"
+    if all_failed:
+        summary["status"] = "failed"
+        kinds = ", ".join(f"{k} {v}" for k, v in summary["error_kinds"].items()) or "cancelled"
+        warnings.append(f"every request failed ({kinds}): nothing was measured"
+                        + ("" if not save or save_failed else "; the run was not saved (--save-failed saves it anyway)"))
     if warnings:
         summary["warnings"] = warnings
-    if save:
-        summary["run_id"] = store.save_bench_run(summary, run.records, label=label)
+    if save and (save_failed or not all_failed):
+        summary["run_id"] = store.save_bench_run(summary, records, label=label)
     if export is not None:
-        _export(export, summary, run.records)
+        _export(export, summary, records)
     if as_json:
         from .output import to_json
 
@@ -181,6 +190,9 @@ def bench(
         _render(summary)
     if run.status == "interrupted":
         raise SystemExit(130)  # after printing, saving and exporting what was measured
+    if all_failed:
+        sys.stderr.write(f"error: every request to {base} failed: {kinds}\n")
+        raise SystemExit(1)
 
 
 def _server_model(base: str, timeout_s: float) -> str | None:

@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 import typer
 
 from ..errors import CatalogError, DeployscopeError, UnknownName
-from .output import console, emit
+from .output import console, emit, plain_output, print_table
 
 catalog_app = typer.Typer(
     help="Browse the sourced catalog: GPUs, models, quantization formats, engines, prices, rules.",
@@ -67,6 +67,13 @@ def _rows(table: str, user_only: bool = False) -> tuple[list[Any], set[str]]:
     if user_only:
         rows = [r for r in rows if r.id in user]
     return rows, user
+
+
+def _source_cell(source: str | None) -> str:
+    """The whole source in a pipe (TSV, nothing cut); its host or a short form on a terminal."""
+    if plain_output():
+        return source or "-"
+    return _short_source(source)
 
 
 def _short_source(source: str | None, width: int = 28) -> str:
@@ -150,10 +157,10 @@ def _render_gpus(rows: list[dict[str, Any]]) -> None:
             flops("fp4"),
             _num(r.get("tdp_w")),
             _num(r.get("price_usd")),
-            _short_source(r.get("source")),
+            _source_cell(r.get("source")),
         ]
         t.add_row(*cells)
-    c.print(t)
+    print_table(t, c)
     c.print(
         "ˢ = half the datasheet's sparse figure; bf16 falls back to fp16/fp32 where absent. "
         "`deployscope catalog show ID` prints a row with its full source."
@@ -201,10 +208,10 @@ def _render_generic(table: str):
             if has_name:
                 cells.append(_plain(r.get("name")))
             cells += [_plain(r.get(col)) for col in cols]
-            cells.append(_short_source(r.get("source")))
+            cells.append(_source_cell(r.get("source")))
             t.add_row(*cells)
         c = console()
-        c.print(t)
+        print_table(t, c)
         if not rows:
             c.print(f"(no rows in table {table})")
 

@@ -7,7 +7,7 @@ from typing import Any, List, Optional
 
 import typer
 
-from .output import console, emit
+from .output import console, emit, print_table
 
 GIB = 2**30
 
@@ -63,7 +63,7 @@ def _render_memory(d: dict[str, Any]) -> None:
     ):
         t.add_row(label, _gib(d[key]), _gb(d[key]), _gib(pg.get(gkey)))
     t.add_row("[bold]total[/bold]", _gib(d["total_bytes"]), _gb(d["total_bytes"]), _gib(d["per_gpu_bytes"]), end_section=True)
-    c.print(t)
+    print_table(t, c)
     c.print(f"KV cache per token (uncapped): {d['kv_bytes_per_token']:,.0f} B")
     for n in d.get("notes", []):
         c.print(f"note: {n}")
@@ -108,7 +108,7 @@ def _render_fit(d: dict[str, Any]) -> None:
             "-" if r["gpus"] is None else f"{r['tp']}×{r['pp']}",
             f"{r['max_sequences']:,}", "yes" if r["native"] else "no", q, r["quality_metric"] or "unknown",
         )
-    console().print(t)
+    print_table(t)
     console().print("quality Δ: % of the 16-bit model's quality lost (docs/quality.md); '-' = no published figure")
 
 

@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
+from rich.markup import escape
 
 from ..errors import DeployscopeError
-from ..paths import write_atomic
-from .output import console, to_json
+from ..paths import check_file_name, write_atomic
+from .output import EXIT_NO_ANSWER, console, plain_output, to_json, tsv_row
 
 scenario_app = typer.Typer(help="Write and check scenario files.", no_args_is_help=True)
 
@@ -60,6 +61,8 @@ def plan(
         raise DeployscopeError(
             f"unknown report format {report.suffix or '(no extension)'!r}", field="--report", value=str(report), allowed=REPORT_FORMATS
         )
+    if report is not None:
+        check_file_name(report, field="--report")  # before the planning, not after it
     from ..planner import plan as make_plan
 
     planned: Any = scenario
@@ -83,7 +86,9 @@ def plan(
         from ..store import Store
 
         store = Store()
-        sid = store.save_scenario(result.scenario_name, scenario.read_text(encoding="utf-8"))
+        from ..safe_yaml import decode
+
+        sid = store.save_scenario(result.scenario_name, decode(scenario.read_bytes(), source=str(scenario)))  # UTF-16 too
         pid = store.save_plan(sid, result)
         sys.stderr.write(f"saved scenario {sid} {result.scenario_name!r} and plan {pid} in {store.display_url}\n")
     if as_json:
@@ -92,6 +97,9 @@ def plan(
         render_plan(result)
         if report is not None:
             sys.stdout.write(f"report written to {report}\n")
+    if result.recommended is None:  # the same in every output mode (docs/cli.md)
+        sys.stderr.write("no option is allowed: every candidate was excluded (the reasons are in the plan)\n")
+        raise SystemExit(EXIT_NO_ANSWER)
 
 
 def _money(v: float | None, cur: str) -> str:
@@ -119,73 +127,207 @@ def _first_sentence(text: str, limit: int = 140) -> str:
     return out if len(out) <= limit + len(cite) else out[:limit] + "…"
 
 
+def _per_user(o: Any) -> float | None:
+    t = o.performance.tpot_p95_s
+    return 1.0 / t if t else None
+
+
+def _per_gpu(o: Any) -> float | None:
+    p = o.performance
+    return p.output_tokens_per_s / p.gpus if p.output_tokens_per_s and p.gpus else None
+
+
+def _rate(v: float | None) -> str:
+    return "-" if v is None else f"{v:,.0f}"
+
+
+def _latency(o: Any) -> str:
+    perf = o.performance
+    if perf.ttft_p95_s:
+        return f"{perf.ttft_p95_s:.2f} TTFT"
+    if perf.image_latency_s:
+        return f"{perf.image_latency_s:.1f} image"
+    return "-"
+
+
+def _unit_columns(p: Any) -> list[tuple[str, str]]:
+    allowed = [o for o in p.options if o.allowed]
+    return [(k, label) for k, label in (("per_million_tokens", "/1M tok"), ("per_image", "/image"), ("per_item", "/item"))
+            if any(getattr(o.unit_costs, k) is not None for o in allowed)]
+
+
+def cost_drivers(p: Any) -> list[str]:
+    from ..report.case import driver_sentences
+
+    return driver_sentences(p)
+
+
+def shown_reasons(p: Any) -> list[str]:
+    from ..report.case import shown_reasons as reasons
+
+    return reasons(p)
+
+
 def render_plan(p: Any, max_rows: int = 15) -> None:
-    """The terminal view: recommendation and why, options, exclusions, warnings."""
+    """The terminal view: recommendation and why, options, exclusions, warnings. Piped (not a
+    terminal), the same content comes as plain text with tab-separated tables, nothing cut."""
+    if plain_output():
+        render_plan_plain(p)
+        return
+    from rich import box
     from rich.panel import Panel
     from rich.table import Table
 
     c = console()
-    if not c.is_terminal:
-        c.width = max(c.width, 140)
+    narrow = c.width < 140  # below this, the columns that matter most only
     cur = p.currency
     r = p.rationale
-    lines = [f"[bold]{r.summary}[/bold]"]
-    lines += [f"• {x}" for x in r.reasons]
+    lines = [f"[bold]{escape(r.summary)}[/bold]"]
+    lines += [f"• {escape(x)}" for x in shown_reasons(p)]
+    best = p.best
+    if best is not None and (_per_user(best) or _per_gpu(best)):
+        lines.append(f"• Speed: {_rate(_per_user(best))} tokens/s per user (1 / TPOT p95), "
+                     f"{_rate(_per_gpu(best))} tokens/s per GPU (installed capacity).")
+    drivers = cost_drivers(p)
+    if drivers:
+        lines.append("")
+        lines.append("[bold]What the cost rests on[/bold]")
+        lines += [f"• {escape(x)}" for x in drivers]
     if r.what_would_change:
         lines.append("")
         lines.append("[bold]What would change the answer[/bold]")
-        lines += [f"• {x}" for x in r.what_would_change]
-    title = f"{p.scenario_name}: recommended {p.recommended or '(none)'}"
+        lines += [f"• {escape(x)}" for x in r.what_would_change]
+    title = f"{escape(p.scenario_name)}: recommended {escape(p.recommended or '(none)')}"
     c.print(Panel("\n".join(lines), title=title, title_align="left"))
 
-    t = Table(title=f"Options ({cur}, {p.horizon_years} years, discount rate {p.discount_rate:.1%})", title_justify="left")
+    t = Table(title=f"Options ({cur}, {p.horizon_years} years, discount rate {p.discount_rate:.1%})", title_justify="left",
+              box=box.SIMPLE_HEAD, pad_edge=False)
     allowed = [o for o in p.options if o.allowed]
-    units = [(k, label) for k, label in (("per_million_tokens", "/1M tok"), ("per_image", "/image"), ("per_item", "/item"))
-             if any(getattr(o.unit_costs, k) is not None for o in allowed)]
-    cols = [("#", "right"), ("option", "left"), ("placement", "left"), ("NPV", "right"), ("total", "right")]
-    cols += [(label, "right") for _, label in units] + [("GPUs", "right"), ("format", "left"), ("latency s", "right")]
-    for col, just in cols:
-        t.add_column(col, justify=just, overflow="fold")  # type: ignore[arg-type]
+    units = _unit_columns(p)
+    id_width = min(max((len(o.id) for o in allowed[:max_rows]), default=10) + 2, 30 if narrow else 36)
+    t.add_column("#", justify="right")
+    t.add_column("option", min_width=id_width, overflow="fold", ratio=None)
+    if not narrow:
+        t.add_column("placement", overflow="fold")
+    t.add_column("NPV", justify="right", no_wrap=True)
+    if not narrow:
+        t.add_column("total", justify="right", no_wrap=True)
+    for _, label in units[: 1 if narrow else 3]:
+        t.add_column(label, justify="right", no_wrap=True)
+    t.add_column("GPUs", justify="right", no_wrap=True)
+    if not narrow:
+        t.add_column("format", no_wrap=True)
+        t.add_column("tok/s/user", justify="right", no_wrap=True)
+        t.add_column("tok/s/GPU", justify="right", no_wrap=True)
+    t.add_column("latency s", justify="right", no_wrap=True)
     for o in allowed[:max_rows]:
         star = "★ " if o.id == p.recommended else ""
         perf = o.performance
-        t.add_row(
-            str(o.rank or ""), f"{star}{o.id}" + (" (frontier)" if o.frontier else ""), o.placement_detail,
-            _money(o.npv, cur), _money(o.total_cost, cur), *[_small(getattr(o.unit_costs, k)) for k, _ in units],
-            str(perf.gpus) if perf.gpus else "-", perf.quant or "-",
-            f"{perf.ttft_p95_s:.2f} TTFT" if perf.ttft_p95_s else (f"{perf.image_latency_s:.1f} image" if perf.image_latency_s else "-"),
-        )
+        row = [str(o.rank or ""), f"{star}{o.id}" + (" (frontier)" if o.frontier and not narrow else "")]
+        if not narrow:
+            row.append(o.placement_detail)
+        row.append(_money(o.npv, cur))
+        if not narrow:
+            row.append(_money(o.total_cost, cur))
+        row += [_small(getattr(o.unit_costs, k)) for k, _ in units[: 1 if narrow else 3]]
+        row.append(str(perf.gpus) if perf.gpus else "-")
+        if not narrow:
+            row += [perf.quant or "-", _rate(_per_user(o)), _rate(_per_gpu(o))]
+        row.append(_latency(o))
+        t.add_row(*row)
     if len(allowed) > max_rows:
         t.caption = f"{len(allowed) - max_rows} more allowed option(s) in --json"
     c.print(t)
 
     excluded = [o for o in p.options if not o.allowed]
     if excluded:
-        e = Table(title="Excluded options", title_justify="left")
-        e.add_column("option")
-        e.add_column("placement")
-        e.add_column("why")
+        e = Table(title="Excluded options", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+        e.add_column("option", min_width=min(max(len(o.id) for o in excluded[:max_rows]) + 1, 24 if narrow else 44), overflow="fold")
+        if not narrow:
+            e.add_column("placement")
+        e.add_column("why", overflow="fold")
         for o in excluded[:max_rows]:
             why = _first_sentence(o.excluded_because[0]) if o.excluded_because else "excluded"
             if len(o.excluded_because) > 1:
                 why += f" (+{len(o.excluded_because) - 1} more)"
-            e.add_row(o.id, o.placement_detail, why)
+            e.add_row(o.id, *([] if narrow else [o.placement_detail]), escape(why))
         if len(excluded) > max_rows:
             e.caption = f"{len(excluded) - max_rows} more excluded option(s) in --json"
         c.print(e)
-    best = p.best
     if best is not None and best.obligations:
         c.print("[bold]Obligations for the recommended option[/bold]")
         for ob in best.obligations[:8]:
             c.print(f"• {ob.text}" + (f" [{ob.citation}]" if ob.citation else ""), markup=False)
-    if p.monte_carlo is not None:
-        m = next((x for x in p.monte_carlo.ranges if x.option_id == p.recommended), None)
-        if m is not None:
-            c.print(f"NPV range of the recommendation (Monte Carlo, {p.monte_carlo.samples} draws): "
-                    f"P10 {_money(m.p10, cur)} · P50 {_money(m.p50, cur)} · P90 {_money(m.p90, cur)} {cur}")
+    mc_line = _monte_carlo_line(p)
+    if mc_line:
+        c.print(mc_line, markup=False)
     for w in p.warnings[:6]:
-        c.print(f"[yellow]warning:[/yellow] {w}", highlight=False)
+        c.print(f"[yellow]warning:[/yellow] {escape(w)}", highlight=False)
     c.print(f"[dim]{p.candidates_evaluated} candidates evaluated in {p.elapsed_s or 0:.2f} s[/dim]")
+
+
+def _monte_carlo_line(p: Any) -> str | None:
+    """The Monte Carlo range of the recommendation, when there is a choice for it to inform."""
+    if p.monte_carlo is None or sum(1 for o in p.options if o.allowed) < 2:
+        return None
+    m = next((x for x in p.monte_carlo.ranges if x.option_id == p.recommended), None)
+    if m is None:
+        return None
+    cur = p.currency
+    return (f"NPV range of the recommendation (Monte Carlo, {p.monte_carlo.samples} draws): "
+            f"P10 {_money(m.p10, cur)} · P50 {_money(m.p50, cur)} · P90 {_money(m.p90, cur)} {cur}")
+
+
+def render_plan_plain(p: Any) -> None:
+    """The terminal view for a pipe: plain text, tables as tab-separated values with a header
+    row, every option and every reason in full."""
+    out = sys.stdout.write
+    r = p.rationale
+    out(f"{p.scenario_name}: recommended {p.recommended or '(none)'}\n{r.summary}\n")
+    for x in shown_reasons(p):
+        out(f"- {x}\n")
+    drivers = cost_drivers(p)
+    if drivers:
+        out("What the cost rests on\n")
+        for x in drivers:
+            out(f"- {x}\n")
+    if r.what_would_change:
+        out("What would change the answer\n")
+        for x in r.what_would_change:
+            out(f"- {x}\n")
+    units = _unit_columns(p)
+    out(f"\nOptions ({p.currency}, {p.horizon_years} years, discount rate {p.discount_rate:.1%})\n")
+    out(tsv_row(["rank", "option", "placement", "npv", "total_cost", *[k for k, _ in units], "gpus", "format",
+                 "ttft_p95_s", "tpot_p95_s", "image_latency_s", "tokens_per_s_per_user", "tokens_per_s_per_gpu", "frontier"]))
+    for o in p.options:
+        if not o.allowed:
+            continue
+        perf = o.performance
+        out(tsv_row([o.rank, o.id, o.placement_detail, _fixed(o.npv), _fixed(o.total_cost),
+                     *[_fixed(getattr(o.unit_costs, k), 6) for k, _ in units], perf.gpus, perf.quant,
+                     _fixed(perf.ttft_p95_s, 4), _fixed(perf.tpot_p95_s, 4), _fixed(perf.image_latency_s, 3),
+                     _fixed(_per_user(o), 1), _fixed(_per_gpu(o), 1), "yes" if o.frontier else "no"]))
+    excluded = [o for o in p.options if not o.allowed]
+    if excluded:
+        out("\nExcluded options\n")
+        out(tsv_row(["option", "placement", "why"]))
+        for o in excluded:
+            out(tsv_row([o.id, o.placement_detail, " | ".join(o.excluded_because) or "excluded"]))
+    best = p.best
+    if best is not None and best.obligations:
+        out("\nObligations for the recommended option\n")
+        for ob in best.obligations:
+            out(f"- {ob.text}" + (f" [{ob.citation}]" if ob.citation else "") + "\n")
+    mc_line = _monte_carlo_line(p)
+    if mc_line:
+        out(mc_line + "\n")
+    for w in p.warnings:
+        out(f"warning: {w}\n")
+    out(f"{p.candidates_evaluated} candidates evaluated in {p.elapsed_s or 0:.2f} s\n")
+
+
+def _fixed(v: float | None, digits: int = 2) -> str:
+    return "" if v is None else f"{v:.{digits}f}"
 
 
 @scenario_app.command("init")
@@ -213,22 +355,11 @@ def scenario_validate(
 ) -> None:
     """Check a scenario file: every error names the field path, the value and what is allowed."""
     from ..catalog import default_catalog
+    from ..references import check_references
     from ..scenario import load_scenario
 
     scn = load_scenario(file)
-    cat = default_catalog()
-    for i, w in enumerate(scn.workloads):
-        cat.models.get(w.model, field=f"workloads[{i}].model")
-    for i, j in enumerate(scn.training):
-        cat.models.get(j.model, field=f"training[{i}].model")
-        if j.gpu:
-            cat.accelerators.get(j.gpu, field=f"training[{i}].gpu")
-    for i, g in enumerate(scn.candidates.gpus):
-        cat.accelerators.get(g, field=f"candidates.gpus[{i}]")
-    for i, p in enumerate(scn.pipelines):
-        for k, stage in enumerate(p.stages):
-            cat.models.get(stage.model, field=f"pipelines[{i}].stages[{k}].model")
-            cat.accelerators.get(stage.gpu, field=f"pipelines[{i}].stages[{k}].gpu")
+    check_references(scn, default_catalog())  # every name the plan would look up: models, GPUs, APIs, profiles...
     if as_json:
         sys.stdout.write(to_json(scn.model_dump(mode="json")) + "\n")
     else:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from ..errors import DeployscopeError
+
+if TYPE_CHECKING:
+    import socket
 
 TOKEN_ENV = "DEPLOYSCOPE_TOKEN"
 
@@ -49,15 +52,47 @@ def serve(
 
         from ..web.app import create_app
     except ImportError as exc:
-        raise DeployscopeError(f"the web app needs its extra ({exc.name} is missing): pip install 'deployscope[web]'", field="serve") from None
+        raise DeployscopeError(f"the web app needs its extra ({exc.name} is missing): pip install '.[web]' in the Deployscope checkout", field="serve") from None
     from ..store import Store
 
-    store = Store(db)
-    allowed = ("127.0.0.1", "localhost", "[::1]", "::1") if is_loopback(host) else None
-    app = create_app(store, token=token, allowed_hosts=allowed)
-    shown = f"[{host}]" if ":" in host else host
-    typer.echo(f"Deployscope {'(token required) ' if token else ''}on http://{shown}:{port}/  · store {store.display_url}", err=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False, access_log=False)
+    sock = bind(host, port)  # a busy port is an error before anything says "running"
+    try:
+        store = Store(db)
+        allowed = ("127.0.0.1", "localhost", "[::1]", "::1") if is_loopback(host) else None
+        app = create_app(store, token=token, allowed_hosts=allowed)
+        shown = f"[{host}]" if ":" in host else host
+        typer.echo(f"Deployscope {'(token required) ' if token else ''}on http://{shown}:{port}/  · store {store.display_url}", err=True)
+        config = uvicorn.Config(app, host=host, port=port, log_level=log_level, server_header=False, access_log=False)
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()
+
+
+def bind(host: str, port: int) -> "socket.socket":
+    """A listening socket on host:port, or an error naming the port when it cannot be had."""
+    import errno
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise DeployscopeError(f"cannot resolve {host!r}: {exc.strerror}", field="--host", value=host) from None
+    family, _, _, _, addr = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: a restart need not wait
+        sock.bind(addr)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise DeployscopeError(
+                f"port {port} on {host} is already in use by another program: stop it or choose another port",
+                field="--port", value=port, allowed="a free TCP port, e.g. --port 8001",
+            ) from None
+        raise DeployscopeError(f"cannot listen on {host}:{port}: {exc.strerror}", field="--port", value=port) from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def register(app: typer.Typer) -> None:

@@ -31,7 +31,7 @@ def scenarios_list(
     db: Optional[str] = _DB,
 ) -> None:
     """List saved scenarios, newest first."""
-    from .output import console, emit
+    from .output import console, emit, print_table
 
     store = _store(db)
     rows = store.list_scenarios()
@@ -51,7 +51,7 @@ def scenarios_list(
         t = Table("id", "name", "plans", "updated (UTC)")
         for it in items:
             t.add_row(str(it["id"]), Text(it["name"]), str(it["plans"]), it["updated_at"][:19].replace("T", " "))
-        console().print(t)
+        print_table(t)
 
     emit(data, as_json, render)
 
@@ -96,7 +96,9 @@ def scenarios_add(
     if not file.is_file():
         raise DeployscopeError(f"no such scenario file: {str(file)!r}", field="FILE", value=str(file))
     scenario = load_scenario(file)
-    text = file.read_text(encoding="utf-8")
+    from ..safe_yaml import decode
+
+    text = decode(file.read_bytes(), source=str(file))  # the same decoding the scenario was validated with
     sid = _store(db).save_scenario(name or scenario.name, text)
     typer.echo(f"saved scenario {sid} {name or scenario.name!r}")
 
@@ -120,7 +122,7 @@ def plans_list(
     db: Optional[str] = _DB,
 ) -> None:
     """List saved plans, newest first."""
-    from .output import console, emit
+    from .output import emit, print_table
 
     rows = [p.to_dict() for p in _store(db).list_plans(scenario)]
 
@@ -131,7 +133,7 @@ def plans_list(
         t = Table("id", "scenario", "recommended", "created (UTC)")
         for it in items:
             t.add_row(str(it["id"]), Text(str(it["scenario_name"])), Text(str(it["recommended"])), it["created_at"][:19].replace("T", " "))
-        console().print(t)
+        print_table(t)
 
     emit(rows, as_json, render)
 

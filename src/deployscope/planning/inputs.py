@@ -12,6 +12,7 @@ import numpy as np
 
 from ..economics import EconomicInputs, economic_inputs
 from ..errors import DeployscopeError
+from ..references import check_references, user_supplied
 from ..result import Assumption, Source
 from ..scenario import LLMWorkload, Scenario
 from .candidates import FACTORS, UNCERTAINTY_DEFAULTS, Demand, Search
@@ -56,7 +57,8 @@ class Inputs:
         key = (table, row.id)
         if key not in self.sources:
             self.sources[key] = Source(table=table, id=row.id, source=getattr(row, "source", None),
-                                       as_of=str(getattr(row, "as_of", "") or "") or None)
+                                       as_of=str(getattr(row, "as_of", "") or "") or None,
+                                       user_supplied=user_supplied(self.catalog, table, row.id, self.warnings))
         return self.sources[key]
 
     def money_in(self, value: float) -> float:
@@ -207,6 +209,7 @@ def _demands(scn: Scenario, catalog: Any, base_profile: np.ndarray) -> list[Dema
 
 def resolve(scn: Scenario, catalog: Any) -> Inputs:
     """The scenario resolved against the catalog, with every default it took named as an assumption."""
+    check_references(scn, catalog)  # a name that resolves to nothing is an error, never an empty filter
     fx, assumptions = _currency(scn, catalog)
     econ, notes = _economics(scn, catalog, fx)
     assumptions += notes

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..catalog.prices import stale_after_days
 from ..errors import DeployscopeError
+from ..feasibility import check_training_feasible
 from ..result import Source
 from .candidates import Candidate, Demand, Factors, Piece
 from .costing import ApiCost, BurstCost, CloudCost, OnPremCost, Uncosted, row_cost
@@ -367,7 +368,7 @@ def hybrid(inputs: Inputs, hw: Hardware, on_prems: list[Candidate], bursts: list
         for b in picks[: search.hybrid_bursts]:
             inputs.evaluated += 1
             # the on-prem team runs the burst fleet too: no second staff
-            burst = BurstCost(b.burst_cost or b.cost, 1.0 - share)
+            burst = BurstCost(b.burst_cost or b.cost, max(0.0, 1.0 - share))  # a share summed in floating point may exceed 1 by a rounding step
             out.append(Candidate(
                 id=f"hybrid-{g}+{b.id}", label=f"Hybrid: on-prem {g} for the base load (P{q:g}), bursts to {b.label}",
                 placement="hybrid", detail=f"{o.detail}+{b.detail}", provider=b.provider,
@@ -383,6 +384,7 @@ def hybrid(inputs: Inputs, hw: Hardware, on_prems: list[Candidate], bursts: list
 # ------------------------------------------------------------------------------ the table
 def enumerate_candidates(inputs: Inputs, sizer: Sizer, hw: Hardware, verdicts: Verdicts) -> list[Candidate]:
     """Every sized and costed candidate of the placements the scenario asks for."""
+    check_training_feasible(inputs, sizer.training_config)  # a job no cluster can finish in time is an error
     wanted = set(inputs.scenario.candidates.placements)
     on_prems = on_prem(inputs, sizer, hw) if wanted & {"on_prem", "hybrid"} else []
     clouds = cloud(inputs, sizer, verdicts) if wanted & {"cloud", "api", "hybrid"} else []

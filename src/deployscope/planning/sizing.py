@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DeployscopeError
+from ..feasibility import training_run_limit
 from ..physics import diffusion, serving, training
 from ..result import ComponentSizing
 from ..scenario import DiffusionWorkload, LLMWorkload
@@ -234,6 +235,7 @@ class Sizer:
             return self._training[key]
         inputs = self.inputs
         ans: tuple[TrainingConfig | None, str | None] = (None, None)
+        limit = training_run_limit(j, inputs.scenario.horizon_years)  # deadline, gap between runs, horizon
         n = inputs.search.training_start_gpus
         reason = None
         tried: set[int] = set()
@@ -252,13 +254,13 @@ class Sizer:
                 n = max(2 * n, round8(min_gpus))  # jump to the fewest GPUs that hold it
                 continue
             wall = float(_get(res, "wall_days"))
-            if j.deadline_days is None or wall <= j.deadline_days:
+            if wall <= limit.days:
                 ans = (TrainingConfig(gpus=n, gpu_hours=float(_get(res, "gpu_hours")), wall_days=wall,
                                       energy_kwh=_f(_get(res, "energy_kwh", None))), None)
                 break
-            reason = f"{n} x {gpu_id} needs {wall:.1f} days per run, above the {j.deadline_days}-day deadline"
+            reason = limit.exceeded(wall, f"{n} x {gpu_id}")
             # scale out in proportion to the overrun (then check: scaling is sub-linear)
-            n = max(2 * n if n < 16 else n + 8, round8(n * wall / j.deadline_days))
+            n = max(2 * n if n < 16 else n + 8, round8(n * wall / limit.days))
         if ans[0] is None:
             ans = (None, reason or f"{j.model} cannot be trained on {gpu_id}")
         self._training[key] = ans

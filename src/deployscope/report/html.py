@@ -10,8 +10,10 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from .charts import all_charts
+from .case import driver_sentences, exclusion_summary, question, shown_reasons
+from .charts import Chart, chart_results
 from .charts import money as _money
+from .charts import num as _num
 
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_TABLE_OPTIONS = 60
@@ -45,6 +47,20 @@ def report_css() -> str:
     return (TEMPLATES / "report.css").read_text(encoding="utf-8")
 
 
+def tokens_per_s_per_user(o: Any) -> float | None:
+    """What one user sees while a reply streams: 1 / TPOT at p95."""
+    t = o.performance.tpot_p95_s
+    return 1.0 / t if isinstance(t, (int, float)) and t > 0 else None
+
+
+def tokens_per_s_per_gpu(o: Any) -> float | None:
+    """The installed output capacity divided over the GPUs that serve it."""
+    p = o.performance
+    if p.output_tokens_per_s and p.gpus:
+        return p.output_tokens_per_s / p.gpus
+    return None
+
+
 def template_helpers(plan: Any) -> dict[str, Any]:
     cur = plan.currency
 
@@ -64,7 +80,10 @@ def template_helpers(plan: Any) -> dict[str, Any]:
     def cash_by_year(o: Any, y: int) -> Any:
         return next((c for c in o.cash_flows if c.year == y), None)
 
-    return {"money": money, "sec": sec, "pct": pct, "cite": cite, "label": lambda i: labels.get(i, i), "cash_by_year": cash_by_year}
+    def rate(v: Any) -> str:
+        return _num(v) if isinstance(v, (int, float)) and math.isfinite(v) else "–"
+
+    return {"money": money, "sec": sec, "pct": pct, "rate": rate, "per_user": tokens_per_s_per_user, "per_gpu": tokens_per_s_per_gpu, "cite": cite, "label": lambda i: labels.get(i, i), "cash_by_year": cash_by_year}
 
 
 def plan_context(plan: Any, charts: bool = True, max_options: int = MAX_TABLE_OPTIONS) -> dict[str, Any]:
@@ -106,6 +125,7 @@ def plan_context(plan: Any, charts: bool = True, max_options: int = MAX_TABLE_OP
             obligations[key]["options"].append(o.id)
             o_idx.append(key + 1)
         verdicts.append({"option": o, "reasons": r_idx, "obligations": o_idx})
+    results = chart_results(plan) if charts else []
     return {
         "plan": plan,
         "best": best,
@@ -120,7 +140,13 @@ def plan_context(plan: Any, charts: bool = True, max_options: int = MAX_TABLE_OP
         "years": years,
         "assumptions": assumptions,
         "sources": sources,
-        "charts": all_charts(plan) if charts else [],
+        "charts": [c for c in results if isinstance(c, Chart)],
+        "hidden_charts": [c for c in results if not isinstance(c, Chart)],
+        "question": question(plan),
+        "reasons_shown": shown_reasons(plan),
+        "drivers": driver_sentences(plan),
+        "why_excluded": {o.id: exclusion_summary(o) for o in options if not o.allowed},
+        "choice": sum(1 for o in plan.options if o.allowed) > 1,
         **template_helpers(plan),
     }
 

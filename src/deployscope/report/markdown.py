@@ -29,7 +29,7 @@ def _link(ref: Any) -> str:
 
 def render_markdown(plan: Any) -> str:
     plan = as_plan(plan)
-    ctx = plan_context(plan, charts=False)
+    ctx = plan_context(plan)  # the charts themselves are given as tables below
     cur = plan.currency
     m = lambda v: _money(v, cur, 4) if isinstance(v, (int, float)) else "–"  # noqa: E731
     sec, pct = ctx["sec"], ctx["pct"]
@@ -40,23 +40,30 @@ def render_markdown(plan: Any) -> str:
         f"currency {cur} · objective {plan.objective} · {plan.candidates_evaluated} candidates evaluated"
     )
     L.append("")
+    L += ["## The question", ""]
+    for title, lines in ctx["question"]:
+        L += [f"- **{_cell(title)}:** " + " ".join(_cell(x) for x in lines)]
+    L += ["", "## The answer", ""]
     if best:
         L += [f"**Recommended:** {_cell(best.label)} (`{best.id}`, {best.placement}, {best.placement_detail}) — "
               f"NPV {m(best.npv)}, total {m(best.total_cost)}", ""]
     else:
         L += ["**No option is allowed** under the scenario's policy facts.", ""]
     L += [_cell(plan.rationale.summary), ""]
-    for title, items in (("Why", plan.rationale.reasons), ("What would change the answer", plan.rationale.what_would_change), ("Warnings", plan.warnings)):
+    for title, items in (("Why", ctx["reasons_shown"]), ("What the cost rests on", ctx["drivers"]),
+                         ("What would change the answer", plan.rationale.what_would_change), ("Warnings", plan.warnings)):
         if items:
-            L += [f"## {title}", ""] + [f"- {_cell(i)}" for i in items] + [""]
+            L += [f"### {title}", ""] + [f"- {_cell(i)}" for i in items] + [""]
     L += ["## Options", ""]
     L += _table(
-        ["#", "option", "id", "placement", "allowed", "NPV", "total", "/1M tok", "/image", "/item", "GPUs", "format", "TTFT p95", "TPOT p95"],
+        ["#", "option", "id", "placement", "allowed", "NPV", "total", "/1M tok", "/image", "/item", "GPUs", "format", "TTFT p95", "TPOT p95",
+         "tok/s per user", "tok/s per GPU", "why excluded"],
         [
             [o.rank, o.label, f"`{o.id}`", f"{o.placement} ({o.placement_detail})", "yes" if o.allowed else "no", m(o.npv), m(o.total_cost),
              m(o.unit_costs.per_million_tokens), m(o.unit_costs.per_image), m(o.unit_costs.per_item),
              f"{o.performance.gpus} × {o.performance.gpu}" if o.performance.gpus else None, o.performance.quant,
-             sec(o.performance.ttft_p95_s), sec(o.performance.tpot_p95_s)]
+             sec(o.performance.ttft_p95_s), sec(o.performance.tpot_p95_s), ctx["rate"](ctx["per_user"](o)), ctx["rate"](ctx["per_gpu"](o)),
+             ctx["why_excluded"].get(o.id, "")]
             for o in ctx["options"]
         ],
     )
@@ -77,7 +84,7 @@ def render_markdown(plan: Any) -> str:
         L += [f"## Sensitivity of NPV ({_cell(ctx['label'](sens.option_id))}, base {m(sens.base_npv)})", ""]
         L += _table(["input", "low factor", "NPV low", "high factor", "NPV high", "swing"],
                     [[b.input, f"x{b.low_factor:g}", m(b.npv_low), f"x{b.high_factor:g}", m(b.npv_high), m(b.swing)] for b in sorted(sens.bars, key=lambda b: -abs(b.swing))])
-    if plan.monte_carlo and plan.monte_carlo.ranges:
+    if plan.monte_carlo and plan.monte_carlo.ranges and ctx["choice"]:
         L += [f"## Monte Carlo ({plan.monte_carlo.samples} draws, seed {plan.monte_carlo.seed})", ""]
         L += _table(["option", "P10", "P50", "P90", "best in"], [[ctx["label"](r.option_id), m(r.p10), m(r.p50), m(r.p90), pct(r.prob_best)] for r in plan.monte_carlo.ranges])
     mb = plan.memory_breakdown
@@ -87,6 +94,8 @@ def render_markdown(plan: Any) -> str:
     if plan.latency_throughput:
         L += ["## Latency vs throughput (one replica)", ""]
         L += _table(["concurrency", "output tok/s", "TTFT", "TPOT"], [[f"{p.concurrency:g}", f"{p.output_tokens_per_s:,.0f}", sec(p.ttft_s), sec(p.tpot_s)] for p in plan.latency_throughput])
+    if ctx["hidden_charts"]:
+        L += ["## Charts not shown", ""] + [f"- **{_cell(h.title)}:** {_cell(h.reason)}" for h in ctx["hidden_charts"]] + [""]
     L += ["## Policy verdicts", ""]
     L += _table(["option", "verdict", "excluded because", "obligations"],
                 [[v["option"].label, "allowed" if v["option"].allowed else "excluded", ", ".join(f"R{i}" for i in v["reasons"]) or "–",
@@ -101,6 +110,7 @@ def render_markdown(plan: Any) -> str:
     L += _table(["input", "value", "origin", "source", "as of"], [[f"`{a.name}`", f"{a.value}{' ' + a.unit if a.unit else ''}", a.origin, a.source, a.as_of] for a in ctx["assumptions"]])
     L += ["## Sources", ""]
     L += ["| table | row | source | as of |", "|---|---|---|---|"]
-    L += [f"| {_cell(s.table)} | `{_cell(s.id)}` | {_link(s.source) if s.source else '–'} | {_cell(s.as_of)} |" for s in ctx["sources"]] + [""]
+    L += [f"| {_cell(s.table)} | `{_cell(s.id)}`{' **(your catalog)**' if s.user_supplied else ''} | {_link(s.source) if s.source else '–'} | {_cell(s.as_of)} |" for s in ctx["sources"]] + [""]
+    L += ["Deployscope is decision support: its compliance verdicts cite their rules but are not legal advice.", ""]
     return "\n".join(L)
 

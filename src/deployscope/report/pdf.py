@@ -24,7 +24,7 @@ def pdf_bytes(plan: Any) -> bytes:
         from weasyprint import HTML
     except (ImportError, OSError) as exc:  # OSError: Pango libraries missing
         raise DeployscopeError(
-            f"PDF reports need WeasyPrint and the Pango libraries ({exc}): pip install 'deployscope[report]' "
+            f"PDF reports need WeasyPrint and the Pango libraries ({exc}): pip install '.[report]' in the Deployscope checkout "
             "and, on Debian, apt-get install libpango-1.0-0 libpangoft2-1.0-0",
             field="report",
         ) from None

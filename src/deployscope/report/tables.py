@@ -49,7 +49,7 @@ def write_xlsx(plan: Any, path: str | Path) -> None:
     except ImportError:  # pragma: no cover
         from ..errors import DeployscopeError
 
-        raise DeployscopeError("XLSX export needs openpyxl: pip install 'deployscope[report]'", field="report") from None
+        raise DeployscopeError("XLSX export needs openpyxl: pip install '.[report]' in the Deployscope checkout", field="report") from None
     plan = as_plan(plan)
     wb = Workbook()
 

@@ -14,8 +14,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..catalog.loader import read_yaml
-from ..errors import CatalogError, DeployscopeError
+from .. import safe_yaml
+from ..errors import DeployscopeError
 from .pipelines import Pipeline, parse_pipelines
 from .policy import PolicyFacts
 
@@ -45,20 +45,41 @@ CLOUD_PRICING: tuple[CloudPricing, ...] = ("on_demand", "reserved_1y", "reserved
 
 
 class _M(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Every number is finite: `.inf`, `nan` and "1e400" are refused at the field that holds them.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+# Bounds on what a scenario may ask for (docs/scenario.md#bounds). They are wide -- far beyond any
+# deployment -- and exist so that a typo by orders of magnitude is named at the field the user
+# wrote instead of overflowing somewhere inside the plan.
+MAX_REQUESTS_PER_DAY = 1e12  # ~70x Google's search volume (~1.4e10 searches/day, 2024)
+MAX_USERS = 1e10  # more than the world's population (8.2e9, UN 2024)
+MAX_REQUESTS_PER_USER_PER_DAY = 86_400.0  # one request every second, all day
+MAX_TOKENS_PER_REQUEST = 1e8  # 10x the longest context window offered (10M, Llama 4 Scout)
+MAX_IMAGES_PER_DAY = 1e10
+MAX_GROWTH_FACTOR = 100.0  # demand x100 each year
+MIN_GROWTH_FACTOR = 0.01
+MAX_TRAINING_TOKENS = 1e15  # ~30x the largest published pretraining run (36T tokens, Qwen3 2025)
+MAX_LATENCY_S = 86_400.0  # a day
+MIN_LATENCY_S = 1e-4  # 0.1 ms: below any measured time to first token or per-token time
+MAX_MONEY = 1e12  # per unit, scenario currency: a $3.5M rack in IDR is ~5.6e10
+MAX_TARIFF = 1e5  # per kWh, scenario currency (IDR ~1,500/kWh)
+MAX_PEAK_TO_AVERAGE = 168.0  # all of a week's demand in one hour
+MAX_WEIGHT = 1e9  # a relative load weight
+_Factor = Annotated[float, Field(ge=0.01, le=100)]  # an uncertainty factor on a base value
 
 
 # ------------------------------------------------------------------------------ workloads
 class TokenLengths(_M):
     """Token count per request: a mean, optionally a distribution around it."""
 
-    mean: float = Field(gt=0, description="mean tokens per request")
+    mean: float = Field(ge=1, le=MAX_TOKENS_PER_REQUEST, description="mean tokens per request")
     distribution: Literal["fixed", "exponential", "lognormal"] = Field(
         default="fixed", description="shape around the mean (the serving model uses the mean; p95 informs KV sizing)"
     )
-    sigma: float | None = Field(default=None, gt=0, description="lognormal sigma (log-space std), with distribution: lognormal")
-    p95: float | None = Field(default=None, gt=0, description="95th percentile tokens, if known")
-    max: int | None = Field(default=None, gt=0, description="longest request: sizes the KV cache of the memory view (else the p95)")
+    sigma: float | None = Field(default=None, gt=0, le=5, description="lognormal sigma (log-space std), with distribution: lognormal")
+    p95: float | None = Field(default=None, ge=1, le=MAX_TOKENS_PER_REQUEST, description="95th percentile tokens, if known")
+    max: int | None = Field(default=None, gt=0, le=MAX_TOKENS_PER_REQUEST, description="longest request: sizes the KV cache of the memory view (else the p95)")
 
     @model_validator(mode="before")
     @classmethod
@@ -84,9 +105,9 @@ class _Workload(_M):
     name: str = Field(min_length=1)
     model: str = Field(min_length=1, description="catalog model id or alias")
     pool: str | None = Field(default=None, description="workloads with the same pool name share one on-prem GPU pool")
-    peak_to_average: float | None = Field(default=None, ge=1, description="overrides load_profile.peak_to_average")
+    peak_to_average: float | None = Field(default=None, ge=1, le=MAX_PEAK_TO_AVERAGE, description="overrides load_profile.peak_to_average")
     growth_factor_per_year: float = Field(
-        default=1.0, gt=0, description="demand multiplier per year: 3 = 3x a year; year n demand = year-1 x factor^(n-1)"
+        default=1.0, ge=MIN_GROWTH_FACTOR, le=MAX_GROWTH_FACTOR, description="demand multiplier per year: 3 = 3x a year; year n demand = year-1 x factor^(n-1)"
     )
 
 
@@ -94,13 +115,13 @@ class LLMWorkload(_Workload):
     """Text generation: requests per day (or users x requests per user), token lengths."""
 
     kind: Literal["llm"] = "llm"
-    requests_per_day: float | None = Field(default=None, gt=0)
-    users: float | None = Field(default=None, gt=0, description="active users (with requests_per_user_per_day)")
-    requests_per_user_per_day: float | None = Field(default=None, gt=0)
+    requests_per_day: float | None = Field(default=None, gt=0, le=MAX_REQUESTS_PER_DAY)
+    users: float | None = Field(default=None, gt=0, le=MAX_USERS, description="active users (with requests_per_user_per_day)")
+    requests_per_user_per_day: float | None = Field(default=None, gt=0, le=MAX_REQUESTS_PER_USER_PER_DAY)
     input_tokens: TokenLengths
     output_tokens: TokenLengths
-    ttft_p95_s: float | None = Field(default=None, gt=0, description="overrides targets.ttft_p95_s")
-    tpot_p95_s: float | None = Field(default=None, gt=0, description="overrides targets.tpot_p95_s")
+    ttft_p95_s: float | None = Field(default=None, ge=MIN_LATENCY_S, le=MAX_LATENCY_S, description="overrides targets.ttft_p95_s")
+    tpot_p95_s: float | None = Field(default=None, ge=MIN_LATENCY_S, le=MAX_LATENCY_S, description="overrides targets.tpot_p95_s")
     api_models: list[str] | None = Field(default=None, description="api_prices ids to compare (default: same model family)")
 
     @model_validator(mode="after")
@@ -109,6 +130,11 @@ class LLMWorkload(_Workload):
             raise ValueError("give requests_per_day, or users together with requests_per_user_per_day")
         if self.requests_per_day is not None and self.users is not None:
             raise ValueError("give either requests_per_day or users + requests_per_user_per_day, not both")
+        if self.daily_requests > MAX_REQUESTS_PER_DAY:
+            raise ValueError(
+                f"users x requests_per_user_per_day = {self.daily_requests:.3g} requests a day, "
+                f"more than the {MAX_REQUESTS_PER_DAY:.0e} allowed"
+            )
         return self
 
     @property
@@ -122,12 +148,12 @@ class DiffusionWorkload(_Workload):
     """Image generation: images per day at a resolution and step count."""
 
     kind: Literal["diffusion"] = "diffusion"
-    images_per_day: float = Field(gt=0)
+    images_per_day: float = Field(gt=0, le=MAX_IMAGES_PER_DAY)
     resolution: tuple[int, int] = Field(default=(1024, 1024), description="'1024x1024' or [w, h]")
-    steps: int = Field(default=30, gt=0)
+    steps: int = Field(default=30, gt=0, le=1000, description="denoising steps (samplers use 1 to ~150)")
     cfg: bool = True
     quant: str | None = Field(default=None, description="image model format (default fp16)")
-    image_latency_s: float | None = Field(default=None, gt=0, description="overrides targets.image_latency_s")
+    image_latency_s: float | None = Field(default=None, ge=MIN_LATENCY_S, le=MAX_LATENCY_S, description="overrides targets.image_latency_s")
     api_models: list[str] | None = None
 
     @field_validator("resolution", mode="before")
@@ -147,6 +173,8 @@ class DiffusionWorkload(_Workload):
     def _res_pos(cls, v: tuple[int, int]) -> tuple[int, int]:
         if v[0] <= 0 or v[1] <= 0:
             raise ValueError("width and height must be > 0")
+        if v[0] > 16384 or v[1] > 16384:
+            raise ValueError(f"width and height must be <= 16384 pixels (got {v[0]}x{v[1]})")
         return v
 
 
@@ -173,12 +201,12 @@ class TrainingJob(_M):
     name: str = Field(min_length=1)
     model: str = Field(min_length=1)
     method: Literal["pretrain", "full", "lora", "qlora"] = "lora"
-    tokens: float = Field(gt=0, description="training tokens per run (suffixes: 500M, 2B, 1T)")
-    seq_len: int = Field(default=4096, gt=0)
-    runs_per_year: float = Field(default=1.0, gt=0)
-    deadline_days: float | None = Field(default=None, gt=0, description="wall-clock days one run may take")
+    tokens: float = Field(ge=1, le=MAX_TRAINING_TOKENS, description="training tokens per run (suffixes: 500M, 2B, 1T)")
+    seq_len: int = Field(default=4096, gt=0, le=10_000_000)
+    runs_per_year: float = Field(default=1.0, ge=0.01, le=8760, description="runs a year (0.5 = every other year; 8760 = hourly)")
+    deadline_days: float | None = Field(default=None, ge=0.01, le=15 * 365, description="wall-clock days one run may take")
     gpu: str | None = Field(default=None, description="accelerator to train on (default: the serving GPU candidates)")
-    dataset_gb: float | None = Field(default=None, ge=0, description="training data kept on storage")
+    dataset_gb: float | None = Field(default=None, ge=0, le=1e8, description="training data kept on storage (at most 100 PB)")
 
     @field_validator("tokens", mode="before")
     @classmethod
@@ -190,12 +218,18 @@ class TrainingJob(_M):
 class LoadProfile(_M):
     """How demand spreads over the day and week; sets the peak and the base load for hybrids."""
 
-    peak_to_average: float | None = Field(default=None, ge=1, description="peak hour / average hour (default: from the shape)")
+    peak_to_average: float | None = Field(
+        default=None, ge=1, le=MAX_PEAK_TO_AVERAGE, description="peak hour / average hour (default: from the shape)"
+    )
     shape: Literal["flat", "business_hours", "consumer", "batch"] = Field(
         default="business_hours", description="built-in daily/weekly shape, unless hourly is given"
     )
-    hourly: list[float] | None = Field(default=None, description="24 relative weights, hour 0..23 (local time)")
-    weekly: list[float] | None = Field(default=None, description="7 relative weights, Monday..Sunday")
+    hourly: list[Annotated[float, Field(ge=0, le=MAX_WEIGHT)]] | None = Field(
+        default=None, description="24 relative weights, hour 0..23 (local time)"
+    )
+    weekly: list[Annotated[float, Field(ge=0, le=MAX_WEIGHT)]] | None = Field(
+        default=None, description="7 relative weights, Monday..Sunday"
+    )
     base_load_percentile: float = Field(
         default=50, ge=0, le=100, description="hybrid: on-prem sized for this percentile of hourly load, bursts go elsewhere"
     )
@@ -216,14 +250,16 @@ class LoadProfile(_M):
 
 
 class Targets(_M):
-    ttft_p95_s: float = Field(default=2.0, gt=0, description="time to first token, 95th percentile, seconds")
-    tpot_p95_s: float = Field(default=0.1, gt=0, description="time per output token, 95th percentile, seconds")
-    image_latency_s: float = Field(default=30.0, gt=0, description="one image, request to decoded image, seconds")
+    ttft_p95_s: float = Field(default=2.0, ge=MIN_LATENCY_S, le=MAX_LATENCY_S, description="time to first token, 95th percentile, seconds")
+    tpot_p95_s: float = Field(default=0.1, ge=MIN_LATENCY_S, le=MAX_LATENCY_S, description="time per output token, 95th percentile, seconds")
+    image_latency_s: float = Field(
+        default=30.0, ge=MIN_LATENCY_S, le=MAX_LATENCY_S, description="one image, request to decoded image, seconds"
+    )
 
 
 class Quality(_M):
     max_quality_loss: float = Field(
-        default=1.0, ge=0, description="most quality lost to quantization accepted, % on the catalog scale (docs/quality.md)"
+        default=1.0, ge=0, le=100, description="most quality lost to quantization accepted, % on the catalog scale (docs/quality.md)"
     )
 
 
@@ -232,8 +268,8 @@ class Availability(_M):
 
 
 class FacilityLimits(_M):
-    power_available_kw: float | None = Field(default=None, gt=0, description="IT power the site can supply")
-    kw_per_rack: float | None = Field(default=None, gt=0, description="power one rack may draw")
+    power_available_kw: float | None = Field(default=None, ge=0.01, le=1e7, description="IT power the site can supply (at most 10 GW)")
+    kw_per_rack: float | None = Field(default=None, ge=0.01, le=1000, description="power one rack may draw (at most 1 MW)")
     cooling: Literal["air", "liquid"] | None = Field(default=None, description="liquid allows liquid-cooled servers")
 
 
@@ -241,22 +277,22 @@ class Economics(_M):
     """Money inputs. Every field left out is taken from the economic_defaults catalog table."""
 
     region: str = Field(default="us", description="region of the default tariff, carbon, colocation and staff rows: us, eu, de, fr, it")
-    tariff_per_kwh: float | None = Field(default=None, ge=0, description="electricity price, scenario currency per kWh")
-    carbon_kg_per_kwh: float | None = Field(default=None, ge=0, description="grid carbon intensity")
+    tariff_per_kwh: float | None = Field(default=None, ge=0, le=MAX_TARIFF, description="electricity price, scenario currency per kWh")
+    carbon_kg_per_kwh: float | None = Field(default=None, ge=0, le=2, description="grid carbon intensity (lignite ~1.2)")
     pue: float | None = Field(default=None, ge=1, le=3)
     facility: Literal["colocation", "own"] | None = Field(default=None, description="colocation pays per kW-month")
-    colocation_per_kw_month: float | None = Field(default=None, ge=0)
-    own_facility_per_kw_year: float | None = Field(default=None, ge=0, description="own facility: space and cooling per kW-year")
+    colocation_per_kw_month: float | None = Field(default=None, ge=0, le=MAX_MONEY)
+    own_facility_per_kw_year: float | None = Field(default=None, ge=0, le=MAX_MONEY, description="own facility: space and cooling per kW-year")
     installation_pct_capex: float | None = Field(default=None, ge=0, le=100)
     facility_limits: FacilityLimits = Field(default_factory=FacilityLimits)
     support_pct_capex: float | None = Field(default=None, ge=0, le=100, description="hardware support per year, % of CapEx")
-    staff_fte: float | None = Field(default=None, ge=0, description="operations staff for on-prem GPUs (FTE)")
-    staff_fte_cloud: float | None = Field(default=None, ge=0, description="operations staff for self-hosting on cloud GPUs (FTE)")
-    staff_cost_per_fte: float | None = Field(default=None, ge=0, description="loaded yearly cost of one FTE")
+    staff_fte: float | None = Field(default=None, ge=0, le=1e5, description="operations staff for on-prem GPUs (FTE)")
+    staff_fte_cloud: float | None = Field(default=None, ge=0, le=1e5, description="operations staff for self-hosting on cloud GPUs (FTE)")
+    staff_cost_per_fte: float | None = Field(default=None, ge=0, le=MAX_MONEY, description="loaded yearly cost of one FTE")
     discount_rate: float | None = Field(default=None, ge=0, le=1, description="yearly, as a fraction (0.08 = 8 %)")
-    depreciation_years: float | None = Field(default=None, gt=0)
-    utilization: float | None = Field(default=None, gt=0, le=1, description="average busy share of serving GPUs")
-    hardware_prices: dict[str, float] = Field(
+    depreciation_years: float | None = Field(default=None, ge=1, le=30)
+    utilization: float | None = Field(default=None, ge=0.01, le=1, description="average busy share of serving GPUs")
+    hardware_prices: dict[str, Annotated[float, Field(ge=0, le=MAX_MONEY)]] = Field(
         default_factory=dict, description="your negotiated prices: accelerator or server id -> price per unit"
     )
     api_discount_pct: float = Field(default=0, ge=0, lt=100, description="negotiated discount on list API prices")
@@ -264,7 +300,9 @@ class Economics(_M):
 
 class Currency(_M):
     code: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
-    per_usd: float | None = Field(default=None, gt=0, description="units of `code` per USD (default: fx_rates catalog)")
+    per_usd: float | None = Field(
+        default=None, ge=1e-3, le=1e7, description="units of `code` per USD (default: fx_rates catalog)"
+    )
     as_of: str | None = Field(default=None, description="date of your rate")
 
     @model_validator(mode="before")
@@ -288,7 +326,7 @@ class CandidateFilters(_M):
     )
     cloud_pricing: list[CloudPricing] = Field(default_factory=lambda: list(CLOUD_PRICING[:3]))
     include_frontier_apis: bool = Field(default=True, description="also list frontier (closed-weight) APIs, labelled")
-    max_options: int = Field(default=40, gt=0, description="options kept in the plan after ranking")
+    max_options: int = Field(default=40, gt=0, le=10_000, description="options kept in the plan after ranking")
 
 
 class Scenario(_M):
@@ -307,16 +345,16 @@ class Scenario(_M):
     economics: Economics = Field(default_factory=Economics)
     policy: PolicyFacts = Field(default_factory=PolicyFacts, description="policy facts (see docs/scenario.md#policy)")
     candidates: CandidateFilters = Field(default_factory=CandidateFilters)
-    uncertainty: dict[str, tuple[float, float, float]] = Field(
+    uncertainty: dict[str, tuple[_Factor, _Factor, _Factor]] = Field(
         default_factory=dict,
         description="input -> (low, mode, high) factors on the base value for sensitivity and Monte Carlo: "
         "tariff, gpu_price, utilization, demand, api_price, cloud_price",
     )
-    pipeline_runs_per_year: dict[str, float] = Field(
+    pipeline_runs_per_year: dict[str, Annotated[float, Field(ge=0, le=1e6)]] = Field(
         default_factory=dict, description="pipeline name -> runs a year, for pipelines given as items + deadline_days (default 1)"
     )
     monte_carlo_samples: int = Field(default=2000, ge=0, le=100_000)
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
 
     @model_validator(mode="before")
     @classmethod
@@ -353,6 +391,7 @@ _REWRITES = (
     (re.compile(r"^Input should be less than or equal to (.+)$"), r"must be <= \1"),
     (re.compile(r"^Input should be less than (.+)$"), r"must be < \1"),
     (re.compile(r"^Value error, (.*)$"), r"\1"),
+    (re.compile(r"^Input should be a finite number$"), "must be a finite number"),
 )
 
 _TAGS = {"llm", "diffusion"}
@@ -474,9 +513,11 @@ def load_scenario(path_or_data: str | Path | dict[str, Any] | Scenario) -> Scena
     if not p.is_file():
         raise DeployscopeError(f"no such scenario file: {str(p)!r}", field="SCENARIO", value=str(p), allowed="a YAML file path")
     try:
-        data = read_yaml(p)
-    except CatalogError as exc:
-        raise DeployscopeError(str(exc.args[0]), field="SCENARIO", value=str(p)) from None
+        data = safe_yaml.load_file(p)
+    except safe_yaml.UnsafeInput as exc:
+        if exc.field:  # a value at a key path (a non-finite number): name the field, as validation does
+            raise
+        raise DeployscopeError(str(exc.args[0]), field="SCENARIO", value=str(p), allowed=exc.allowed) from None
     return parse_scenario(data, source=str(p))
 
 

@@ -21,13 +21,13 @@ __all__ = ["DiffusionStage", "LLMStage", "Pipeline", "Stage", "load_pipelines", 
 
 # --------------------------------------------------------------------------------------- schema
 class _Stage(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str = Field(min_length=1, description="stage name, unique within the pipeline")
     model: str = Field(min_length=1, description="catalog model id or alias")
     gpu: str = Field(min_length=1, description="catalog accelerator id or alias")
     gpus_per_replica: int | None = Field(
-        default=None, gt=0, description="GPUs serving one copy of the model (LLM: tensor parallel); default: fewest that fit"
+        default=None, gt=0, le=1024, description="GPUs serving one copy of the model (LLM: tensor parallel); default: fewest that fit"
     )
 
 
@@ -37,9 +37,9 @@ class LLMStage(_Stage):
     kind: Literal["llm"] = "llm"
     quant: str = Field(default="bf16", description="weight format id (catalog quant table)")
     engine: str = Field(default="vllm", description="serving engine id (catalog engines table)")
-    input_len: int = Field(gt=0, description="prompt tokens per call")
-    output_len: int = Field(gt=0, description="generated tokens per call")
-    calls_per_item: float = Field(default=1.0, gt=0, description="LLM calls per pipeline item")
+    input_len: int = Field(gt=0, le=100_000_000, description="prompt tokens per call")
+    output_len: int = Field(gt=0, le=100_000_000, description="generated tokens per call")
+    calls_per_item: float = Field(default=1.0, gt=0, le=1e6, description="LLM calls per pipeline item")
 
 
 class DiffusionStage(_Stage):
@@ -47,12 +47,12 @@ class DiffusionStage(_Stage):
 
     kind: Literal["diffusion"] = "diffusion"
     resolution: tuple[int, int] = Field(default=(1024, 1024), description="width x height in pixels, '1024x1024' or [w, h]")
-    steps: int = Field(default=30, gt=0, description="denoising steps (ignored for GAN generators)")
+    steps: int = Field(default=30, gt=0, le=1000, description="denoising steps (ignored for GAN generators)")
     cfg: bool = Field(default=True, description="classifier-free guidance (doubles the denoiser batch)")
     quant: str = Field(default="fp16", description="fp16 | bf16 | fp8 | int8 | fp32")
     engine: str = Field(default="pytorch", description="pytorch | pytorch-compiled | tensorrt")
-    batch: int = Field(default=1, gt=0, description="images generated together in one batch")
-    images_per_item: float = Field(default=1.0, gt=0, description="images per pipeline item")
+    batch: int = Field(default=1, gt=0, le=4096, description="images generated together in one batch")
+    images_per_item: float = Field(default=1.0, gt=0, le=1e6, description="images per pipeline item")
 
     @field_validator("resolution", mode="before")
     @classmethod
@@ -70,6 +70,8 @@ class DiffusionStage(_Stage):
             raise ValueError(f"width and height must be > 0 (got {v[0]}x{v[1]})")
         if v[0] % 8 or v[1] % 8:
             raise ValueError(f"width and height must be multiples of 8 (got {v[0]}x{v[1]})")
+        if v[0] > 16384 or v[1] > 16384:
+            raise ValueError(f"width and height must be <= 16384 pixels (got {v[0]}x{v[1]})")
         return v
 
 
@@ -82,16 +84,16 @@ _LLM_KEYS = {"input_len", "output_len", "calls_per_item", "engine"}
 class Pipeline(BaseModel):
     """A chain of stages every item passes through, with its volume: per day, or items by a deadline."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str = Field(min_length=1)
     description: str | None = None
-    items_per_day: float | None = Field(default=None, gt=0, description="steady daily volume")
-    items: float | None = Field(default=None, gt=0, description="total items, with deadline_days")
-    deadline_days: float | None = Field(default=None, gt=0, description="days to produce `items`")
+    items_per_day: float | None = Field(default=None, gt=0, le=1e12, description="steady daily volume")
+    items: float | None = Field(default=None, gt=0, le=1e15, description="total items, with deadline_days")
+    deadline_days: float | None = Field(default=None, ge=0.01, le=15 * 365, description="days to produce `items`")
     utilization: float = Field(
         default=0.8,
-        gt=0,
+        ge=0.01,
         le=1,
         description="share of each day the GPUs are busy at their max-throughput rate (headroom for restarts, skew)",
     )
@@ -165,9 +167,11 @@ def _loc_path(prefix: str, loc: tuple[Any, ...]) -> str:
 
 
 _MSG_REWRITES = (
-    (re.compile(r"^Input should be greater than (.+)$"), r"must be > \1"),
     (re.compile(r"^Input should be greater than or equal to (.+)$"), r"must be >= \1"),
+    (re.compile(r"^Input should be greater than (.+)$"), r"must be > \1"),
     (re.compile(r"^Input should be less than or equal to (.+)$"), r"must be <= \1"),
+    (re.compile(r"^Input should be less than (.+)$"), r"must be < \1"),
+    (re.compile(r"^Input should be a finite number$"), "must be a finite number"),
     (re.compile(r"^Value error, (.*)$"), r"\1"),
 )
 

@@ -26,7 +26,7 @@ DataCategory = Literal[
 class PolicyFacts(BaseModel):
     """What the rules need to know. Everything has a default so a scenario may give only what applies."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     data_categories: list[DataCategory] = Field(default_factory=lambda: list[DataCategory](["none"]))
     data_subject_jurisdictions: list[str] = Field(default_factory=list, description="e.g. [EU], [DE, US]")
@@ -40,8 +40,8 @@ class PolicyFacts(BaseModel):
     interacts_with_people: bool = Field(default=False, description="a chatbot or assistant that talks to people")
     large_scale: bool = Field(default=False, description="large-scale processing or systematic monitoring (GDPR Art. 35(3))")
     fine_tuning: bool = False
-    monthly_active_users: int | None = Field(default=None, ge=0)
-    annual_revenue_usd: float | None = Field(default=None, ge=0)
+    monthly_active_users: int | None = Field(default=None, ge=0, le=10_000_000_000)
+    annual_revenue_usd: float | None = Field(default=None, ge=0, le=1e15)
     commercial_use: bool = True
     transfer_safeguards_documented: bool = Field(
         default=False,
