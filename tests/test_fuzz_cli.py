@@ -620,7 +620,7 @@ def encoded_file(draw) -> tuple[str, bytes, str]:  # noqa: ANN001
     if how == "bytes":
         raw = draw(st.binary(max_size=300))
     elif how == "truncated":  # a multi-byte character cut in half
-        raw = text.encode("utf-8")[: draw(st.integers(0, len(text.encode("utf-8"))))] + "é".encode("utf-8")[:1]
+        raw = text.encode("utf-8")[: draw(st.integers(0, len(text.encode("utf-8"))))] + "é".encode()[:1]
     else:
         raw = text.encode(how, errors="replace")
     return kind, raw, how
