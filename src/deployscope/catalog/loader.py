@@ -176,6 +176,7 @@ _TABLE_MODULES = (
     "models",
     "quant",
     "engines",
+    "engine_flags",
     "efficiency",
     "prices",
     "policy",

@@ -53,6 +53,7 @@ def _root(
 from . import (  # noqa: E402
     bench_cmd,
     catalog_cmd,
+    export_cmd,
     memory_cmd,
     perf_cmd,
     plan_cmd,
@@ -60,10 +61,11 @@ from . import (  # noqa: E402
     serve_cmd,
     store_cmd,
     sweep_cmd,
+    verify_cmd,
     workload_cmd,
 )
 
-for _module in (catalog_cmd, memory_cmd, perf_cmd, workload_cmd, plan_cmd, prices_cmd, store_cmd, serve_cmd, bench_cmd, sweep_cmd):
+for _module in (catalog_cmd, memory_cmd, perf_cmd, workload_cmd, plan_cmd, prices_cmd, store_cmd, serve_cmd, bench_cmd, sweep_cmd, export_cmd, verify_cmd):
     _module.register(app)
 
 

@@ -556,6 +556,7 @@ def create_app(store: Store | None = None, token: str | None = None, *, allowed_
     def api_calibrations() -> Response:
         return _json([c.to_dict() for c in store.list_calibrations()])
 
+    from .export_routes import router as export_router; api.include_router(export_router)  # noqa: E702 (issue 16)
     return Guard(api, token=token, max_body=max_body, allowed_hosts=allowed_hosts)
 
 
