@@ -74,7 +74,8 @@ def release_for(engine: str, catalog: object, version: str | None = None) -> Eng
     if not rows:
         return None
 
-    def key(r: EngineRelease) -> tuple:
+    def key(r: EngineRelease) -> tuple[int, ...]:
         return tuple(int(p) if p.isdigit() else -1 for p in r.version.replace("-", ".").split("."))
 
-    return max(rows, key=key)
+    newest: EngineRelease = max(rows, key=key)
+    return newest
