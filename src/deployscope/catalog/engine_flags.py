@@ -77,4 +77,5 @@ def release_for(engine: str, catalog: Catalog, version: str | None = None) -> En
     def key(r: EngineRelease) -> tuple[int, ...]:
         return tuple(int(p) if p.isdigit() else -1 for p in r.version.replace("-", ".").split("."))
 
-    return max(rows, key=key)
+    newest: EngineRelease = max(rows, key=key)
+    return newest

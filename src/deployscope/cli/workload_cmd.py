@@ -28,8 +28,11 @@ def train(
     gpu: str = typer.Option(..., "--gpu", "-g", help="GPU id or alias."),
     gpus: int = typer.Option(..., "--gpus", "-n", help="GPUs in the job."),
     tokens: str = typer.Option(..., "--tokens", "-t", help="Training tokens: 2T, 500B, 10M or a plain number."),
-    method: str = typer.Option("full", "--method", "-m", help="pretrain | full | lora | qlora."),
-    seq_len: int = typer.Option(4096, "--seq-len", "-s", help="Tokens per training sequence."),
+    method: Optional[str] = typer.Option(None, "--method", "-m", help="pretrain | full | lora | qlora (default: the phase's, else full)."),
+    seq_len: Optional[int] = typer.Option(None, "--seq-len", "-s", help="Tokens per training sequence (default: the phase's, else 4096)."),
+    phase: Optional[str] = typer.Option(
+        None, "--phase", help="pre-training | context-extension (full context window) | post-training (SFT); sets method and seq-len defaults."
+    ),
     zero: Optional[int] = typer.Option(None, "--zero", help="0 = DDP, 1/2/3 = ZeRO stage (3 = FSDP). Default 3 on >1 GPU."),
     micro_batch: int = typer.Option(1, "--micro-batch", help="Sequences per GPU per forward pass."),
     optimizer: str = typer.Option("adamw", "--optimizer", help="adamw (mixed precision, 16 B/param) | adamw-bf16 | adamw-8bit."),
@@ -38,15 +41,19 @@ def train(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """FLOPs, MFU, GPU-hours, wall-clock days, energy and memory per GPU of a training job."""
-    from ..physics.training import estimate
+    from ..catalog.loader import default_catalog
+    from ..physics.training import arch_of, estimate
+    from ..physics.training_phase import phase_of, phase_setup
 
+    if phase is not None:
+        method, seq_len = phase_setup(phase, method, seq_len, arch_of(model, default_catalog()).max_context)
     r = estimate(
         model,
         gpu,
         gpus,
         tokens,
-        method=method,
-        seq_len=seq_len,
+        method=method or "full",
+        seq_len=seq_len or 4096,
         zero=zero,
         micro_batch=micro_batch,
         optimizer=optimizer,
@@ -54,6 +61,7 @@ def train(
         network=network,
     )
     data = r.to_dict()
+    data["phase"] = phase_of(phase) if phase is not None else None
     data["memory_per_gpu_gib"] = r.memory_per_gpu_bytes / GIB
     emit(data, as_json, _render_train)
 
