@@ -155,7 +155,8 @@ def memory_and_curve(inputs: Inputs, cand: Candidate, opt: Option) -> tuple[Memo
     try:
         serve = next((pc.serve for pc in cand.pieces if pc.name == d.name and pc.serve is not None), None)
         batch = int(math.ceil(serve.batch)) if serve is not None else 1  # sequences in flight at the SLO capacity
-        m = estimate_memory(d.model.id, comp.quant or "bf16", None, ctx_len, batch, comp.tp or 1, 1, 1, engine, inputs.catalog)
+        m = estimate_memory(d.model.id, quant=comp.quant or "bf16", context=ctx_len, batch=batch, tp=comp.tp or 1,
+                            engine=engine, catalog=inputs.catalog)
         parts = {}
         src = m.model_dump() if hasattr(m, "model_dump") else (m if isinstance(m, dict) else vars(m))
         for k, v in src.items():
