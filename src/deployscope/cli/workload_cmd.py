@@ -28,7 +28,14 @@ def train(
     gpu: str = typer.Option(..., "--gpu", "-g", help="GPU id or alias."),
     gpus: int = typer.Option(..., "--gpus", "-n", help="GPUs in the job."),
     tokens: str | None = typer.Option(None, "--tokens", "-t", help="Training tokens (language models): 2T, 500B, 10M or a plain number."),
-    method: str | None = typer.Option(None, "--method", "-m", help="pretrain | full | lora | qlora (LLM, default full); pretrain | full | lora | dreambooth | textual-inversion (image models, default pretrain)."),
+    method: str | None = typer.Option(
+        None, "--method", "-m",
+        help="pretrain | full | lora | qlora (LLM; default: the phase's, else full); pretrain | full | lora | dreambooth | textual-inversion (image models, default pretrain).",
+    ),
+    seq_len: int | None = typer.Option(None, "--seq-len", "-s", help="Tokens per training sequence (default: the phase's, else 4096)."),
+    phase: str | None = typer.Option(
+        None, "--phase", help="pre-training | context-extension (full context window) | post-training (SFT); sets method and seq-len defaults."
+    ),
     images: str | None = typer.Option(None, "--images", help="Image models: images shown (1B, 500M; GANs also 25000kimg)."),
     resolution: str = typer.Option("", "--resolution", "-r", help="Image models: 1024, 768x1024, or stages SIDE:SHARE,... e.g. 256:0.6,512:0.3,1024:0.1 (default: the model's native size)."),
     global_batch: int | None = typer.Option(None, "--global-batch", "-b", help="Image models: images per optimizer step (default per method)."),
@@ -42,7 +49,6 @@ def train(
     precomputed_text: bool = typer.Option(False, "--precomputed-text/--text-on-the-fly", help="Image models: text embeddings stored beforehand."),
     checkpointing: bool = typer.Option(False, "--checkpointing/--no-checkpointing", help="Image models: activation checkpointing."),
     raw_files: bool = typer.Option(False, "--raw-files/--shards", help="Image models: one JPEG file per image instead of WebDataset shards (storage check)."),
-    seq_len: int = typer.Option(4096, "--seq-len", "-s", help="Tokens per training sequence."),
     zero: int | None = typer.Option(None, "--zero", help="0 = DDP, 1/2/3 = ZeRO stage (3 = FSDP). Default 3 on >1 GPU."),
     micro_batch: int | None = typer.Option(None, "--micro-batch", help="Sequences (images) per GPU per forward pass (LLM default 1; image models: the largest that fits)."),
     optimizer: str = typer.Option("adamw", "--optimizer", help="adamw (mixed precision, 16 B/param) | adamw-bf16 | adamw-8bit."),
@@ -66,16 +72,18 @@ def train(
         return
     if tokens is None:
         raise DeployscopeError("is required for a language model", field="--tokens", value=None, allowed="a token count: 2T, 500B, 10M")
-    from ..physics.training import estimate
+    from ..physics.training import arch_of, estimate
+    from ..physics.training_phase import phase_of, phase_setup
 
-    method = method or "full"
+    if phase is not None:
+        method, seq_len = phase_setup(phase, method, seq_len, arch_of(model, default_catalog()).max_context)
     r = estimate(
         model,
         gpu,
         gpus,
         tokens,
-        method=method,
-        seq_len=seq_len,
+        method=method or "full",
+        seq_len=seq_len or 4096,
         zero=zero,
         micro_batch=micro_batch or 1,
         optimizer=optimizer,
@@ -83,6 +91,7 @@ def train(
         network=network,
     )
     data = r.to_dict()
+    data["phase"] = phase_of(phase) if phase is not None else None
     data["memory_per_gpu_gib"] = r.memory_per_gpu_bytes / GIB
     emit(data, as_json, _render_train)
 
