@@ -97,9 +97,9 @@ def test_result_is_consistent():
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.floats(1e5, 1e9), st.floats(1.01, 10.0), st.sampled_from(["sd15", "sdxl", "DiT-XL/2", "stylegan2"]))
+@given(st.floats(1e5, 1e9), st.floats(1.01, 10.0), st.sampled_from(["sd15", "sdxl", "DiT-XL-2", "stylegan2"]))
 def test_more_images_never_lower_gpu_hours(images, factor, model):
-    side = {"sd15": "512", "sdxl": "1024", "DiT-XL/2": "256", "stylegan2": "1024"}[model]
+    side = {"sd15": "512", "sdxl": "1024", "DiT-XL-2": "256", "stylegan2": "1024"}[model]
     a = IT.estimate(model, "a100-sxm4-80gb", 8, job(images, side, global_batch=64))
     b = IT.estimate(model, "a100-sxm4-80gb", 8, job(images * factor, side, global_batch=64))
     assert b.gpu_hours >= a.gpu_hours
@@ -115,9 +115,9 @@ def test_higher_resolution_never_lowers_gpu_hours(sides, model):
 
 
 @settings(max_examples=20, deadline=None)
-@given(st.integers(2, 32), st.sampled_from(["sdxl", "DiT-XL/2", "stylegan2"]), st.sampled_from([None, "ethernet-25g", "ethernet-100g", "roce-200g", "ib-ndr"]))
+@given(st.integers(2, 32), st.sampled_from(["sdxl", "DiT-XL-2", "stylegan2"]), st.sampled_from([None, "ethernet-25g", "ethernet-100g", "roce-200g", "ib-ndr"]))
 def test_more_nodes_never_drop_below_one_node(nodes, model, network):
-    side = {"sdxl": "1024", "DiT-XL/2": "256", "stylegan2": "1024"}[model]
+    side = {"sdxl": "1024", "DiT-XL-2": "256", "stylegan2": "1024"}[model]
     one = IT.estimate(model, "h100-sxm-80gb", 8, job(1e8, side, global_batch=2048, network=network))
     many = IT.estimate(model, "h100-sxm-80gb", 8 * nodes, job(1e8, side, global_batch=2048, network=network))
     assert many.images_per_s >= one.images_per_s / nodes
@@ -128,7 +128,7 @@ def test_more_nodes_never_drop_below_one_node(nodes, model, network):
     "model,gpus,kw,field",
     [
         ("sdxl", 8, {"stages": IT.parse_schedule("1000")}, "resolution"),
-        ("DiT-XL/2", 8, {"stages": IT.parse_schedule("264")}, "resolution"),
+        ("DiT-XL-2", 8, {"stages": IT.parse_schedule("264")}, "resolution"),
         ("stylegan2", 8, {"stages": IT.parse_schedule("768")}, "resolution"),
         ("sdxl", 64, {"global_batch": 32}, "global_batch"),
         ("sdxl", 8, {"global_batch": 64, "micro_batch": 9}, "micro_batch"),
@@ -167,7 +167,7 @@ def test_precomputed_latents_read_less_than_jpegs():
     "args",
     [
         ["sdxl", "--gpu", "h100-sxm-80gb", "--gpus", "64", "--images", "1B", "--resolution", "1024"],
-        ["DiT-XL/2", "--gpu", "h100-sxm-80gb", "--gpus", "64", "--images", "2B", "--resolution", "256", "--global-batch", "1024"],
+        ["DiT-XL-2", "--gpu", "h100-sxm-80gb", "--gpus", "64", "--images", "2B", "--resolution", "256", "--global-batch", "1024"],
         ["stylegan2", "--gpu", "a100-sxm4-80gb", "--gpus", "8", "--images", "25000kimg", "--resolution", "1024", "--global-batch", "32"],
         ["sdxl", "--gpu", "l40s", "--gpus", "1", "--images", "8000", "--method", "lora", "--resolution", "1024"],
         ["sd15", "--gpu", "t4", "--gpus", "1", "--steps", "3000", "--method", "textual-inversion", "--resolution", "512"],

@@ -256,6 +256,10 @@ def size_pipeline(spec: Pipeline | dict[str, Any], catalog: Any = None) -> Pipel
             sub = f".{exc.field}" if exc.field else ""
             raise DeployscopeError(f"stage {st.name!r}: {exc.args[0]}", field=field + sub, value=exc.value, allowed=exc.allowed) from None
         gpu_s_item = gpu_s_call * per_item
+        if not gpu_s_item > 0:  # a per-item count so small the GPU time underflows to zero
+            name = "calls_per_item" if isinstance(st, LLMStage) else "images_per_item"
+            raise DeployscopeError(f"stage {st.name!r}: {per_item!r} is too small to size", field=f"pipelines[{spec.name}].stages[{i}].{name}",
+                                   value=per_item, allowed="a count whose GPU time per item is above zero")
         gpu_h_day = daily * gpu_s_item / 3600.0
         gpus_raw = gpu_h_day / (24.0 * util)
         replicas = max(1, math.ceil(gpus_raw / per_replica - 1e-9))

@@ -99,7 +99,7 @@ def _model(row: dict[str, Any], catalog: Any) -> tuple[Any, str | None]:
         den = SimpleNamespace(arch="unet", params_b=0.0, details=_DDPM_UNET)
         return ImageArch("diffusers UNet2DModel (unconditional)", "unet", den, (), None, 1, 1, None), None
     for key, model in (("Stable Diffusion v1", "sd15"), ("Stable Diffusion v2", "sd2-base"), ("Stable Diffusion 2", "sd2-base"),
-                       ("DiT-XL/2", "DiT-XL/2"), ("StyleGAN2", "stylegan2")):
+                       ("DiT-XL/2", "DiT-XL-2"), ("StyleGAN2", "stylegan2")):
         if key in name:
             return arch_of(model, catalog), None
     return None, f"model {name!r} not in the catalog"
