@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import DeployscopeError
 from ..feasibility import training_run_limit
-from ..physics import diffusion, serving, training
+from ..physics import serving
 from ..result import ComponentSizing
 from ..scenario import DiffusionWorkload, LLMWorkload
 from . import pipelines
@@ -201,6 +201,8 @@ class Sizer:
     # -------------------------------------------------------------------------- images
     def image_configs(self, d: Demand, gpu_id: str) -> tuple[list[ImageConfig], str | None]:
         """The image batch with the most images per GPU-second within the latency target."""
+        from ..physics import diffusion  # only image workloads need it: LLM-only plans start faster
+
         key = (d.name, gpu_id)
         if key in self._image:
             return self._image[key]
@@ -230,6 +232,8 @@ class Sizer:
     # -------------------------------------------------------------------------- training
     def training_config(self, j: Any, gpu_id: str) -> tuple[TrainingConfig | None, str | None]:
         """The fewest GPUs (whole servers) that finish one run of a training job within its deadline."""
+        from ..physics import training  # only training jobs need it: serving-only plans start faster
+
         key = (j.name, gpu_id)
         if key in self._training:
             return self._training[key]
