@@ -321,6 +321,12 @@ def fit_family_rows(catalog, dry_run: bool) -> dict[str, dict]:  # noqa: ANN001
         out[f"{fam}-{eng}-{'-'.join(fmts)}"] = {"family": fam, "engine": eng, "formats": fmts, "compute_efficiency": ce, "bandwidth_efficiency": be, "link_efficiency": link, "link_rows": len(link_rows), "rows": len(rows), "loss": loss(ce),
                                "sources": sources, "files": list(split.fitting_files)}
         print(f"{fam} x {eng}: compute_efficiency {ce} on {len(rows)} rows ({', '.join(sources)}), mean |log error| {loss(ce):.4f}")
+    # engines without rows of their own on that family x format get the fitted figures, marked as
+    # carried over (an assumption, below the engine's own row in the lookup order)
+    for rid, f in list(out.items()):
+        anyrow = f"{f['family']}-any-{'-'.join(f['formats'])}"
+        if anyrow not in out:
+            out[anyrow] = {**f, "engine": "*", "carried_from": f["engine"]}
     if not dry_run:
         write_family_rows(out)
     return out
@@ -384,7 +390,7 @@ def write_family_rows(fitted: dict[str, dict]) -> None:
         block = "\n".join([
             f"- id: {rid}",
             f"  family: {f['family']}",
-            f"  engine: {f['engine']}",
+            f"  engine: {f['engine']!r}" if f['engine'] == '*' else f"  engine: {f['engine']}",
             f"  compute_efficiency: {f['compute_efficiency']}",
             f"  attention_efficiency: {f['compute_efficiency']}",
             f"  bandwidth_efficiency: {f['bandwidth_efficiency']}",
@@ -400,6 +406,8 @@ def write_family_rows(fitted: dict[str, dict]) -> None:
                "    fitting sources of this family (fitting_split.yaml)"] if f.get("link_efficiency") is not None else []),
             f"  as_of: {today}",
             "  as_of_note: date of the fit",
+            *([f"  notes: ASSUMPTION - the {f['carried_from']} fit carried over to engines without a row of their own for this family and format"]
+              if f.get("carried_from") else []),
             "",
         ])
         m = re.search(rf"^- id: {re.escape(rid)}\n(?:.*\n)*?(?=^- id: |\Z)", text, flags=re.M)

@@ -3,7 +3,7 @@
 # that holds only the base install -- `pip install .`, no extras, no test tools -- so a module that
 # only an extra brings in (click via uvicorn, SQLAlchemy, FastAPI...) cannot hide a crash.
 #
-# The environment lives in a cache directory keyed by pyproject.toml (created once, with pip from
+# The environment lives in a cache directory keyed by the base dependencies (created once, with pip from
 # the package index); each run reinstalls this checkout's code into it. The fuzzer itself runs in
 # the calling Python (it needs pytest and hypothesis). Cases per generator: DEPLOYSCOPE_FUZZ_EXAMPLES
 # (default 5 here). Extra arguments go to pytest. Exit 3: the environment could not be installed.
@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 
 PYTHON="${PYTHON:-python3}"
 CACHE="${DEPLOYSCOPE_BASE_VENV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/deployscope}"
-KEY="$(sha256sum pyproject.toml | cut -c1-12)"
+# keyed by the base dependencies and Python version: a new dependency makes a new environment
+KEY="$("$PYTHON" -c 'import hashlib, sys, tomllib; deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]; print(hashlib.sha256(repr((sorted(deps), sys.version_info[:2])).encode()).hexdigest()[:12])')"
 VENV="$CACHE/base-venv-$KEY"
 
 install() {

@@ -29,6 +29,13 @@ def saas_plan(tmp_path_factory) -> Path:
     return p
 
 
+def _default_replicas(plan_path) -> int:
+    """Replicas of the option export takes by default (the best-ranked allowed self-hosted one)."""
+    options = json.loads(plan_path.read_text())["options"]
+    chosen = next(o for o in options if o["allowed"] and o["placement"] != "api")
+    return chosen["performance"]["components"][0]["replicas"]
+
+
 def _export(tmp_path, plan, fmt, *extra):
     out = tmp_path / fmt
     rc = main(["export", str(plan), "--format", fmt, "--out", str(out), *extra])
@@ -110,15 +117,19 @@ def test_engine_profile_flags_exist_in_the_release(release, record):
 
 def test_every_value_is_traced_and_defaults_are_named(tmp_path, saas_plan):
     out = _export(tmp_path, saas_plan, "vllm")
+    options = json.loads(saas_plan.read_text())["options"]
+    # the recommended option is an API: the export takes the best-ranked allowed self-hosted one
+    chosen = next(o["id"] for o in options if o["allowed"] and o["placement"] != "api")
     script = next(out.glob("*.vllm.sh")).read_text()
     body = script.split("args=(\n", 1)[1].split("\n)", 1)[0].splitlines()
     for line in body:
         if not line.strip().startswith(('"$MODEL"', '--host "$HOST"', '--port "$PORT"')):
-            assert "  # " in line and ("options[on_prem-mi300x]" in line or "catalog " in line), line
+            assert "  # " in line and (f"options[{chosen}]" in line or "catalog " in line), line
     assert "Left to the engine's default" in script and "--enable-prefix-caching: on (V1 engine)" in script
-    assert "run 11 replicas" in script
+    replicas = next(o for o in options if o["id"] == chosen)["performance"]["components"][0]["replicas"]
+    assert f"run {replicas} replicas" in script
     summary = json.loads((out / "export.json").read_text())
-    assert summary["option"] == "on_prem-mi300x"  # the recommended option is an API: the best self-hosted one
+    assert summary["option"] == chosen
     assert all(t["from"] for t in summary["trace"])
 
 
@@ -148,7 +159,7 @@ def test_kubernetes_manifests_validate(tmp_path, saas_plan):
         _check(d)
     dep = docs[1]
     c = dep["spec"]["template"]["spec"]["containers"][0]
-    assert dep["spec"]["replicas"] == 11 and c["resources"]["limits"] == {"amd.com/gpu": "1"}
+    assert dep["spec"]["replicas"] == _default_replicas(saas_plan) and c["resources"]["limits"] == {"amd.com/gpu": "1"}
     assert c["readinessProbe"]["httpGet"]["path"] == "/health"
     assert c["readinessProbe"]["initialDelaySeconds"] == 6  # performance.cold_start_s 5.19 s, rounded up
     assert c["image"] == "REPLACE-WITH-vllm-0.11.0-amd-IMAGE"  # vLLM's published image is the CUDA build
@@ -197,7 +208,7 @@ def test_compose_file_validates(tmp_path, saas_plan):
     errors = list(Draft7Validator(schema).iter_errors(doc))
     assert not errors, [e.message for e in errors[:5]]
     svc = next(iter(doc["services"].values()))
-    assert svc["deploy"]["replicas"] == 11
+    assert svc["deploy"]["replicas"] == _default_replicas(saas_plan)
     assert svc["deploy"]["resources"]["reservations"]["devices"][0]["count"] == 1
     bad = json.loads(json.dumps(doc))
     next(iter(bad["services"].values()))["replicaz"] = 2
@@ -224,7 +235,7 @@ def test_bad_input_exits_2_naming_the_reason(tmp_path, saas_plan, capsys):
     opt["performance"]["components"][0]["quant"] = "nvfp4"
     nv = tmp_path / "nvfp4.json"
     nv.write_text(json.dumps(data))
-    rc, err = _rc_err(capsys, ["export", str(nv), "--format", "llamacpp", "--out", str(tmp_path / "b")])
+    rc, err = _rc_err(capsys, ["export", str(nv), "--option", "on_prem-mi300x", "--format", "llamacpp", "--out", str(tmp_path / "b")])
     assert rc == 2 and "cannot serve weight format 'nvfp4'" in err
     # a plan from an older schema
     data["schema_version"] = 0
@@ -269,13 +280,13 @@ def test_ollama_and_llamacpp_from_a_gguf_plan(tmp_path, saas_plan):
     opt["performance"]["components"][0]["quant"] = "gguf-q4_k_m"
     p = tmp_path / "gguf.json"
     p.write_text(json.dumps(data))
-    out = _export(tmp_path, p, "ollama")
+    out = _export(tmp_path, p, "ollama", "--option", "on_prem-mi300x")
     mf = (out / "assistant.Modelfile").read_text()
     assert "FROM /models/Llama-3.3-70B-Instruct-Q4_K_M.gguf" in mf
     sh = (out / "assistant.ollama.sh").read_text()
     assert "export OLLAMA_NUM_PARALLEL=4  # catalog engines[llamacpp].perf.max_batch_size" in sh
     assert '"$OLLAMA" create meta-llama/Llama-3.3-70B-Instruct' in sh
-    out = _export(tmp_path, p, "llamacpp")
+    out = _export(tmp_path, p, "llamacpp", "--option", "on_prem-mi300x")
     sh = (out / "assistant.llamacpp.sh").read_text()
     assert "-ngl all  # options[on_prem-mi300x].performance.components[0].gpu mi300x" in sh
     assert "-t " not in sh  # threads are set for CPU devices only

@@ -59,7 +59,7 @@ def test_depth_within_limit_loads() -> None:
 @pytest.mark.parametrize("literal", ["Infinity", "-Infinity", "NaN", "1e400"])
 def test_json_non_finite_numbers_are_refused(literal: str) -> None:
     with pytest.raises(safe_yaml.UnsafeInput) as exc:
-        safe_yaml.load('{"x": {"y": %s}}' % literal, source="body.json", format="json")
+        safe_yaml.load(f'{{"x": {{"y": {literal}}}}}', source="body.json", format="json")
     assert "body.json" in str(exc.value)
 
 

@@ -116,14 +116,22 @@ def test_units_ms_stay_ms_and_per_gpu_is_per_gpu(report_a):
 
 
 def test_heldout_targets(report_a):
-    """Acceptance: on rows of sources not used for fitting, throughput coverage >= 90 %,
-    median APE <= 15 %, p90 <= 35 %; TTFT/TPOT coverage >= 80 %, median <= 30 %, p90 <= 60 %."""
+    """Acceptance: on rows of sources not used for fitting, throughput coverage >= 95 %,
+    median APE <= 10 %, p90 <= 25 %; TTFT/TPOT coverage >= 90 %, median <= 20 %, p90 <= 45 %."""
     g = report_a["heldout"]["groups"]["metric_class"]
     thr = g["throughput"]
-    assert thr["coverage"] >= 0.90 and thr["median_ape"] <= 0.15 and thr["p90_ape"] <= 0.35, thr
+    assert thr["coverage"] >= 0.95 and thr["median_ape"] <= 0.10 and thr["p90_ape"] <= 0.25, thr
     for cls in ("ttft", "tpot"):
         x = g[cls]
-        assert x["coverage"] >= 0.80 and x["median_ape"] <= 0.30 and x["p90_ape"] <= 0.60, (cls, x)
+        assert x["coverage"] >= 0.90 and x["median_ape"] <= 0.20 and x["p90_ape"] <= 0.45, (cls, x)
+    # no group of 10+ held-out rows with a signed median beyond +-15 %, except the two known ones
+    # (docs/validation.md): the later AMD vLLM dockers, and the v0.14 ITL rows at low load
+    known = {("throughput", "family", "cdna3"), ("throughput", "engine", "vllm")}
+    for cls, groups in report_a["heldout"]["by_class"].items():
+        for key in ("family", "format", "moe", "pipeline", "engine"):
+            for name, v in groups.get(key, {}).items():
+                if v["scored"] >= 10 and (cls, key, name) not in known and cls != "tpot":
+                    assert abs(v["signed_median"]) <= 0.15, (cls, key, name, v)
 
 
 def test_trtllm_v017_rows_beat_the_anchor(report_a):

@@ -324,3 +324,26 @@ def test_a_full_plan_queue_is_a_503_with_retry_after(store, monkeypatch):
     from deployscope.web.errors import retry_headers, status_of
 
     assert status_of(refused[0]) == 503 and retry_headers(refused[0]) == {"Retry-After": "5"}
+
+
+def test_keep_alive_responses_are_not_held_back_by_nagle(tmp_path):
+    """`serve` listens on a socket it binds itself; without the TCP protocol number asyncio left
+    Nagle's algorithm on and every response after the first on a connection waited ~40 ms."""
+    import socket
+
+    proc, base = start_server(f"sqlite:///{tmp_path}/nagle.db")
+    try:
+        host, port = base[len("http://"):].split(":")
+        with socket.create_connection((host, int(port))) as s:
+            times = []
+            for _ in range(8):
+                t = time.perf_counter()
+                s.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                data = b""
+                while b'"store"' not in data:
+                    data += s.recv(65536)
+                times.append(time.perf_counter() - t)
+        assert sorted(times[1:])[3] < 0.03, times  # the median keep-alive request
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -39,7 +39,7 @@ def _exact_id(table: Any, name: str, field: str, kind: str) -> str:
         raise DeployscopeError(
             f"{name!r} is another name for {row.id!r}: write the catalog id", field=field, value=name, allowed=row.id
         )
-    return row.id
+    return str(row.id)
 
 
 def check_references(scn: Scenario, catalog: Any) -> None:
@@ -85,8 +85,8 @@ def check_references(scn: Scenario, catalog: Any) -> None:
             suggestions = catalog.accelerators.suggest(key, 3) + catalog.servers.suggest(key, 3)
             raise UnknownName("accelerator or server", key, suggestions, field=field)
 
-    for i, p in enumerate(scn.pipelines):
-        for j, st in enumerate(getattr(p, "stages", None) or []):
+    for i, pipe in enumerate(scn.pipelines):
+        for j, st in enumerate(pipe.stages):
             where = f"pipelines[{i}].stages[{j}]"
             catalog.models.get(st.model, field=f"{where}.model")
             catalog.accelerators.get(st.gpu, field=f"{where}.gpu")
@@ -105,12 +105,12 @@ def check_references(scn: Scenario, catalog: Any) -> None:
             field="economics.region", value=r, allowed=regions,
         )
 
-    pipelines = [getattr(p, "name", None) or (p.get("name") if isinstance(p, dict) else None) for p in scn.pipelines]
+    pipelines = [pipe.name for pipe in scn.pipelines]
     for name in scn.pipeline_runs_per_year:
         if name not in pipelines:
             raise DeployscopeError(
-                f"no pipeline named {name!r} in this scenario" + _hint(name, [p for p in pipelines if p]),
-                field=f"pipeline_runs_per_year.{name}", value=name, allowed=[p for p in pipelines if p] or "the names under pipelines",
+                f"no pipeline named {name!r} in this scenario" + _hint(name, pipelines),
+                field=f"pipeline_runs_per_year.{name}", value=name, allowed=pipelines or "the names under pipelines",
             )
 
 

@@ -21,12 +21,14 @@ from .perf_types import Percentiles
 from .serving_context import Context, context, memory_budget
 
 
-def steady_state(ctx: Context, batch, input_len, output_len, *, tp=1, pp=1, ep=1, prefix_hit=0.0, spec=None):  # noqa: ANN001
+def steady_state(ctx: Context, batch, input_len, output_len, *, tp=1, pp=1, ep=1, prefix_hit=0.0, spec=None, crowd_z=0.0):  # noqa: ANN001
     """Step time and throughput of one replica holding `batch` sequences (vectorized).
 
     Returns ``cycle`` (seconds per token per sequence = TPOT), ``tokens_per_s`` (output, replica),
     ``requests_per_s``, ``step`` (the per-stage step cost dict) and ``ttft_service`` (the time a
-    request's own prefill takes inside such steps).
+    request's own prefill takes inside such steps). ``crowd_z``: the request's prefill step carries
+    the prompts of ``crowd_z`` standard deviations more arrivals than the average step (Poisson
+    arrivals per step), for TTFT quantiles.
     """
     B = np.asarray(batch, dtype=float)
     I = np.asarray(input_len, dtype=float)
@@ -97,10 +99,10 @@ def steady_state(ctx: Context, batch, input_len, output_len, *, tp=1, pp=1, ep=1
         ctx.shape,
         ctx.hw,
         decode_tokens=dec,
-        prefill_tokens=np.maximum(chunk, pre),
+        prefill_tokens=np.minimum(np.maximum(chunk, pre + crowd_z * np.sqrt(pre_seqs) * I_new), np.maximum(chunk, budget)),
         decode_ctx=dec_ctx,
         prefill_ctx=I - I_new + chunk / 2.0,
-        prefill_seqs=np.maximum(1.0, pre_seqs),
+        prefill_seqs=np.maximum(1.0, pre_seqs + crowd_z * np.sqrt(pre_seqs)),
         tp=tp,
         pp=pp,
         ep=ep,
@@ -311,9 +313,13 @@ def rate_point(ctx: Context, lam, I, O, *, tp=1, pp=1, ep=1, b_max=None, tpot_li
     st = steady_state(ctx, B, I, O, **kw)
     p_wait, decay = slot_wait(safe, lam_max, b_cap)
     service, cycle = st["ttft_service"], st["cycle"]
+    # the step that carries a request's prefill carries a Poisson number of other prompts too:
+    # its quantiles (normal approximation) set the TTFT tail
+    z = {0.5: 0.0, 0.9: 1.2816, 0.99: 2.3263}
+    service_at = {p: service if not zq else steady_state(ctx, B, I, O, crowd_z=zq, **kw)["ttft_service"] for p, zq in z.items()}
 
     def q(p: float):  # noqa: ANN202
-        return service + p * cycle + np.log(np.maximum(p_wait / (1.0 - p), 1.0)) / decay
+        return service_at[p] + p * cycle + np.log(np.maximum(p_wait / (1.0 - p), 1.0)) / decay
 
     return {
         "batch": B,
@@ -323,7 +329,7 @@ def rate_point(ctx: Context, lam, I, O, *, tp=1, pp=1, ep=1, b_max=None, tpot_li
         "ttft_mean": service + 0.5 * cycle + p_wait / decay,
         "ttft_p50": q(0.5),
         "ttft_p90": q(0.9),
-        "ttft_p95": q(0.95),
+        "ttft_p95": q(0.9) + (math.log(20) - math.log(10)) / (math.log(100) - math.log(10)) * (q(0.99) - q(0.9)),
         "ttft_p99": q(0.99),
         "tpot": st["tpot"],
         "cycle": cycle,
