@@ -81,6 +81,9 @@ def test_launch_commands_parse_with_the_release_options(tmp_path, saas_plan, eng
     scripts = sorted(out.glob(f"*.{engine}.sh"))
     assert scripts, list(out.iterdir())
     rec = json.loads((CLI / record).read_text())
+    options = json.loads(saas_plan.read_text())["options"]
+    chosen = next(o for o in options if o["allowed"] and o["placement"] != "api")["performance"]["components"][0]
+    assert chosen["kv_quant"] == "fp8" and chosen["max_batch_per_replica"] >= 1
     for s in scripts:
         argv = _argv_from_script(s.read_text())
         ns = _parser(rec).parse_args(argv)  # raises on an unknown option or a value outside the choices
@@ -88,11 +91,14 @@ def test_launch_commands_parse_with_the_release_options(tmp_path, saas_plan, eng
         if engine == "vllm":
             assert d["model_tag"] == "meta-llama/Llama-3.3-70B-Instruct"
             assert d["quantization"] == "fp8"  # the plan's format for on_prem-mi300x
-            assert d["tensor_parallel_size"] == "1" and d["gpu_memory_utilization"] == "0.9" and d["max_num_seqs"] == "1024"
+            assert d["tensor_parallel_size"] == "1" and d["gpu_memory_utilization"] == "0.9"
+            # the plan's own batch limit and KV-cache format, not the engine's defaults
+            assert d["max_num_seqs"] == str(chosen["max_batch_per_replica"]) and d["kv_cache_dtype"] == "fp8"
             assert d["enable_chunked_prefill"] is True and d["port"] == "8000"
         else:
             assert d["model_path"] == "meta-llama/Llama-3.3-70B-Instruct" and d["quantization"] == "fp8"
             assert d["tensor_parallel_size"] == "1" and d["mem_fraction_static"] == "0.88"
+            assert d["max_running_requests"] == str(chosen["max_batch_per_replica"]) and d["kv_cache_dtype"] == "fp8_e4m3"
     # a flag the release does not have is refused by the same parser
     with pytest.raises((argparse.ArgumentError, SystemExit)):
         _parser(rec).parse_args(["m", "--no-such-flag", "1"] if engine == "vllm" else ["--no-such-flag", "1"])
@@ -261,7 +267,9 @@ def test_export_from_scenario_and_saved_plan(tmp_path, monkeypatch, capsys):
     res = json.loads(capsys.readouterr().out)
     assert res["release"].startswith("trtllm") and "verify.sh" in res["files"]
     script = (tmp_path / "t" / "assistant.trtllm.sh").read_text()
-    assert "--kv_cache_free_gpu_memory_fraction 0.9" in script and "--max_batch_size 2048" in script
+    comp = next(o for o in json.loads((tmp_path / "t" / "plan.json").read_text())["options"] if o["id"] == res["option"])["performance"]["components"][0]
+    assert "--kv_cache_free_gpu_memory_fraction 0.9" in script
+    assert f"--max_batch_size {comp['max_batch_per_replica']}  # options[{res['option']}].performance.components[0].max_batch_per_replica" in script
 
 
 def test_node_size_comes_from_the_server_or_cloud_instance(saas_plan):
@@ -278,6 +286,8 @@ def test_ollama_and_llamacpp_from_a_gguf_plan(tmp_path, saas_plan):
     data = json.loads(saas_plan.read_text())
     opt = next(o for o in data["options"] if o["id"] == "on_prem-mi300x")
     opt["performance"]["components"][0]["quant"] = "gguf-q4_k_m"
+    # a plan written before the KV format and batch limit were recorded: the engine's cap the plan assumed
+    del opt["performance"]["components"][0]["kv_quant"], opt["performance"]["components"][0]["max_batch_per_replica"]
     p = tmp_path / "gguf.json"
     p.write_text(json.dumps(data))
     out = _export(tmp_path, p, "ollama", "--option", "on_prem-mi300x")
@@ -317,3 +327,23 @@ def test_every_self_hosted_option_exports_or_says_why(saas_plan):
                     if name.endswith(f".{fmt}.sh"):
                         _parser(records[fmt]).parse_args(_argv_from_script(text))
     assert exported >= 10 and refused >= 10
+
+
+def test_kv_format_the_engine_cannot_set_is_said_not_silently_dropped(tmp_path, saas_plan):
+    """A plan sized with an fp8 KV cache exported to llama.cpp (no fp8 cache type): the launch keeps
+    llama.cpp's default and says so."""
+    data = json.loads(saas_plan.read_text())
+    opt = next(o for o in data["options"] if o["id"] == "on_prem-mi300x")
+    comp = opt["performance"]["components"][0]
+    comp["quant"] = "gguf-q4_k_m"
+    assert comp["kv_quant"] == "fp8"
+    p = tmp_path / "gguf-fp8kv.json"
+    p.write_text(json.dumps(data))
+    sh = (_export(tmp_path, p, "llamacpp", "--option", "on_prem-mi300x") / "assistant.llamacpp.sh").read_text()
+    assert "-ctk " not in sh.split("args=(", 1)[1]
+    assert "with a fp8 KV cache, which llamacpp" in sh and "-ctk: f16" in sh
+    assert f"-np {comp['max_batch_per_replica']}  # options[on_prem-mi300x].performance.components[0].max_batch_per_replica" in sh
+    comp["kv_quant"] = "int8-kv"
+    p.write_text(json.dumps(data))
+    sh = (_export(tmp_path, p, "llamacpp", "--option", "on_prem-mi300x") / "assistant.llamacpp.sh").read_text()
+    assert "-ctk q8_0  # options[on_prem-mi300x].performance.components[0].kv_quant int8-kv -> q8_0" in sh
