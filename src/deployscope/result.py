@@ -211,6 +211,10 @@ class MemoryBreakdown(_M):
     pp: int = 1
     total_bytes: float
     parts: dict[str, float] = Field(default_factory=dict, description="weights, kv_cache, activations, overhead, free ...")
+    kv_quant: str | None = Field(default=None, description="KV-cache format of kv_cache")
+    context_tokens: int | None = Field(default=None, description="tokens per sequence in kv_cache (the longest request, else p95 lengths)")
+    batch: int | None = Field(default=None, description="sequences in kv_cache: as many as fit beside the weights on one "
+                                                        "replica, at most the engine's sequence cap")
 
 
 class CurvePoint(_M):
