@@ -63,3 +63,22 @@ def test_not_the_fleet_nor_the_slo_batch(plans):
     comp = next(c for c in p.option(mb.option_id).performance.components if c.kind == "llm")
     assert comp.replicas > 1
     assert mb.parts["kv_cache"] + mb.parts["weights"] < mb.total_bytes
+
+
+def test_tensor_parallel_pool_shows_one_gpu_not_the_replica():
+    """A tp=2 pool (saas-chat on 8 x H100 instances): each GPU holds half the weights and its own
+    KV share, and the parts still fit in that GPU."""
+    from deployscope.planning.inputs import resolve
+    from deployscope.planning.performance import _memory_per_gpu
+    from deployscope.result import ComponentSizing
+    from deployscope.scenario import load_scenario
+
+    inputs = resolve(load_scenario(EXAMPLES[[p.stem for p in EXAMPLES].index("saas-chat")]), default_catalog())
+    model = "meta-llama/Llama-3.3-70B-Instruct"
+    one, two = (_memory_per_gpu(inputs, ComponentSizing(workload="assistant", kind="llm", model=model, placement="cloud",
+                                                        gpu="h100-sxm", quant="fp8", tp=tp, kv_quant="fp8"),
+                                "x", model, 4612, "vllm") for tp in (1, 2))
+    assert two.parts["weights"] == pytest.approx(one.parts["weights"] / 2, rel=0.05)
+    for mb in (one, two):
+        assert sum(v for k, v in mb.parts.items() if k != "free") <= mb.total_bytes
+    assert two.batch > one.batch  # the second GPU's memory holds more sequences per replica
