@@ -37,11 +37,13 @@ class OnPremPerformance:
     hardware: Hardware
     pieces: list[Piece]
     base_share: float | None = None
+    base_cost: OnPremCost | None = None  # a hybrid's chosen base (its fleet, volume share and busy share)
 
     def __call__(self) -> Performance:
         inputs, hw, pieces, base_share = self.inputs, self.hardware, self.pieces, self.base_share
         f = Factors()
-        need = gpus_per_year(inputs, pieces, f, base_share)
+        base = self.base_cost
+        need = dict(base.fleet) if base is not None and base.fleet is not None else gpus_per_year(inputs, pieces, f, base_share)
         comps = []
         quality = 0.0
         ttft = tpot = img_lat = None
@@ -62,7 +64,7 @@ class OnPremPerformance:
         srv = hw.server_for(main, max([pc.per_replica_gpus for pc in pieces if pc.gpu == main] + [1]))[0] if main else None
         servers = int(sum(math.ceil(float(np.asarray(v)[-1]) / hw.server_for(g, 1)[0].gpu_slots - 1e-9)
                           for g, v in need.items() if hw.server_for(g, 1)[0]))
-        res = OnPremCost(inputs, hw, pieces, base_share)(f)
+        res = (base if base is not None else OnPremCost(inputs, hw, pieces, base_share))(f)
         power_kw = None
         energy = float(res.energy_kwh) / inputs.H if res.energy_kwh else None
         if energy:
@@ -87,7 +89,8 @@ class OnPremPerformance:
             quant=_quant(pieces), quality_delta=quality,
             ttft_p95_s=ttft, tpot_p95_s=tpot, image_latency_s=img_lat,
             output_tokens_per_s=tok_s or None, images_per_s=img_s or None,
-            utilization=float(utilization(inputs, pieces, base_share)[-1]), cold_start_s=cold,
+            utilization=float(base.util_base[-1] if base is not None else utilization(inputs, pieces, base_share)[-1]),
+            cold_start_s=cold,
             storage_tb=hw.storage_tb(pieces),
             energy_kwh_per_year=energy, co2_kg_per_year=(float(res.co2_kg) / inputs.H) if res.co2_kg else None,
             error_band=_error_band(pieces),

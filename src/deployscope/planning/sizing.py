@@ -338,13 +338,15 @@ def peak_rate(d: Demand, f: Factors) -> np.ndarray:
 
 def base_level(inputs: Inputs, d: Demand) -> float:
     """A hybrid's on-prem level for one workload: its profile at the base-load percentile."""
-    return float(np.percentile(d.profile, inputs.scenario.load_profile.base_load_percentile))
+    q = inputs.scenario.load_profile.base_load_percentile
+    return float(np.percentile(d.profile, 50.0 if q is None else q))
 
 
 def base_volume_share(inputs: Inputs) -> float:
     """Share of the volume at or below the base-load percentile (what a hybrid serves on-prem)."""
     p = inputs.profile
-    lvl = float(np.percentile(p, inputs.scenario.load_profile.base_load_percentile))
+    q = inputs.scenario.load_profile.base_load_percentile
+    lvl = float(np.percentile(p, 50.0 if q is None else q))
     return float(np.minimum(p, lvl).mean())
 
 

@@ -9,6 +9,7 @@ value and what is allowed. Economics fields left out are filled by the planner f
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -230,8 +231,9 @@ class LoadProfile(_M):
     weekly: list[Annotated[float, Field(ge=0, le=MAX_WEIGHT)]] | None = Field(
         default=None, description="7 relative weights, Monday..Sunday"
     )
-    base_load_percentile: float = Field(
-        default=50, ge=0, le=100, description="hybrid: on-prem sized for this percentile of hourly load, bursts go elsewhere"
+    base_load_percentile: float | None = Field(
+        default=None, ge=0, le=100,
+        description="hybrid: fix the on-prem base at this percentile of hourly load; default: the base that minimizes NPV",
     )
 
     @field_validator("hourly")
@@ -310,6 +312,8 @@ class Currency(_M):
     def _str(cls, v: Any) -> Any:
         if isinstance(v, str):
             return {"code": v}
+        if isinstance(v, dict) and isinstance(v.get("as_of"), (date, datetime)):
+            return {**v, "as_of": v["as_of"].isoformat()}  # an unquoted YAML date
         return v
 
 
@@ -565,7 +569,7 @@ workloads:
 load_profile:
   shape: business_hours          # flat | business_hours | consumer | batch (or give hourly: [24 weights])
   peak_to_average: 3             # default: derived from the shape
-  base_load_percentile: 50       # hybrid: on-prem serves up to this percentile of hourly load
+  # base_load_percentile: 50     # hybrid: fix the on-prem base at this percentile (default: chosen by NPV)
 
 targets:
   ttft_p95_s: 2.0                # time to first token, p95
