@@ -157,7 +157,12 @@ def _check(doc):
 
 
 def test_kubernetes_manifests_validate(tmp_path, saas_plan):
-    out = _export(tmp_path, saas_plan, "k8s")
+    default = _export(tmp_path / "default", saas_plan, "k8s")  # the best-ranked allowed self-hosted option
+    docs = [d for d in yaml.safe_load_all((default / "k8s.yaml").read_text()) if d]
+    for d in docs:
+        _check(d)
+    assert docs[1]["spec"]["replicas"] == _default_replicas(saas_plan)
+    out = _export(tmp_path, saas_plan, "k8s", "--option", "on_prem-mi300x")
     docs = [d for d in yaml.safe_load_all((out / "k8s.yaml").read_text()) if d]
     kinds = [d["kind"] for d in docs]
     assert kinds == ["PersistentVolumeClaim", "Deployment", "Service"]
@@ -165,12 +170,14 @@ def test_kubernetes_manifests_validate(tmp_path, saas_plan):
         _check(d)
     dep = docs[1]
     c = dep["spec"]["template"]["spec"]["containers"][0]
-    assert dep["spec"]["replicas"] == _default_replicas(saas_plan) and c["resources"]["limits"] == {"amd.com/gpu": "1"}
+    mi300x = next(o for o in json.loads(saas_plan.read_text())["options"] if o["id"] == "on_prem-mi300x")
+    assert dep["spec"]["replicas"] == mi300x["performance"]["components"][0]["replicas"]
+    assert c["resources"]["limits"] == {"amd.com/gpu": "1"}
     assert c["readinessProbe"]["httpGet"]["path"] == "/health"
     assert c["readinessProbe"]["initialDelaySeconds"] == 6  # performance.cold_start_s 5.19 s, rounded up
     assert c["image"] == "REPLACE-WITH-vllm-0.11.0-amd-IMAGE"  # vLLM's published image is the CUDA build
     assert c["env"] == [{"name": "HF_HOME", "value": "/models/huggingface"}]
-    nv = _export(tmp_path / "nv", saas_plan, "k8s", "--option", "cloud-nebius-gpu-h100-sxm_8gpu-on_demand")
+    nv = _export(tmp_path / "nv", saas_plan, "k8s", "--option", "on_prem-h100-sxm-80gb")  # tp 2
     docs = [d for d in yaml.safe_load_all((nv / "k8s.yaml").read_text()) if d]
     for d in docs:
         _check(d)
@@ -277,9 +284,10 @@ def test_node_size_comes_from_the_server_or_cloud_instance(saas_plan):
 
     plan = spec.load_plan(saas_plan)
     onprem = spec.deployment(plan, plan.option("on_prem-mi300x")).groups[0]
-    cloud = spec.deployment(plan, plan.option("cloud-nebius-gpu-h100-sxm_8gpu-on_demand")).groups[0]
-    assert onprem.gpus_per_node == 8 and cloud.gpus_per_node == 8  # oam-mi300x-8gpu slots; the 8-GPU instance
-    assert cloud.tp == 2 and cloud.nodes_per_replica == 1
+    cloud = spec.deployment(plan, plan.option("cloud-lambda-gpu_1x_gh200-on_demand")).groups[0]
+    h100 = spec.deployment(plan, plan.option("on_prem-h100-sxm-80gb")).groups[0]
+    assert onprem.gpus_per_node == 8 and cloud.gpus_per_node == 1  # oam-mi300x-8gpu slots; the 1-GPU instance
+    assert h100.tp == 2 and h100.gpus_per_node == 8 and h100.nodes_per_replica == 1
 
 
 def test_ollama_and_llamacpp_from_a_gguf_plan(tmp_path, saas_plan):
