@@ -194,6 +194,8 @@ class Sizer:
                     tokens_per_s=_f(_get(res, "output_tokens_per_s", None)),
                     error_band=band(_get(res, "error_band", None)),
                     batch=max(1.0, float(_get(res, "batch_size", 1.0) or 1.0)),
+                    kv_quant=_get(res, "kv_quant", None),
+                    max_batch=_f(_get(res, "max_batch_size", None)),
                 )
                 return [cfg], None
         return [], reason or f"{d.model.id} on {gpu_id} cannot meet TTFT p95 {ttft} s and TPOT p95 {tpot} s"
@@ -414,6 +416,8 @@ def component(inputs: Inputs, pc: Piece, placement: PlacementName, f: Factors, b
             gpus=rep * pc.per_replica_gpus, quant=pc.quant if pc.kind == "llm" else (pc.d.workload.quant or "fp16"),
             tp=pc.per_replica_gpus, pp=1, replicas=rep, capacity_per_replica=pc.cap, demand_peak=peak,
             utilization=min(1.0, avg / (rep * pc.cap)) if rep else None,
+            kv_quant=pc.serve.kv_quant if pc.serve is not None else None,
+            max_batch_per_replica=int(pc.serve.max_batch) if pc.serve is not None and pc.serve.max_batch else None,
         )
     return ComponentSizing(
         workload=pc.name, kind="training" if pc.kind == "training" else "pipeline_stage", model=pc.model,
