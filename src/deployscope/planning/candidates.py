@@ -131,6 +131,7 @@ class TrainingConfig:
     gpu_hours: float
     wall_days: float
     energy_kwh: float | None
+    fabric_kind: str | None = None  # scale-out fabric the job needs: none (one node), ethernet, roce, infiniband; None: not assessed
 
 
 @dataclass

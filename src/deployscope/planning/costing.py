@@ -165,8 +165,16 @@ class OnPremCost:
                 for k in range(H):
                     capex_y[k]["network"] = capex_y[k].get("network", 0.0) + (sw[..., k] - prevs) * switch.price_usd * f.gpu_price
                     prevs = sw[..., k]
-        if self.training_gpus and fabric is not None:
-            capex_y[0]["network"] = capex_y[0].get("network", 0.0) + self.training_gpus * fabric.price_usd * f.gpu_price
+        if self.training_gpus:
+            # each training job's GPUs get the fabric it needs (jobs not assessed: InfiniBand; one node: none)
+            kinds = [getattr(pc.training, "fabric_kind", None) for pc in self.pieces if pc.kind == "training"]
+            gpus = [pc.fixed_gpus for pc in self.pieces if pc.kind == "training"]
+            ib = sum(g for g, k in zip(gpus, kinds) if k in (None, "infiniband"))
+            eth = sum(g for g, k in zip(gpus, kinds) if k in ("ethernet", "roce"))
+            eth_row = hw.ethernet_fabric_row() if eth else None
+            cost = (ib * fabric.price_usd if fabric is not None else 0.0) + (eth * eth_row.price_usd if eth_row is not None else 0.0)
+            if cost:
+                capex_y[0]["network"] = capex_y[0].get("network", 0.0) + cost * f.gpu_price
         if storage is not None and storage.price_usd_per_tb:
             capex_y[0]["storage"] = self.weights_tb * storage.price_usd_per_tb * f.gpu_price
         share = self.served_share if self.served_share is not None else (1.0 if self.base_share is None else base_volume_share(inputs))

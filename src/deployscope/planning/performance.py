@@ -109,7 +109,7 @@ class CloudPerformance:
         pieces, row = self.pieces, self.row
         f = Factors()
         inst = np.asarray(cloud_instances_needed(self.inputs, pieces, row, self.pricing, f), dtype=float)
-        comps = [component(self.inputs, pc, "cloud", f) for pc in pieces]
+        comps = [_with_rental_cost(self.inputs, component(self.inputs, pc, "cloud", f), row, self.pricing) for pc in pieces]
         serves = [pc.serve for pc in pieces if pc.serve is not None]
         ttft = max([s.ttft_s or 0.0 for s in serves] + [0.0]) or None
         tpot = max([s.tpot_s or 0.0 for s in serves] + [0.0]) or None
@@ -125,6 +125,15 @@ class CloudPerformance:
             error_band=_error_band(pieces),
             components=comps,
         )
+
+
+def _with_rental_cost(inputs: Inputs, comp: ComponentSizing, row: Any, pricing: str) -> ComponentSizing:
+    """A training job's yearly GPU-hours at this instance's rate, in the scenario's currency, in its note."""
+    price = row.price(pricing) if comp.kind == "training" and comp.gpu_hours_per_year else None
+    if not price:
+        return comp
+    cost = comp.gpu_hours_per_year * price / row.gpu_count * inputs.fx_per_usd
+    return comp.model_copy(update={"note": f"{comp.note}, {cost:,.0f} {inputs.currency} a year at {row.instance_type} {pricing} rates"})
 
 
 @dataclass

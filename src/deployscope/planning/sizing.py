@@ -30,6 +30,7 @@ from .candidates import (
     ServeConfig,
     TrainingConfig,
 )
+from .image_training import size_job as size_image_job
 from .inputs import Inputs
 
 
@@ -240,6 +241,12 @@ class Sizer:
         if key in self._training:
             return self._training[key]
         inputs = self.inputs
+        if getattr(j, "kind", "llm") == "image_training":
+            inputs.evaluated += 1
+            sized, why = size_image_job(j, gpu_id, inputs.catalog)
+            self._training[key] = (TrainingConfig(gpus=sized.gpus, gpu_hours=sized.gpu_hours, wall_days=sized.wall_days,
+                                                  energy_kwh=sized.energy_kwh, fabric_kind=sized.fabric_kind), None) if sized else (None, why)
+            return self._training[key]
         ans: tuple[TrainingConfig | None, str | None] = (None, None)
         limit = training_run_limit(j, inputs.scenario.horizon_years)  # deadline, gap between runs, horizon
         n = inputs.search.training_start_gpus
@@ -316,7 +323,8 @@ class Sizer:
                 return [], f"{j.name}: {why}"
             out.append(Piece(d=None, kind="training", name=j.name, model=j.model, gpu=g, fixed_gpus=tc.gpus,
                              gpu_hours_per_year=tc.gpu_hours * j.runs_per_year, training=tc, pool=f"_train_{j.name}",
-                             note=f"{tc.gpus} GPUs, {tc.wall_days:.1f} days per run, {j.runs_per_year:g} runs a year"))
+                             note=f"{tc.gpus} GPUs, {tc.wall_days:.1f} days per run, {j.runs_per_year:g} runs a year"
+                             + (f", {tc.energy_kwh * j.runs_per_year:,.0f} kWh a year before PUE" if tc.energy_kwh else "")))
         for p in inputs.scenario.pipelines:
             sz, why = self.pipeline_sizing(p, gpu_id)
             if sz is None:
