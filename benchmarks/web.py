@@ -1,4 +1,4 @@
-"""Plan-request latency against the running app: p50/p95 of POST /api/plan.
+"""Page and plan latency against the running app: p50/p95 of POST /api/plan and of the main pages.
 
     python benchmarks/web.py [--url http://127.0.0.1:8000] [--requests 50] [--concurrency 1] [EXAMPLE.yaml]
 
@@ -54,6 +54,28 @@ def pct(xs: list[float], q: float) -> float:
     return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
 
 
+def page_latency(c: httpx.Client, body: dict, n: int) -> dict[str, list[float]]:
+    """GET each main page n times (one at a time) after saving two plans to show."""
+    r1 = c.post("/api/plan?save=true", json=body)
+    r2 = c.post("/api/plan?save=true", json=body)
+    r1.raise_for_status()
+    r2.raise_for_status()
+    a, b = r1.headers["X-Deployscope-Plan-Id"], r2.headers["X-Deployscope-Plan-Id"]
+    sid = r1.headers["X-Deployscope-Scenario-Id"]
+    paths = ["/", "/scenarios", "/scenarios/new", f"/scenarios/{sid}/edit", f"/plans/{a}", f"/compare?a={a}&b={b}",
+             "/catalog/accelerators", "/measurements"]
+    out: dict[str, list[float]] = {}
+    for path in paths:
+        c.get(path).raise_for_status()  # warm
+        xs = []
+        for _ in range(max(5, n // 2)):
+            t = time.perf_counter()
+            c.get(path).raise_for_status()
+            xs.append(time.perf_counter() - t)
+        out[path.split("?")[0]] = xs
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("example", nargs="?", type=Path, default=HERE.parent / "examples" / "saas-chat.yaml")
@@ -82,6 +104,7 @@ def main() -> int:
                 with ThreadPoolExecutor(args.concurrency) as ex:
                     res = list(ex.map(one, range(args.requests)))
                 wall = time.perf_counter() - t0
+                pages = page_latency(c, body, args.requests)
         finally:
             if proc is not None:
                 proc.terminate()
@@ -90,6 +113,8 @@ def main() -> int:
     print(f"POST /api/plan  {args.example.name}  requests={len(lat)} concurrency={args.concurrency} save={args.save}")
     print(f"  p50 {statistics.median(lat) * 1000:.0f} ms   p95 {pct(lat, 0.95) * 1000:.0f} ms   max {max(lat) * 1000:.0f} ms")
     print(f"  {len(lat) / wall:.2f} plans/s   response {res[0][1] / 1024:.0f} KiB")
+    for path, xs in pages.items():
+        print(f"GET {path:<28} p50 {statistics.median(xs) * 1000:6.1f} ms   p95 {pct(xs, 0.95) * 1000:6.1f} ms")
     return 0
 
 

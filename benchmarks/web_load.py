@@ -39,15 +39,62 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def rss_bytes(pid: int) -> int | None:
-    """Resident memory of a process and its children (uvicorn runs in the serve process itself)."""
+def _own_rss(pid: int) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     except OSError:
+        pass
+    return 0
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                out += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+    except OSError:
+        pass
+    return out
+
+
+def rss_bytes(pid: int) -> int | None:
+    """Resident memory of the server and every process under it (the plan workers included)."""
+    if not Path(f"/proc/{pid}").exists():
         return None
-    return None
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        total += _own_rss(p)
+        todo += _children(p)
+    return total
+
+
+class PeakRss:
+    """Samples the server's RSS (with its workers) every 0.2 s while a load runs."""
+
+    def __init__(self, pid: int | None) -> None:
+        import threading
+
+        self.pid, self.peak, self._stop = pid, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set() and self.pid:
+            self.peak = max(self.peak, rss_bytes(self.pid) or 0)
+            self._stop.wait(0.2)
+
+    def __enter__(self) -> "PeakRss":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def start_server(db_url: str) -> tuple[subprocess.Popen, str]:
@@ -77,6 +124,7 @@ def pct(a: list[float], q: float) -> float | None:
 
 async def run_load(base: str, body: dict, n: int, concurrency: int, duration: float, save: bool, headers: dict) -> dict:
     lat: list[float] = []
+    timing: dict[str, list[float]] = {"queue": [], "plan": []}  # from the Server-Timing header
     health: list[float] = []
     errors: Counter[str] = Counter()
     statuses: Counter[int] = Counter()
@@ -104,9 +152,13 @@ async def run_load(base: str, body: dict, n: int, concurrency: int, duration: fl
                     statuses[r.status_code] += 1
                     if r.status_code == 200:
                         lat.append(time.perf_counter() - t0)
+                        for part in r.headers.get("server-timing", "").split(","):
+                            name, _, dur = part.strip().partition(";dur=")
+                            if name in timing and dur:
+                                timing[name].append(float(dur) / 1000)
                     else:
                         errors[f"http {r.status_code}"] += 1
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     errors["deadline"] += 1
                 except httpx.HTTPError as exc:
                     errors[type(exc).__name__] += 1
@@ -124,7 +176,7 @@ async def run_load(base: str, body: dict, n: int, concurrency: int, duration: fl
                     errors[f"health {type(exc).__name__}"] += 1
                 try:
                     await asyncio.wait_for(stop.wait(), timeout=1.0)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
 
         stop = asyncio.Event()
@@ -143,6 +195,7 @@ async def run_load(base: str, body: dict, n: int, concurrency: int, duration: fl
         "elapsed_s": elapsed,
         "throughput_rps": len(lat) / elapsed if elapsed > 0 else None,
         "latency_s": {"p50": pct(lat, 50), "p90": pct(lat, 90), "p99": pct(lat, 99), "max": max(lat) if lat else None},
+        "server_timing_s": {k: {"p50": pct(v, 50), "p99": pct(v, 99)} for k, v in timing.items()},
         "health_probe_s": {"n": len(health), "p50": pct(health, 50), "p99": pct(health, 99), "max": max(health) if health else None},
     }
 
@@ -176,11 +229,13 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(run_load(base, body, a.warmup, min(a.concurrency, a.warmup), a.duration, a.save, headers))
         rss_warm = rss_bytes(proc.pid) if proc else None
         rss_rounds = []
-        for _ in range(max(1, min(a.rounds, 100))):
-            res = asyncio.run(run_load(base, body, a.requests, a.concurrency, a.duration, a.save, headers))
-            rss_rounds.append(rss_bytes(proc.pid) if proc else None)
-            if res["errors"]:
-                break
+        peak = PeakRss(proc.pid if proc else None)
+        with peak:
+            for _ in range(max(1, min(a.rounds, 100))):
+                res = asyncio.run(run_load(base, body, a.requests, a.concurrency, a.duration, a.save, headers))
+                rss_rounds.append(rss_bytes(proc.pid) if proc else None)
+                if res["errors"]:
+                    break
         rss_end = rss_rounds[-1]
         alive = httpx.get(base + "/api/health", timeout=10, headers=headers, trust_env=False).status_code == 200
     finally:
@@ -193,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
         tmp.cleanup()
     res.update(
         concurrency=a.concurrency, example=Path(a.example).name, save=a.save, answering_after=alive,
-        server_rss_bytes={"start": rss_start, "after_warmup": rss_warm, "after_run": rss_end, "after_each_round": rss_rounds},
+        server_rss_bytes={"start": rss_start, "after_warmup": rss_warm, "after_run": rss_end, "peak": peak.peak or None,
+                          "after_each_round": rss_rounds},
     )
     if a.json:
         print(json.dumps(res, indent=2))
@@ -203,10 +259,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"plan requests: {res['requests']} sent, {res['completed']} ok, {res['errors']} errors {res['error_kinds'] or ''}")
     print(f"concurrency {a.concurrency}, {res['elapsed_s']:.1f} s: {res['throughput_rps']:.2f} plans/s")
     print(f"latency p50 {ms(res['latency_s']['p50'])}, p90 {ms(res['latency_s']['p90'])}, p99 {ms(res['latency_s']['p99'])}, max {ms(res['latency_s']['max'])}")
+    st = res["server_timing_s"]
+    if st["plan"]["p50"] is not None:
+        print(f"of which waiting for a plan worker: p50 {ms(st['queue']['p50'])}, p99 {ms(st['queue']['p99'])}; "
+              f"computing: p50 {ms(st['plan']['p50'])}, p99 {ms(st['plan']['p99'])}")
     h = res["health_probe_s"]
     print(f"health probe during load: {h['n']} answered, p50 {ms(h['p50'])}, p99 {ms(h['p99'])}; answering after the run: {alive}")
     r = res["server_rss_bytes"]
-    print(f"server RSS: start {mib(r['start'])}, after warm-up {mib(r['after_warmup'])}, after run {mib(r['after_run'])}"
+    print(f"server RSS (with plan workers): start {mib(r['start'])}, after warm-up {mib(r['after_warmup'])}, "
+          f"peak {mib(r['peak'])}, after run {mib(r['after_run'])}"
           + (f"; after each round: {', '.join(mib(x) for x in r['after_each_round'])}" if len(r["after_each_round"]) > 1 else ""))
     return 0 if alive and res["errors"] == 0 else 1
 

@@ -18,6 +18,10 @@ TensorRT-LLM perf-overview v0.9.0) - every other source stays held out and is on
 Loss: mean absolute log error (robust to the odd outlier row). Optimizer: scipy Nelder-Mead on
 bounded, log/logit-transformed parameters (scipy is a development dependency of this script only).
 
+``--family-rows``: fit the compute efficiency of each family x engine in the labelled fitting files
+(``validation/fitting_split.yaml`` ``fitting_files``: Blackwell x FP4 with TensorRT-LLM, CDNA3 x
+vLLM from MLPerf Inference v5.0), one row each, everything else kept.
+
 Writes: ``catalog/data/efficiency.yaml`` (one fitted row per family x engine, and the '*' x '*'
 prior replaced by the mean of the fitted families), the ``perf:`` overheads of the fitted engine
 in ``catalog/data/engines.yaml`` (other engines get the same figures, marked as carried over),
@@ -87,17 +91,22 @@ def from_values(vals: dict[str, float]) -> np.ndarray:
 def fit_rows(catalog) -> tuple[Path, list[dict[str, str]]]:  # noqa: ANN001
     path = validate.VALIDATION_DIR / "A_llm_inference.csv"
     kind, rows = validate.read_csv(path)
-    keep = [r for r in rows if validate.is_fitted(r) and validate._num(r.get("value")) is not None]
-    preds = validate._predict_file(path, "llm", keep, catalog, None)
+    def family(r: dict[str, str]) -> str | None:
+        g = catalog.accelerators.find(r.get("hardware", ""))
+        return g.family if g is not None else None
+
+    # the global fit covers the families in FAMILIES; other families get their own rows (--family-rows)
+    keep = [r for r in rows if validate.is_fitted(r) and validate.num(r.get("value")) is not None and family(r) in FAMILIES]
+    preds = validate.predict_file(path, "llm", keep, catalog, None)
     keep = [r for r, p in zip(keep, preds) if p["predicted"] is not None]  # rows the model can read
     return path, keep
 
 
 def loss_fn(catalog, path, rows, base):  # noqa: ANN001, ANN201
-    meas = np.array([validate._num(r["value"]) for r in rows])
+    meas = np.array([validate.num(r["value"]) for r in rows])
 
     def f(x: np.ndarray) -> float:
-        preds = validate._predict_file(path, "llm", rows, catalog, to_params(x), base)
+        preds = validate.predict_file(path, "llm", rows, catalog, to_params(x), base)
         pr = np.array([p["predicted"] if p["predicted"] is not None else np.nan for p in preds], dtype=float)
         ok = np.isfinite(pr) & (pr > 0)
         if ok.sum() < 0.8 * len(rows):
@@ -254,11 +263,167 @@ def current_values(catalog) -> dict[str, float]:  # noqa: ANN001
     return vals
 
 
+# ----------------------------------------------------------------------------------------------
+# family rows: one (family x engine) at a time, on the labelled rows of the fitting files
+# ----------------------------------------------------------------------------------------------
+
+FAMILY_ROW_METRICS = ("offline_throughput", "server_throughput_completed")
+
+
+def fit_family_rows(catalog, dry_run: bool) -> dict[str, dict]:  # noqa: ANN001
+    """Fit the compute efficiency of each (family, engine) in the fitting files (offline and
+    server throughput rows; other figures from the existing rows) by golden-section search on the
+    mean |log error|, and write one efficiency row per pair."""
+    from deployscope.catalog.efficiency import lookup
+    from deployscope.validate.llm_rows import engine_of
+
+    split = validate.fit_split()
+    groups: dict[tuple[str, str], list[dict[str, str]]] = {}
+    for name in split.fitting_files:
+        path = validate.VALIDATION_DIR / name
+        _, rows = validate.read_csv(path)
+        for r in rows:
+            g = catalog.accelerators.find(r.get("hardware", ""))
+            if g is None or r.get("metric") not in FAMILY_ROW_METRICS or validate.num(r.get("value")) is None:
+                continue
+            groups.setdefault((g.family, engine_of(r.get("framework", ""))), []).append(r)
+    out: dict[str, dict] = {}
+    for (fam, eng), rows in sorted(groups.items()):
+        be = lookup(catalog.efficiency, fam, eng).bandwidth_efficiency
+        meas = np.array([validate.num(r["value"]) for r in rows])
+        path = validate.VALIDATION_DIR / split.fitting_files[0]
+
+        def loss(ce: float, rows=rows, meas=meas, fam=fam, be=be, path=path) -> float:  # noqa: ANN001
+            preds = validate.predict_file(path, "llm", rows, catalog, validate.Params(eff={fam: (ce, be)}))
+            pr = np.array([p["predicted"] if p["predicted"] is not None else np.nan for p in preds], dtype=float)
+            ok = np.isfinite(pr) & (pr > 0)
+            return float(np.mean(np.abs(np.log(pr[ok] / meas[ok])))) if ok.any() else 10.0
+
+        lo, hi = 0.1, 1.0
+        g = (math.sqrt(5) - 1) / 2
+        a, b = hi - g * (hi - lo), lo + g * (hi - lo)
+        fa, fb = loss(a), loss(b)
+        for _ in range(30):
+            if fa < fb:
+                hi, b, fb = b, a, fa
+                a = hi - g * (hi - lo)
+                fa = loss(a)
+            else:
+                lo, a, fa = a, b, fb
+                b = lo + g * (hi - lo)
+                fb = loss(b)
+        ce = round((lo + hi) / 2, 4)
+        sources = sorted({validate.source_key(r) for r in rows})
+        link, link_rows = fit_link(catalog, fam, eng, ce, be)
+        if link is not None:
+            sources = sorted(set(sources) | {validate.source_key(r) for r in link_rows})
+        fmts = sorted({llm_rows_formats(r, eng, catalog) for r in rows})
+        out[f"{fam}-{eng}-{'-'.join(fmts)}"] = {"family": fam, "engine": eng, "formats": fmts, "compute_efficiency": ce, "bandwidth_efficiency": be, "link_efficiency": link, "link_rows": len(link_rows), "rows": len(rows), "loss": loss(ce),
+                               "sources": sources, "files": list(split.fitting_files)}
+        print(f"{fam} x {eng}: compute_efficiency {ce} on {len(rows)} rows ({', '.join(sources)}), mean |log error| {loss(ce):.4f}")
+    # engines without rows of their own on that family x format get the fitted figures, marked as
+    # carried over (an assumption, below the engine's own row in the lookup order)
+    for rid, f in list(out.items()):
+        anyrow = f"{f['family']}-any-{'-'.join(f['formats'])}"
+        if anyrow not in out:
+            out[anyrow] = {**f, "engine": "*", "carried_from": f["engine"]}
+    if not dry_run:
+        write_family_rows(out)
+    return out
+
+
+def fit_link(catalog, fam: str, eng: str, ce: float, be: float) -> tuple[float | None, list[dict[str, str]]]:  # noqa: ANN001
+    """Link efficiency of a family x engine on the tensor-parallel max-throughput rows of
+    A_llm_inference.csv whose source is a fitting source (the compute efficiency held at `ce`)."""
+    from deployscope.validate.llm_rows import engine_of
+
+    path = validate.VALIDATION_DIR / "A_llm_inference.csv"
+    _, rows = validate.read_csv(path)
+    sel = []
+    for r in rows:
+        g = catalog.accelerators.find(r.get("hardware", ""))
+        if g is None or g.family != fam or not validate.is_fitted(r) or r.get("metric") != "throughput":
+            continue
+        try:
+            same_engine = engine_of(r.get("framework", "")) == eng
+        except Exception:  # noqa: BLE001 - a framework no engine models
+            same_engine = False
+        if same_engine and (validate.num(r.get("tp")) or 1) > 1 and validate.num(r.get("value")) is not None:
+            sel.append(r)
+    if not sel:
+        return None, []
+    meas = np.array([validate.num(r["value"]) for r in sel])
+
+    def loss(x: float) -> float:
+        preds = validate.predict_file(path, "llm", sel, catalog, validate.Params(eff={fam: (ce, be)}, link_eff=x))
+        pr = np.array([p["predicted"] if p["predicted"] is not None else np.nan for p in preds], dtype=float)
+        ok = np.isfinite(pr) & (pr > 0)
+        return float(np.mean(np.abs(np.log(pr[ok] / meas[ok])))) if ok.any() else 10.0
+
+    lo, hi = 0.05, 1.0
+    for _ in range(30):
+        a, b = lo + (hi - lo) / 3, hi - (hi - lo) / 3
+        if loss(a) < loss(b):
+            hi = b
+        else:
+            lo = a
+    x = round((lo + hi) / 2, 4)
+    print(f"  {fam} x {eng}: link_efficiency {x} on {len(sel)} tensor-parallel rows, mean |log error| {loss(x):.4f}")
+    return x, sel
+
+
+def llm_rows_formats(row: dict[str, str], engine: str, catalog) -> str:  # noqa: ANN001
+    """The GEMM dtype a fitting row ran in (its weight format's compute dtype)."""
+    from deployscope.validate.llm_rows import formats
+
+    g = catalog.accelerators.find(row.get("hardware", ""))
+    quant, _ = formats(row.get("precision", ""), engine, str(getattr(g, "vendor", "")).lower())
+    return catalog.quant.get(quant).compute_dtype
+
+
+def write_family_rows(fitted: dict[str, dict]) -> None:
+    """Replace (or add) the family x engine rows in efficiency.yaml, leaving every other row as it is."""
+    path = DATA / "efficiency.yaml"
+    text = path.read_text(encoding="utf-8")
+    today = date.today().isoformat()
+    for rid, f in fitted.items():
+        block = "\n".join([
+            f"- id: {rid}",
+            f"  family: {f['family']}",
+            f"  engine: {f['engine']!r}" if f['engine'] == '*' else f"  engine: {f['engine']}",
+            f"  compute_efficiency: {f['compute_efficiency']}",
+            f"  attention_efficiency: {f['compute_efficiency']}",
+            f"  bandwidth_efficiency: {f['bandwidth_efficiency']}",
+            *([f"  link_efficiency: {f['link_efficiency']}"] if f.get("link_efficiency") is not None else []),
+            f"  formats: [{', '.join(f['formats'])}]",
+            f"  fitted_on: [{', '.join(repr(s) for s in f['sources'])}]",
+            f"  fitted_by: {SCRIPT} --family-rows",
+            "  source: >-",
+            f"    fitted by {SCRIPT} --family-rows on the {f['rows']} offline and server throughput rows of",
+            f"    src/deployscope/validation/{', '.join(f['files'])} for this family x engine (sources in the rows);",
+            "    bandwidth efficiency held at the family's row during the fit; the other figures come from the default row",
+            *([f"    link efficiency fitted next on {f['link_rows']} tensor-parallel throughput rows of A_llm_inference.csv from",
+               "    fitting sources of this family (fitting_split.yaml)"] if f.get("link_efficiency") is not None else []),
+            f"  as_of: {today}",
+            "  as_of_note: date of the fit",
+            *([f"  notes: ASSUMPTION - the {f['carried_from']} fit carried over to engines without a row of their own for this family and format"]
+              if f.get("carried_from") else []),
+            "",
+        ])
+        m = re.search(rf"^- id: {re.escape(rid)}\n(?:.*\n)*?(?=^- id: |\Z)", text, flags=re.M)
+        text = text[: m.start()] + block + "\n" + text[m.end():] if m else text.rstrip("\n") + "\n\n" + block
+    path.write_text(text, encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dry-run", action="store_true")
     ap.add_argument("--maxiter", type=int, default=1500)
+    ap.add_argument("--family-rows", action="store_true", help="fit only the family x engine rows of the fitting files (no scipy)")
     args = ap.parse_args(argv)
+    if args.family_rows:
+        fit_family_rows(Catalog(), args.dry_run)
+        return 0
     from scipy.optimize import minimize
 
     catalog = Catalog()

@@ -44,4 +44,4 @@ PY
 echo "fuzz_base_install: $VENV/bin/deployscope ($("$VENV/bin/python" -c 'import deployscope; print(deployscope.__version__)'))" >&2
 DEPLOYSCOPE_FUZZ_EXE="$VENV/bin/deployscope" \
 DEPLOYSCOPE_FUZZ_EXAMPLES="${DEPLOYSCOPE_FUZZ_EXAMPLES:-5}" \
-  "$PYTHON" -m pytest tests/test_fuzz_cli.py -q -p no:cacheprovider "$@"
+  "$PYTHON" -m pytest tests/test_fuzz_cli.py -p no:cacheprovider "$@"

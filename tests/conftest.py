@@ -21,8 +21,9 @@ def _isolated_environment(tmp_path_factory, monkeypatch):
     loader.set_default_catalog(saved)
 
 
-# Tests that build or start heavy things carry the `slow` marker, so `pytest -m "not slow"` runs
-# the unit tests alone; a plain `pytest` still runs everything.
+# Tests that build or start heavy things (llama.cpp, PostgreSQL, Chromium, Ray, a network namespace),
+# soak the store with SIGKILLs or fuzz at length carry the `slow` marker, so `pytest -m "not slow"`
+# runs the unit tests alone; a plain `pytest` still runs everything.
 SLOW_FIXTURES = {
     "llama_bin": "builds llama.cpp's server",
     "llama": "starts llama.cpp's server",
@@ -33,11 +34,17 @@ SLOW_MODULES = {
     "test_store_postgres.py": "starts PostgreSQL",
     "test_fuzz_api.py": "long fuzz run of the HTTP API",
     "test_fuzz_cli.py": "long fuzz run of the CLI",
+    "test_crash.py": "kills the CLI, the web app and bench runs mid-save, many rounds",
+    "test_hostile_base_install.py": "installs a base-only virtual environment and fuzzes the CLI in it",
+}
+SLOW_TESTS = {
+    "test_plan_and_web_in_loopback_only_network_namespace": "starts the app in a fresh network namespace",
 }
 
 
 def pytest_collection_modifyitems(config, items):  # noqa: ANN001
     for item in items:
-        why = SLOW_MODULES.get(item.path.name) or next((w for f, w in SLOW_FIXTURES.items() if f in item.fixturenames), None)
+        why = (SLOW_MODULES.get(item.path.name) or SLOW_TESTS.get(item.originalname)
+               or next((w for f, w in SLOW_FIXTURES.items() if f in item.fixturenames), None))
         if why:
             item.add_marker(pytest.mark.slow(reason=why))

@@ -7,12 +7,12 @@ import asyncio
 import json
 
 import pytest
-from llama_server import llama, llama_bin, tiny_gguf  # noqa: F401 - fixtures
 
 from deployscope.bench import metrics
 from deployscope.bench.client import ClientConfig
 from deployscope.bench.load import LengthDist, LoadSpec, run_load
 from deployscope.cli import main
+from llama_server import llama, llama_bin, tiny_gguf  # noqa: F401 - fixtures
 
 
 @pytest.mark.parametrize("api", ["chat", "completions"])

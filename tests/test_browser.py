@@ -15,9 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from web_helpers import EXAMPLES, REPO, start_server
-
 from deployscope.store import Store
+from web_helpers import EXAMPLES, REPO, start_server
 
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -162,6 +161,83 @@ def test_main_flow(server, browser):
     assert [r.name for r in s.list_scenarios()] == ["saas-chat-assistant"]
     assert {p.id for p in s.list_plans()} >= {int(first_plan), int(second_plan)}
     s.close()
+    ctx.close()
+
+
+def test_guided_editor_flow(server, browser, tmp_path):
+    """Acceptance: a two-workload scenario built with the form only (no YAML), a field error for an
+    unknown model at Check, save, plan, open the report, then a second plan in another currency
+    and the comparison that warns about it."""
+    base, db = server
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    page = ctx.new_page()
+    watch = Watch(page, base)
+    plan_timeout = 180_000
+
+    page.goto(base + "/scenarios/new")
+    page.fill("#fld-name", "guided-two-workloads")
+    page.click("#add-rep-workloads-llm")
+    page.wait_for_selector("#fld-workloads-1--model")
+    assert "Added an item" in page.inner_text("#form-message")
+    assert page.input_value("#fld-name") == "guided-two-workloads"  # edits made before Add are kept
+    page.fill("#fld-workloads-1--name", "summaries")
+    page.fill("#fld-workloads-1--model", "llama-3.1-8b-instruc")  # a typo
+    page.fill("#fld-workloads-1--requests_per_day", "4000")
+    page.fill("#fld-workloads-1--input_tokens-mean", "900")
+    page.fill("#fld-workloads-1--output_tokens-mean", "150")
+    page.click("#form-check")
+    page.wait_for_selector("#fld-workloads-1--model-error")
+    err = page.inner_text("#fld-workloads-1--model-error")
+    assert "unknown model" in err and "did you mean" in err
+    assert page.get_attribute("#fld-workloads-1--model", "aria-invalid") == "true"
+    shot(page, "10-editor-unknown-model")
+
+    page.fill("#fld-workloads-1--model", "llama-3.1-8b-instruct")
+    page.click("#form-check")
+    page.wait_for_selector("#form-message")
+    assert "valid" in page.inner_text("#form-message")
+    page.click("#form-save")
+    page.wait_for_selector("#plan-saved")
+    assert "Saved" in page.inner_text("#form-message")
+    shot(page, "11-editor-saved")
+
+    page.click("#plan-saved")
+    page.wait_for_selector("#plan-meta", timeout=plan_timeout)
+    usd_plan = page.url.rsplit("/", 1)[1]
+    assert page.is_visible("#chart-cumulative-cost")
+    with page.expect_download() as dl:
+        page.click("#download-html")
+    report = tmp_path / "report.html"
+    dl.value.save_as(report)
+    report_page = ctx.new_page()
+    report_page.goto(report.as_uri())
+    assert report_page.is_visible("#chart-cumulative-cost") and "guided-two-workloads" in report_page.content()
+    shot(report_page, "12-report")
+    report_page.close()
+
+    # the same scenario in euros, again through the form only
+    page.goto(base + "/scenarios")
+    page.click("text=guided-two-workloads")
+    page.wait_for_selector("#fld-currency-code")  # the currency section is open by default
+    page.fill("#fld-currency-code", "EUR")
+    page.click("#form-save")
+    page.wait_for_selector("#plan-saved")
+    page.click("#plan-saved")
+    page.wait_for_selector("#plan-meta", timeout=plan_timeout)
+    eur_plan = page.url.rsplit("/", 1)[1]
+
+    page.goto(f"{base}/compare?a={usd_plan}&b={eur_plan}")
+    page.wait_for_selector("#compare-warnings")
+    text = page.inner_text("#compare-warnings")
+    assert "Different currencies" in text and "USD" in text and "EUR" in text
+    assert "currency.code" in page.inner_text("#compare-differences")
+    shot(page, "13-compare-currencies")
+    watch.check()
+
+    s = Store(str(db))
+    saved = s.get_scenario("guided-two-workloads").yaml
+    s.close()
+    assert "summaries" in saved and "# time to first token, p95" in saved  # the template's comments kept
     ctx.close()
 
 

@@ -29,6 +29,13 @@ def saas_plan(tmp_path_factory) -> Path:
     return p
 
 
+def _default_replicas(plan_path) -> int:
+    """Replicas of the option export takes by default (the best-ranked allowed self-hosted one)."""
+    options = json.loads(plan_path.read_text())["options"]
+    chosen = next(o for o in options if o["allowed"] and o["placement"] != "api")
+    return chosen["performance"]["components"][0]["replicas"]
+
+
 def _export(tmp_path, plan, fmt, *extra):
     out = tmp_path / fmt
     rc = main(["export", str(plan), "--format", fmt, "--out", str(out), *extra])
@@ -74,6 +81,9 @@ def test_launch_commands_parse_with_the_release_options(tmp_path, saas_plan, eng
     scripts = sorted(out.glob(f"*.{engine}.sh"))
     assert scripts, list(out.iterdir())
     rec = json.loads((CLI / record).read_text())
+    options = json.loads(saas_plan.read_text())["options"]
+    chosen = next(o for o in options if o["allowed"] and o["placement"] != "api")["performance"]["components"][0]
+    assert chosen["kv_quant"] == "fp8" and chosen["max_batch_per_replica"] >= 1
     for s in scripts:
         argv = _argv_from_script(s.read_text())
         ns = _parser(rec).parse_args(argv)  # raises on an unknown option or a value outside the choices
@@ -81,11 +91,14 @@ def test_launch_commands_parse_with_the_release_options(tmp_path, saas_plan, eng
         if engine == "vllm":
             assert d["model_tag"] == "meta-llama/Llama-3.3-70B-Instruct"
             assert d["quantization"] == "fp8"  # the plan's format for on_prem-mi300x
-            assert d["tensor_parallel_size"] == "1" and d["gpu_memory_utilization"] == "0.9" and d["max_num_seqs"] == "1024"
+            assert d["tensor_parallel_size"] == "1" and d["gpu_memory_utilization"] == "0.9"
+            # the plan's own batch limit and KV-cache format, not the engine's defaults
+            assert d["max_num_seqs"] == str(chosen["max_batch_per_replica"]) and d["kv_cache_dtype"] == "fp8"
             assert d["enable_chunked_prefill"] is True and d["port"] == "8000"
         else:
             assert d["model_path"] == "meta-llama/Llama-3.3-70B-Instruct" and d["quantization"] == "fp8"
             assert d["tensor_parallel_size"] == "1" and d["mem_fraction_static"] == "0.88"
+            assert d["max_running_requests"] == str(chosen["max_batch_per_replica"]) and d["kv_cache_dtype"] == "fp8_e4m3"
     # a flag the release does not have is refused by the same parser
     with pytest.raises((argparse.ArgumentError, SystemExit)):
         _parser(rec).parse_args(["m", "--no-such-flag", "1"] if engine == "vllm" else ["--no-such-flag", "1"])
@@ -110,15 +123,19 @@ def test_engine_profile_flags_exist_in_the_release(release, record):
 
 def test_every_value_is_traced_and_defaults_are_named(tmp_path, saas_plan):
     out = _export(tmp_path, saas_plan, "vllm")
+    options = json.loads(saas_plan.read_text())["options"]
+    # the recommended option is an API: the export takes the best-ranked allowed self-hosted one
+    chosen = next(o["id"] for o in options if o["allowed"] and o["placement"] != "api")
     script = next(out.glob("*.vllm.sh")).read_text()
     body = script.split("args=(\n", 1)[1].split("\n)", 1)[0].splitlines()
     for line in body:
         if not line.strip().startswith(('"$MODEL"', '--host "$HOST"', '--port "$PORT"')):
-            assert "  # " in line and ("options[on_prem-mi300x]" in line or "catalog " in line), line
+            assert "  # " in line and (f"options[{chosen}]" in line or "catalog " in line), line
     assert "Left to the engine's default" in script and "--enable-prefix-caching: on (V1 engine)" in script
-    assert "run 11 replicas" in script
+    replicas = next(o for o in options if o["id"] == chosen)["performance"]["components"][0]["replicas"]
+    assert f"run {replicas} replicas" in script
     summary = json.loads((out / "export.json").read_text())
-    assert summary["option"] == "on_prem-mi300x"  # the recommended option is an API: the best self-hosted one
+    assert summary["option"] == chosen
     assert all(t["from"] for t in summary["trace"])
 
 
@@ -140,7 +157,12 @@ def _check(doc):
 
 
 def test_kubernetes_manifests_validate(tmp_path, saas_plan):
-    out = _export(tmp_path, saas_plan, "k8s")
+    default = _export(tmp_path / "default", saas_plan, "k8s")  # the best-ranked allowed self-hosted option
+    docs = [d for d in yaml.safe_load_all((default / "k8s.yaml").read_text()) if d]
+    for d in docs:
+        _check(d)
+    assert docs[1]["spec"]["replicas"] == _default_replicas(saas_plan)
+    out = _export(tmp_path, saas_plan, "k8s", "--option", "on_prem-mi300x")
     docs = [d for d in yaml.safe_load_all((out / "k8s.yaml").read_text()) if d]
     kinds = [d["kind"] for d in docs]
     assert kinds == ["PersistentVolumeClaim", "Deployment", "Service"]
@@ -148,12 +170,14 @@ def test_kubernetes_manifests_validate(tmp_path, saas_plan):
         _check(d)
     dep = docs[1]
     c = dep["spec"]["template"]["spec"]["containers"][0]
-    assert dep["spec"]["replicas"] == 11 and c["resources"]["limits"] == {"amd.com/gpu": "1"}
+    mi300x = next(o for o in json.loads(saas_plan.read_text())["options"] if o["id"] == "on_prem-mi300x")
+    assert dep["spec"]["replicas"] == mi300x["performance"]["components"][0]["replicas"]
+    assert c["resources"]["limits"] == {"amd.com/gpu": "1"}
     assert c["readinessProbe"]["httpGet"]["path"] == "/health"
     assert c["readinessProbe"]["initialDelaySeconds"] == 6  # performance.cold_start_s 5.19 s, rounded up
     assert c["image"] == "REPLACE-WITH-vllm-0.11.0-amd-IMAGE"  # vLLM's published image is the CUDA build
     assert c["env"] == [{"name": "HF_HOME", "value": "/models/huggingface"}]
-    nv = _export(tmp_path / "nv", saas_plan, "k8s", "--option", "cloud-nebius-gpu-h100-sxm_8gpu-on_demand")
+    nv = _export(tmp_path / "nv", saas_plan, "k8s", "--option", "on_prem-h100-sxm-80gb")  # tp 2
     docs = [d for d in yaml.safe_load_all((nv / "k8s.yaml").read_text()) if d]
     for d in docs:
         _check(d)
@@ -197,7 +221,7 @@ def test_compose_file_validates(tmp_path, saas_plan):
     errors = list(Draft7Validator(schema).iter_errors(doc))
     assert not errors, [e.message for e in errors[:5]]
     svc = next(iter(doc["services"].values()))
-    assert svc["deploy"]["replicas"] == 11
+    assert svc["deploy"]["replicas"] == _default_replicas(saas_plan)
     assert svc["deploy"]["resources"]["reservations"]["devices"][0]["count"] == 1
     bad = json.loads(json.dumps(doc))
     next(iter(bad["services"].values()))["replicaz"] = 2
@@ -224,7 +248,7 @@ def test_bad_input_exits_2_naming_the_reason(tmp_path, saas_plan, capsys):
     opt["performance"]["components"][0]["quant"] = "nvfp4"
     nv = tmp_path / "nvfp4.json"
     nv.write_text(json.dumps(data))
-    rc, err = _rc_err(capsys, ["export", str(nv), "--format", "llamacpp", "--out", str(tmp_path / "b")])
+    rc, err = _rc_err(capsys, ["export", str(nv), "--option", "on_prem-mi300x", "--format", "llamacpp", "--out", str(tmp_path / "b")])
     assert rc == 2 and "cannot serve weight format 'nvfp4'" in err
     # a plan from an older schema
     data["schema_version"] = 0
@@ -250,7 +274,9 @@ def test_export_from_scenario_and_saved_plan(tmp_path, monkeypatch, capsys):
     res = json.loads(capsys.readouterr().out)
     assert res["release"].startswith("trtllm") and "verify.sh" in res["files"]
     script = (tmp_path / "t" / "assistant.trtllm.sh").read_text()
-    assert "--kv_cache_free_gpu_memory_fraction 0.9" in script and "--max_batch_size 2048" in script
+    comp = next(o for o in json.loads((tmp_path / "t" / "plan.json").read_text())["options"] if o["id"] == res["option"])["performance"]["components"][0]
+    assert "--kv_cache_free_gpu_memory_fraction 0.9" in script
+    assert f"--max_batch_size {comp['max_batch_per_replica']}  # options[{res['option']}].performance.components[0].max_batch_per_replica" in script
 
 
 def test_node_size_comes_from_the_server_or_cloud_instance(saas_plan):
@@ -258,24 +284,27 @@ def test_node_size_comes_from_the_server_or_cloud_instance(saas_plan):
 
     plan = spec.load_plan(saas_plan)
     onprem = spec.deployment(plan, plan.option("on_prem-mi300x")).groups[0]
-    cloud = spec.deployment(plan, plan.option("cloud-nebius-gpu-h100-sxm_8gpu-on_demand")).groups[0]
-    assert onprem.gpus_per_node == 8 and cloud.gpus_per_node == 8  # oam-mi300x-8gpu slots; the 8-GPU instance
-    assert cloud.tp == 2 and cloud.nodes_per_replica == 1
+    cloud = spec.deployment(plan, plan.option("cloud-lambda-gpu_1x_gh200-on_demand")).groups[0]
+    h100 = spec.deployment(plan, plan.option("on_prem-h100-sxm-80gb")).groups[0]
+    assert onprem.gpus_per_node == 8 and cloud.gpus_per_node == 1  # oam-mi300x-8gpu slots; the 1-GPU instance
+    assert h100.tp == 2 and h100.gpus_per_node == 8 and h100.nodes_per_replica == 1
 
 
 def test_ollama_and_llamacpp_from_a_gguf_plan(tmp_path, saas_plan):
     data = json.loads(saas_plan.read_text())
     opt = next(o for o in data["options"] if o["id"] == "on_prem-mi300x")
     opt["performance"]["components"][0]["quant"] = "gguf-q4_k_m"
+    # a plan written before the KV format and batch limit were recorded: the engine's cap the plan assumed
+    del opt["performance"]["components"][0]["kv_quant"], opt["performance"]["components"][0]["max_batch_per_replica"]
     p = tmp_path / "gguf.json"
     p.write_text(json.dumps(data))
-    out = _export(tmp_path, p, "ollama")
+    out = _export(tmp_path, p, "ollama", "--option", "on_prem-mi300x")
     mf = (out / "assistant.Modelfile").read_text()
     assert "FROM /models/Llama-3.3-70B-Instruct-Q4_K_M.gguf" in mf
     sh = (out / "assistant.ollama.sh").read_text()
     assert "export OLLAMA_NUM_PARALLEL=4  # catalog engines[llamacpp].perf.max_batch_size" in sh
     assert '"$OLLAMA" create meta-llama/Llama-3.3-70B-Instruct' in sh
-    out = _export(tmp_path, p, "llamacpp")
+    out = _export(tmp_path, p, "llamacpp", "--option", "on_prem-mi300x")
     sh = (out / "assistant.llamacpp.sh").read_text()
     assert "-ngl all  # options[on_prem-mi300x].performance.components[0].gpu mi300x" in sh
     assert "-t " not in sh  # threads are set for CPU devices only
@@ -306,3 +335,23 @@ def test_every_self_hosted_option_exports_or_says_why(saas_plan):
                     if name.endswith(f".{fmt}.sh"):
                         _parser(records[fmt]).parse_args(_argv_from_script(text))
     assert exported >= 10 and refused >= 10
+
+
+def test_kv_format_the_engine_cannot_set_is_said_not_silently_dropped(tmp_path, saas_plan):
+    """A plan sized with an fp8 KV cache exported to llama.cpp (no fp8 cache type): the launch keeps
+    llama.cpp's default and says so."""
+    data = json.loads(saas_plan.read_text())
+    opt = next(o for o in data["options"] if o["id"] == "on_prem-mi300x")
+    comp = opt["performance"]["components"][0]
+    comp["quant"] = "gguf-q4_k_m"
+    assert comp["kv_quant"] == "fp8"
+    p = tmp_path / "gguf-fp8kv.json"
+    p.write_text(json.dumps(data))
+    sh = (_export(tmp_path, p, "llamacpp", "--option", "on_prem-mi300x") / "assistant.llamacpp.sh").read_text()
+    assert "-ctk " not in sh.split("args=(", 1)[1]
+    assert "with a fp8 KV cache, which llamacpp" in sh and "-ctk: f16" in sh
+    assert f"-np {comp['max_batch_per_replica']}  # options[on_prem-mi300x].performance.components[0].max_batch_per_replica" in sh
+    comp["kv_quant"] = "int8-kv"
+    p.write_text(json.dumps(data))
+    sh = (_export(tmp_path, p, "llamacpp", "--option", "on_prem-mi300x") / "assistant.llamacpp.sh").read_text()
+    assert "-ctk q8_0  # options[on_prem-mi300x].performance.components[0].kv_quant int8-kv -> q8_0" in sh

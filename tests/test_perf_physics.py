@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from deployscope.catalog import Catalog
 from deployscope.catalog.efficiency import lookup
+from deployscope.errors import DeployscopeError
 from deployscope.physics import comm, llm
 from deployscope.physics.serving import context, max_batch, steady_state
 
@@ -134,3 +135,83 @@ def test_throughput_rises_with_batch_until_the_cap(cat):
     # per-token latency grows with the batch (the price of the throughput)
     tpot = steady_state(ctx, B, 1000, 1000)["tpot"]
     assert np.all(np.diff(tpot) >= 0)
+
+
+def test_attention_data_parallel_shares_the_sequences(cat):
+    """With ep > tp the replica has ep / tp attention groups: each GPU runs the dense layers and
+    attention for its group's share of the tokens, while the routed experts see every token."""
+    from deployscope.physics.serving import context
+
+    ctx = context("Mixtral-8x7B", "H100", quant="fp8", engine="vllm", catalog=cat)
+    one = llm.step_cost(ctx.shape, ctx.hw, decode_tokens=64, decode_ctx=1000, tp=1, ep=1)
+    dp8 = llm.step_cost(ctx.shape, ctx.hw, decode_tokens=8 * 64, decode_ctx=1000, tp=1, ep=8)
+    assert float(dp8["attention"]) == pytest.approx(float(one["attention"]), rel=1e-9)
+    f = llm.scalar_step_fn(ctx.shape, ctx.hw, 1, 1, 8)
+    assert f(512.0, 300.0, 1000.0, 150.0, 2.0) == pytest.approx(
+        float(llm.step_cost(ctx.shape, ctx.hw, decode_tokens=512, prefill_tokens=300, decode_ctx=1000, prefill_ctx=150,
+                            prefill_seqs=2, tp=1, ep=8)["time"]), rel=1e-9)
+
+
+def test_moe_layout_choice_takes_data_parallel_attention_with_expert_parallel(cat):
+    """DeepSeek-V3's MLA latent is replicated over tensor parallelism, so on 8 GPUs the engines'
+    documented layout (attention data parallel + expert parallel) serves more than tp = 8."""
+    from deployscope.physics.serving import choose_parallelism, context
+
+    ctx = context("DeepSeek-V3", "H200", quant="fp8", engine="sglang", catalog=cat)
+    assert choose_parallelism(ctx, 8, 1000, 1000) == (1, 1, 8)
+
+
+def test_kv_heads_are_replicated_when_tp_exceeds_them(cat):
+    """Llama-3.1-70B has 8 KV heads: at tp = 16 each GPU still holds one whole head, so the KV
+    bytes per token per GPU stop falling at tp = 8."""
+    from deployscope.physics.serving import context, memory_budget
+
+    ctx = context("Llama-3.1-70B", "H100", quant="fp8", engine="trtllm", catalog=cat)
+    per8 = float(memory_budget(ctx, 8)["kv_bytes_per_token_per_gpu"])
+    per16 = float(memory_budget(ctx, 16)["kv_bytes_per_token_per_gpu"])
+    assert per16 == pytest.approx(per8) and per8 < float(memory_budget(ctx, 4)["kv_bytes_per_token_per_gpu"])
+    s8 = llm.step_cost(ctx.shape, ctx.hw, decode_tokens=64, decode_ctx=4000, tp=8)
+    s16 = llm.step_cost(ctx.shape, ctx.hw, decode_tokens=64, decode_ctx=4000, tp=16)
+    assert float(s16["attention"]) >= float(s8["attention"]) * 0.5  # KV reads per GPU do not halve again
+
+
+@pytest.mark.parametrize("gpu", ["L40S", "RTX PRO 6000"])
+@pytest.mark.parametrize("model,quant", [("Llama-3.1-8B", "bf16"), ("Llama-3.1-8B", "fp8"), ("Qwen2.5-7B", "bf16")])
+def test_pipeline_parallel_over_pcie_never_scales_better_than_linear(cat, gpu, model, quant):
+    """At a fixed load (the same sequences in flight), splitting a replica into k pipeline stages
+    over PCIe gives at most k times the throughput: stages hand activations over the PCIe link."""
+    from deployscope.physics.serving import estimate
+
+    for conc in (1, 8, 64):
+        base = estimate(model, gpu, quant=quant, engine="vllm", input_len=1000, output_len=500, concurrency=conc, catalog=cat)
+        for k in (2, 4):
+            r = estimate(model, gpu, pp=k, quant=quant, engine="vllm", input_len=1000, output_len=500, concurrency=conc, catalog=cat)
+            assert r.output_tokens_per_s <= k * base.output_tokens_per_s * (1 + 1e-9), (conc, k)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    model=st.sampled_from(["Llama-3.1-8B", "Llama-3.1-70B", "Mixtral-8x7B", "Qwen3-30B-A3B"]),
+    gpu=st.sampled_from(["B200", "GB200", "RTX PRO 6000"]),
+    quant=st.sampled_from(["nvfp4", "mxfp4"]),
+    batch=st.integers(1, 512),
+    ctx=st.integers(0, 32000),
+    tp=st.sampled_from([1, 2, 4, 8]),
+)
+def test_fp4_decode_on_blackwell_never_beats_weight_bytes_over_bandwidth(cat, model, gpu, quant, batch, ctx, tp):
+    """A decode step reads at least the (FP4) weights its tokens touch once: no efficiency figure
+    may make it faster than weight bytes per GPU / datasheet memory bandwidth."""
+    from deployscope.physics.serving import context
+
+    try:
+        c = context(model, gpu, quant=quant, engine="trtllm" if quant == "nvfp4" else "vllm", catalog=cat)
+    except DeployscopeError:
+        return  # a format the engine does not serve
+    if c.model.transformer.num_attention_heads % tp:
+        return
+    t = float(llm.step_cost(c.shape, c.hw, decode_tokens=batch, decode_ctx=ctx, tp=tp)["time"])
+    s = c.shape
+    dense = (s.attn_params + s.dense_mlp_params + s.shared_expert_params) * s.weight_bytes_per_param / tp
+    touched = float(llm.distinct_experts(s.num_experts, s.experts_per_token, batch)) if s.moe_layers else 0.0
+    experts = s.moe_layers * touched * s.expert_params * s.weight_bytes_per_param / tp
+    assert t >= (dense + experts) / c.gpu.memory_bandwidth_bytes_per_s * (1 - 1e-9)

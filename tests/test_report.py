@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from web_helpers import EVIL, outside_loads, sample_plan
 from deployscope.errors import DeployscopeError
 from deployscope.report import FORMATS, all_charts, render_html, render_markdown, render_report
 from deployscope.report.charts import money, nice_ticks
+from web_helpers import EVIL, outside_loads, sample_plan
 
 CHART_IDS = ["cumulative-cost", "unit-cost", "latency-throughput", "memory", "pareto", "tornado", "monte-carlo"]
 

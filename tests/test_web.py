@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from web_helpers import EVIL, outside_loads, sample_plan
+from web_helpers import EVIL, form_token, outside_loads, sample_plan
 
 warnings.filterwarnings("ignore", message=".*httpx.*", category=DeprecationWarning)
 
@@ -31,7 +31,7 @@ def store(tmp_path):
 
 @pytest.fixture
 def client(store):
-    return TestClient(create_app(store))
+    return TestClient(create_app(store, plan_processes=False))
 
 
 @pytest.fixture
@@ -100,12 +100,13 @@ def test_scenario_form_shows_inline_error(client):
     assert r.status_code == 200 and 'name="f:horizon_years"' in r.text
     from deployscope.scenario import template
 
-    r = client.post("/scenarios/new", data={"mode": "form", "action": "check", "base_yaml": template(), "f:horizon_years": "0"})
+    tok = form_token(client)
+    r = client.post("/scenarios/new", data={"mode": "form", "action": "check", "base_yaml": template(), "f:horizon_years": "0", "csrf_token": tok})
     assert r.status_code == 422
     assert 'id="fld-horizon_years-error"' in r.text and "must be &gt;= 1" in r.text
-    r = client.post("/scenarios/new", data={"mode": "yaml", "action": "check", "yaml": "name: [1"})
+    r = client.post("/scenarios/new", data={"mode": "yaml", "action": "check", "yaml": "name: [1", "csrf_token": tok})
     assert r.status_code == 422 and 'id="yaml-error"' in r.text
-    r = client.post("/scenarios/new", data={"mode": "form", "action": "save", "base_yaml": template(), "f:name": "form-made"},
+    r = client.post("/scenarios/new", data={"mode": "form", "action": "save", "base_yaml": template(), "f:name": "form-made", "csrf_token": tok},
                     follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].endswith("/edit?saved=1")
 
@@ -118,9 +119,11 @@ def test_token_is_required_on_every_request(store):
         assert r.headers["content-security-policy"] == "default-src 'self'"
     assert c.get("/api/health", headers={"Authorization": "Bearer wrong"}).status_code == 401
     assert c.get("/login").status_code == 200 and 'name="token"' in c.get("/login").text
-    assert c.post("/login", data={"token": "wrong"}).status_code == 401
+    tok = form_token(c, "/login")
+    assert c.post("/login", data={"token": "wrong", "csrf_token": tok}).status_code == 401
+    assert c.post("/login", data={"token": TOKEN}).status_code == 403  # no form token
     assert c.get("/api/health", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
-    r = c.post("/login", data={"token": TOKEN}, follow_redirects=False)
+    r = c.post("/login", data={"token": TOKEN, "csrf_token": tok}, follow_redirects=False)
     assert r.status_code == 303 and "httponly" in r.headers["set-cookie"].lower()
     assert c.get("/").status_code == 200  # the cookie now carries the token
 
@@ -158,8 +161,10 @@ def test_bench_runs_are_listed(client, store):
     rid = store.save_bench_run({"model": "tiny", "completed": 5, "errors": 0, "ttft_s": {"p50": 0.12}}, [{"ttft_s": 0.12, "status": 200}])
     assert client.get("/api/bench-runs").json()[0]["id"] == rid
     html = client.get("/measurements").text
-    assert f"/measurements/{rid}" in html and "ttft_s.p50 = 0.12" in html
-    assert "ttft_s.p50" in client.get(f"/measurements/{rid}").text
+    assert f"/measurements/{rid}" in html and "TTFT p50 (s) 0.12" in html
+    page = client.get(f"/measurements/{rid}").text
+    assert "ttft_s.p50" in page and "TTFT p50 (s)" in page
+    assert "fewer than two completed requests" in page  # a chart with nothing to show says why
 
 
 def test_reports_download(client, saved):

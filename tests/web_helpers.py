@@ -167,6 +167,27 @@ def sample_plan(name: str = "bank-synthetic-ids", evil: bool = False) -> Plan:
     )
 
 
+# ---------------------------------------------------------------------------- forms
+def form_token(client, path: str = "/scenarios/new") -> str:  # noqa: ANN001
+    """The per-session form token a page carries (the client keeps the cookie that goes with it)."""
+    import html as _html
+    import re as _re
+
+    m = _re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
+    assert m, f"no form token on {path}"
+    return _html.unescape(m.group(1))
+
+
+def form_value(page_html: str, name: str) -> str:
+    """The value of the hidden input `name` on a page (e.g. base_yaml of the scenario form)."""
+    import html as _html
+    import re as _re
+
+    m = _re.search(r'name="' + _re.escape(name) + r'" value="([^"]*)"', page_html)
+    assert m, f"no input {name!r}"
+    return _html.unescape(m.group(1))
+
+
 # ---------------------------------------------------------------------------- servers
 def free_port() -> int:
     with socket.socket() as s:

@@ -251,7 +251,7 @@ def _leaders(allowed: list[Option]) -> list[Option]:
     return lead[:TOP_K]
 
 
-def _crossovers(ctx: Any, lead: list[Option], by_id: dict[str, Any], best: Option, r: float, fx: float) -> list[Crossover]:
+def _crossovers(ctx: Inputs, lead: list[Option], by_id: dict[str, Candidate], best: Option, r: float, fx: float) -> list[Crossover]:
     """For each input, the smallest factor (above or below 1) at which another option becomes best."""
     if len(lead) < 2:
         return []
@@ -283,7 +283,7 @@ def _crossovers(ctx: Any, lead: list[Option], by_id: dict[str, Any], best: Optio
     return out
 
 
-def _monte_carlo(ctx: Any, lead: list[Option], by_id: dict[str, Any], ranges: dict[str, tuple[float, float, float]],
+def _monte_carlo(ctx: Inputs, lead: list[Option], by_id: dict[str, Candidate], ranges: dict[str, tuple[float, float, float]],
                  r: float, fx: float, factors: tuple[str, ...]) -> MonteCarlo:
     n = ctx.scenario.monte_carlo_samples
     seed = ctx.scenario.seed
@@ -304,7 +304,7 @@ def _monte_carlo(ctx: Any, lead: list[Option], by_id: dict[str, Any], ranges: di
                       ranges=rng_out)
 
 
-def _money(ctx: Any, v: float | None) -> str:
+def _money(ctx: Inputs, v: float | None) -> str:
     if v is None:
         return "-"
     cur = ctx.currency
@@ -315,7 +315,7 @@ def _money(ctx: Any, v: float | None) -> str:
     return f"{v:,.2f} {cur}"
 
 
-def _rationale(ctx: Any, best: Option | None, allowed: list[Option], options: list[Option], crossovers: list[Crossover],
+def _rationale(ctx: Inputs, best: Option | None, allowed: list[Option], options: list[Option], crossovers: list[Crossover],
                mc: MonteCarlo | None, latency: dict[str, float | None]) -> Rationale:
     if best is None:
         reasons = sorted({r for o in options for r in o.excluded_because})[:6]

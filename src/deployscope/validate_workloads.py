@@ -78,6 +78,7 @@ _FT_METHOD = (("qlora", "qlora"), ("lora", "lora"), ("full", "full"), ("baseline
 
 def _training_setup(row: dict[str, Any], catalog: Any) -> tuple[dict[str, Any] | None, str | None]:
     from .physics import training as T
+    from .physics.training_phase import phase_of
 
     acc = catalog.accelerators.find(row.get("hardware") or "")
     if acc is None:
@@ -99,6 +100,11 @@ def _training_setup(row: dict[str, Any], catalog: Any) -> tuple[dict[str, Any] |
         seq = min(arch.max_context, 8192) if arch.max_context else 2048.0
     phase = (row.get("phase") or "").lower()
     method = "pretrain"
+    named = phase_of(phase)
+    if named == "context-extension" and _num(row.get("seq_len")) is None:
+        seq = float(arch.max_context or seq)  # the extension trains at the full context window
+    if named == "post-training":
+        method = "full"
     if "finetun" in phase or "fine-tun" in phase:
         method = "full"
         tail = phase.split(":", 1)[-1]
@@ -323,8 +329,16 @@ def _diffusion_engine(framework: str, scenario: str) -> tuple[str | None, str | 
     return "pytorch", None
 
 
+_DENOISER_PARTS = ("unet", "transformer", "dit", "mmdit", "denoiser", "backbone")
+
+
 def _diffusion_quant(precision: str) -> tuple[str | None, str | None]:
     p = precision.lower()
+    # a per-component map ({"unet": "fp8", ...} or "unet fp8, vae fp16"): the denoiser's dtype sets the speed
+    parts = dict(re.findall(r'"?([a-z][\w-]*)"?\s*[:=]\s*"?([a-z]+\d+)"?', p)) or {
+        comp: dt for comp, dt in re.findall(r"([a-z][\w-]*)\s+((?:fp|bf|int)\d+)", p) if comp in _DENOISER_PARTS
+    }
+    p = next((dt for comp, dt in parts.items() if comp in _DENOISER_PARTS), p)
     if "int8 dynamic" in p or "selected" in p:
         return None, "partial int8 quantization of selected layers not modelled"
     if p.startswith("fp8"):
@@ -378,7 +392,7 @@ def _predict_diffusion_row(row: dict[str, Any], catalog: Any) -> tuple[float | N
     cfg = not (guidance.startswith("1.0") or guidance in ("none", "off", "0"))
     r = Dm.estimate(spec, acc, gpus=gpus, resolution=resolution, steps=steps, cfg=cfg, batch=batch, quant=quant, engine=engine, catalog=catalog)
     if "throughput" in metric:
-        if "samples/s" in unit or "images/s" in unit or "img/s" in unit:
+        if "samples/s" in unit or "queries/s" in unit or "images/s" in unit or "img/s" in unit:
             per_gpu = "per_gpu" in metric or "/gpu" in unit
             return (r.images_per_s_per_gpu if per_gpu else r.images_per_s), None
         return None, f"unit {unit!r} not understood"

@@ -9,7 +9,8 @@ size-dependent curve, smoothed), how much of the memory bandwidth a streaming re
 say on which validation sources and by which script (``fitted_on``, ``fitted_by``); rows that were
 not fitted say where their figures come from in ``source``.
 
-Lookup order for (family, engine): the exact row, then (family, "*"), then ("*", engine), then
+Lookup order for (family, engine) and the GEMM dtype: the exact row (a row naming the dtype in
+its ``formats`` first, then a row for any format), then (family, "*"), then ("*", engine), then
 ("*", "*") - so a GPU family that appears in no measurement still gets an answer, and the result
 says which row it used.
 """
@@ -36,6 +37,9 @@ class EfficiencyRow(Row):
     bandwidth_efficiency: float | None = Field(default=None, gt=0, le=1, description="fraction of datasheet memory bandwidth a streaming read reaches")
     attention_efficiency: float | None = Field(default=None, gt=0, le=1, description="fraction of dense peak attention kernels reach")
     link_efficiency: float | None = Field(default=None, gt=0, le=1, description="fraction of link bandwidth collectives reach")
+    formats: tuple[str, ...] = Field(
+        default=(), description="GEMM dtypes the row was measured with (fp4, fp8, bf16...); empty: any format"
+    )
     fitted_on: tuple[str, ...] = Field(default=(), description="validation sources the figures were fitted on (empty: not fitted)")
     fitted_by: str | None = Field(default=None, description="script that wrote the fitted figures")
 
@@ -46,8 +50,10 @@ class EfficiencyRow(Row):
         return self.compute_efficiency * gemm_flops / (gemm_flops + f_half)
 
 
-def lookup(table: Iterable[EfficiencyRow], family: str, engine: str) -> EfficiencyRow:
-    """The most specific row for (family, engine); see the module docstring for the order."""
+def lookup(table: Iterable[EfficiencyRow], family: str, engine: str, gemm_dtype: str | None = None) -> EfficiencyRow:
+    """The most specific row for (family, engine); see the module docstring for the order. A row
+    that names its ``formats`` answers only for GEMMs in one of them, and before a row that does
+    not at the same (family, engine)."""
     rows = list(table)
     default = next((r for r in rows if r.family == "*" and r.engine == "*"), None)
     if default is None or any(getattr(default, f) is None for f in _FIGURES):
@@ -55,8 +61,8 @@ def lookup(table: Iterable[EfficiencyRow], family: str, engine: str) -> Efficien
 
         raise CatalogError("efficiency table needs a complete default row (family '*', engine '*')", field="efficiency")
     for fam, eng in ((family, engine), (family, "*"), ("*", engine), ("*", "*")):
-        for row in rows:
-            if row.family == fam and row.engine == eng:
+        here = [r for r in rows if r.family == fam and r.engine == eng and (not r.formats or gemm_dtype in r.formats)]
+        for row in sorted(here, key=lambda r: not r.formats):
                 missing = {f: getattr(default, f) for f in _FIGURES if getattr(row, f) is None}
                 return row.model_copy(update=missing) if missing else row
     return default

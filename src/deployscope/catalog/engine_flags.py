@@ -13,7 +13,7 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .base import Row
-from .loader import register_table
+from .loader import Catalog, register_table
 
 # The settings an export may write, in the order a launch command lists them.
 SETTINGS = (
@@ -66,15 +66,16 @@ class EngineRelease(Row):
 register_table("engine_flags", EngineRelease)
 
 
-def release_for(engine: str, catalog: object, version: str | None = None) -> EngineRelease | None:
+def release_for(engine: str, catalog: Catalog, version: str | None = None) -> EngineRelease | None:
     """The release row of `engine` (catalog id): the one with `version`, else the newest."""
-    rows = [r for r in catalog.engine_flags if r.engine == engine]  # type: ignore[attr-defined]
+    rows: list[EngineRelease] = [r for r in catalog.engine_flags if r.engine == engine]
     if version is not None:
         rows = [r for r in rows if r.version == version]
     if not rows:
         return None
 
-    def key(r: EngineRelease) -> tuple:
+    def key(r: EngineRelease) -> tuple[int, ...]:
         return tuple(int(p) if p.isdigit() else -1 for p in r.version.replace("-", ".").split("."))
 
-    return max(rows, key=key)
+    newest: EngineRelease = max(rows, key=key)
+    return newest

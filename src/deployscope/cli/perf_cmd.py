@@ -28,6 +28,10 @@ def register(app: typer.Typer) -> None:
         output_len: float = typer.Option(..., "--output-len", help="Output tokens per request (0 for embedding models)."),
         concurrency: Optional[float] = typer.Option(None, "--concurrency", help="Requests in flight, whole deployment (closed loop)."),
         rate: Optional[float] = typer.Option(None, "--rate", help="Requests per second, whole deployment (Poisson)."),
+        tpot_limit: Optional[float] = typer.Option(
+            None, "--tpot-limit", metavar="SECONDS",
+            help="With --rate: the TPOT limit of a server/interactive SLO the engine is tuned to (it runs the largest batch meeting it).",
+        ),
         max_throughput: bool = typer.Option(False, "--max-throughput", help="The saturated operating point (default)."),
         calibration: Optional[str] = typer.Option(None, "--calibration", metavar="NAME", help="Calibration profile from `deployscope calibrate`."),
         prefix_hit: float = typer.Option(0.0, "--prefix-cache-hit-rate", help="Fraction of prompt tokens served from the prefix cache."),
@@ -39,22 +43,22 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Throughput (tokens/s, requests/s) and latency (TTFT, TPOT) of a deployment, with an error band."""
         from ..errors import DeployscopeError
-        from ..physics.serving import estimate
+        from ..physics.serving import Deployment, Load, Speculative, evaluate
 
         spec = None
         if spec_tokens is not None or spec_accept is not None:
             if spec_tokens is None or spec_accept is None:
                 raise DeployscopeError("give both --spec-draft-tokens and --spec-acceptance", field="speculative", value="one of them")
-            spec = {"draft_tokens": spec_tokens, "acceptance": spec_accept, "draft_cost": spec_cost}
+            spec = Speculative(draft_tokens=spec_tokens, acceptance=spec_accept, draft_cost=spec_cost)
         given = [x for x in (concurrency is not None, rate is not None, max_throughput) if x]
         if len(given) > 1:
             raise DeployscopeError("give one of --concurrency, --rate and --max-throughput", field="load", value="several")
-        res = estimate(
-            model, gpu, gpus=gpus, tp=tp, pp=pp, ep=ep, quant=quant, kv_quant=kv_quant, engine=engine,
-            input_len=input_len, output_len=output_len, concurrency=concurrency, rate=rate, calibration=calibration,
-            prefix_cache_hit_rate=prefix_hit, speculative=spec, simulate_requests=simulate_n,
-        )
-        emit(res.model_dump(mode="json"), as_json, _render_perf)
+        dep = Deployment(model=model, gpu=gpu, gpus=gpus, tp=tp, pp=pp, ep=ep, quant=quant, kv_quant=kv_quant, engine=engine,
+                         calibration=calibration)
+        load = Load(input_len=input_len, output_len=output_len, concurrency=concurrency, rate=rate,
+                    prefix_cache_hit_rate=prefix_hit, speculative=spec, tpot_limit_s=tpot_limit)
+        res = evaluate(dep, load, simulate_requests=simulate_n)
+        emit(with_per_user_speed(res.model_dump(mode="json")), as_json, _render_perf)
 
     @app.command("validate")
     def validate_cmd(
@@ -66,6 +70,19 @@ def register(app: typer.Typer) -> None:
 
         report = validate.run(data or None)
         emit(report, as_json, _render_validate)
+
+
+def with_per_user_speed(d: dict[str, Any]) -> dict[str, Any]:
+    """Add the speed one user sees while their answer streams: output tokens/s per user, 1 / TPOT
+    (mean and p99), beside the deployment's tokens/s per GPU. None where no token is decoded."""
+    tpot = d.get("tpot_s") or {}
+
+    def inv(x: Any) -> float | None:
+        return 1.0 / float(x) if isinstance(x, (int, float)) and x > 0 else None
+
+    d["output_tokens_per_s_per_user"] = inv(tpot.get("mean"))
+    d["output_tokens_per_s_per_user_p99"] = inv(tpot.get("p99"))  # the slowest 1 % of decode steps
+    return d
 
 
 def _fmt(x: Any, unit: str = "", digits: int = 3) -> str:
@@ -94,6 +111,8 @@ def _render_perf(d: dict[str, Any]) -> None:
     rng = f"  (x{band['low']:.2f} .. x{band['high']:.2f})" if band and band.get("rows") else ""
     t.add_row("output tokens/s (deployment)", _fmt(d["output_tokens_per_s"]) + rng)
     t.add_row("output tokens/s per GPU", _fmt(d["output_tokens_per_s_per_gpu"]))
+    t.add_row("output tokens/s per user (1/TPOT)",
+              f"{_fmt(d.get('output_tokens_per_s_per_user'))} (p99 {_fmt(d.get('output_tokens_per_s_per_user_p99'))})")
     t.add_row("requests/s", _fmt(d["requests_per_s"]))
     for key, label in (("ttft_s", "TTFT s"), ("tpot_s", "TPOT s")):
         p = d[key]
@@ -120,10 +139,11 @@ def _render_validate(r: dict[str, Any]) -> None:
 
     def table(title: str, groups: dict[str, dict[str, Any]]) -> None:
         t = Table(title=title, show_header=True, header_style="bold")
-        for col in ("group", "rows", "predicted", "coverage", "median APE", "p90 APE"):
+        for col in ("group", "rows", "predicted", "coverage", "median APE", "p90 APE", "signed median"):
             t.add_column(col, justify="right" if col != "group" else "left")
         for k, v in groups.items():
-            t.add_row(k or "(blank)", str(v["rows"]), str(v["predicted"]), pct(v["coverage"]), pct(v["median_ape"]), pct(v["p90_ape"]))
+            t.add_row(k or "(blank)", str(v["rows"]), str(v["predicted"]), pct(v["coverage"]), pct(v["median_ape"]), pct(v["p90_ape"]),
+                      pct(v.get("signed_median")))
         c.print(t)
 
     h = r["heldout"]
@@ -135,11 +155,18 @@ def _render_validate(r: dict[str, Any]) -> None:
         f"[bold]held out[/bold] (not used for fitting): {h['rows']} rows, {h['predicted']} predicted, coverage "
         f"{pct(h['coverage'])}, median APE {pct(h['median_ape'])}, p90 APE {pct(h['p90_ape'])}"
     )
-    table("held out, by metric class", h["groups"]["metric_class"])
-    table("by source", r["groups"]["source"])
-    table("by hardware", r["groups"]["hardware"])
-    table("by precision", r["groups"]["precision"])
-    table("by metric", r["groups"]["metric"])
+    # a file with no predictable rows has no groups: the tables are empty, not an error
+    table("held out, by metric class", h.get("groups", {}).get("metric_class", {}))
+    for cls, groups in (h.get("by_class") or {}).items():
+        if cls not in ("throughput", "ttft", "tpot"):
+            continue
+        merged = {f"{key}: {k}": v for key in ("family", "format", "moe", "pipeline", "engine") for k, v in groups.get(key, {}).items()}
+        if merged:
+            table(f"held out, {cls}, by hardware family, format, dense/MoE, pipeline and engine", merged)
+    table("by source", r.get("groups", {}).get("source", {}))
+    table("by hardware", r.get("groups", {}).get("hardware", {}))
+    table("by precision", r.get("groups", {}).get("precision", {}))
+    table("by metric", r.get("groups", {}).get("metric", {}))
     t = Table(title="predictions (first 40 predicted rows; --json for all)", show_header=True, header_style="bold")
     for col in ("file", "row", "metric", "unit", "measured", "predicted", "APE", "fit"):
         t.add_column(col)

@@ -361,24 +361,28 @@ def step_cost(
     ``overhead``, ``compute_time`` / ``memory_time`` (the compute- and memory-side terms) and
     ``flops`` / ``bytes`` per GPU.
     """
-    Td = np.asarray(decode_tokens, dtype=float)
-    Tp = np.asarray(prefill_tokens, dtype=float)
-    T = Td + Tp
     tp_a = np.asarray(tp, dtype=float)
     pp_a = np.asarray(pp, dtype=float)
     ep_a = np.asarray(ep, dtype=float)
     spread = np.maximum(tp_a, ep_a)
-    logits_rows = Td + np.asarray(prefill_seqs, dtype=float)
+    # attention data parallelism: with ep > tp the replica has ep / tp attention groups, each
+    # with its own share of the sequences; the routed experts see every token of the replica
+    dp = np.maximum(1.0, np.floor(ep_a / tp_a))
+    T_all = np.asarray(decode_tokens, dtype=float) + np.asarray(prefill_tokens, dtype=float)
+    Td = np.asarray(decode_tokens, dtype=float) / dp
+    Tp = np.asarray(prefill_tokens, dtype=float) / dp
+    T = Td + Tp
+    logits_rows = Td + np.asarray(prefill_seqs, dtype=float) / dp
 
     # GEMMs ------------------------------------------------------------------------------------
     dense_params = shape.attn_params + shape.dense_mlp_params + shape.shared_expert_params
     routed_active = shape.moe_layers * shape.experts_per_token * shape.expert_params
     dense_flops = 2.0 * T * dense_params / tp_a / pp_a + 2.0 * logits_rows * shape.lm_head_params / tp_a / pp_a
-    expert_flops = 2.0 * T * routed_active / spread / pp_a
+    expert_flops = 2.0 * T_all * routed_active / spread / pp_a
     gemm_flops = dense_flops + expert_flops
     w_dense = dense_params * shape.weight_bytes_per_param / tp_a / pp_a
     if shape.moe_layers:
-        touched = distinct_experts(shape.num_experts, shape.experts_per_token, T)
+        touched = distinct_experts(shape.num_experts, shape.experts_per_token, T_all)
         w_exp = shape.moe_layers * touched * shape.expert_params * shape.weight_bytes_per_param / spread / pp_a
     else:
         w_exp = 0.0 * T
@@ -506,12 +510,16 @@ def scalar_step_fn(shape: ModelShape, hw: Hardware, tp: int = 1, pp: int = 1, ep
     ov_pre = hw.prefill_layer_overhead_s * shape.layers / pp_f
 
     moe = shape.moe_layers > 0
+    dp = max(1.0, math.floor(ep_f / tp_f))
 
     def f(d: float, p: float, dec_ctx: float, pre_ctx: float, pre_seqs: float) -> float:
+        T_all = d + p
+        fe = c_expert * T_all
+        wb = w_dense + w_head + (c_exp * E * (1.0 - miss**T_all) if moe else 0.0)
+        has_pre = min(pre_seqs, 1.0)
+        d, p, pre_seqs = d / dp, p / dp, pre_seqs / dp  # one attention group's share
         T = d + p
         fd = c_dense * T + c_head * (d + pre_seqs)
-        fe = c_expert * T
-        wb = w_dense + w_head + (c_exp * E * (1.0 - miss**T) if moe else 0.0)
         sd = fd / n_dense
         gc = fd / (peak * max(ce * sd / (sd + fh), 1e-12)) if fd > 0 else 0.0
         if moe and fe > 0:
@@ -528,7 +536,7 @@ def scalar_step_fn(shape: ModelShape, hw: Hardware, tp: int = 1, pp: int = 1, ep
         af = (d * dcl * shape.attn_flops_per_ctx_decode + p * pcl * shape.attn_flops_per_ctx_prefill) / tp_f
         am = (d * dcl + T * n_layers_kv) * kvl / bw
         comm_t = ar_lat + ar_bw * T + a2a_lat + a2a_bw * T + pp_lat + pp_bw * T
-        return max(gc, gm) + max(af / attn_peak, am) + comm_t + ov + ov_pre * min(pre_seqs, 1.0)
+        return max(gc, gm) + max(af / attn_peak, am) + comm_t + ov + ov_pre * has_pre
 
     return f
 

@@ -9,10 +9,11 @@ value and what is allowed. Economics fields left out are filled by the planner f
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
 from .. import safe_yaml
 from ..errors import DeployscopeError
@@ -102,7 +103,7 @@ class TokenLengths(_M):
 
 
 class _Workload(_M):
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, description="a short name, unique in the scenario (shown in plans and reports)")
     model: str = Field(min_length=1, description="catalog model id or alias")
     pool: str | None = Field(default=None, description="workloads with the same pool name share one on-prem GPU pool")
     peak_to_average: float | None = Field(default=None, ge=1, le=MAX_PEAK_TO_AVERAGE, description="overrides load_profile.peak_to_average")
@@ -114,12 +115,12 @@ class _Workload(_M):
 class LLMWorkload(_Workload):
     """Text generation: requests per day (or users x requests per user), token lengths."""
 
-    kind: Literal["llm"] = "llm"
-    requests_per_day: float | None = Field(default=None, gt=0, le=MAX_REQUESTS_PER_DAY)
+    kind: Literal["llm"] = Field(default="llm", description="llm: text generation; diffusion: image generation")
+    requests_per_day: float | None = Field(default=None, gt=0, le=MAX_REQUESTS_PER_DAY, description="requests a day in the first year (or give users)")
     users: float | None = Field(default=None, gt=0, le=MAX_USERS, description="active users (with requests_per_user_per_day)")
-    requests_per_user_per_day: float | None = Field(default=None, gt=0, le=MAX_REQUESTS_PER_USER_PER_DAY)
-    input_tokens: TokenLengths
-    output_tokens: TokenLengths
+    requests_per_user_per_day: float | None = Field(default=None, gt=0, le=MAX_REQUESTS_PER_USER_PER_DAY, description="requests one active user sends a day")
+    input_tokens: TokenLengths = Field(description="prompt tokens per request (a number is the mean)")
+    output_tokens: TokenLengths = Field(description="generated tokens per request (a number is the mean)")
     ttft_p95_s: float | None = Field(default=None, ge=MIN_LATENCY_S, le=MAX_LATENCY_S, description="overrides targets.ttft_p95_s")
     tpot_p95_s: float | None = Field(default=None, ge=MIN_LATENCY_S, le=MAX_LATENCY_S, description="overrides targets.tpot_p95_s")
     api_models: list[str] | None = Field(default=None, description="api_prices ids to compare (default: same model family)")
@@ -147,14 +148,14 @@ class LLMWorkload(_Workload):
 class DiffusionWorkload(_Workload):
     """Image generation: images per day at a resolution and step count."""
 
-    kind: Literal["diffusion"] = "diffusion"
-    images_per_day: float = Field(gt=0, le=MAX_IMAGES_PER_DAY)
+    kind: Literal["diffusion"] = Field(default="diffusion", description="llm: text generation; diffusion: image generation")
+    images_per_day: float = Field(gt=0, le=MAX_IMAGES_PER_DAY, description="images generated a day in the first year")
     resolution: tuple[int, int] = Field(default=(1024, 1024), description="'1024x1024' or [w, h]")
     steps: int = Field(default=30, gt=0, le=1000, description="denoising steps (samplers use 1 to ~150)")
-    cfg: bool = True
+    cfg: bool = Field(default=True, description="classifier-free guidance (doubles the denoiser batch)")
     quant: str | None = Field(default=None, description="image model format (default fp16)")
     image_latency_s: float | None = Field(default=None, ge=MIN_LATENCY_S, le=MAX_LATENCY_S, description="overrides targets.image_latency_s")
-    api_models: list[str] | None = None
+    api_models: list[str] | None = Field(default=None, description="api_prices ids to compare (default: same model family)")
 
     @field_validator("resolution", mode="before")
     @classmethod
@@ -198,11 +199,11 @@ def parse_tokens(v: Any) -> float:
 class TrainingJob(_M):
     """A training or fine-tuning job repeated `runs_per_year` times."""
 
-    name: str = Field(min_length=1)
-    model: str = Field(min_length=1)
-    method: Literal["pretrain", "full", "lora", "qlora"] = "lora"
+    name: str = Field(min_length=1, description="a short name, unique in the scenario")
+    model: str = Field(min_length=1, description="catalog model id or alias of the model trained")
+    method: Literal["pretrain", "full", "lora", "qlora"] = Field(default="lora", description="pretrain or full fine-tune update every weight; lora/qlora train adapters")
     tokens: float = Field(ge=1, le=MAX_TRAINING_TOKENS, description="training tokens per run (suffixes: 500M, 2B, 1T)")
-    seq_len: int = Field(default=4096, gt=0, le=10_000_000)
+    seq_len: int = Field(default=4096, gt=0, le=10_000_000, description="training sequence length")
     runs_per_year: float = Field(default=1.0, ge=0.01, le=8760, description="runs a year (0.5 = every other year; 8760 = hourly)")
     deadline_days: float | None = Field(default=None, ge=0.01, le=15 * 365, description="wall-clock days one run may take")
     gpu: str | None = Field(default=None, description="accelerator to train on (default: the serving GPU candidates)")
@@ -212,6 +213,56 @@ class TrainingJob(_M):
     @classmethod
     def _tok(cls, v: Any) -> Any:
         return parse_tokens(v)
+
+
+class ImageTrainingJob(_M):
+    """Training or fine-tuning an image model (diffusion or GAN), repeated `runs_per_year` times.
+
+    Given under ``training:`` with ``kind: image_training`` (or under ``workloads:`` with that kind,
+    where it is moved to ``training``)."""
+
+    kind: Literal["image_training"] = "image_training"
+    name: str = Field(min_length=1)
+    model: str = Field(min_length=1)
+    method: Literal["pretrain", "full", "lora", "dreambooth", "textual-inversion"] = "lora"
+    images: float = Field(ge=1, le=1e13, description="images shown per run (suffixes: 500M, 1B; GANs: 25000kimg)")
+    resolution: str = Field(default="1024", description="1024, 768x1024, or stages SIDE:SHARE,... e.g. 256:0.6,512:0.3,1024:0.1")
+    global_batch: int | None = Field(default=None, gt=0, le=10_000_000, description="images per optimizer step (default per method)")
+    precision: Literal["bf16", "fp16", "fp32", "tf32", "fp8"] = "bf16"
+    ema: bool = True
+    train_text_encoder: bool = False
+    precomputed_latents: bool = False
+    precomputed_text: bool = False
+    runs_per_year: float = Field(default=1.0, ge=0.01, le=8760, description="runs a year (0.5 = every other year)")
+    deadline_days: float | None = Field(default=None, ge=0.01, le=15 * 365, description="wall-clock days one run may take")
+    gpu: str | None = Field(default=None, description="accelerator to train on (default: the serving GPU candidates)")
+    dataset_images: float | None = Field(default=None, ge=1, le=1e13, description="images in the training set (storage)")
+    dataset_gb: float | None = Field(default=None, ge=0, le=1e8, description="training data kept on storage (at most 100 PB)")
+    personal_data: bool = Field(default=False, description="the training images show identifiable people (a policy fact)")
+
+    @field_validator("images", "dataset_images", mode="before")
+    @classmethod
+    def _count(cls, v: Any) -> Any:
+        if v is None or isinstance(v, (int, float)):
+            return v
+        m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*(kimg|[kmbgtKMBGT]?)\s*", str(v))
+        if not m:
+            raise ValueError(f"expected an image count such as 500M, 1B or 25000kimg (got {v!r})")
+        return float(m.group(1)) * (1e3 if m.group(2) == "kimg" else _SUFFIX[m.group(2).lower()])
+
+    @property
+    def seq_len(self) -> int:  # the LLM job's field, absent here
+        return 0
+
+
+def _training_kind(v: Any) -> str:
+    kind = v.get("kind") if isinstance(v, dict) else getattr(v, "kind", None)
+    return "image_training" if kind == "image_training" else "llm"
+
+
+AnyTrainingJob = Annotated[
+    Union[Annotated[TrainingJob, Tag("llm")], Annotated[ImageTrainingJob, Tag("image_training")]], Discriminator(_training_kind)
+]
 
 
 # ------------------------------------------------------------------------------ the rest
@@ -230,8 +281,9 @@ class LoadProfile(_M):
     weekly: list[Annotated[float, Field(ge=0, le=MAX_WEIGHT)]] | None = Field(
         default=None, description="7 relative weights, Monday..Sunday"
     )
-    base_load_percentile: float = Field(
-        default=50, ge=0, le=100, description="hybrid: on-prem sized for this percentile of hourly load, bursts go elsewhere"
+    base_load_percentile: float | None = Field(
+        default=None, ge=0, le=100,
+        description="hybrid: fix the on-prem base at this percentile of hourly load; default: the base that minimizes NPV",
     )
 
     @field_validator("hourly")
@@ -279,18 +331,18 @@ class Economics(_M):
     region: str = Field(default="us", description="region of the default tariff, carbon, colocation and staff rows: us, eu, de, fr, it")
     tariff_per_kwh: float | None = Field(default=None, ge=0, le=MAX_TARIFF, description="electricity price, scenario currency per kWh")
     carbon_kg_per_kwh: float | None = Field(default=None, ge=0, le=2, description="grid carbon intensity (lignite ~1.2)")
-    pue: float | None = Field(default=None, ge=1, le=3)
+    pue: float | None = Field(default=None, ge=1, le=3, description="power usage effectiveness: facility power / IT power")
     facility: Literal["colocation", "own"] | None = Field(default=None, description="colocation pays per kW-month")
-    colocation_per_kw_month: float | None = Field(default=None, ge=0, le=MAX_MONEY)
+    colocation_per_kw_month: float | None = Field(default=None, ge=0, le=MAX_MONEY, description="colocation price, scenario currency per kW of IT load a month")
     own_facility_per_kw_year: float | None = Field(default=None, ge=0, le=MAX_MONEY, description="own facility: space and cooling per kW-year")
-    installation_pct_capex: float | None = Field(default=None, ge=0, le=100)
+    installation_pct_capex: float | None = Field(default=None, ge=0, le=100, description="one-off installation and integration, % of CapEx")
     facility_limits: FacilityLimits = Field(default_factory=FacilityLimits)
     support_pct_capex: float | None = Field(default=None, ge=0, le=100, description="hardware support per year, % of CapEx")
     staff_fte: float | None = Field(default=None, ge=0, le=1e5, description="operations staff for on-prem GPUs (FTE)")
     staff_fte_cloud: float | None = Field(default=None, ge=0, le=1e5, description="operations staff for self-hosting on cloud GPUs (FTE)")
     staff_cost_per_fte: float | None = Field(default=None, ge=0, le=MAX_MONEY, description="loaded yearly cost of one FTE")
     discount_rate: float | None = Field(default=None, ge=0, le=1, description="yearly, as a fraction (0.08 = 8 %)")
-    depreciation_years: float | None = Field(default=None, ge=1, le=30)
+    depreciation_years: float | None = Field(default=None, ge=1, le=30, description="years over which hardware loses its value (residual at the horizon)")
     utilization: float | None = Field(default=None, ge=0.01, le=1, description="average busy share of serving GPUs")
     hardware_prices: dict[str, Annotated[float, Field(ge=0, le=MAX_MONEY)]] = Field(
         default_factory=dict, description="your negotiated prices: accelerator or server id -> price per unit"
@@ -299,7 +351,7 @@ class Economics(_M):
 
 
 class Currency(_M):
-    code: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    code: str = Field(default="USD", pattern=r"^[A-Z]{3}$", description="ISO 4217 currency code every amount is in: USD, EUR, GBP...")
     per_usd: float | None = Field(
         default=None, ge=1e-3, le=1e7, description="units of `code` per USD (default: fx_rates catalog)"
     )
@@ -310,41 +362,45 @@ class Currency(_M):
     def _str(cls, v: Any) -> Any:
         if isinstance(v, str):
             return {"code": v}
+        if isinstance(v, dict) and isinstance(v.get("as_of"), (date, datetime)):
+            return {**v, "as_of": v["as_of"].isoformat()}  # an unquoted YAML date
         return v
 
 
 class CandidateFilters(_M):
     """Which options to consider. Empty lists mean: everything the catalog offers."""
 
-    placements: list[PlacementName] = Field(default_factory=lambda: list(PLACEMENTS))
+    placements: list[PlacementName] = Field(default_factory=lambda: list(PLACEMENTS), description="where options may run")
     gpus: list[str] = Field(default_factory=list, description="accelerator ids; default: a curated datacenter set")
     providers: list[str] = Field(default_factory=list, description="cloud / API providers to consider")
     quants: list[str] = Field(default_factory=list, description="weight formats; default: every one within the quality floor")
-    engine: str = "vllm"
+    engine: str = Field(default="vllm", description="serving engine id (catalog engines table)")
     calibration: str | None = Field(
         default=None, description="calibration profile (from `deployscope calibrate`) applied to the serving model"
     )
-    cloud_pricing: list[CloudPricing] = Field(default_factory=lambda: list(CLOUD_PRICING[:3]))
+    cloud_pricing: list[CloudPricing] = Field(default_factory=lambda: list(CLOUD_PRICING[:3]), description="cloud pricing models to compare")
     include_frontier_apis: bool = Field(default=True, description="also list frontier (closed-weight) APIs, labelled")
     max_options: int = Field(default=40, gt=0, le=10_000, description="options kept in the plan after ranking")
 
 
 class Scenario(_M):
-    name: str = Field(min_length=1)
-    description: str | None = None
-    horizon_years: int = Field(default=3, ge=1, le=15)
-    currency: Currency = Field(default_factory=Currency)
-    objective: Literal["npv", "total_cost", "unit_cost", "latency"] = "npv"
-    workloads: list[Workload] = Field(default_factory=list)
-    training: list[TrainingJob] = Field(default_factory=list)
-    pipelines: list[Pipeline] = Field(default_factory=list)
-    load_profile: LoadProfile = Field(default_factory=LoadProfile)
-    targets: Targets = Field(default_factory=Targets)
-    quality: Quality = Field(default_factory=Quality)
-    availability: Availability = Field(default_factory=Availability)
-    economics: Economics = Field(default_factory=Economics)
+    name: str = Field(min_length=1, description="the scenario's name (plans and saved scenarios are listed by it)")
+    description: str | None = Field(default=None, description="one line on what is being planned")
+    horizon_years: int = Field(default=3, ge=1, le=15, description="years of cash flows; NPV over this horizon")
+    currency: Currency = Field(default_factory=Currency, description="the currency of every amount in and out")
+    objective: Literal["npv", "total_cost", "unit_cost", "latency"] = Field(default="npv", description="what the recommendation minimizes")
+    workloads: list[Workload] = Field(default_factory=list, description="serving workloads: text (llm) or images (diffusion)")
+    training: list[AnyTrainingJob] = Field(
+        default_factory=list, description="training or fine-tuning jobs, repeated each year: language models, or image models with kind: image_training"
+    )
+    pipelines: list[Pipeline] = Field(default_factory=list, description="multi-stage batch pipelines (docs/pipelines.md)")
+    load_profile: LoadProfile = Field(default_factory=LoadProfile, description="how demand spreads over the day and week")
+    targets: Targets = Field(default_factory=Targets, description="latency targets every serving option must meet")
+    quality: Quality = Field(default_factory=Quality, description="how much quality quantization may cost")
+    availability: Availability = Field(default_factory=Availability, description="spare capacity on-prem")
+    economics: Economics = Field(default_factory=Economics, description="money inputs; every one left out comes from the catalog")
     policy: PolicyFacts = Field(default_factory=PolicyFacts, description="policy facts (see docs/scenario.md#policy)")
-    candidates: CandidateFilters = Field(default_factory=CandidateFilters)
+    candidates: CandidateFilters = Field(default_factory=CandidateFilters, description="which options to consider")
     uncertainty: dict[str, tuple[_Factor, _Factor, _Factor]] = Field(
         default_factory=dict,
         description="input -> (low, mode, high) factors on the base value for sensitivity and Monte Carlo: "
@@ -353,8 +409,8 @@ class Scenario(_M):
     pipeline_runs_per_year: dict[str, Annotated[float, Field(ge=0, le=1e6)]] = Field(
         default_factory=dict, description="pipeline name -> runs a year, for pipelines given as items + deadline_days (default 1)"
     )
-    monte_carlo_samples: int = Field(default=2000, ge=0, le=100_000)
-    seed: int = Field(default=0, ge=0, le=2**63 - 1)
+    monte_carlo_samples: int = Field(default=2000, ge=0, le=100_000, description="Monte Carlo draws for cost ranges (0 = none)")
+    seed: int = Field(default=0, ge=0, le=2**63 - 1, description="random seed of the Monte Carlo draws (same seed, same ranges)")
 
     @model_validator(mode="before")
     @classmethod
@@ -363,6 +419,10 @@ class Scenario(_M):
         if isinstance(data, dict):
             data = {k: v for k, v in data.items() if v is not None}
             wl = data.get("workloads")
+            if isinstance(wl, list) and any(isinstance(w, dict) and w.get("kind") == "image_training" for w in wl):
+                # image-model training is a batch job: it sizes and costs with the training jobs
+                data["training"] = list(data.get("training") or []) + [w for w in wl if isinstance(w, dict) and w.get("kind") == "image_training"]
+                wl = data["workloads"] = [w for w in wl if not (isinstance(w, dict) and w.get("kind") == "image_training")]
             if isinstance(wl, list):  # kind is optional: images_per_day means diffusion
                 data["workloads"] = [
                     {**w, "kind": "diffusion" if "images_per_day" in w else "llm"}
@@ -371,6 +431,15 @@ class Scenario(_M):
                     for w in wl
                 ]
         return data
+
+    @model_validator(mode="after")
+    def _training_data_facts(self) -> "Scenario":
+        # images of identifiable people in an image-training job make the scenario's data personal
+        if any(getattr(j, "personal_data", False) for j in self.training):
+            cats = [c for c in self.policy.data_categories if c != "none"]
+            if "personal" not in cats:
+                self.policy.data_categories = [*cats, "personal"]
+        return self
 
     @model_validator(mode="after")
     def _something(self) -> "Scenario":
@@ -394,7 +463,7 @@ _REWRITES = (
     (re.compile(r"^Input should be a finite number$"), "must be a finite number"),
 )
 
-_TAGS = {"llm", "diffusion"}
+_TAGS = {"llm", "diffusion", "image_training"}
 
 
 def _path(loc: tuple[Any, ...]) -> str:
@@ -414,11 +483,12 @@ def _path(loc: tuple[Any, ...]) -> str:
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     """The pydantic model whose fields live at `loc` (for 'allowed' lists on unknown fields)."""
     model: Any = Scenario
-    for part in loc[:-1]:
+    for i, part in enumerate(loc[:-1]):
         if isinstance(part, int) or model is None:
             continue
         if part in _TAGS:
-            model = LLMWorkload if part == "llm" else DiffusionWorkload
+            in_training = i >= 2 and loc[i - 2] == "training"
+            model = {"llm": TrainingJob if in_training else LLMWorkload, "diffusion": DiffusionWorkload, "image_training": ImageTrainingJob}[part]
             continue
         if not isinstance(part, str) or part not in getattr(model, "model_fields", {}):
             return None
@@ -565,7 +635,7 @@ workloads:
 load_profile:
   shape: business_hours          # flat | business_hours | consumer | batch (or give hourly: [24 weights])
   peak_to_average: 3             # default: derived from the shape
-  base_load_percentile: 50       # hybrid: on-prem serves up to this percentile of hourly load
+  # base_load_percentile: 50     # hybrid: fix the on-prem base at this percentile (default: chosen by NPV)
 
 targets:
   ttft_p95_s: 2.0                # time to first token, p95

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 import zlib
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -27,11 +28,24 @@ from ..errors import DeployscopeError
 
 DATABASE_URL_ENV = "DEPLOYSCOPE_DATABASE_URL"
 BUSY_TIMEOUT_MS = 15_000
+LOCK_RETRIES = 3  # further attempts to take the write lock after busy_timeout ran out
+LOCK_BACKOFF_S = 0.05
 MAX_NAME_LENGTH = 200
 
 
 class StoreError(DeployscopeError):
     """The store cannot be opened or written."""
+
+
+class StoreBusy(StoreError):
+    """Another writer held the lock through every retry; the caller may try again later."""
+
+    retry_after_s = 2
+
+
+def _is_lock(exc: Exception) -> bool:
+    msg = str(getattr(exc, "orig", exc)).lower()
+    return "database is locked" in msg or "database is busy" in msg or "database table is locked" in msg
 
 
 class NotFound(DeployscopeError):
@@ -207,7 +221,7 @@ class Store:
             import sqlalchemy as sa
         except ImportError:  # pragma: no cover - the store extra is missing
             raise StoreError(
-                "the store needs SQLAlchemy: pip install 'deployscope[store]'", field="store"
+                "the store needs SQLAlchemy: pip install '.[store]' in the Deployscope checkout", field="store"
             ) from None
         self._sa = sa
         raw = str(url) if url is not None else default_database_url()
@@ -261,17 +275,35 @@ class Store:
     @contextmanager
     def _tx(self, write: bool = False) -> Iterator[Any]:
         sa = self._sa
-        try:
-            with self.engine.connect() as conn:
+        conn = trans = None
+        for attempt in range(LOCK_RETRIES + 1):
+            try:
+                conn = self.engine.connect()
                 if write:
                     conn.execution_options(deployscope_write=True)
-                with conn.begin():
-                    yield conn
+                trans = conn.begin()  # BEGIN IMMEDIATE for writers: waits busy_timeout for the lock
+                break
+            except sa.exc.OperationalError as exc:
+                if conn is not None:
+                    conn.close()
+                if _is_lock(exc) and attempt < LOCK_RETRIES:
+                    time.sleep(LOCK_BACKOFF_S * 2**attempt)  # another writer holds the lock: wait, then retry
+                    continue
+                raise self._error(exc) from None
+        assert conn is not None and trans is not None
+        try:
+            with conn, trans:
+                yield conn
         except DeployscopeError:
             raise
         except sa.exc.OperationalError as exc:
-            msg = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-            raise StoreError(f"database error: {msg}", field=DATABASE_URL_ENV, value=self.display_url) from None
+            raise self._error(exc) from None
+
+    def _error(self, exc: Exception) -> StoreError:
+        msg = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        if _is_lock(exc):
+            return StoreBusy(f"the store is busy ({msg}); try again shortly", field=DATABASE_URL_ENV, value=self.display_url)
+        return StoreError(f"database error: {msg}", field=DATABASE_URL_ENV, value=self.display_url)
 
     def _migrate(self) -> None:
         from .migrations import apply_migrations

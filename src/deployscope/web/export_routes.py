@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from ..errors import DeployscopeError
 from ..store import NotFound
+from .rendering import page
 
 router = APIRouter()
 FILE_TYPES = {".sh": "text/x-shellscript", ".yaml": "application/yaml", ".json": "application/json", ".Modelfile": "text/plain"}
@@ -23,9 +24,7 @@ def _store(request: Request) -> Any:
 
 
 def _page(request: Request, name: str, **ctx: Any) -> Response:
-    from .app import _templates
-
-    return _templates().TemplateResponse(request, name, {"request": request, **ctx})
+    return page(request, name, **ctx)
 
 
 def _export(request: Request, pid: int, fmt: str, option: str | None) -> tuple[Any, Any]:

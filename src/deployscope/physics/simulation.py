@@ -1,0 +1,235 @@
+"""Discrete-event simulation of one replica's scheduler, request by request.
+
+The same step-cost model as the mean-field path (:mod:`deployscope.physics.llm`), stepped under
+Poisson, all-at-once or closed-loop arrivals, for latency percentiles.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import DeployscopeError
+from . import llm
+from .perf_types import Percentiles, SimResult
+from .serving_context import Context, context, memory_budget
+
+
+def _pct(x: np.ndarray) -> Percentiles:
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return Percentiles(mean=None, p50=None, p90=None, p99=None)
+    p = np.percentile(x, [50, 90, 99])
+    return Percentiles(mean=float(x.mean()), p50=float(p[0]), p90=float(p[1]), p99=float(p[2]))
+
+
+def simulate(
+    model: str | None = None,
+    gpu: str | None = None,
+    *,
+    tp: int = 1,
+    pp: int = 1,
+    ep: int = 1,
+    quant: str = "bf16",
+    kv_quant: str | None = None,
+    engine: str = "vllm",
+    input_len: float | Sequence[float] = 512,
+    output_len: float | Sequence[float] = 128,
+    rate: float | None = None,
+    num_requests: int = 500,
+    concurrency: int | None = None,
+    seed: int = 0,
+    warmup: float = 0.0,
+    calibration=None,  # noqa: ANN001
+    catalog=None,  # noqa: ANN001
+    ctx: Context | None = None,
+) -> SimResult:
+    """Discrete-event simulation of one replica's scheduler under Poisson arrivals.
+
+    ``rate`` is requests/s for the replica (``None`` or ``inf``: all requests arrive at t = 0);
+    ``concurrency`` instead runs a closed loop of that many clients. Lengths may be sequences (one
+    per request, cycled). Each step admits waiting requests (FIFO) while the batch cap and the KV
+    reservations allow, spends the step token budget on decodes first and then on prefill chunks
+    (whole prompts when the engine does not chunk), and advances the clock by the step cost of
+    exactly that batch (the same cost model as the analytical path). A prompt longer than the
+    engine's step token limit is chunked even where the engine does not chunk prompts.
+    ``warmup`` (0-1): the fraction of requests, in arrival order, run but left out of the figures
+    (a steady-state estimate); 0 counts every request, as a benchmark run does.
+    """
+    if ctx is None:
+        ctx = context(model, gpu, quant=quant, kv_quant=kv_quant, engine=engine, calibration=calibration, catalog=catalog)  # type: ignore[arg-type]
+    if not 0.0 <= warmup < 1.0:
+        raise DeployscopeError("warmup must be a fraction in [0, 1)", field="warmup", value=warmup)
+    if num_requests < 1:
+        raise DeployscopeError("num_requests must be >= 1", field="num_requests", value=num_requests)
+    rng = np.random.default_rng(seed)
+    n = int(num_requests)
+    I = [float(x) for x in np.resize(np.asarray(input_len, dtype=float), n)]
+    enc = ctx.shape.encoder_only
+    O = [0.0 if enc else max(1.0, float(x)) for x in np.resize(np.asarray(output_len, dtype=float), n)]
+    closed = concurrency is not None
+    if closed:
+        c = max(1, int(concurrency))
+        arrival = [0.0 if i < c else math.inf for i in range(n)]
+    elif rate is None or not math.isfinite(rate):
+        arrival = [0.0] * n
+    else:
+        arrival = np.cumsum(rng.exponential(1.0 / rate, n)).tolist()
+    kv_cap = float(memory_budget(ctx, tp, pp, ep)["kv_capacity_tokens"])
+    full_res = ctx.engine.perf.kv_reservation == "full"
+    max_b = int(ctx.engine.perf.max_batch_size)
+    budget_tokens = float(ctx.engine.perf.max_num_tokens)
+    chunked = ctx.engine.perf.chunked_prefill
+    g = llm.scalar_step_fn(ctx.shape, ctx.hw, tp, pp, ep)
+    ppf = float(pp)
+    win = ctx.shape.sliding_window if ctx.shape.sliding_layers else 0.0
+    n_all = ctx.shape.full_layers + ctx.shape.sliding_layers
+
+    # integer output lengths: the simulator counts steps
+    O = [0.0 if enc else float(max(1, round(x))) for x in O]
+    pre_left = list(I)
+    first = [math.nan] * n
+    done_t = [math.nan] * n
+    next_i = 0  # requests are admitted in arrival order (closed loop: in release order)
+    order = list(range(n))
+    t = 0.0
+    steps = 0
+    batch_acc = 0.0
+    itl_sum, itl_n = 0.0, 0
+    prefilling: list[int] = []  # FIFO of admitted requests with prompt tokens left
+    # decoding sequences are kept as aggregates: how many, their total context, and the step at
+    # which each emits its last token (O(1) work per step however large the batch)
+    dec_count = 0
+    sum_ctx = 0.0
+    finish_at: dict[int, list[int]] = {}
+    dec_start: dict[int, int] = {}  # sequence -> step of its first token (sliding windows only)
+    reserved = 0.0  # KV tokens reserved (full) or held (average)
+    released = c if closed else n
+    overhead_first = ctx.hw.request_overhead_s
+    while True:
+        # admit (arrival order)
+        while next_i < released and len(prefilling) + dec_count < max_b:
+            j = order[next_i]
+            if arrival[j] > t:
+                break
+            need = I[j] + O[j] if full_res else I[j]
+            if (prefilling or dec_count) and reserved + need > kv_cap:
+                break
+            reserved += need
+            prefilling.append(j)
+            next_i += 1
+        if not prefilling and not dec_count:
+            if next_i >= released:
+                break
+            t = max(t, arrival[order[next_i]])
+            continue
+        d = float(dec_count)
+        budget = max(budget_tokens - d, 0.0)
+        chunks: list[tuple[int, float]] = []
+        p_tokens = 0.0
+        p_ctx_w = 0.0
+        for k, j in enumerate(prefilling):
+            if budget <= 0:
+                break
+            left = pre_left[j]
+            if chunked or (k == 0 and left > budget):
+                # chunked prefill; an engine that does not chunk still splits the oldest prompt
+                # when it cannot fit beside the running decodes (else a prompt near the step
+                # token limit would wait for an empty batch, however long that takes)
+                ch = min(left, budget)
+            elif left <= budget or (k == 0 and d == 0):
+                ch = left
+            else:
+                break
+            chunks.append((j, ch))
+            p_tokens += ch
+            p_ctx_w += ch * (I[j] - left + ch / 2.0)
+            budget -= ch
+        if not chunks and not dec_count:
+            j = prefilling[0]
+            chunks.append((j, min(pre_left[j], budget_tokens)))
+            p_tokens = chunks[0][1]
+            p_ctx_w = p_tokens * (I[j] - pre_left[j] + p_tokens / 2.0)
+        n_fin_pre = sum(1 for j, ch in chunks if ch >= pre_left[j])
+        mean_ctx = sum_ctx / d if d else 0.0
+        if win and d:
+            capped = sum(min(I[j] + 1 + steps - s0, win) for j, s0 in dec_start.items()) / d
+            mean_ctx = (ctx.shape.full_layers * mean_ctx + ctx.shape.sliding_layers * capped) / n_all
+        dt = ppf * g(d / ppf, p_tokens / ppf, mean_ctx, (p_ctx_w / p_tokens) if p_tokens else 0.0, max(n_fin_pre, 1.0 if p_tokens else 0.0) / ppf)
+        t += dt
+        batch_acc += len(prefilling) + dec_count
+        # outcomes: every decoding sequence emits a token
+        if dec_count:
+            itl_sum += dt * d
+            itl_n += dec_count
+            sum_ctx += d
+            if not full_res:
+                reserved += d
+        finished: list[int] = []
+        for j in finish_at.pop(steps, ()):
+            finished.append(j)
+            dec_count -= 1
+            sum_ctx -= I[j] + O[j]
+            dec_start.pop(j, None)
+        done_pre = []
+        for j, ch in chunks:
+            pre_left[j] -= ch
+            if pre_left[j] <= 0:
+                done_pre.append(j)
+        if done_pre:
+            fin_set = set(done_pre)
+            prefilling = [j for j in prefilling if j not in fin_set]
+            for j in done_pre:
+                first[j] = t + overhead_first
+                if enc or O[j] <= 1:
+                    finished.append(j)
+                    if not full_res and not enc:
+                        reserved += 1.0
+                    continue
+                if not full_res:
+                    reserved += 1.0
+                dec_count += 1
+                sum_ctx += I[j] + 1.0
+                finish_at.setdefault(steps + int(O[j]) - 1, []).append(j)
+                if win:
+                    dec_start[j] = steps
+        steps += 1
+        for j in finished:
+            done_t[j] = t
+            reserved -= (I[j] + O[j]) if (full_res or not enc) else I[j]
+            if closed and released < n:
+                arrival[order[released]] = t
+                released += 1
+        if steps > 5_000_000:  # a bound so that a bad input never hangs
+            break
+    done = np.array(done_t)
+    ok = np.isfinite(done)
+    arr = np.array(arrival)
+    fst = np.array(first)
+    Oa = np.array(O)
+    n_done = int(ok.sum())
+    # warm-up: the first `warmup` of the requests (in arrival order) see an emptier engine than
+    # the steady state; they are run but not counted
+    counted = ok.copy()
+    if warmup > 0 and n_done:
+        first_counted = order[min(int(math.floor(warmup * n)), n - 1)]
+        counted &= arr >= arr[first_counted]
+    ttft = fst[counted] - arr[counted]
+    denom = np.maximum(Oa[counted] - 1.0, 1.0)
+    tpot = np.where(Oa[counted] > 1, (done[counted] - fst[counted]) / denom, np.nan)
+    start = float(arr[counted].min()) if counted.any() else 0.0
+    duration = float(done[counted].max() - start) if counted.any() else 0.0
+    return SimResult(
+        requests=n_done,
+        duration_s=duration,
+        output_tokens_per_s=float(Oa[counted].sum() / duration) if duration > 0 else 0.0,
+        requests_per_s=float(counted.sum() / duration) if duration > 0 else 0.0,
+        ttft_s=_pct(ttft),
+        tpot_s=_pct(tpot),
+        itl_mean_s=itl_sum / itl_n if itl_n else None,
+        mean_batch=batch_acc / steps if steps else 0.0,
+        steps=steps,
+        counted_requests=int(counted.sum()),
+    )

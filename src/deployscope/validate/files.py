@@ -1,0 +1,120 @@
+"""Reading validation files and the data beside them: the fitting split and the dataset figures."""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from ..errors import DeployscopeError
+
+VALIDATION_DIR = Path(__file__).resolve().parent.parent / "validation"
+DEFAULT_FILES = (
+    "A_llm_inference.csv", "B_diffusion_inference.csv", "C_training.csv", "D_memory.csv", "E_image_training.csv",
+    "E_image_training_fit.csv", "F_llm_fitting.csv",
+)
+
+
+@dataclass(frozen=True)
+class FitSplit:
+    """Which sources the LLM figures were fitted on, and the families that must never be."""
+
+    llm_fit_sources: tuple[str, ...]
+    fitting_files: tuple[str, ...]
+    heldout_families: tuple[tuple[str, tuple[int, ...]], ...]  # (source_type, first held-out version)
+
+    def in_heldout_family(self, source_type: str, version: str) -> bool:
+        """True for a source of a family that is held out (never fitted on, never shipped)."""
+        v = _version(version)
+        for fam, first in self.heldout_families:
+            if fam.lower() in source_type.lower() and v is not None and v >= first:
+                return True
+        return False
+
+
+def _version(text: str) -> tuple[int, ...] | None:
+    m = re.search(r"v?(\d+(?:\.\d+)*)", text or "")
+    return tuple(int(x) for x in m.group(1).split(".")) if m else None
+
+
+def _load_yaml(name: str) -> Any:
+    with open(VALIDATION_DIR / name, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+@lru_cache(maxsize=1)
+def fit_split() -> FitSplit:
+    d = _load_yaml("fitting_split.yaml")
+    fams = tuple((f["source_type"], _version(str(f["from"])) or (0,)) for f in d["heldout_families"])
+    return FitSplit(llm_fit_sources=tuple(d["llm_fit_sources"]), fitting_files=tuple(d.get("fitting_files", ())), heldout_families=fams)
+
+
+@lru_cache(maxsize=1)
+def datasets() -> tuple[dict[str, Any], ...]:
+    """Published dataset figures (validation/datasets.yaml), one dict per dataset."""
+    return tuple(_load_yaml("datasets.yaml"))
+
+
+def dataset_of(notes: str) -> dict[str, Any] | None:
+    """The dataset a row's notes name (by MLPerf benchmark name or its text), or None."""
+    m = re.search(r"benchmark=([\w.\-]+)", notes or "")
+    bench = m.group(1) if m else None
+    for ds in datasets():
+        if bench is not None and bench in ds.get("benchmarks", ()):
+            return ds
+        if ds.get("match") and ds["match"] in (notes or ""):
+            return ds
+    return None
+
+
+def file_kind(header: Iterable[str]) -> str:
+    h = set(header)
+    if "images_seen" in h:
+        return "image_training"
+    if "resolution" in h:
+        return "diffusion"
+    if "training_tokens_b" in h:
+        return "training"
+    if "workload" in h:
+        return "memory"
+    if {"metric", "value", "hardware", "model"} <= h:
+        return "llm"
+    return "unknown"
+
+
+def read_csv(path: Path) -> tuple[str, list[dict[str, str]]]:
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            rows = [dict(r) for r in reader]
+            header = reader.fieldnames or []
+    except OSError as exc:
+        raise DeployscopeError(f"cannot read {path}: {exc.strerror}", field="data", value=str(path)) from None
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise DeployscopeError(f"{path} is not a readable CSV file: {exc}", field="data", value=str(path)) from None
+    return file_kind(header), rows
+
+
+def num(x: Any) -> float | None:
+    """A cell as a finite float, or None."""
+    if x is None:
+        return None
+    try:
+        v = float(str(x).replace(",", "").strip())
+    except ValueError:
+        return None
+    return v if math.isfinite(v) else None
+
+
+def source_key(row: dict[str, str]) -> str:
+    return f"{row.get('source_type', '').strip()}|{row.get('round_or_version', '').strip()}"
+
+
+def is_fitted(row: dict[str, str]) -> bool:
+    return source_key(row) in fit_split().llm_fit_sources

@@ -1,0 +1,337 @@
+"""Predicting one LLM-inference row (A schema) with the serving model `perf` and `plan` use.
+
+Every prediction goes through :mod:`deployscope.physics.serving`'s public functions: the
+max-throughput point and the rate mode (:func:`~deployscope.physics.serving.evaluate`), the SLO
+search (:func:`~deployscope.physics.serving.max_rate`), the operating point at a measured load
+(:func:`~deployscope.physics.serving.rate_point`), the parallelism choice, static batches and the
+simulation. Nothing here re-implements them: the harness checks the physics itself.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from ..errors import DeployscopeError
+from ..physics import serving
+from ..physics.perf_types import Deployment, LatencyTargets, Load
+from .files import dataset_of, num
+
+
+class Skip(Exception):
+    """A row that cannot be predicted; the message is the reason."""
+
+
+@dataclass
+class Params:
+    """Overrides of the fitted figures, used by scripts/fit_perf.py while it searches."""
+
+    eff: dict[str, tuple[float, float]] = field(default_factory=dict)  # family -> (compute, bandwidth)
+    half_gflop: float | None = None
+    link_eff: float | None = None
+    overhead: dict[str, tuple[float, ...]] = field(default_factory=dict)  # engine -> (step, layer, prefill layer, request) s
+
+
+class Contexts:
+    """Serving contexts, built once per (model, gpu, formats, engine) and reused."""
+
+    def __init__(self, catalog, params: Params | None, base: dict | None = None) -> None:  # noqa: ANN001
+        self.catalog = catalog
+        self.params = params
+        self._base = base if base is not None else {}
+        self._cache: dict[tuple, Any] = {}
+        self.sims: dict[tuple, Any] = {}
+
+    def get(self, model: str, gpu: str, quant: str, kv: str | None, engine: str) -> serving.Context:
+        key = (model, gpu, quant, kv, engine)
+        if key not in self._cache:
+            if key not in self._base:
+                try:
+                    self._base[key] = serving.context(model, gpu, quant=quant, kv_quant=kv, engine=engine, catalog=self.catalog)
+                except DeployscopeError as exc:
+                    self._base[key] = exc
+            c = self._base[key]
+            self._cache[key] = c if isinstance(c, DeployscopeError) else self._apply(c)
+        c = self._cache[key]
+        if isinstance(c, DeployscopeError):
+            raise Skip(str(c))
+        return c
+
+    def _apply(self, c: serving.Context) -> serving.Context:
+        p = self.params
+        if p is None:
+            return c
+        hw = c.hw
+        if hw.family in p.eff:
+            ce, be = p.eff[hw.family]
+            hw = replace(hw, compute_eff=ce, attention_eff=ce, bandwidth_eff=be)
+        if p.half_gflop is not None:
+            hw = replace(hw, half_eff_flops=p.half_gflop * 1e9)
+        if p.link_eff is not None:
+            hw = replace(hw, link_eff=p.link_eff)
+        if c.engine.id in p.overhead:
+            so, lo, plo, ro = p.overhead[c.engine.id]
+            hw = replace(hw, step_overhead_s=so, layer_overhead_s=lo, prefill_layer_overhead_s=plo, request_overhead_s=ro)
+        return replace(c, hw=hw)
+
+
+# ----------------------------------------------------------------------------------------------
+# reading a row: engine, formats, lengths, load
+# ----------------------------------------------------------------------------------------------
+
+
+def engine_of(framework: str) -> str:
+    """The modeled engine a row's framework is, or is built on (a vLLM docker is vLLM)."""
+    f = framework.lower()
+    if "tensorrt" in f or "trt" in f:
+        return "trtllm"
+    if "sglang" in f:
+        return "sglang"
+    if "vllm" in f:
+        return "vllm"
+    if "llama.cpp" in f:
+        return "llamacpp"
+    raise Skip(f"framework {framework!r} is not one of the modeled engines (TensorRT-LLM, vLLM, SGLang, llama.cpp)")
+
+
+_PLAIN = {
+    "fp8": "fp8", "fp8 (w8a8)": "fp8", "bf16": "bf16", "bfloat16": "bf16", "fp16": "fp16", "float16": "fp16",
+    "nvfp4": "nvfp4", "mxfp4": "mxfp4", "fp4": "fp4",
+}
+# components whose weights carry the GEMMs (a per-component map is read by these)
+_GEMM_PARTS = ("matmul", "gemm", "linear", "mlp", "ffn", "expert", "moe", "weights")
+
+
+def _plain(p: str) -> str | None:
+    return _PLAIN.get(p) or _PLAIN.get(p.split(" (")[0].strip())
+
+
+def formats(precision: str, engine: str, vendor: str) -> tuple[str, str | None]:
+    """(weight format, KV format or None for the engine's default) of a row's `precision`.
+
+    Plain formats map directly; ``fp4`` is the vendor's FP4 (NVFP4 on NVIDIA, MXFP4 on AMD). A
+    per-component map (``fp8 (matmul/dispatch) + bf16 (MLA/combine)``, or a JSON-like
+    ``{"experts": "fp4", ...}``) is read by the format of its GEMM weights; ``A (selected
+    layers)/B`` is read as B, the format of the rest of the model. The KV cache is what the engine
+    keeps with those weights: FP8 with FP8 weights, FP8 in TensorRT-LLM with FP4 weights, the
+    engine's default otherwise.
+    """
+    p = precision.strip().lower()
+    if not p:
+        raise Skip("precision not stated")
+    sel = re.match(r"^(\w+) \(selected layers\)\s*/\s*(\w+)$", p)
+    fmt = _plain(sel.group(2)) if sel else _plain(p)
+    if fmt is None:
+        if p.count("(") > 1 or "{" in p:
+            fmt = next((_plain(f) for f, comp in _components(p) if any(k in comp for k in _GEMM_PARTS) and _plain(f)), None)
+    if fmt is None:
+        raise Skip(f"precision {precision!r} names no weight format the model takes (fp4, nvfp4, mxfp4, fp8, bf16, fp16)")
+    if fmt == "fp4":
+        fmt = "mxfp4" if vendor == "amd" else "nvfp4"
+    if fmt in ("bf16", "fp16", "fp8"):
+        return fmt, fmt
+    return fmt, ("fp8" if engine == "trtllm" else None)
+
+
+def _components(p: str) -> list[tuple[str, str]]:
+    """(format, component text) pairs of a per-component precision."""
+    out = [(f, comp) for f, comp in re.findall(r"(\w+)\s*\(([^)]*)\)", p)]
+    out += [(f, comp) for comp, f in re.findall(r"\"?(\w+)\"?\s*:\s*\"?(\w+)\"?", p)]
+    return out
+
+
+_OUT = re.compile(r"reference mean output ~?([\d.]+) tok/sample")
+
+
+def lengths(row: dict[str, str]) -> tuple[float, float]:
+    """(mean input, mean output) tokens: stated, or the dataset's published means."""
+    I = num(row.get("input_len"))
+    O = num(row.get("output_len"))
+    notes = row.get("notes", "")
+    if O is None:
+        m = _OUT.search(notes)
+        if m:
+            O = float(m.group(1))
+    ds = dataset_of(notes) if (I is None or O is None) else None
+    if I is None:
+        if ds is None:
+            raise Skip("input length not stated and the dataset has no published mean input length (validation/datasets.yaml)")
+        I = float(ds["mean_input_tokens"])
+    if O is None:
+        if ds is None or ds.get("mean_output_tokens") is None:
+            raise Skip("output length not stated")
+        O = float(ds["mean_output_tokens"])
+    return I, O
+
+
+def measured_rate(row: dict[str, str]) -> float | None:
+    """Requests/s a load-dependent row was measured at: the completed rate, else the target."""
+    notes = row.get("notes", "")
+    for pat in (r"at completed ([\d.]+) samples/s", r"completed samples/s=([\d.]+)", r"target_qps=([\d.]+)"):
+        m = re.search(pat, notes)
+        if m:
+            return float(m.group(1))
+    return None
+
+
+_SLO = re.compile(r"p99 TTFT<=(\d+)ms; p99 TPOT<=(\d+)ms")
+
+
+# ----------------------------------------------------------------------------------------------
+# predicting a row
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Row:
+    ctx: serving.Context
+    dep: Deployment
+    I: float
+    O: float
+    replicas: int
+    gpus: int
+    unit: str
+
+    def scale(self, tokens_per_s: float, requests_per_s: float) -> float:
+        """A system figure in the row's own unit."""
+        u = self.unit.lower()
+        if u.startswith("samples/s"):
+            return requests_per_s
+        if "input+output" in u:
+            return requests_per_s * (self.I + self.O)
+        if "(as labeled" in u:
+            # AMD pages: "tokens/s" without saying output or total. Within this file a metric named
+            # "throughput" counts output tokens (TensorRT-LLM rows), so read it the same way; the
+            # alternative (input + output) is reported in docs/validation.md.
+            return tokens_per_s
+        if u.startswith("output_tokens/s/gpu"):
+            return tokens_per_s / self.gpus
+        if u.startswith("output_tokens/s"):
+            return tokens_per_s
+        raise Skip(f"unit {self.unit!r} is not one the harness reads")
+
+
+def _row(row: dict[str, str], ctxs: Contexts) -> _Row:
+    metric = row.get("metric", "").strip()
+    unit = row.get("unit", "").strip()
+    if "per_node" in metric or "per node" in unit or "per 8-GPU node" in unit:
+        raise Skip("prefill/decode-disaggregated production serving with wide expert parallelism is not modeled")
+    cat = ctxs.catalog
+    model, gpu = row.get("model", "").strip(), row.get("hardware", "").strip()
+    m = cat.models.find(model)
+    if m is None:
+        raise Skip(f"model {model!r} is not in the catalog")
+    g = cat.accelerators.find(gpu)
+    if g is None:
+        raise Skip(f"hardware {gpu!r} is not in the catalog")
+    engine = engine_of(row.get("framework", ""))
+    quant, kv = formats(row.get("precision", ""), engine, str(getattr(g, "vendor", "")).lower())
+    ctx = ctxs.get(m.id, g.id, quant, kv, engine)
+    gpus = int(num(row.get("gpu_count")) or 1)
+    I, O = lengths(row)
+    tp_s, pp_s = num(row.get("tp")), num(row.get("pp"))
+    if tp_s:
+        tp, pp, ep = int(tp_s), int(pp_s or 1), 1
+        if gpus % (tp * pp):
+            raise Skip(f"{gpus} GPUs do not split into tp={tp} x pp={pp} replicas")
+    else:
+        try:
+            tp, pp, ep = serving.choose_parallelism(ctx, gpus, I, O)
+        except ValueError as exc:
+            raise Skip(str(exc)) from None
+    mns = re.search(r"max_num_seqs=(\d+)", row.get("notes", ""))
+    dep = Deployment(model=m.id, gpu=g.id, gpus=gpus, tp=tp, pp=pp, ep=ep, quant=quant, kv_quant=kv, engine=engine,
+                     max_batch_size=int(mns.group(1)) if mns else None)
+    kv_tokens = float(serving.memory_budget(ctx, tp, pp, ep)["kv_capacity_tokens"])
+    if kv_tokens < I + O:
+        raise Skip("the model does not fit with this parallelism (predicted out of memory)")
+    return _Row(ctx=ctx, dep=dep, I=I, O=O, replicas=gpus // (pp * max(tp, ep)), gpus=gpus, unit=unit)
+
+
+def predict_llm_row(row: dict[str, str], ctxs: Contexts) -> float:
+    """Predicted value of one A-schema row in its own metric and unit (raises Skip)."""
+    r = _row(row, ctxs)
+    metric = row.get("metric", "").strip()
+    scenario = row.get("scenario", "").lower()
+    B_row = num(row.get("batch_size"))
+    qps = re.search(r"QPS=([\d.]+|INF)", row.get("scenario", ""))
+    if "throughput" in metric:
+        return _throughput(row, r, metric, scenario, B_row, qps, ctxs)
+    scale = 1e3 if r.unit == "ms" else 1.0 if r.unit == "s" else None
+    if scale is None:
+        raise Skip(f"latency unit {r.unit!r} is not ms or s")
+    if metric == "ttft":
+        return serving.static_batch(r.ctx, B_row or 1.0, r.I, r.O, tp=r.dep.tp, pp=r.dep.pp, ep=r.dep.ep)[1] * scale
+    if metric == "end_to_end_batch_latency":
+        if B_row is None:
+            raise Skip("batch latency row without a batch size")
+        return serving.static_batch(r.ctx, B_row, r.I, r.O, tp=r.dep.tp, pp=r.dep.pp, ep=r.dep.ep)[0] * scale
+    if metric in ("mean_ttft", "mean_itl", "mean_tpot", "p99_ttft", "p99_itl") and qps:
+        sim = _sim(r, qps.group(1), _requests(row), ctxs)
+        v = {"mean_ttft": sim.ttft_s.mean, "p99_ttft": sim.ttft_s.p99, "mean_itl": sim.itl_mean_s}.get(metric, sim.tpot_s.mean)
+        if v is None:
+            raise Skip("the simulation produced no completed requests")
+        return v * scale
+    m_srv = re.match(r"(server|interactive)_(mean|p99)_(ttft|tpot)", metric)
+    if m_srv:
+        lam = measured_rate(row)
+        if lam is None:
+            raise Skip("server latency row without the load it was measured at (completed samples/s or target_qps) in its notes")
+        slo = _SLO.search(row.get("constraints", ""))
+        # the scenario's TPOT limit is what the engine's scheduler was tuned to; a load at or past
+        # the predicted capacity is read at the near-saturation point (flagged, never unbounded)
+        pt = serving.rate_point(r.ctx, np.array([lam / r.replicas]), r.I, r.O, tp=r.dep.tp, pp=r.dep.pp, ep=r.dep.ep,
+                                b_max=_b_max(r), tpot_limit=float(slo.group(2)) / 1e3 if slo else None)
+        if m_srv.group(3) == "tpot":
+            return float(pt["tpot"][0]) * scale
+        return float(pt["ttft_mean" if m_srv.group(2) == "mean" else "ttft_p99"][0]) * scale
+    raise Skip(f"metric {metric!r} is not one the harness predicts")
+
+
+def _b_max(r: _Row) -> float:
+    return float(serving.evaluate(r.dep, Load(input_len=r.I, output_len=r.O), ctx=r.ctx).max_batch_size)
+
+
+def _throughput(row, r: _Row, metric: str, scenario: str, B_row, qps, ctxs: Contexts) -> float:  # noqa: ANN001
+    if metric.startswith("server_") or metric.startswith("interactive_"):
+        slo = _SLO.search(row.get("constraints", ""))
+        if not slo:
+            raise Skip("server scenario without readable p99 TTFT/TPOT limits in constraints")
+        targets = LatencyTargets(ttft_p99_s=float(slo.group(1)) / 1e3, tpot_p99_s=float(slo.group(2)) / 1e3)
+        lam = serving.max_rate(r.ctx, r.I, r.O, targets, tp=r.dep.tp, pp=r.dep.pp, ep=r.dep.ep, b_max=_b_max(r))
+        if lam is None:
+            raise Skip("no load meets the scenario's latency limits in the model")
+        return r.scale(lam * r.O * r.replicas, lam * r.replicas)
+    if "static batch" in scenario or metric == "throughput_per_gpu":
+        if B_row is None:
+            raise Skip("static-batch row without a batch size")
+        e2e, _ = serving.static_batch(r.ctx, B_row, r.I, r.O, tp=r.dep.tp, pp=r.dep.pp, ep=r.dep.ep)
+        tok = B_row * r.O / e2e * r.replicas
+        return r.scale(tok, tok / r.O)
+    if qps:
+        sim = _sim(r, qps.group(1), _requests(row), ctxs)
+        return r.scale(sim.output_tokens_per_s * r.replicas, sim.requests_per_s * r.replicas)
+    res = serving.evaluate(r.dep, Load(input_len=r.I, output_len=r.O), ctx=r.ctx)  # max throughput
+    return r.scale(res.output_tokens_per_s, res.requests_per_s)
+
+
+def _requests(row: dict[str, str]) -> int:
+    m = re.search(r"(\d+) requests", row.get("notes", ""))
+    return int(m.group(1)) if m else 500
+
+
+def _sim(r: _Row, qps: str, n_req: int, ctxs: Contexts):  # noqa: ANN202
+    key = (id(r.ctx), r.dep.tp, r.dep.pp, r.dep.ep, r.I, r.O, qps, n_req, r.replicas)
+    if key not in ctxs.sims:
+        rate = None if qps == "INF" else float(qps) / r.replicas
+        ctxs.sims[key] = serving.simulate(ctx=r.ctx, tp=r.dep.tp, pp=r.dep.pp, ep=r.dep.ep, input_len=r.I, output_len=r.O, rate=rate,
+                                          num_requests=max(1, n_req // r.replicas), seed=0)
+    return ctxs.sims[key]
+
+
+def is_finite(x: Any) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)

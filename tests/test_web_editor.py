@@ -1,0 +1,231 @@
+"""The guided scenario editor, Compare, Measurements and the catalog pages, through the ASGI app."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+
+import pytest
+
+from web_helpers import form_token, form_value, sample_plan
+
+warnings.filterwarnings("ignore", message=".*httpx.*", category=DeprecationWarning)
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from deployscope.errors import DeployscopeError  # noqa: E402
+from deployscope.safe_yaml import load  # noqa: E402
+from deployscope.scenario import Scenario, template  # noqa: E402
+from deployscope.store import Store  # noqa: E402
+from deployscope.web import editor  # noqa: E402
+from deployscope.web.app import create_app  # noqa: E402
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(str(tmp_path / "web.db"))
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def client(store):
+    return TestClient(create_app(store, plan_processes=False))
+
+
+def post_form(client, page_html: str, action: str, fields: dict[str, str], path: str = "/scenarios/new", **kw):
+    data = {"csrf_token": form_value(page_html, "csrf_token"), "mode": "form", "base_yaml": form_value(page_html, "base_yaml"),
+            "action": action, **fields}
+    return client.post(path, data=data, **kw)
+
+
+# ----------------------------------------------------------------------------- the schema drives the form
+def test_every_scenario_field_has_a_description():
+    """One source for the form's help and the API docs: no field of the input schema is bare."""
+    from deployscope.scenario import (
+        Availability,
+        CandidateFilters,
+        Currency,
+        DiffusionWorkload,
+        Economics,
+        LLMWorkload,
+        LoadProfile,
+        Quality,
+        Targets,
+        TokenLengths,
+        TrainingJob,
+    )
+
+    bare = [f"{m.__name__}.{n}" for m in (Scenario, LLMWorkload, DiffusionWorkload, TokenLengths, TrainingJob, LoadProfile, Targets,
+                                          Quality, Availability, Economics, Currency, CandidateFilters)
+            for n, f in m.model_fields.items() if not f.description and n not in ("facility_limits",)]
+    assert bare == []
+
+
+def test_labels_units_help_and_widgets_come_from_the_schema(client):
+    html = client.get("/scenarios/new").text
+    assert ">TTFT p95 <span class=\"ds-unit\">(s)</span>" in html
+    assert "time to first token, 95th percentile, seconds" in html  # the field's description
+    assert "workloads[0].requests_per_user_per_day" not in re.sub(r'(name|id|value)="[^"]*"', "", html).split("<datalist")[0]
+    # an enum is a select with its allowed values
+    m = re.search(r'<select id="fld-objective" name="f:objective".*?</select>', html, re.S)
+    assert m and all(f'value="{v}"' in m.group(0) for v in ("npv", "total_cost", "unit_cost", "latency"))
+    # a list of enum values is a set of checkboxes
+    assert html.count('name="f:candidates.placements"') == 4 and 'type="checkbox"' in html
+    # lists of ids are chips with a catalog picker; a model is a picker with search over the catalog
+    assert 'name="f:candidates.gpus"' in html and 'data-chips list="dl-gpus"' in html
+    assert re.search(r'name="f:workloads\[0\]\.model" value="llama-3.1-8b-instruct"[^>]*list="dl-models"', html)
+    assert '<datalist id="dl-models">' in html and 'value="h100-sxm-80gb"' in html
+    # add buttons for every repeated group, per kind where there are kinds
+    for action in ("add:workloads:llm", "add:workloads:diffusion", "add:training", "add:pipelines"):
+        assert f'value="{action}"' in html, action
+
+
+def test_humanize_reads_units_off_the_name():
+    assert editor.humanize("ttft_p95_s") == ("TTFT p95", "s")
+    assert editor.humanize("colocation_per_kw_month") == ("Colocation", "per kW-month")
+    assert editor.humanize("support_pct_capex") == ("Support", "% of CapEx")
+    assert editor.humanize("requests_per_day") == ("Requests per day", "")
+
+
+# ----------------------------------------------------------------------------- editing without YAML
+def test_two_workloads_built_with_the_form_only_and_saved_with_comments(client, store):
+    page = client.get("/scenarios/new").text
+    r = post_form(client, page, "add:workloads:llm", {})
+    assert r.status_code == 200 and "Added an item" in r.text and 'name="f:workloads[1].model"' in r.text
+    fields = {"f:name": "two-workloads", "f:workloads[1].name": "summaries", "f:workloads[1].model": "llama-3.1-8b-instruc",
+              "f:workloads[1].requests_per_day": "5000", "f:workloads[1].input_tokens.mean": "800",
+              "f:workloads[1].output_tokens.mean": "150", "m:candidates.placements": "1",
+              "f:candidates.placements": ["on_prem", "api"], "f:candidates.gpus": "h100-sxm-80gb, l40s"}
+    r = post_form(client, r.text, "check", fields)
+    assert r.status_code == 422
+    err = re.search(r'id="fld-workloads-1--model-error"[^>]*>([^<]*)', r.text)
+    assert err and "unknown model" in err.group(1) and "did you mean" in err.group(1)
+    fields["f:workloads[1].model"] = "llama-3.1-8b-instruct"
+    r = post_form(client, r.text, "check", fields)
+    assert r.status_code == 200 and "The scenario is valid." in r.text, re.findall(r'ds-field-error[^>]*>([^<]*)', r.text)
+    r = post_form(client, r.text, "save", fields, follow_redirects=False)
+    assert r.status_code == 303
+    saved = store.get_scenario("two-workloads")
+    data = load(saved.yaml, source="saved")
+    assert [w["name"] for w in data["workloads"]] == ["chat", "summaries"]
+    assert data["candidates"]["placements"] == ["on_prem", "api"] and data["candidates"]["gpus"] == ["h100-sxm-80gb", "l40s"]
+    # the template's comments survive the edit
+    assert "# time to first token, p95" in saved.yaml and "# Deployscope scenario." in saved.yaml
+    assert "# tariff_per_kwh: 0.12" in saved.yaml
+
+
+@pytest.mark.parametrize("name", ["template"] + sorted(p.name for p in EXAMPLES.glob("*.yaml")))
+def test_untouched_fields_are_not_rewritten(name):
+    """Submitting the form as rendered (checkbox sets included) keeps the YAML byte for byte."""
+    base = template() if name == "template" else (EXAMPLES / name).read_text()
+    doc = editor.load_document(base)
+    fields = editor.walk(editor.scenario_form(editor._plain(doc)))
+    form = {f.input_name: (f.checked if f.widget == "checkboxes" else [f.shown]) for f in fields}
+    editor.apply_form(doc, form, {f.path for f in fields if f.widget == "checkboxes"})
+    assert editor.dump_document(doc) == base
+
+
+def test_remove_a_workload_and_an_emptied_field_falls_back_to_its_default(client):
+    text = (EXAMPLES / "saas-chat.yaml").read_text()
+    doc = editor.load_document(text)
+    editor.apply_action(doc, "add:workloads:diffusion")
+    n = len(doc["workloads"])
+    assert doc["workloads"][-1]["kind"] == "diffusion"
+    editor.apply_action(doc, f"remove:workloads[{n - 1}]")
+    assert len(doc["workloads"]) == n - 1
+    editor.apply_form(doc, {"f:targets.ttft_p95_s": [""]}, set())
+    assert "ttft_p95_s" not in (doc.get("targets") or {})
+    with pytest.raises(DeployscopeError):
+        editor.apply_action(doc, "remove:__class__")
+
+
+def test_switching_a_workload_kind_drops_the_fields_it_does_not_have():
+    doc = editor.load_document(template())
+    editor.apply_form(doc, {"f:workloads[0].kind": ["diffusion"]}, set())
+    assert "input_tokens" not in doc["workloads"][0]
+    # the form now shows the diffusion fields; the next submit fills them
+    assert any(f.path == "workloads[0].images_per_day" for f in editor.walk(editor.scenario_form(editor._plain(doc))))
+    editor.apply_form(doc, {"f:workloads[0].images_per_day": ["100"]}, set())
+    w = doc["workloads"][0]
+    assert w["kind"] == "diffusion" and "input_tokens" not in w and w["images_per_day"] == 100
+
+
+def test_a_plan_error_returns_to_the_form_with_the_error_beside_the_field(client, store):
+    sid = store.save_scenario("broken", template().replace("model: llama-3.1-8b-instruct", "model: llama-3.1-8b-instruc"))
+    tok = form_token(client)
+    r = client.post(f"/scenarios/{sid}/plan", data={"csrf_token": tok})
+    assert r.status_code == 422
+    assert 'id="scenario-form"' in r.text and 'id="fld-workloads-0--model-error"' in r.text and "did you mean" in r.text
+
+
+def test_error_page_links_back(client):
+    r = client.get("/plans/999", headers={"referer": "http://testserver/scenarios/3/edit"})
+    assert r.status_code == 404 and '<a href="/scenarios/3/edit" id="error-back">' in r.text
+    r = client.get("/plans/999", headers={"referer": "http://evil.example/x"})
+    assert "error-back" not in r.text  # only our own pages
+
+
+def test_api_check_is_the_cli_validation(client):
+    r = client.post("/api/scenarios/check", json={"yaml": template().replace("llama-3.1-8b-instruct", "llama-3.1-8b-instruc")})
+    assert r.status_code == 400 and r.json()["field"] == "workloads[0].model" and "did you mean" in r.json()["error"]
+    assert client.post("/api/scenarios/check", json={"yaml": template()}).json()["valid"] is True
+    schema = client.get("/api/scenario-schema").json()
+    assert "time to first token" in str(schema)
+
+
+# ----------------------------------------------------------------------------- compare, catalog, measurements
+def test_compare_warns_on_currency_horizon_and_catalog_date_and_lists_input_differences(client, store):
+    a = sample_plan("usd-plan")
+    b = sample_plan("eur-plan").model_copy(update={"currency": "EUR", "horizon_years": 5,
+                                                    "scenario": {"name": "eur-plan", "horizon_years": 5, "currency": {"code": "EUR"}}})
+    b.sources[0] = b.sources[0].model_copy(update={"as_of": "2026-01-01"})
+    pa, pb = store.save_plan(None, a), store.save_plan(None, b)
+    html = client.get(f"/compare?a={pa}&b={pb}").text
+    assert 'id="compare-warnings"' in html
+    assert "Different currencies: plan A is in USD, plan B in EUR" in html
+    assert "Different horizons: 3 years against 5 years" in html and "Different catalog dates" in html
+    diff = re.search(r'<table class="ds-table" id="compare-differences">.*?</table>', html, re.S).group(0)
+    assert "horizon_years" in diff and "currency.code" in diff
+    same = client.get(f"/compare?a={pa}&b={pa}").text
+    assert 'id="compare-warnings"' not in same and "answer the same inputs" in same
+
+
+def test_catalog_tables_sort_filter_and_round(client):
+    html = client.get("/catalog/accelerators?sort=memory_gb&desc=1").text
+    ids = re.findall(r"<tr><td><code>([^<]+)</code>", html)
+    from deployscope.catalog import default_catalog
+
+    mem = {r.id: r.memory_gb or 0 for r in default_catalog().table("accelerators")}
+    assert [mem[i] for i in ids] == sorted((mem[i] for i in ids), reverse=True)
+    assert "▼" in html and "https://" in html  # sources linked
+    filtered = client.get("/catalog/accelerators?q=h100").text
+    assert 0 < len(re.findall(r"<tr><td><code>", filtered)) < len(ids)
+    assert not re.search(r">\d+\.\d{5,}<", html)  # no long decimals
+
+
+def test_measurement_charts_from_a_run(client, store):
+    recs = [{"send": i * 0.1, "chunks": [0.05 + 0.001 * i, 0.1 + 0.001 * i, 0.15 + 0.002 * i], "status": 200, "error": None,
+             "usage_completion": 3, "end": 0.2} for i in range(40)]
+    summary = {"completed": 40, "errors": 0, "output_tokens_per_s": 123.456789, "mean_concurrency": 3.3,
+               "ttft_s": {"p50": 0.0712345678, "mean": 0.072}, "tpot_s": {"mean": 0.025}, "model": "llama-3.1-8b", "gpu": "h100-sxm-80gb", "engine": "vllm",
+               "input_tokens": 4000, "output_tokens": 120}
+    rid = store.save_bench_run(summary, recs)
+    html = client.get(f"/measurements/{rid}").text
+    for cid in ("chart-ttft-distribution", "chart-tpot-distribution", "chart-throughput-concurrency", "chart-measured-predicted"):
+        assert f'id="{cid}"' in html, cid
+    assert "123.5" in html and "0.07123" in html and "0.0712345678" not in html.split("Full summary")[0]
+    assert 'id="run-predicted"' in html
+
+
+def test_every_field_the_template_writes_is_described_in_the_schema():
+    """The `scenario init` template, the form and the API docs speak of the same fields: every
+    key the template sets (comments aside) has a schema description the form shows as help."""
+    data = load(template(), source="template")
+    fields = {f.path: f for f in editor.walk(editor.scenario_form(data))}
+    written = [f for f in fields.values() if f.present]
+    assert len(written) > 20
+    assert [f.path for f in written if not f.help] == []
