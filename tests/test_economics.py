@@ -86,16 +86,50 @@ def test_onprem_co2_and_unit_costs():
 
 
 def test_onprem_additions_and_residual_age():
-    # 50k added at the start of year 2 of 3: used 2 years -> residual 50k x (1 - 2/5)
+    # 50k needed from the start of year 2 of 3: paid at t = 1 (end of year 1, discounted once),
+    # used 2 years -> residual 50k x (1 - 2/5)
     r = small_onprem(additions={2: {"servers": 50_000.0}}, installation_pct_of_capex=0.0)
-    assert r.flows[2].capex == pytest.approx(50_000.0)
+    assert r.flows[1].capex == pytest.approx(50_000.0)
+    assert r.flows[2].capex == 0.0
+    assert r.flows[1].breakdown["support"] == pytest.approx(10_000.0)  # year 1 runs 100k only
     assert r.flows[2].breakdown["support"] == pytest.approx(15_000.0)
     assert r.flows[3].breakdown["residual_value"] == pytest.approx(-(40_000.0 + 30_000.0))
 
 
-def test_onprem_residual_never_negative_past_depreciation():
+def test_growth_purchase_discounted_as_end_of_year_before_to_the_cent():
+    # convention worked in docs/economics.md: r = 10 %, H = 2, 100k at t=0, 50k for year 2
+    r = onprem_cash_flows(horizon_years=2, capex_usd={"servers": 100_000.0}, additions={2: {"servers": 50_000.0}},
+                          average_power_w=0.0, tariff_usd_per_kwh=0.0, pue=1.0, depreciation_years=4)
+    # residual: 100k x (1 - 2/4) + 50k x (1 - 1/4) = 50,000 + 37,500
+    assert r.flows[2].capex == pytest.approx(-87_500.0)
+    # NPV: 100,000 + 50,000 / 1.1 - 87,500 / 1.21 = 100,000 + 45,454.55 - 72,314.05 = 73,140.50
+    assert round(r.npv(0.10), 2) == 73_140.50
+    # the break-even timeline pays the 50k at month 12, where the NPV discounts it
+    assert cumulative_cost_at(r.flows, 11.99) == pytest.approx(100_000.0)
+    assert cumulative_cost_at(r.flows, 12.0) == pytest.approx(150_000.0)
+
+
+def test_refresh_at_depreciation_life_and_residual_from_the_same_schedule():
+    # H = 7, life 5: the year-0 server is bought again at t = 5 (start of year 6), 2 years old at the end
     r = small_onprem(horizon_years=7, depreciation_years=5)
-    assert r.flows[-1].breakdown["residual_value"] == 0.0
+    assert r.flows[5].breakdown["hardware_refresh"] == pytest.approx(100_000.0)
+    assert r.flows[5].capex == pytest.approx(110_000.0)  # installed again (10 %)
+    assert "hardware_refresh" not in r.flows[4].breakdown
+    assert r.flows[-1].breakdown["residual_value"] == pytest.approx(-60_000.0)  # 100k x (1 - 2/5)
+    # a life that ends exactly at the horizon is not refreshed; its residual is zero
+    r5 = small_onprem(horizon_years=5, depreciation_years=5)
+    assert all("hardware_refresh" not in f.breakdown for f in r5.flows)
+    assert r5.flows[-1].breakdown["residual_value"] == 0.0
+    # a 10-year horizon with a 3-year life: refreshed at t = 3, 6, 9; residual 100k x (1 - 1/3)
+    r10 = small_onprem(horizon_years=10, depreciation_years=3)
+    assert [f.year for f in r10.flows if "hardware_refresh" in f.breakdown] == [3, 6, 9]
+    assert r10.flows[-1].breakdown["residual_value"] == pytest.approx(-100_000.0 * 2 / 3)
+
+
+def test_refresh_vectorized_over_depreciation_samples():
+    r = small_onprem(horizon_years=7, depreciation_years=np.array([5.0, 8.0]))
+    assert np.allclose(r.flows[5].breakdown["hardware_refresh"], [100_000.0, 0.0])
+    assert np.allclose(r.flows[-1].breakdown["residual_value"], [-60_000.0, -12_500.0])
 
 
 def test_own_facility_and_assumptions():
@@ -322,3 +356,41 @@ def test_economic_inputs_from_catalog_with_provenance():
     assert ei.value.field == "economics.tarif"
     r = onprem_cash_flows(horizon_years=2, capex_usd={"servers": 1e5}, average_power_w=5000, **e.onprem_kwargs())
     assert any(a.name == "staff_fte" and "staff.fte_onprem" in a.source for a in r.assumptions)
+
+
+# --- commitments: whole terms -------------------------------------------------------------------
+
+
+def test_commitment_added_in_year_two_is_charged_its_whole_term_to_the_cent():
+    # 3y at 2 USD/h: 1 instance from year 1, 2 from year 2, horizon 3
+    r = cloud_cash_flows(horizon_years=3, price_usd_per_hour=2.0, instances=[1, 2, 2], pricing="3y")
+    assert r.flows[1].breakdown["cloud_commitment_3y"] == pytest.approx(17_520.00)
+    assert r.flows[2].breakdown["cloud_commitment_3y"] == pytest.approx(35_040.00)
+    # the year-2 instance's term runs through year 4: one instance-year past the horizon
+    assert r.flows[3].breakdown["commitment_beyond_horizon"] == pytest.approx(17_520.00)
+    assert round(r.total(), 2) == 17_520.00 + 35_040.00 * 2 + 17_520.00
+    assert any("remaining obligation past the horizon: 17,520 USD" in n for n in r.notes)
+
+
+def test_commitment_renews_at_that_years_price_and_never_shrinks_mid_term():
+    r = cloud_cash_flows(horizon_years=3, price_usd_per_hour=1.0, instances=[2, 1, 1], pricing="1y",
+                         price_change_per_year=-0.5)
+    # 1y terms: year 1 two at 1.0; year 2 one renewed at 0.5; year 3 one at 0.25
+    assert [round(f.opex, 2) for f in r.flows] == [0.0, 17_520.00, 4_380.00, 2_190.00]
+    r3 = cloud_cash_flows(horizon_years=3, price_usd_per_hour=1.0, instances=[2, 1, 1], pricing="3y")
+    # a 3-year commitment on two instances is owed in full although year 2 needs one
+    assert [round(f.opex, 2) for f in r3.flows] == [0.0, 17_520.00, 17_520.00, 17_520.00]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    inst=st.lists(st.integers(0, 20), min_size=1, max_size=6),
+    price=st.floats(0.1, 100),
+    pricing=st.sampled_from(["1y", "3y"]),
+)
+def test_commitments_never_cost_less_than_their_whole_term(inst, price, pricing):
+    term = {"1y": 1, "3y": 3}[pricing]
+    r = cloud_cash_flows(horizon_years=len(inst), price_usd_per_hour=price, instances=inst, pricing=pricing)
+    # 1y: every needed instance-year is committed; 3y: the peak count is held for a whole term
+    floor_cost = sum(inst) * 8760 * price if term == 1 else max(inst) * 8760 * price * term
+    assert r.total() >= floor_cost * (1 - 1e-9) - 1e-6

@@ -119,7 +119,7 @@ uncertainty: {demand: [0.01, 1, 100]}
     rc, err = _plan_text(text, tmp_path)
     assert rc in (0, 2) and "Traceback" not in err
     if rc == 2:  # no option may serve it; then the message names a field the user wrote
-        assert err.split("error: ", 1)[1].split(":")[0] in ("candidates", "workloads[0]", "targets"), err
+        assert err.split("error: ", 1)[1].split(":")[0] in ("candidates", "workloads[0]", "targets", "workloads[0].peak_to_average"), err
 
 
 @pytest.mark.parametrize(

@@ -77,13 +77,11 @@ def test_hand_computed_tco_matches_to_the_cent(result):
     row = cat.servers.get("hgx-h100-8gpu")
     storage = min((s for s in cat.storage if s.tier == "nvme" and s.price_usd_per_tb), key=lambda s: s.price_usd_per_tb)
     max_kw = row.max_power_kw
-    idle = cat.economic_defaults.find("power.idle_fraction")
-    typical_kw = row.typical_power_kw or max_kw
-    if idle is not None:  # the planner interpolates between idle and typical draw by utilization
-        idle_kw = typical_kw * idle.value
-        avg_kw = idle_kw + perf.utilization * (typical_kw - idle_kw)
-    else:
-        avg_kw = typical_kw
+    idle = cat.economic_defaults.get("power.idle_fraction")
+    # average draw = idle + busy share of the installed GPUs x (maximum - idle) (docs/economics.md)
+    idle_kw = max_kw * idle.value
+    busy_share = perf.utilization * perf.gpus / (servers * row.gpu_slots)
+    avg_kw = idle_kw + busy_share * (max_kw - idle_kw)
 
     hardware = servers * SERVER_PRICE + perf.storage_tb * storage.price_usd_per_tb
     capex0 = hardware * (1 + INSTALL)
@@ -142,3 +140,63 @@ def test_currency_conversion_scales_every_money_figure():
     assert eur.currency == "EUR"
     assert b.npv == pytest.approx(a.npv * 0.5, rel=1e-9)
     assert b.total_cost == pytest.approx(a.total_cost * 0.5, rel=1e-9)
+
+
+def test_a_per_gpu_price_override_lowers_on_prem_by_the_hand_amount():
+    base = small_case()
+    base["economics"]["hardware_prices"] = {}
+    cheap = small_case()
+    cheap["economics"]["hardware_prices"] = {"h100-sxm-80gb": 22_000.0}
+    a = plan(base).option("on_prem-h100-sxm-80gb")
+    b = plan(cheap).option("on_prem-h100-sxm-80gb")
+    assert a.performance.servers == b.performance.servers == 1
+    catalog_gpu = default_catalog().accelerators.get("h100-sxm-80gb").price_usd
+    # one 8-GPU server sold with its GPUs: 8 x (31,904.63 - 22,000) less, plus the installation on it
+    saving = 8 * (catalog_gpu - 22_000.0)
+    c0 = {f.year: f for f in a.cash_flows}[0].capex - {f.year: f for f in b.cash_flows}[0].capex
+    assert c0 == pytest.approx(saving * (1 + INSTALL), abs=0.01)
+    assert b.npv < a.npv
+
+
+def test_a_typo_in_a_price_map_is_refused_with_did_you_mean(capsys, tmp_path):
+    import yaml
+
+    from deployscope.cli import main
+
+    case = small_case()
+    case["economics"]["hardware_prices"] = {"h100-sxm-80g": 22_000.0}
+    p = tmp_path / "s.yaml"
+    p.write_text(yaml.safe_dump(case))
+    rc = main(["plan", str(p), "--json"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "economics.hardware_prices.h100-sxm-80g" in err and "did you mean" in err and "h100-sxm-80gb" in err
+
+
+def test_staff_grows_with_the_fleet_above_the_floor():
+    case = small_case()
+    del case["economics"]["staff_fte"]
+    case["workloads"][0]["requests_per_day"] = 2_000_000_000
+    opt = plan(case).option("on_prem-h100-sxm-80gb")
+    gpus = opt.performance.servers * 8
+    assert gpus > 125  # above the floor
+    staff = {f.year: f for f in opt.cash_flows}[H].breakdown["staff"]
+    assert staff == pytest.approx(max(0.5, gpus / 250) * FTE_COST, rel=1e-9)
+    # the servers share one 64-port top-of-rack switch
+    assert {f.year: f for f in opt.cash_flows}[0].breakdown["network"] == pytest.approx(15_652.17)
+
+
+def test_the_utilization_input_drives_power_between_idle_and_maximum():
+    cat = default_catalog()
+    row = cat.servers.get("hgx-h100-8gpu")
+    idle = cat.economic_defaults.get("power.idle_fraction").value
+    powers = {}
+    for u in (0.2, 0.8):
+        case = small_case()
+        case["economics"]["utilization"] = u
+        opt = plan(case).option("on_prem-h100-sxm-80gb")
+        powers[u] = {f.year: f for f in opt.cash_flows}[1].breakdown["power"]
+        # one server: (idle + u x (max - idle)) x 8,760 h x PUE x tariff, to the cent
+        kw = row.max_power_kw * (idle + u * (1 - idle))
+        assert powers[u] == pytest.approx(kw * 8760 * PUE * TARIFF, abs=0.005)
+    assert powers[0.8] > powers[0.2]

@@ -99,11 +99,16 @@ def test_gdpr_transfers_and_dpf():
     facts = PolicyFacts(data_categories=["personal"], organization_jurisdiction="DE", data_subject_jurisdictions=["EU"])
     us_api = PlacementOption(id="a", placement="api_us", parts=[PlacementPart(kind="api", jurisdiction="US", data_region="US")])
     v = evaluate(facts, us_api, CAT)
-    assert not v.allowed and "gdpr.transfer.no_effective_measure" in ids(v.excluded_because)
-    assert "gdpr.transfer.tool" in ids(v.obligations) and "gdpr.processor_contract" in ids(v.obligations)
-    # documented safeguards lift the exclusion, obligations stay
-    v2 = evaluate(facts.model_copy(update={"transfer_safeguards_documented": True}), us_api, CAT)
-    assert v2.allowed and "gdpr.transfer.tool" in ids(v2.obligations)
+    # a non-DPF US processor: SCCs + transfer impact assessment are a lawful route (an obligation)
+    assert v.allowed, v.reasons()
+    assert {"gdpr.transfer.us_scc_tia", "gdpr.transfer.tool", "gdpr.processor_contract"} <= set(ids(v.obligations))
+    # ... excluded only when the organization forbids third-country processing
+    v2 = evaluate(facts.model_copy(update={"third_country_transfers_allowed": False}), us_api, CAT)
+    assert not v2.allowed and "gdpr.transfer.forbidden_by_organization" in ids(v2.excluded_because)
+    # a third country without adequacy other than the US: still no effective measure, unless documented
+    cn = PlacementOption(id="cn", placement="api_us", parts=[PlacementPart(kind="api", jurisdiction="CN", data_region="CN")])
+    assert "gdpr.transfer.no_effective_measure" in ids(evaluate(facts, cn, CAT).excluded_because)
+    assert evaluate(facts.model_copy(update={"transfer_safeguards_documented": True}), cn, CAT).allowed
     # a DPF-certified US provider: allowed, with the DPF obligation
     dpf = PlacementOption(id="b", placement="us_cloud", parts=[PlacementPart(kind="cloud", jurisdiction="US", data_region="US", certifications=["DPF"])])
     v3 = evaluate(facts, dpf, CAT)
@@ -210,3 +215,57 @@ def test_every_catalog_row_evaluates(facts):
         assert v.allowed == (not v.excluded_because)
         if facts.network_policy == "air_gapped":
             assert not v.allowed
+
+
+def test_provider_level_certifications_and_region_residency():
+    facts = PolicyFacts(data_categories=["personal"], organization_jurisdiction="DE", data_subject_jurisdictions=["EU"])
+    # two AWS rows, one row-level DPF claim missing: the company's DPF certification covers both
+    for region in ("us-east-1", "us-east-2"):
+        part = PlacementPart(kind="cloud", provider="aws", jurisdiction="US", data_region="US", region=region)
+        v = evaluate(facts, PlacementOption(id=region, placement="us_cloud", parts=[part]), CAT)
+        assert "gdpr.transfer.dpf" in ids(v.obligations) and "gdpr.transfer.us_scc_tia" not in ids(v.obligations)
+    # residency per region: a Nebius row in us-central1 is a US transfer, in eu-north1 it is not
+    us = PlacementPart(kind="cloud", provider="nebius", jurisdiction="NL", data_region="EU", region="us-central1")
+    eu = PlacementPart(kind="cloud", provider="nebius", jurisdiction="NL", data_region="EU", region="eu-north1")
+    assert "gdpr.transfer.tool" in ids(evaluate(facts, PlacementOption(id="u", placement="us_cloud", parts=[us]), CAT).obligations)
+    assert "gdpr.transfer.tool" not in ids(evaluate(facts, PlacementOption(id="e", placement="eu_cloud", parts=[eu]), CAT).obligations)
+    # a region-scoped certification: AWS C5 covers eu-central-1, not us-east-1
+    hfacts = PolicyFacts(data_categories=["health"], organization_jurisdiction="DE", sector="health")
+    fra = PlacementPart(kind="cloud", provider="aws", jurisdiction="US", data_region="DE", region="eu-central-1")
+    assert "sector.de_health.c5" not in ids(evaluate(hfacts, PlacementOption(id="f", placement="eu_cloud", parts=[fra]), CAT).excluded_because)
+
+
+def test_no_third_party_processing_keeps_only_own_hardware():
+    facts = PolicyFacts(data_categories=["none"], third_party_processing_allowed=False)
+    assert "org.no_third_party_processing" in ids(evaluate(facts, PlacementOption.standard("api_eu"), CAT).excluded_because)
+    assert evaluate(facts, PlacementOption.standard("on_prem"), CAT).allowed
+
+
+def test_dsk_dpia_must_list_for_ai_steering_interaction():
+    facts = PolicyFacts(data_categories=["personal"], organization_jurisdiction="DE", interacts_with_people=True)
+    v = evaluate(facts, PlacementOption.standard("on_prem"), CAT)
+    f = next(f for f in v.obligations if f.rule_id == "gdpr.dpia.dsk_ai_interaction")
+    assert "Muss-Liste" in f.citation and "Art. 35(4)" in f.citation
+    fr = facts.model_copy(update={"organization_jurisdiction": "FR"})
+    assert "gdpr.dpia.dsk_ai_interaction" not in ids(evaluate(fr, PlacementOption.standard("on_prem"), CAT).obligations)
+
+
+def test_ai_act_role_derived_with_a_stated_default_and_art50_by_role():
+    from deployscope.policy.engine import ai_act_role
+
+    base = PolicyFacts(data_categories=["personal"], organization_jurisdiction="DE", interacts_with_people=True,
+                       synthetic_content=True)
+    assert ai_act_role(base)[0] == "deployer" and "default" in ai_act_role(base)[1]
+    own_product = base.model_copy(update={"offers_ai_system": True})
+    assert ai_act_role(own_product) == ("provider", ai_act_role(own_product)[1]) and "Art. 3(3)" in ai_act_role(own_product)[1]
+    v = evaluate(own_product, PlacementOption.standard("on_prem"), CAT)
+    assert v.ai_act_role == "provider"
+    assert {"ai_act.art50_1.chatbot", "ai_act.art50_2.marking"} <= set(ids(v.obligations))
+    assert "ai_act.art50_4.disclosure" not in ids(v.obligations)  # a deployer duty
+    d = evaluate(base, PlacementOption.standard("on_prem"), CAT)
+    assert "ai_act.art50_4.disclosure" in ids(d.obligations) and "ai_act.art50_1.chatbot" not in ids(d.obligations)
+    both = base.model_copy(update={"ai_act_role": "provider_and_deployer"})
+    assert {"ai_act.art50_1.chatbot", "ai_act.art50_2.marking", "ai_act.art50_4.disclosure"} <= set(
+        ids(evaluate(both, PlacementOption.standard("on_prem"), CAT).obligations))
+    # every finding keeps its citation; the verdict says it is decision support
+    assert all(f.citation for f in v.obligations) and "not legal advice" in v.disclaimer

@@ -28,6 +28,11 @@ class Row(BaseModel):
     source: str = Field(min_length=3, description="URL, or paper + table, the figures come from")
     as_of: date = Field(description="date of the figures, or the date the source was read")
     as_of_note: str | None = None
+    price_as_of: date | None = Field(
+        default=None,
+        description="priced rows: the date the price was published (as_of may be the date it was read); "
+        "null = publication date unknown",
+    )
     notes: str | None = None
 
     # Human label for error messages ("GPU", "model", ...); set by subclasses.

@@ -85,6 +85,39 @@ class Jurisdiction(Row):
     parent: str | None = Field(default=None, description="enclosing jurisdiction, e.g. DE -> EU")
 
 
+class Certification(BaseModel):
+    """A certification or attestation a provider holds, with its source and (optionally) the
+    provider regions it covers (empty = every region of the provider)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(description="DPF, C5, SecNumCloud, FedRAMP-High, FedRAMP-Moderate, ISO27001, DoD-IL4 ...")
+    source: str = Field(min_length=3)
+    regions: tuple[str, ...] = Field(default=(), description="provider regions covered; empty = all")
+    confidence: Literal["high", "medium", "low"] = "high"
+
+
+class Provider(Row):
+    """A cloud or API provider: the law it answers to, its certifications (held by the company,
+    not by a price row), and where each of its regions keeps the data (residency)."""
+
+    kind: ClassVar[str] = "provider"
+
+    name: str
+    legal_entity: str | None = Field(default=None, description="the company that holds the certifications")
+    jurisdiction: str = Field(description="home jurisdiction of the provider: US, NL, FR, DE, CN ...")
+    certifications: tuple[Certification, ...] = ()
+    regions: dict[str, str] = Field(default_factory=dict, description="provider region -> jurisdiction code where data resides")
+    regions_source: str | None = None
+
+    def certifications_in(self, region: str | None) -> list[str]:
+        """Names of the certifications that cover `region` (all region-wide ones when None)."""
+        return [c.name for c in self.certifications if not c.regions or (region is not None and region in c.regions)]
+
+    def residency(self, region: str) -> str | None:
+        return self.regions.get(region)
+
+
+register_table("providers", Provider)
 register_table("policy_rules", PolicyRule)
 register_table("licenses", License)
 register_table("jurisdictions", Jurisdiction)

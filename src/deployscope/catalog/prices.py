@@ -121,6 +121,26 @@ class ApiPrice(_Priced):
     image_resolution: str | None = Field(default=None, description="e.g. 1024x1024, the resolution usd_per_image holds for")
     image_steps: int | None = Field(default=None, gt=0, le=1000)
     quantization: str | None = Field(default=None, description="what the provider serves, if stated (fp8, turbo...)")
+    ttft_s: float | None = Field(default=None, gt=0, description="published time to first token, seconds (median)")
+    output_tokens_per_s: float | None = Field(default=None, gt=0, description="published output speed per request, tokens/s (median)")
+    latency_source: str | None = Field(default=None, description="where the latency figures come from, with its date")
+
+    @model_validator(mode="after")
+    def _latency_source(self) -> "ApiPrice":
+        if (self.ttft_s is not None or self.output_tokens_per_s is not None) and not self.latency_source:
+            raise ValueError("published latency figures need latency_source")
+        return self
+
+    def latency_note(self) -> str:
+        """The API's published latency, or that none is on record (the plan cannot check its targets)."""
+        if self.ttft_s is None and self.output_tokens_per_s is None:
+            return "latency unknown: no published figure for this API in the catalog; measure it (deployscope bench) before relying on it"
+        parts = []
+        if self.ttft_s is not None:
+            parts.append(f"TTFT {self.ttft_s:g} s")
+        if self.output_tokens_per_s is not None:
+            parts.append(f"{self.output_tokens_per_s:g} output tokens/s")
+        return "published latency: " + ", ".join(parts) + f" ({self.latency_source})"
 
     @model_validator(mode="after")
     def _prices(self) -> "ApiPrice":
@@ -145,8 +165,14 @@ class Server(Row):
     includes_gpus: bool = Field(description="price_usd includes gpu_slots GPUs of accepts_gpu_ids[0]")
     price_usd: float | None = Field(default=None, gt=0, le=1e9, description="purchase price; null if nobody publishes one")
     price_note: str | None = None
-    max_power_kw: float | None = Field(default=None, gt=0, le=1e4, description="maximum system power (PSU/datasheet)")
-    typical_power_kw: float | None = Field(default=None, gt=0, le=1e4)
+    max_power_kw: float | None = Field(default=None, gt=0, le=1e4, description="published maximum system power (datasheet), kW")
+    host_power_kw: float | None = Field(
+        default=None, gt=0, le=1e4,
+        description="host allowance (CPUs, fans, NICs, switches) added to GPU TDP x slots where no system maximum is published, kW",
+    )
+    idle_power_kw: float | None = Field(default=None, gt=0, le=1e4, description="published or measured idle system power, kW")
+    typical_power_kw: float | None = Field(default=None, gt=0, le=1e4, description="informational; costing uses idle and maximum")
+    power_source: str | None = Field(default=None, description="where the power figures come from, if not `source`")
     rack_units: int = Field(ge=1, le=100, description="height in U (a tower workstation: its U-equivalent when racked)")
     cooling: Literal["air", "liquid"]
     nics_included: bool = Field(default=False, description="scale-out NICs (e.g. 8x 400G) included in price_usd")
@@ -184,10 +210,13 @@ class StorageItem(Row):
     kind: ClassVar[str] = "storage item"
 
     name: str
-    tier: Literal["nvme", "nas", "object", "hdd"]
+    tier: Literal["nvme", "nas", "object", "hdd", "parallel_fs"]
     price_usd_per_tb: float | None = Field(default=None, gt=0, le=1e6)
     read_gb_s: float | None = Field(default=None, gt=0, le=1e6, description="sustained sequential read, GB/s, per device or system")
     read_scope: Literal["device", "system", "client"] = "device"
+    write_gb_s: float | None = Field(default=None, gt=0, le=1e6, description="sustained sequential write, GB/s, same scope as read")
+    gb_s_per_tib: float | None = Field(default=None, gt=0, le=1e3, description="parallel file systems: read and write GB/s per TiB provisioned")
+    get_requests_per_s: float | None = Field(default=None, gt=0, le=1e9, description="object stores: GET requests per second per partitioned prefix")
     price_note: str | None = None
 
     @model_validator(mode="after")
@@ -271,3 +300,59 @@ def default_value(name: str, catalog: Catalog | None = None, currency_usd: bool 
     return float(row.value)
 
 
+
+
+def resolve_hardware_prices(prices: dict[str, float], catalog=None, field: str = "economics.hardware_prices") -> dict[str, tuple[str, str, float]]:
+    """Check every key of a user's hardware price map against the catalog.
+
+    Returns {key as written: (table, catalog id, price)} with table ``accelerators`` (a price per
+    GPU: it applies to every server holding that GPU) or ``servers`` (a whole-server price). An
+    unknown key is an error with the closest ids ("did you mean"); a price must be a finite
+    number above zero.
+    """
+    cat = default_catalog(catalog)
+    out: dict[str, tuple[str, str, float]] = {}
+    for key, value in prices.items():
+        path = f"{field}.{key}"
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise DeployscopeError("a price must be a number", field=path, value=value, allowed="a number > 0") from None
+        if not (v > 0 and v < float("inf")):
+            raise DeployscopeError("a price must be above zero", field=path, value=value, allowed="a number > 0")
+        gpu = cat.accelerators.find(key)
+        server = cat.servers.find(key)
+        if gpu is not None:
+            out[key] = ("accelerators", gpu.id, v)
+        elif server is not None:
+            out[key] = ("servers", server.id, v)
+        else:
+            close = cat.accelerators.suggest(key, 3) + cat.servers.suggest(key, 3)
+            hint = f"; did you mean: {', '.join(close)}?" if close else ""
+            raise DeployscopeError(
+                f"unknown accelerator or server {key!r}{hint}",
+                field=path,
+                value=key,
+                allowed="an accelerator id (price per GPU) or a server id (whole server); see `deployscope catalog`",
+            )
+    return out
+
+
+
+def price_age_warnings(
+    rows: Iterable[Row], table: str, stale_after: int | None = None, today: date | None = None, catalog=None
+) -> list[str]:
+    """One warning per priced row whose price is older than ``stale_after`` days (by
+    ``price_as_of``, the publication date), or whose publication date is unknown (then by
+    ``as_of``, the date it was read, and the warning says so)."""
+    days = stale_after if stale_after is not None else stale_after_days(catalog)
+    today = today or date.today()
+    out = []
+    for r in rows:
+        if r.price_as_of is not None:
+            if (today - r.price_as_of).days > days:
+                out.append(f"{table} {r.id}: price published {r.price_as_of.isoformat()} (older than {days} days); "
+                           "refresh it or give your own figure")
+        else:
+            out.append(f"{table} {r.id}: price publication date unknown (read {r.as_of.isoformat()}); confirm the current price")
+    return out

@@ -18,7 +18,9 @@ from .cashflow import (
 )
 from .cloud import cloud_cash_flows
 from .defaults import EconomicInputs, economic_inputs
+from .fleet import ServerPower, average_draw_kw, server_power, server_price_usd, staff_fte
 from .hybrid import combine, hybrid_cash_flows, split_volume
+from .hybrid_sizing import HybridSizing, size_hybrid_base
 from .onprem import HOURS_PER_YEAR, average_power_w, onprem_cash_flows
 from .uncertainty import TornadoBar, monte_carlo, sample, tornado
 
@@ -28,8 +30,11 @@ __all__ = [
     "CostResult",
     "EconomicInputs",
     "HOURS_PER_YEAR",
+    "HybridSizing",
+    "ServerPower",
     "TornadoBar",
     "api_cash_flows",
+    "average_draw_kw",
     "average_power_w",
     "break_even_month",
     "cloud_cash_flows",
@@ -42,7 +47,11 @@ __all__ = [
     "npv",
     "onprem_cash_flows",
     "sample",
+    "server_power",
+    "server_price_usd",
+    "size_hybrid_base",
     "split_volume",
+    "staff_fte",
     "tornado",
     "total",
     "unit_costs",

@@ -4,8 +4,10 @@ Conventions (docs/economics.md):
 
 - Costs are positive; a credit (the residual value of hardware at the horizon) is a negative
   capex.
-- Year 0 is the purchase instant and is not discounted; year k >= 1 is the k-th year of
-  operation, discounted by (1 + r)^k (end-of-year convention).
+- Flow year t is the instant t years after the first purchase, discounted by (1 + r)^t. Opex of
+  operating year k sits at t = k (end-of-year convention); hardware needed from the start of
+  year k is paid at t = k - 1 (the end of the year before). The break-even timeline pays every
+  lump at month 12t and spreads opex over its year, so NPV and break-even agree.
 - Every number may be a numpy array (one value per Monte Carlo sample): the functions broadcast.
 """
 
@@ -178,40 +180,31 @@ def discount_factors(horizon_years: int, discount_rate: float) -> np.ndarray:
     return 1.0 / (1.0 + discount_rate) ** np.arange(horizon_years + 1)
 
 
-def _by_year(flows: Iterable[CashFlow]) -> dict[int, tuple[float, float, float]]:
-    """year -> (capex paid at the start of the year, opex spread over it, credits at its end)."""
+def _by_year(flows: Iterable[CashFlow]) -> dict[int, tuple[float, float]]:
+    """year -> (lump paid at month 12 x year: capex and credits, opex accrued over the year before)."""
     out: dict[int, list[float]] = {}
     for f in flows:
-        cap = float(np.asarray(f.capex))
-        op = float(np.asarray(f.opex))
-        cur = out.setdefault(f.year, [0.0, 0.0, 0.0])
-        if cap >= 0:
-            cur[0] += cap
-        else:
-            cur[2] += cap
-        cur[1] += op
-    return {y: (v[0], v[1], v[2]) for y, v in out.items()}
+        cur = out.setdefault(f.year, [0.0, 0.0])
+        cur[0] += float(np.asarray(f.capex))
+        cur[1] += float(np.asarray(f.opex))
+    return {y: (v[0], v[1]) for y, v in out.items()}
 
 
 def cumulative_cost_at(flows: Iterable[CashFlow], month: float) -> float:
-    """Cumulative cost at `month` months after the purchase instant (the break-even timeline).
+    """Cumulative cost at `month` months after the first purchase (the break-even timeline).
 
-    Year 0 is paid at month 0. For year k >= 1: its positive capex is paid at month 12(k-1)
-    (hardware bought before the year runs), its opex accrues linearly over months 12(k-1)..12k,
-    and a credit (negative capex, e.g. residual value) arrives at month 12k.
+    The same timing as the NPV: flow year t's capex (a purchase, or a credit such as the residual
+    value) is paid at month 12t, the instant it is discounted to; its opex accrues linearly over
+    months 12(t-1)..12t (operating year t). Year 0 is paid at month 0.
     """
-    years = _by_year(flows)
     s = 0.0
-    for y, (cap, op, credit) in years.items():
-        if y == 0:
-            s += cap + op + credit
-            continue
-        start, end = 12.0 * (y - 1), 12.0 * y
-        if month >= start:
-            s += cap
-            s += op * min(1.0, (month - start) / 12.0)
-        if month >= end:
-            s += credit
+    for y, (lump, op) in _by_year(flows).items():
+        if month >= 12.0 * y:
+            s += lump
+        if y >= 1:
+            s += op * min(1.0, max(0.0, (month - 12.0 * (y - 1)) / 12.0))
+        elif month >= 0:
+            s += op
     return s
 
 
@@ -219,40 +212,33 @@ def break_even_month(flows_a: Sequence[CashFlow], flows_b: Sequence[CashFlow], e
     """The first month at which option a's cumulative cost becomes <= option b's, after a was
     costlier (e.g. on-prem a catching up with cloud b after its purchase).
 
-    Costs accrue linearly within each year (see ``cumulative_cost_at``), so the answer is exact,
-    in months (fractional) after the purchase instant. 0.0 if a is never costlier from the start;
-    None if a never catches up within the horizon. Scalar flows only.
+    Timing as in ``cumulative_cost_at`` (and the NPV): lumps at month 12t, opex linear within
+    each year, so the answer is exact, in months (fractional) after the first purchase. 0.0 if a
+    is never costlier from the start; None if a never catches up within the horizon. Scalar flows only.
     """
     ya, yb = _by_year(flows_a), _by_year(flows_b)
     horizon = max([0, *ya, *yb])
-    zero = (0.0, 0.0, 0.0)
+    zero = (0.0, 0.0)
 
-    def lumps_start(y: int) -> float:  # lumps paid at the start of year y (y >= 1) or at 0
-        a, b = ya.get(y, zero), yb.get(y, zero)
-        return a[0] - b[0]
+    def lump(y: int) -> float:
+        return ya.get(y, zero)[0] - yb.get(y, zero)[0]
 
-    # D(t) = C_a(t) - C_b(t); start at t = 0 with year 0 and year 1's capex
-    a0, b0 = ya.get(0, zero), yb.get(0, zero)
-    d = sum(a0) - sum(b0)
+    def slope(y: int) -> float:  # per month over operating year y
+        return (ya.get(y, zero)[1] - yb.get(y, zero)[1]) / 12.0
+
+    d = lump(0) + ya.get(0, zero)[1] - yb.get(0, zero)[1]  # D(0) = C_a(0) - C_b(0)
     if horizon == 0:
         return 0.0 if d <= eps else None
-    d += lumps_start(1)
-    a1, b1 = ya.get(1, zero), yb.get(1, zero)
-    if d < -eps or (abs(d) <= eps and a1[1] - b1[1] <= eps):
+    if d < -eps or (abs(d) <= eps and slope(1) <= eps / 12.0):
         return 0.0
     for y in range(1, horizon + 1):
         start = 12.0 * (y - 1)
-        if y > 1:
-            d += lumps_start(y)
-            if d <= eps:
-                return start
-        a, b = ya.get(y, zero), yb.get(y, zero)
-        slope = (a[1] - b[1]) / 12.0  # per month
-        if slope < 0 and d + slope * 12.0 <= eps:
-            t = start + max(0.0, d) / (-slope)
-            return min(t, start + 12.0)
-        d += slope * 12.0
-        d += a[2] - b[2]  # credits at the end of the year
+        if y > 1 and d <= eps:
+            return start
+        m = slope(y)
+        if m < 0 and d + m * 12.0 <= eps:
+            return min(start + max(0.0, d) / (-m), start + 12.0)
+        d += m * 12.0 + lump(y)
         if d <= eps:
             return 12.0 * y
     return None

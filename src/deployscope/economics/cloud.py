@@ -3,8 +3,11 @@
 - On-demand and spot bill the hours instances run: instances x hours/year x utilization x price.
   ``utilization`` is the share of the year the instances are up (scale-to-zero possible).
 - A commitment (1y, 3y) bills every hour of every committed instance (8760 h/year) whatever the
-  use; terms renew at the same price. A term that runs past the horizon is still owed: its
-  remaining years are charged in the last year (breakdown ``commitment_beyond_horizon``).
+  use. Each instance is committed for a whole term from the year it is first needed (instances
+  added in year 2 start their own term in year 2); a term that ends while the instance is still
+  needed renews at that year's price. Terms running past the horizon are still owed: their
+  remaining instance-years are charged in the last year (breakdown ``commitment_beyond_horizon``,
+  stated in the notes as the remaining obligation).
 - Spot may lose work to interruptions: ``spot_overhead_fraction`` adds that much extra
   instance time (default 0: no published figure; set it from your own runs).
 - Energy and CO2 of cloud hardware are in the provider's price and not counted here.
@@ -81,15 +84,20 @@ def cloud_cash_flows(
     for v in inst:
         check_nonneg("instances", v)
 
+    remaining: Number | None = None
     flows = [CashFlow(0, 0.0, 0.0, {})]
     term = COMMITMENT_YEARS.get(pricing)
+    cohorts: list[tuple[int, Number, Number]] = []  # (first year, instances, price) of each commitment
     for year in range(1, H + 1):
         i = year - 1
         if term:
-            # the price is fixed for a term; a new term starts every `term` years
-            term_start = ((year - 1) // term) * term + 1
-            price = price_usd_per_hour * (1.0 + pc) ** (term_start - 1)
-            rent = np.asarray(inst[i], dtype=float) * HOURS_PER_YEAR * price
+            # every instance is committed for a whole term from the year it is first needed; a
+            # term that ends while the instance is still needed is renewed at that year's price
+            active = sum((n for y0, n, _ in cohorts if y0 <= year < y0 + term), 0.0)
+            new = np.maximum(np.asarray(inst[i], dtype=float) - active, 0.0)
+            if np.any(new > 0):
+                cohorts.append((year, new, price_usd_per_hour * (1.0 + pc) ** (year - 1)))
+            rent = sum((n * HOURS_PER_YEAR * p for y0, n, p in cohorts if y0 <= year < y0 + term), 0.0)
             key = f"cloud_commitment_{pricing}"
         else:
             price = price_usd_per_hour * (1.0 + pc) ** (year - 1)
@@ -102,13 +110,13 @@ def cloud_cash_flows(
         breakdown: dict[str, Number] = {key: rent, "staff": staff, "other": other[i]}
         opex = rent + staff + other[i]
         if term and year == H:
-            # committed years after the horizon are still owed
-            years_paid_in_term = (H - 1) % term + 1
-            left = term - years_paid_in_term
-            if left:
-                beyond = np.asarray(inst[i], dtype=float) * HOURS_PER_YEAR * price * left
+            # terms running past the horizon are still owed: their remaining years, at their
+            # price and undiscounted beyond the horizon (a conservative value), charged in year H
+            beyond = sum((n * HOURS_PER_YEAR * p * (y0 + term - 1 - H) for y0, n, p in cohorts if y0 + term - 1 > H), 0.0)
+            if np.any(np.asarray(beyond) > 0):
                 breakdown["commitment_beyond_horizon"] = beyond
                 opex = opex + beyond
+                remaining = beyond
         flows.append(CashFlow(year, 0.0, _s(opex), {k: _s(v) for k, v in breakdown.items()}))
 
     used: dict[str, object] = {
@@ -124,6 +132,14 @@ def cloud_cash_flows(
         used["utilization"] = utilization
     if pricing == "spot":
         used["spot_overhead_fraction"] = spot_overhead_fraction
+    notes = [f"pricing: {pricing}"]
+    if term:
+        notes.append(f"each instance is committed for a whole {term}-year term from the year it is first needed")
+        if remaining is not None:
+            notes.append(
+                f"remaining obligation past the horizon: {float(np.mean(remaining)):,.0f} USD "
+                "(committed instance-years after the last year, charged in the last year)"
+            )
     return CostResult(
         kind="cloud",
         flows=tuple(flows),
@@ -131,6 +147,6 @@ def cloud_cash_flows(
         tokens=_s(sum(tokens, 0.0)),
         images=_s(sum(images, 0.0)),
         items=_s(sum(items_, 0.0)),
-        notes=(f"pricing: {pricing}",),
+        notes=tuple(notes),
         output_by_year={k + 1: (tokens[k], images[k], items_[k]) for k in range(H)},
     )

@@ -3,15 +3,22 @@ horizon, get its residual value back at the end.
 
 Formulas (docs/economics.md):
 
-- capex(year 0)   = sum of hardware items (servers, GPUs, network, storage...) x (1 + installation)
-- capex(year k)   = hardware added at the start of year k x (1 + installation)
+Timing: flow year t is the instant t years after the first purchase. Opex of operating year k
+is booked at t = k (end of the year); hardware needed from the start of year k is paid at
+t = k - 1 (end of the year before). NPV discounts flow year t by (1 + r)^t and the break-even
+timeline pays it at month 12t: both views agree.
+
+- capex(t = 0)    = sum of hardware items (servers, GPUs, network, storage...) x (1 + installation)
+- capex(t = k-1)  = hardware added at the start of operating year k x (1 + installation)
+- refresh         = each purchase is bought again (same price, installation again) every
+                    ceil(depreciation_years) years while that is before the horizon's end
 - power(k)        = average IT draw [W] x hours/year / 1000 x PUE x tariff [USD/kWh]
 - space(k)        = colocation [USD/kW-month] x provisioned IT kW x 12, or own facility [USD/kW-year] x kW
-- support(k)      = support fraction x hardware bought up to year k
-- staff(k)        = FTE x cost per FTE-year;  software(k) as given
-- residual value  = for each purchase P bought at year y: P x max(0, 1 - age / depreciation_years),
-                    age = H - max(y - 1, 0) years at the end of year H; paid back as a negative
-                    capex in year H (breakdown ``residual_value``). Depreciation itself is not a cash flow.
+- staff(k)        = FTE(k) x cost per FTE-year (FTE per year: it grows with the fleet, see fleet.py);  software(k) as given
+- support(k)      = support fraction x hardware in service during year k
+- residual value  = for each purchase P: P x max(0, 1 - age / depreciation_years), age = H - (time
+                    of its latest purchase or refresh); paid back as a negative capex at t = H
+                    (breakdown ``residual_value``). Depreciation itself is not a cash flow.
 
 Every input may be a numpy array (Monte Carlo): the result's numbers are then arrays.
 """
@@ -84,7 +91,7 @@ def onprem_cash_flows(
     colocation_usd_per_kw_month: Number = 0.0,
     own_facility_usd_per_kw_year: Number = 0.0,
     support_pct_of_capex: Number = 0.0,
-    staff_fte: Number = 0.0,
+    staff_fte: Number | Sequence[Number] = 0.0,
     staff_usd_per_fte_year: Number = 0.0,
     software_usd_per_year: Number | Sequence[Number] = 0.0,
     installation_pct_of_capex: Number = 0.0,
@@ -111,7 +118,6 @@ def onprem_cash_flows(
         ("economics.tariff_usd_per_kwh", tariff_usd_per_kwh),
         ("economics.colocation_usd_per_kw_month", colocation_usd_per_kw_month),
         ("economics.own_facility_usd_per_kw_year", own_facility_usd_per_kw_year),
-        ("economics.staff_fte", staff_fte),
         ("economics.staff_usd_per_fte_year", staff_usd_per_fte_year),
         ("economics.grid_kg_co2_per_kwh", grid_kg_co2_per_kwh),
     ):
@@ -140,6 +146,9 @@ def onprem_cash_flows(
     power_w = per_year(average_power_w, H, "average_power_w")
     prov_kw = per_year(provisioned_kw, H, "provisioned_kw")
     software = per_year(software_usd_per_year, H, "economics.software_usd_per_year")
+    staff_y = per_year(staff_fte, H, "economics.staff_fte")
+    for v in staff_y:
+        check_nonneg("economics.staff_fte", v)
     tokens = per_year(tokens_per_year, H, "tokens_per_year")
     images = per_year(images_per_year, H, "images_per_year")
     items_ = per_year(items_per_year, H, "items_per_year")
@@ -148,29 +157,37 @@ def onprem_cash_flows(
         for v in seq:
             check_nonneg(name, v)
 
+    # flow year t = a point in time t years after the first purchase: hardware for operating
+    # year k is paid at t = k - 1 (the start of year k), opex of year k at t = k (its end)
     purchases: list[tuple[int, dict[str, Number]]] = [(0, dict(capex_usd))] + sorted(
-        (k, dict(v)) for k, v in additions.items()
+        (k - 1, dict(v)) for k, v in additions.items()
     )
+    life = np.ceil(dep)  # refresh after whole years of service
     flows: list[CashFlow] = []
-    hardware_so_far: Number = 0.0
     energy_total: Number = 0.0
     co2_total: Number = 0.0
-    bought: dict[int, Number] = {}
     for year in range(H + 1):
         breakdown: dict[str, Number] = {}
         capex: Number = 0.0
         opex: Number = 0.0
-        for y, items in purchases:
-            if y != year:
-                continue
+        in_service: Number = 0.0  # hardware (list price) running during operating year `year`
+        for t0, items in purchases:
             hw = sum(items.values(), 0.0)
-            for item, v in items.items():
-                breakdown[item] = breakdown.get(item, 0.0) + v
-            install = hw * installation_pct_of_capex
-            breakdown["installation"] = breakdown.get("installation", 0.0) + install
-            capex = capex + hw + install
-            bought[year] = bought.get(year, 0.0) + hw
-        hardware_so_far = hardware_so_far + bought.get(year, 0.0)
+            if t0 == year:
+                for item, v in items.items():
+                    breakdown[item] = breakdown.get(item, 0.0) + v
+                breakdown["installation"] = breakdown.get("installation", 0.0) + hw * installation_pct_of_capex
+                capex = capex + hw + hw * installation_pct_of_capex
+            elif t0 < year < H:
+                # refreshed at the end of its depreciation life, same price, re-installed
+                due = np.asarray((year - t0) % life == 0, dtype=float)
+                if np.any(due):
+                    refresh = hw * due
+                    breakdown["hardware_refresh"] = breakdown.get("hardware_refresh", 0.0) + refresh
+                    breakdown["installation"] = breakdown.get("installation", 0.0) + refresh * installation_pct_of_capex
+                    capex = capex + refresh + refresh * installation_pct_of_capex
+            if year >= 1 and t0 <= year - 1:
+                in_service = in_service + hw
         if year >= 1:
             i = year - 1
             kwh = np.asarray(power_w[i], dtype=float) * hours_per_year / 1000.0 * pue
@@ -179,8 +196,8 @@ def onprem_cash_flows(
                 space = colocation_usd_per_kw_month * np.asarray(prov_kw[i], dtype=float) * 12.0
             else:
                 space = own_facility_usd_per_kw_year * np.asarray(prov_kw[i], dtype=float)
-            support = support_pct_of_capex * hardware_so_far
-            staff = staff_fte * staff_usd_per_fte_year
+            support = support_pct_of_capex * in_service
+            staff = staff_y[i] * staff_usd_per_fte_year
             breakdown.update(
                 power=power_cost, space_cooling=space, support=support, staff=staff, software=software[i]
             )
@@ -189,9 +206,10 @@ def onprem_cash_flows(
             co2_total = co2_total + kwh * grid_kg_co2_per_kwh
         if year == H:
             residual: Number = 0.0
-            for y, p in bought.items():
-                age = H - max(y - 1, 0)
-                residual = residual + p * np.maximum(0.0, 1.0 - age / dep)
+            for t0, items in purchases:
+                hw = sum(items.values(), 0.0)
+                last = t0 + np.floor((H - 1 - t0) / life) * life  # latest purchase or refresh
+                residual = residual + hw * np.maximum(0.0, 1.0 - (H - last) / dep)
             breakdown["residual_value"] = -residual
             capex = capex - residual
         flows.append(CashFlow(year, _s(capex), _s(opex), {k: _s(v) for k, v in breakdown.items()}))
@@ -224,7 +242,9 @@ def onprem_cash_flows(
         images=_s(sum(images, 0.0)),
         items=_s(sum(items_, 0.0)),
         notes=(
-            "residual value: straight-line depreciation of hardware (installation excluded), credited at the end of the horizon",
+            "purchases are paid at the start of the year they are needed (discounted as the end of the year before)",
+            "hardware is refreshed at the end of its depreciation life within the horizon, at the same price",
+            "residual value: straight-line depreciation of hardware since its latest purchase or refresh (installation excluded), credited at the end of the horizon",
             f"facility: {facility}",
         ),
         output_by_year={k + 1: (tokens[k], images[k], items_[k]) for k in range(H)},

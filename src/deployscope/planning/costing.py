@@ -11,9 +11,24 @@ from typing import Any
 
 import numpy as np
 
-from ..economics import api_cash_flows, average_power_w, cloud_cash_flows, combine, onprem_cash_flows
+from ..economics import (
+    api_cash_flows,
+    average_power_w,
+    cloud_cash_flows,
+    combine,
+    onprem_cash_flows,
+)
+from ..economics.fleet import ethernet_switches, needs_scale_out_fabric, staff_fte
 from . import pipelines
-from .candidates import DAYS_PER_YEAR, HOURS_PER_YEAR, SECONDS_PER_DAY, CostModel, Demand, Factors, Piece
+from .candidates import (
+    DAYS_PER_YEAR,
+    HOURS_PER_YEAR,
+    SECONDS_PER_DAY,
+    CostModel,
+    Demand,
+    Factors,
+    Piece,
+)
 from .hardware import Hardware
 from .inputs import Inputs
 from .pipelines import seq
@@ -73,6 +88,9 @@ class OnPremCost:
     pieces: list[Piece]
     base_share: float | None = None
     burst: CostModel | None = None
+    fleet: dict[str, Any] | None = None  # a hybrid's chosen base: GPUs installed per year by GPU type
+    served_share: Any = None  # a hybrid's base: share of the volume it serves, per year
+    busy: list[float] | None = None  # a hybrid's base: busy share of its GPUs per year
     servers: dict[str, Any] = field(init=False)
     weights_tb: float = field(init=False)
     util_base: list[float] = field(init=False)
@@ -87,8 +105,13 @@ class OnPremCost:
         self.servers = {g: self.hardware.server_for(g, max_tp[g])[0] for g in gpu_ids}
         self.storage, self.switch, self.fabric = self.hardware.storage_row(), self.hardware.switch_row(), self.hardware.fabric_row()
         self.weights_tb = self.hardware.storage_tb(self.pieces)
-        self.util_base = utilization(self.inputs, self.pieces, self.base_share)
-        self.training_gpus = sum(pc.fixed_gpus for pc in self.pieces if pc.kind == "training")
+        self.util_base = self.busy if self.busy is not None else utilization(self.inputs, self.pieces, self.base_share)
+        # a scale-out fabric only for training jobs that span servers (a job on one server needs none)
+        self.training_gpus = sum(
+            pc.fixed_gpus for pc in self.pieces
+            if pc.kind == "training" and self.servers.get(pc.gpu) is not None
+            and bool(needs_scale_out_fabric(pc.fixed_gpus, self.servers[pc.gpu].gpu_slots))
+        )
 
     def __call__(self, f: Factors) -> Any:
         inputs, hw = self.inputs, self.hardware
@@ -96,10 +119,15 @@ class OnPremCost:
         H = inputs.H
         storage, switch, fabric = self.storage, self.switch, self.fabric
         f = f.broadcast()
-        need = gpus_per_year(inputs, self.pieces, f, self.base_share)
+        if self.fleet is not None:  # a fixed fleet (the hybrid's base): the same servers in every draw
+            shape = (np.size(f.demand), H) if np.ndim(f.demand) else (H,)
+            need = {g: np.broadcast_to(np.asarray(v, dtype=float), shape) for g, v in self.fleet.items()}
+        else:
+            need = gpus_per_year(inputs, self.pieces, f, self.base_share)
         capex_y: list[dict[str, Any]] = [dict() for _ in range(H)]  # purchase for year k+1
         avg_w_y: list[Any] = [0.0] * H
         prov_y: list[Any] = [0.0] * H
+        gpus_y: list[Any] = [0.0] * H  # GPUs owned each year (staff grows with them)
         for g, n in need.items():
             s = self.servers[g]
             gpu = cat.accelerators.get(g)
@@ -111,6 +139,9 @@ class OnPremCost:
             chassis = price - (0.0 if s.includes_gpus else s.gpu_slots * (hw.gpu_price(gpu) or 0.0)) * gp
             # cost of the fleet each year: full servers for HGX-style systems, chassis + GPUs otherwise
             fleet = srv * price if s.includes_gpus else srv * chassis + n * gprice
+            owned = srv * s.gpu_slots if s.includes_gpus else n
+            for k in range(H):
+                gpus_y[k] = gpus_y[k] + owned[..., k]
             prev: Any = 0.0
             for k in range(H):
                 fk = fleet[..., k]
@@ -118,28 +149,44 @@ class OnPremCost:
                 prev = fk
             power = hw.power(s)
             max_w = power.max_kw * 1000.0
-            typ_w = power.typical_kw * 1000.0
-            idle_w = hw.idle_w(s)
+            idle_w = power.idle_kw * 1000.0
             for k in range(H):
-                u = np.clip(self.util_base[k] * np.asarray(f.utilization, dtype=float), 0.0, 1.0)
-                per_server = average_power_w(idle_w, typ_w, u)
+                # the servers' busy share: the pool's busy GPUs over the GPUs installed (whole servers)
+                installed = np.maximum(srv[..., k] * s.gpu_slots, 1e-9)
+                given = inputs.scenario.economics.utilization  # the user's busy share of the servers, when given
+                busy = given if given is not None else self.util_base[k] * n[..., k] / installed
+                u = np.clip(busy * np.asarray(f.utilization, dtype=float), 0.0, 1.0)
+                per_server = average_power_w(idle_w, max_w, u)
                 avg_w_y[k] = avg_w_y[k] + srv[..., k] * per_server
                 prov_y[k] = prov_y[k] + srv[..., k] * max_w / 1000.0
             if switch is not None and np.any(srv > 1):
-                sw = ceil(srv / (switch.ports or 32)) * (srv > 1)
+                sw = ethernet_switches(srv, switch.ports or 32)
                 prevs: Any = 0.0
                 for k in range(H):
                     capex_y[k]["network"] = capex_y[k].get("network", 0.0) + (sw[..., k] - prevs) * switch.price_usd * f.gpu_price
                     prevs = sw[..., k]
-        if self.training_gpus and fabric is not None:
-            capex_y[0]["network"] = capex_y[0].get("network", 0.0) + self.training_gpus * fabric.price_usd * f.gpu_price
+        if self.training_gpus:
+            # each training job's GPUs get the fabric it needs (jobs not assessed: InfiniBand; one node: none)
+            kinds = [getattr(pc.training, "fabric_kind", None) for pc in self.pieces if pc.kind == "training"]
+            gpus = [pc.fixed_gpus for pc in self.pieces if pc.kind == "training"]
+            ib = sum(g for g, k in zip(gpus, kinds) if k in (None, "infiniband"))
+            eth = sum(g for g, k in zip(gpus, kinds) if k in ("ethernet", "roce"))
+            eth_row = hw.ethernet_fabric_row() if eth else None
+            cost = (ib * fabric.price_usd if fabric is not None else 0.0) + (eth * eth_row.price_usd if eth_row is not None else 0.0)
+            if cost:
+                capex_y[0]["network"] = capex_y[0].get("network", 0.0) + cost * f.gpu_price
         if storage is not None and storage.price_usd_per_tb:
             capex_y[0]["storage"] = self.weights_tb * storage.price_usd_per_tb * f.gpu_price
-        vol = volumes(inputs, f, 1.0 if self.base_share is None else base_volume_share(inputs))
+        share = self.served_share if self.served_share is not None else (1.0 if self.base_share is None else base_volume_share(inputs))
+        vol = volumes(inputs, f, share)
         tokens = vol["tin"] + vol["tout"]
         items = pipelines.items_per_year(inputs)
         kw = inputs.econ.onprem_kwargs()
         kw["tariff_usd_per_kwh"] = inputs.econ.tariff_usd_per_kwh * f.tariff
+        per_fte = inputs.catalog.economic_defaults.find("staff.gpus_per_fte")
+        if inputs.scenario.economics.staff_fte is None and per_fte is not None:
+            # staff grows with the fleet above the floor (economics.fleet.staff_fte); a scenario value is kept as given
+            kw["staff_fte"] = [staff_fte(g, gpus_per_fte=float(per_fte.value), floor_fte=inputs.econ.staff_fte_onprem) for g in gpus_y]
         res = onprem_cash_flows(
             horizon_years=H,
             capex_usd=capex_y[0],

@@ -5,9 +5,10 @@ storage, switches and the training fabric."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
+from ..catalog.prices import resolve_hardware_prices
+from ..economics.fleet import ServerPower, server_power, server_price_usd
 from ..physics.memory import weight_bytes
 from ..result import Assumption
 from .candidates import Piece
@@ -18,14 +19,6 @@ LOG_RETENTION_DAYS = 183
 LOG_BYTES_PER_TOKEN = 4.0
 
 
-@dataclass(frozen=True)
-class ServerPower:
-    """(maximum, average-while-serving) power of a server, kW."""
-
-    max_kw: float
-    typical_kw: float
-
-
 class Hardware:
     """Row choice and prices for the on-prem stages; server power is worked out once per server
     and the assumptions it rests on are recorded in the plan the first time it is used."""
@@ -33,6 +26,10 @@ class Hardware:
     def __init__(self, inputs: Inputs) -> None:
         self.inputs = inputs
         self._power: dict[str, ServerPower] = {}
+        # every key of the user's price map names a catalog GPU or server (did you mean...)
+        resolved = resolve_hardware_prices(dict(inputs.scenario.economics.hardware_prices), inputs.catalog)
+        self._gpu_prices = {rid: inputs.money_in(v) for table, rid, v in resolved.values() if table == "accelerators"}
+        self._server_prices = {rid: inputs.money_in(v) for table, rid, v in resolved.values() if table == "servers"}
 
     def server_for(self, gpu_id: str, max_tp: int) -> tuple[Any, list[str]]:
         """The cheapest server per GPU slot for this GPU that the facility can host, and why others cannot."""
@@ -63,70 +60,61 @@ class Hardware:
         return best, why
 
     def gpu_price(self, gpu: Any) -> float | None:
-        hp = self.inputs.scenario.economics.hardware_prices
-        if gpu.id in hp:
-            return self.inputs.money_in(hp[gpu.id])
+        """Price of one GPU: the scenario's negotiated price, else the catalog's, USD."""
+        if gpu.id in self._gpu_prices:
+            return self._gpu_prices[gpu.id]
         return gpu.price_usd  # type: ignore[no-any-return]
 
     def server_price(self, s: Any, gpu: Any) -> float | None:
-        """Full server price with all slots populated (GPUs included), USD."""
-        hp = self.inputs.scenario.economics.hardware_prices
-        if s.id in hp:
-            base = self.inputs.money_in(hp[s.id])
-        elif s.price_usd is None:
-            return None
-        else:
-            base = s.price_usd
-        if s.includes_gpus:
-            if s.accepts_gpu_ids and s.accepts_gpu_ids[0] != gpu.id:
-                gp0 = self.inputs.catalog.accelerators.find(s.accepts_gpu_ids[0])
-                g0, g1 = (self.gpu_price(gp0) if gp0 else None), self.gpu_price(gpu)
-                if g0 is None or g1 is None:
-                    return None
-                return float(base + s.gpu_slots * (g1 - g0))
-            return float(base)
-        g = self.gpu_price(gpu)
-        return None if g is None else float(base + s.gpu_slots * g)
+        """Full server price with every slot holding `gpu` (GPUs included), USD: the scenario's
+        server price over the catalog's, and its per-GPU price moving the GPUs' share
+        (economics.fleet.server_price_usd)."""
+        base = self._server_prices.get(s.id, s.price_usd)
+        included = None
+        if s.includes_gpus and s.accepts_gpu_ids:
+            first = self.inputs.catalog.accelerators.find(s.accepts_gpu_ids[0])
+            included = first.price_usd if first is not None else None  # the catalog's figure the server price holds
+            if s.id in self._server_prices and first is not None and first.id in self._gpu_prices and first.id == gpu.id:
+                included = self._gpu_prices[first.id]  # a quoted server price already holds the quoted GPUs
+        p = server_price_usd(server_price=base, includes_gpus=bool(s.includes_gpus), gpu_slots=s.gpu_slots,
+                             gpu_price=self.gpu_price(gpu), included_gpu_price=included)
+        return None if p is None else float(p)
 
     def rated_power(self, s: Any) -> ServerPower:
         """A quick look at a server's power (facility checks): nothing recorded."""
-        gpu = self.inputs.catalog.accelerators.find(s.accepts_gpu_ids[0])
-        mx0 = s.max_power_kw if s.max_power_kw is not None else ((gpu.tdp_w * s.gpu_slots / 1000.0) if gpu is not None else 0.0)
-        return ServerPower(float(mx0), float(s.typical_power_kw or mx0))
+        return self._server_power(s)
+
+    def _server_power(self, s: Any) -> ServerPower:
+        cat = self.inputs.catalog
+        gpu = cat.accelerators.find(s.accepts_gpu_ids[0])
+        tdp = float(gpu.tdp_w) if gpu is not None else 0.0
+        row = cat.economic_defaults.find("power.idle_fraction")
+        idle_fraction = float(row.value) if row is not None else 1.0  # no idle figure: full power every hour
+        host = s.host_power_kw if (s.max_power_kw is not None or s.host_power_kw is not None) else 0.0
+        return server_power(gpu_tdp_w=tdp, gpu_slots=s.gpu_slots, max_power_kw=s.max_power_kw, host_power_kw=host,
+                            idle_power_kw=s.idle_power_kw, idle_fraction=idle_fraction)
 
     def power(self, s: Any) -> ServerPower:
-        """A server's maximum and average-while-serving power, kW.
-
-        The server row's figures where it has them; the average is the typical draw, else the maximum
-        (no typical figure: every hour at full power, a stated, conservative assumption). A row
-        without any power figure gets its GPUs' TDP x slots (derived from the accelerator rows, the
-        host's own draw left out), and the plan says so.
-        """
+        """A server's idle and maximum system power, kW, on one basis for every row
+        (economics.fleet.server_power); the plan records how each figure was obtained."""
         if s.id in self._power:
             return self._power[s.id]
-        mx = s.max_power_kw
-        if mx is None:
-            gpu = self.inputs.catalog.accelerators.find(s.accepts_gpu_ids[0])
-            mx = (gpu.tdp_w * s.gpu_slots / 1000.0) if gpu is not None else 0.0
+        p = self._server_power(s)
+        if s.max_power_kw is None and s.host_power_kw is None:
             self.inputs.assumptions.append(Assumption(
-                name=f"servers.{s.id}.max_power_kw", value=mx, unit="kW", origin="derived",
-                note=f"the server row has no power figure: {s.gpu_slots} x the GPU's TDP (host CPUs, fans and NICs not included); "
-                     "add max_power_kw to a user catalog row to replace it"))
-        typ = s.typical_power_kw or mx
-        if s.typical_power_kw is None:
+                name=f"servers.{s.id}.max_power_kw", value=p.max_kw, unit="kW", origin="derived",
+                note=f"the server row has no system power: {s.gpu_slots} x the GPU's TDP only (no host allowance); "
+                     "add max_power_kw or host_power_kw to a user catalog row to replace it"))
+        else:
             self.inputs.assumptions.append(Assumption(
-                name=f"servers.{s.id}.typical_power_kw", value=typ, unit="kW", origin="assumption",
-                note="no typical draw in the catalog: the server is costed at its maximum power every hour"))
-        self._power[s.id] = ServerPower(float(mx), float(typ))
-        return self._power[s.id]
-
-    def idle_w(self, s: Any) -> float:
-        """A server's idle draw, W: the catalog's idle fraction of its typical draw."""
-        row = self.inputs.catalog.economic_defaults.find("power.idle_fraction")
-        typ = self.power(s).typical_kw * 1000.0
-        if row is not None:
-            return typ * float(row.value)
-        return typ  # no idle figure: every hour at the typical draw (conservative)
+                name=f"servers.{s.id}.power", value=p.max_kw, unit="kW", origin="catalog_default" if p.basis == "system" else "derived",
+                note=p.note + "; average draw = idle + utilization x (maximum - idle)"))
+        if self.inputs.catalog.economic_defaults.find("power.idle_fraction") is None and s.idle_power_kw is None:
+            self.inputs.assumptions.append(Assumption(
+                name=f"servers.{s.id}.idle_power_kw", value=p.idle_kw, unit="kW", origin="assumption",
+                note="no idle figure in the catalog: the server is costed at its maximum power every hour"))
+        self._power[s.id] = p
+        return p
 
     def storage_row(self) -> Any:
         rows = [r for r in self.inputs.catalog.storage if r.price_usd_per_tb]
@@ -141,6 +129,12 @@ class Hardware:
     def fabric_row(self) -> Any:
         rows = [r for r in self.inputs.catalog.network
                 if r.item in ("fabric_per_gpu", "cabling_per_gpu") and r.fabric == "infiniband" and r.price_usd]
+        return min(rows, key=lambda r: r.price_usd) if rows else None
+
+    def ethernet_fabric_row(self) -> Any:
+        """Per-GPU Ethernet (RoCE) scale-out fabric, for training jobs that do not need InfiniBand."""
+        rows = [r for r in self.inputs.catalog.network
+                if r.item in ("fabric_per_gpu", "cabling_per_gpu") and r.fabric == "ethernet" and r.price_usd]
         return min(rows, key=lambda r: r.price_usd) if rows else None
 
     def storage_tb(self, pieces: list[Piece]) -> float:
@@ -161,7 +155,12 @@ class Hardware:
             m = inputs.catalog.models.find(j.model)
             if m is not None:
                 total += 3 * m.params_b * 1e9 * 2 * (1 if j.method in ("lora", "qlora") else 7)  # bf16 weights (+ fp32 Adam states for full)
-            total += (j.dataset_gb or 0.0) * 1e9
+            if getattr(j, "kind", "llm") == "image_training":
+                from .image_training import dataset_bytes
+
+                total += dataset_bytes(j, inputs.catalog)
+            else:
+                total += (j.dataset_gb or 0.0) * 1e9
         for d in inputs.demands:
             if d.kind == "llm":
                 toks = float(d.daily[-1]) * (d.workload.input_tokens.mean + d.workload.output_tokens.mean)

@@ -78,8 +78,11 @@ class Inputs:
         return res.npv(self.econ.discount_rate)
 
 
-def profile(scn: Scenario, pta: float | None) -> tuple[np.ndarray, list[Assumption]]:
-    """168 hourly weights (Monday 00:00 first), mean 1, and the assumptions behind them."""
+def profile(scn: Scenario, pta: float | None, field: str = "load_profile.peak_to_average") -> tuple[np.ndarray, list[Assumption]]:
+    """168 hourly weights (Monday 00:00 first), mean 1, and the assumptions behind them.
+
+    A peak-to-average stretches the shape around its mean; one the shape cannot reach (its quietest
+    hour would fall below zero) is refused with the range it supports, never clipped."""
     lp = scn.load_profile
     notes: list[Assumption] = []
     if lp.hourly or lp.weekly:
@@ -108,12 +111,16 @@ def profile(scn: Scenario, pta: float | None) -> tuple[np.ndarray, list[Assumpti
             p = p / p.mean()
             cur = float(p.max())
         if cur > 1.0 + 1e-9:
+            most = 1.0 + (cur - 1.0) / (1.0 - float(p.min()))  # the quietest hour reaches zero
+            if pta > most + 1e-9:
+                shape = "hourly/weekly weights" if (lp.hourly or lp.weekly) else f"shape {lp.shape}"
+                raise DeployscopeError(
+                    f"a peak-to-average of {pta:g} is beyond what the load profile ({shape}) can reach: its quietest "
+                    "hour would carry negative load; give load_profile.hourly/weekly with the peak you expect",
+                    field=field, value=pta, allowed=f"1 to {most:.2f} for this load profile",
+                )
             k = (pta - 1.0) / (cur - 1.0)
-            q = 1.0 + (p - 1.0) * k
-            if q.min() < 0:  # too peaky for this shape: clip and renormalize the troughs
-                q = np.clip(q, 0.0, None)
-                q = q / q.mean()
-            p = q
+            p = 1.0 + (p - 1.0) * k
     return p, notes
 
 
@@ -201,7 +208,7 @@ def _demands(scn: Scenario, catalog: Any, base_profile: np.ndarray) -> list[Dema
                                        value=w.model, allowed="a diffusion or GAN model")
             base = w.images_per_day
         daily = base * w.growth_factor_per_year ** np.arange(scn.horizon_years)
-        prof = base_profile if w.peak_to_average is None else profile(scn, w.peak_to_average)[0]
+        prof = base_profile if w.peak_to_average is None else profile(scn, w.peak_to_average, f"workloads[{i}].peak_to_average")[0]
         demands.append(Demand(name=w.name, kind=w.kind, workload=w, model=model, daily=daily, profile=prof,
                               pta=float(prof.max()), pool=w.pool or f"_{w.name}"))
     return demands

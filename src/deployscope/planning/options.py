@@ -10,21 +10,24 @@ the best exact cost found: those cannot win and are reported as pruned.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ..catalog.prices import stale_after_days
+from ..catalog.prices import price_age_warnings, stale_after_days
+from ..economics.fleet import facility_warning
 from ..errors import DeployscopeError
 from ..feasibility import check_training_feasible
-from ..result import Source
+from ..result import Performance, Source
 from .candidates import Candidate, Demand, Factors, Piece
-from .costing import ApiCost, BurstCost, CloudCost, OnPremCost, Uncosted, row_cost
+from .costing import ApiCost, CloudCost, OnPremCost, Uncosted, row_cost
 from .hardware import Hardware
+from .hybrid import HybridCost, burst_spec
 from .inputs import Inputs
 from .performance import ApiPerformance, CloudPerformance, OnPremPerformance
 from .pipelines import PipelineApiCost, PipelineApiPerformance, stage_volumes
-from .sizing import Sizer, base_volume_share, gpus_per_year, latency, quality_delta
+from .sizing import Sizer, gpus_per_year, latency, quality_delta
 from .verdicts import Verdicts, policy_part, row_placement
 
 #: cloud pricing names in the scenario -> the catalog's
@@ -64,8 +67,33 @@ def candidate_gpus(inputs: Inputs) -> list[str]:
 
 
 # ------------------------------------------------------------------------------ on-prem
+def stale_input_rows(inputs: Inputs) -> list[str]:
+    """Warnings for the dated catalog rows every on-prem cost rests on: the tariff, colocation and
+    currency rows the economic inputs came from, when their price is older than the limit."""
+    cat, econ = inputs.catalog, inputs.econ
+    out: list[str] = []
+    used_fx = inputs.currency != "USD" and inputs.scenario.currency.per_usd is None
+    for name in ("tariff_usd_per_kwh", "colocation_usd_per_kw_month"):
+        a = econ.provenance.get(name)
+        if a is None or ":" not in a.source:
+            continue
+        row = cat.economic_defaults.find(a.source.split(":", 1)[0])
+        if row is not None and row.price_as_of is not None:
+            out += price_age_warnings([row], "economic_defaults", catalog=cat)
+        used_fx = used_fx or "fx_rates" in a.source
+    if used_fx:
+        code = inputs.currency if inputs.currency != "USD" else "EUR"
+        fx = cat.fx_rates.find(code)
+        if fx is not None:
+            out += price_age_warnings([fx], "fx_rates", catalog=cat)
+    return out
+
+
 def on_prem(inputs: Inputs, sizer: Sizer, hw: Hardware) -> list[Candidate]:
     """One on-prem candidate per GPU type, found by branch and bound (see the module doc)."""
+    for w in stale_input_rows(inputs):
+        if w not in inputs.warnings:
+            inputs.warnings.append(w)
     bounds = []
     for g in candidate_gpus(inputs):
         o = _on_prem(inputs, sizer, hw, g, exact=False)
@@ -100,14 +128,50 @@ def on_prem(inputs: Inputs, sizer: Sizer, hw: Hardware) -> list[Candidate]:
     return out
 
 
+@dataclass
+class NoPerformance:
+    """The performance of an option that cannot serve the scenario: only its GPU."""
+
+    gpu: str
+
+    def __call__(self) -> Performance:
+        return Performance(gpu=self.gpu)
+
+
+def binding_reason(reason: str) -> str:
+    """The constraint a sizing failure names, first: memory, TTFT/TPOT, image latency, deadline."""
+    low = reason.lower()
+    if "ttft" in low or "tpot" in low:
+        kind = "latency (TTFT/TPOT)"
+    elif "fit" in low or "memory" in low or "per replica, more than" in low:
+        kind = "memory"
+    elif "image takes" in low:
+        kind = "image latency"
+    elif "deadline" in low:
+        kind = "deadline"
+    elif "quality" in low:
+        kind = "quality floor"
+    else:
+        kind = "sizing"
+    return f"{kind}: {reason}"
+
+
 def _on_prem(inputs: Inputs, sizer: Sizer, hw: Hardware, g: str, exact: bool) -> Candidate | None:
     net = inputs.network
     detail = "on_prem_air_gapped" if net == "air_gapped" else "on_prem"
     lim = inputs.scenario.economics.facility_limits
     gpu = inputs.catalog.accelerators.get(g)
-    pieces, _ = sizer.pieces(g, exact=exact)
+    pieces, why_not = sizer.pieces(g, exact=exact)
     if not pieces:
-        return None
+        if not why_not or hw.server_for(g, 1)[0] is None:
+            return None  # no priced server takes this GPU: not a buyable option at all
+        # listed with the constraint that rules it out, so the plan says why nothing self-hosted fits
+        return Candidate(
+            id=f"on_prem-{g}", label=f"On-prem {gpu.name}", placement="on_prem", detail=detail, provider=None,
+            parts=[{"kind": "on_prem", "name": g, "network": "air_gapped" if net == "air_gapped" else "connected"}],
+            cost=Uncosted(), perf=NoPerformance(g), sources=[inputs.source("accelerators", gpu)],
+            gpu=g, pieces=[], excluded=[binding_reason(why_not)],
+        )
     tps = {pc.gpu: max(pc.per_replica_gpus, 1) for pc in pieces if pc.gpu is not None}
     excluded: list[str] = []
     for gg in {pc.gpu for pc in pieces if pc.gpu is not None}:
@@ -132,15 +196,26 @@ def _on_prem(inputs: Inputs, sizer: Sizer, hw: Hardware, g: str, exact: bool) ->
         if row is not None and (table == "storage" or len(pieces) > 1 or any(pc.kind == "training" for pc in pieces)):
             opt.sources.append(inputs.source(table, row))
     opt.sources += model_sources(inputs, pieces)
-    if exact and not excluded and lim.power_available_kw is not None:
+    if exact and not excluded:
         need = gpus_per_year(inputs, pieces, Factors())
         kw = 0.0
         for gg, n in need.items():
             srv, _ = hw.server_for(gg, tps.get(gg, 1))
             kw += math.ceil(float(np.max(n)) / srv.gpu_slots - 1e-9) * hw.power(srv).max_kw
-        if kw > lim.power_available_kw:
-            opt.excluded.append(f"needs {kw:.0f} kW of server power at the final year's peak, above the {lim.power_available_kw:g} kW the facility has")
+        if lim.power_available_kw is not None and kw > lim.power_available_kw:
+            opt.excluded.append(f"facility: needs {kw:.0f} kW of server power at the final year's peak, above the "
+                                f"{lim.power_available_kw:g} kW the facility has")
             opt.cost = Uncosted()
+        quoted = inputs.catalog.economic_defaults.find("colocation.max_kw")
+        if inputs.econ.facility == "colocation" and quoted is not None:
+            w = facility_warning(kw, float(quoted.value), f"{quoted.id}: {quoted.source}")
+            if w:
+                opt.warnings.append(w)
+        for gg in {pc.gpu for pc in pieces}:
+            srv, _ = hw.server_for(gg, tps.get(gg, 1))
+            if srv is not None and srv.id not in inputs.scenario.economics.hardware_prices:
+                opt.stale_prices += [w for w in price_age_warnings([srv], "servers", catalog=inputs.catalog)
+                                     if w not in opt.stale_prices]
     if not exact and excluded:
         opt.warnings.append("sized at the max-throughput point (not costed: excluded by the facility)")
     opt.latency_s = latency(pieces)
@@ -220,8 +295,16 @@ def _cloud(inputs: Inputs, row: Any, gpu: Any, pieces: list[Piece], pricing: str
         opt.batch_cost = CloudCost(inputs, pieces, row, pricing, price, staff=False, serving_part=False)
     if row.is_stale(stale_days):
         opt.stale_prices.append(f"price of {row.id} is from {row.as_of} (older than {stale_days} days): check it")
-    if pricing == "spot" and any(pc.kind in ("llm", "diffusion") for pc in pieces):
-        opt.warnings.append("spot instances can be reclaimed at short notice: unsuitable for interactive serving without fallback")
+    if pricing in ("1y", "3y"):
+        totals = opt.cost(Factors()).breakdown_totals()
+        beyond = sum(float(v) for k, v in totals.items() if k.endswith("commitment_beyond_horizon"))
+        if beyond > 0:
+            opt.warnings.append(
+                f"commitments run past the horizon: {beyond:,.0f} USD of remaining obligation (committed instance-years "
+                "after the last year) is charged in the last year")
+    if pricing == "spot" and any(pc.kind in ("llm", "diffusion") for pc in pieces) and inputs.scenario.load_profile.shape != "batch":
+        opt.excluded.append("spot: instances can be reclaimed at short notice, so spot is not offered for an interactive "
+                            "service (set load_profile.shape: batch for work that can wait)")
     return opt
 
 
@@ -269,7 +352,7 @@ def api(inputs: Inputs, clouds: list[Candidate], verdicts: Verdicts) -> list[Can
     scn = inputs.scenario
     cloud_for_batch = batch_cloud(inputs, clouds, verdicts)
     if scn.pipelines and not inputs.demands:
-        return pipeline_api(inputs)
+        return pipeline_api(inputs, cloud_for_batch)
     if not inputs.demands:
         return []
     per_provider: dict[str, dict[str, Any]] = {}
@@ -310,14 +393,24 @@ def api(inputs: Inputs, clouds: list[Candidate], verdicts: Verdicts) -> list[Can
         for r in rows.values():
             if r.is_stale(stale_days):
                 opt.stale_prices.append(f"price of {r.id} is from {r.as_of} (older than {stale_days} days): check it")
+            note = r.latency_note()
+            if r.mode != "chat":
+                continue
+            if note.startswith("latency unknown"):
+                note += "; the TTFT/TPOT targets cannot be checked for this option"
+            if r.ttft_s is not None and r.ttft_s > scn.targets.ttft_p95_s:
+                opt.excluded.append(f"latency (TTFT): {r.id} publishes a median TTFT of {r.ttft_s:g} s, above the "
+                                    f"{scn.targets.ttft_p95_s:g} s p95 target ({r.latency_source})")
+            opt.warnings.append(note)
         if scn.training and cloud_for_batch is None:
             opt.excluded.append("the training jobs need GPUs, and no cloud instance can run them")
         out.append(opt)
     return out
 
 
-def pipeline_api(inputs: Inputs) -> list[Candidate]:
-    """Pipelines through hosted APIs: one candidate per provider that serves every stage."""
+def pipeline_api(inputs: Inputs, cloud_for_batch: Candidate | None = None) -> list[Candidate]:
+    """Pipelines through hosted APIs: one candidate per provider that serves every stage (training
+    jobs, if any, rented from the cheapest allowed cloud)."""
     scn = inputs.scenario
     by_provider: dict[str, dict[str, Any]] = {}
     stages = stage_volumes(inputs)
@@ -340,18 +433,23 @@ def pipeline_api(inputs: Inputs) -> list[Candidate]:
             continue
         inputs.evaluated += 1
         first = next(iter(rows.values()))
-        out.append(Candidate(id=f"api-{prov}".replace("/", "_"), label=f"API {prov}", placement="api",
-                             detail=row_placement(inputs, first), provider=prov,
-                             parts=[policy_part(r, "api") for r in rows.values()],
-                             cost=PipelineApiCost(inputs.H, stages, rows), perf=PipelineApiPerformance(rows),
-                             sources=[inputs.source("api_prices", r) for r in rows.values()]))
+        batch = (cloud_for_batch.batch_cost or cloud_for_batch.cost) if scn.training and cloud_for_batch is not None else None
+        opt = Candidate(id=f"api-{prov}".replace("/", "_"), label=f"API {prov}", placement="api",
+                        detail=row_placement(inputs, first), provider=prov,
+                        parts=[policy_part(r, "api") for r in rows.values()] + (list(cloud_for_batch.parts) if batch and cloud_for_batch is not None else []),
+                        cost=PipelineApiCost(inputs.H, stages, rows, batch), perf=PipelineApiPerformance(rows),
+                        sources=[inputs.source("api_prices", r) for r in rows.values()])
+        if scn.training and cloud_for_batch is None:
+            opt.excluded.append("the training jobs need GPUs, and no cloud instance can run them")
+        out.append(opt)
     return out
 
 
 # ------------------------------------------------------------------------------ hybrids
 def hybrid(inputs: Inputs, hw: Hardware, on_prems: list[Candidate], bursts: list[Candidate], verdicts: Verdicts) -> list[Candidate]:
-    """On-prem sized for the base load percentile, bursting to the cheapest allowed API or cloud
-    on-demand fleet."""
+    """An on-prem base chosen by NPV over each year's hourly load (whole servers, every GPU used
+    first), bursting the hours and volume above it to the cheapest allowed API or on-demand cloud
+    fleet (planning.hybrid)."""
     search = inputs.search
     ranked = sorted([o for o in on_prems if not o.excluded], key=lambda o: base_npv(inputs, o))
     ok = [o for o in bursts if not o.excluded and verdicts.allows(o)]  # bursts the policy allows
@@ -360,24 +458,39 @@ def hybrid(inputs: Inputs, hw: Hardware, on_prems: list[Candidate], bursts: list
     picks = burst_api[:1] + burst_cloud[:1]
     if not ranked or not picks or not inputs.demands:
         return []
-    share = base_volume_share(inputs)
-    q = inputs.scenario.load_profile.base_load_percentile
     out = []
     for o in ranked[: search.hybrid_on_prem]:
         g = o.gpu
+        if g is None or any(pc.kind not in ("llm", "diffusion") for pc in o.pieces):
+            continue  # batch work (training, pipelines) has no hourly burst to split
         for b in picks[: search.hybrid_bursts]:
+            spec = burst_spec(inputs, o.pieces, b)
+            if spec is None:
+                continue
             inputs.evaluated += 1
-            # the on-prem team runs the burst fleet too: no second staff
-            burst = BurstCost(b.burst_cost or b.cost, max(0.0, 1.0 - share))  # a share summed in floating point may exceed 1 by a rounding step
-            out.append(Candidate(
-                id=f"hybrid-{g}+{b.id}", label=f"Hybrid: on-prem {g} for the base load (P{q:g}), bursts to {b.label}",
+            cost = HybridCost(inputs, hw, o.pieces, g, spec)
+            sz = cost.sizing
+            if sz.base_servers[-1] == 0 or sum(sz.burst_gpu_hours) <= 0:
+                same = b.id if sz.base_servers[-1] == 0 else o.id
+                inputs.warnings.append(f"hybrid of on-prem {g} and {b.id} not listed: {sz.why}, so it is the same as {same}")
+                continue
+            srv = hw.server_for(g, max([pc.per_replica_gpus for pc in o.pieces] + [1]))[0]
+            q = inputs.scenario.load_profile.base_load_percentile
+            how = "chosen by NPV" if q is None else f"fixed at P{q:g} of the hourly load (load_profile.base_load_percentile)"
+            label = f"Hybrid: on-prem {g} base of {sz.base_servers[-1]} server(s) {how}, bursts above it to {b.label}"
+            cand = Candidate(
+                id=f"hybrid-{g}+{b.id}", label=label,
                 placement="hybrid", detail=f"{o.detail}+{b.detail}", provider=b.provider,
-                parts=o.parts + b.parts, cost=OnPremCost(inputs, hw, o.pieces, base_share=share, burst=burst),
-                perf=OnPremPerformance(inputs, hw, o.pieces, base_share=share),
+                parts=o.parts + b.parts, cost=cost,
+                perf=OnPremPerformance(inputs, hw, o.pieces, base_cost=cost.base),
                 sources=o.sources + b.sources, gpu=g, pieces=o.pieces, excluded=list(o.excluded),
                 warnings=list(b.warnings), stale_prices=list(b.stale_prices),
                 quality_delta=max(o.quality_delta, b.quality_delta), latency_s=o.latency_s, frontier=b.frontier,
-            ))
+            )
+            per_year = ", ".join(str(n) for n in sz.base_servers)
+            cand.warnings.append(
+                f"hybrid base: {per_year} {srv.id if srv else g} server(s) by year (whole servers, never sold); {sz.why}")
+            out.append(cand)
     return out
 
 
@@ -392,6 +505,12 @@ def enumerate_candidates(inputs: Inputs, sizer: Sizer, hw: Hardware, verdicts: V
     hybrids = hybrid(inputs, hw, on_prems, apis + clouds, verdicts) if "hybrid" in wanted else []
     table = [c for group, kind in ((on_prems, "on_prem"), (clouds, "cloud"), (apis, "api"), (hybrids, "hybrid"))
              if kind in wanted for c in group]
+    cannot = [c for c in on_prems if c.excluded and not c.pieces]
+    if on_prems and len(cannot) == len(on_prems):
+        kinds = sorted({c.excluded[0].split(":", 1)[0] for c in cannot})
+        inputs.warnings.append(
+            f"no self-hosted option can serve this scenario: the binding constraint is {' / '.join(kinds)} on every GPU "
+            f"type ({', '.join(c.gpu or c.id for c in cannot)}); see each on-prem option's reason")
     if not table:
         raise DeployscopeError(
             "no option can serve this scenario: no GPU in the catalog meets the targets and no API serves the model",

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..physics import serving
-from ..physics.memory import estimate_memory, weight_bytes
+from ..physics.memory import estimate_memory, max_sequences, weight_bytes
 from ..result import ComponentSizing, CurvePoint, MemoryBreakdown, Option, Performance
 from .candidates import HOURS_PER_YEAR, Candidate, Factors, Piece
 from .costing import OnPremCost, cloud_instances_needed
@@ -37,11 +37,13 @@ class OnPremPerformance:
     hardware: Hardware
     pieces: list[Piece]
     base_share: float | None = None
+    base_cost: OnPremCost | None = None  # a hybrid's chosen base (its fleet, volume share and busy share)
 
     def __call__(self) -> Performance:
         inputs, hw, pieces, base_share = self.inputs, self.hardware, self.pieces, self.base_share
         f = Factors()
-        need = gpus_per_year(inputs, pieces, f, base_share)
+        base = self.base_cost
+        need = dict(base.fleet) if base is not None and base.fleet is not None else gpus_per_year(inputs, pieces, f, base_share)
         comps = []
         quality = 0.0
         ttft = tpot = img_lat = None
@@ -62,7 +64,7 @@ class OnPremPerformance:
         srv = hw.server_for(main, max([pc.per_replica_gpus for pc in pieces if pc.gpu == main] + [1]))[0] if main else None
         servers = int(sum(math.ceil(float(np.asarray(v)[-1]) / hw.server_for(g, 1)[0].gpu_slots - 1e-9)
                           for g, v in need.items() if hw.server_for(g, 1)[0]))
-        res = OnPremCost(inputs, hw, pieces, base_share)(f)
+        res = (base if base is not None else OnPremCost(inputs, hw, pieces, base_share))(f)
         power_kw = None
         energy = float(res.energy_kwh) / inputs.H if res.energy_kwh else None
         if energy:
@@ -87,7 +89,8 @@ class OnPremPerformance:
             quant=_quant(pieces), quality_delta=quality,
             ttft_p95_s=ttft, tpot_p95_s=tpot, image_latency_s=img_lat,
             output_tokens_per_s=tok_s or None, images_per_s=img_s or None,
-            utilization=float(utilization(inputs, pieces, base_share)[-1]), cold_start_s=cold,
+            utilization=float(base.util_base[-1] if base is not None else utilization(inputs, pieces, base_share)[-1]),
+            cold_start_s=cold,
             storage_tb=hw.storage_tb(pieces),
             energy_kwh_per_year=energy, co2_kg_per_year=(float(res.co2_kg) / inputs.H) if res.co2_kg else None,
             error_band=_error_band(pieces),
@@ -106,7 +109,7 @@ class CloudPerformance:
         pieces, row = self.pieces, self.row
         f = Factors()
         inst = np.asarray(cloud_instances_needed(self.inputs, pieces, row, self.pricing, f), dtype=float)
-        comps = [component(self.inputs, pc, "cloud", f) for pc in pieces]
+        comps = [_with_rental_cost(self.inputs, component(self.inputs, pc, "cloud", f), row, self.pricing) for pc in pieces]
         serves = [pc.serve for pc in pieces if pc.serve is not None]
         ttft = max([s.ttft_s or 0.0 for s in serves] + [0.0]) or None
         tpot = max([s.tpot_s or 0.0 for s in serves] + [0.0]) or None
@@ -122,6 +125,15 @@ class CloudPerformance:
             error_band=_error_band(pieces),
             components=comps,
         )
+
+
+def _with_rental_cost(inputs: Inputs, comp: ComponentSizing, row: Any, pricing: str) -> ComponentSizing:
+    """A training job's yearly GPU-hours at this instance's rate, in the scenario's currency, in its note."""
+    price = row.price(pricing) if comp.kind == "training" and comp.gpu_hours_per_year else None
+    if not price:
+        return comp
+    cost = comp.gpu_hours_per_year * price / row.gpu_count * inputs.fx_per_usd
+    return comp.model_copy(update={"note": f"{comp.note}, {cost:,.0f} {inputs.currency} a year at {row.instance_type} {pricing} rates"})
 
 
 @dataclass
@@ -150,23 +162,7 @@ def memory_and_curve(inputs: Inputs, cand: Candidate, opt: Option) -> tuple[Memo
     ctx_len = int(round((w.input_tokens.max or w.input_tokens.p95_tokens) + (w.output_tokens.max or w.output_tokens.p95_tokens)))
     memory = None
     try:
-        serve = next((pc.serve for pc in cand.pieces if pc.name == d.name and pc.serve is not None), None)
-        batch = int(math.ceil(serve.batch)) if serve is not None else 1  # sequences in flight at the SLO capacity
-        m = estimate_memory(d.model.id, quant=comp.quant or "bf16", context=ctx_len, batch=batch, tp=comp.tp or 1,
-                            engine=engine, catalog=inputs.catalog)
-        parts = {}
-        src = m.model_dump() if hasattr(m, "model_dump") else (m if isinstance(m, dict) else vars(m))
-        for k, v in src.items():
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and ("bytes" in k or k in ("weights", "kv_cache", "activations", "overhead")):
-                name = k.replace("_bytes", "").replace("_per_gpu", "")
-                if name not in ("total", "per_gpu", "kv_per_token", "gpu_memory", "replica"):
-                    parts[name] = float(v)
-        gpu = inputs.catalog.accelerators.get(comp.gpu)
-        used = sum(parts.values())
-        if used < gpu.memory_bytes:
-            parts["free"] = float(gpu.memory_bytes - used)
-        memory = MemoryBreakdown(option_id=opt.id, workload=comp.workload, model=d.model.id, gpu=gpu.id, quant=comp.quant,
-                                 tp=comp.tp or 1, pp=1, total_bytes=float(gpu.memory_bytes), parts=parts)
+        memory = _memory_per_gpu(inputs, comp, opt.id, d.model.id, ctx_len, engine)
     except Exception as exc:  # noqa: BLE001 - descriptive view only
         inputs.warnings.append(f"memory breakdown unavailable: {exc}")
     curve: list[CurvePoint] = []
@@ -186,6 +182,30 @@ def memory_and_curve(inputs: Inputs, cand: Candidate, opt: Option) -> tuple[Memo
     except Exception as exc:  # noqa: BLE001 - descriptive view only
         inputs.warnings.append(f"latency-throughput curve unavailable: {exc}")
     return memory, curve
+
+
+def _memory_per_gpu(inputs: Inputs, comp: ComponentSizing, option_id: str, model: str, ctx_len: int, engine: str) -> MemoryBreakdown:
+    """One GPU of the pool: weights, activation peak and runtime overhead, and the KV cache of the
+    sequences of `ctx_len` tokens that fit beside them (at most the engine's sequence cap), in the
+    KV format the plan sized with. By construction the parts stay within the GPU's memory."""
+    cat = inputs.catalog
+    gpu = cat.accelerators.get(comp.gpu)
+    quant, tp = comp.quant or "bf16", comp.tp or 1
+    fit = int(max_sequences(model, gpu.id, context=ctx_len, quant=quant, kv_quant=comp.kv_quant, tp=tp, engine=engine, catalog=cat))
+    eng = cat.engines.find(engine)
+    batch = min(fit, int(eng.perf.max_batch_size)) if eng is not None else fit
+    m = estimate_memory(model, quant=quant, kv_quant=comp.kv_quant, context=ctx_len, batch=max(batch, 1), tp=tp,
+                        engine=engine, catalog=cat)
+    parts = {k: float(v) for k, v in m.per_gpu.items()}
+    if batch < 1:  # not one whole sequence of this length fits: no KV cache to show
+        parts["kv_cache"] = 0.0
+        inputs.warnings.append(f"memory breakdown: not one {ctx_len}-token sequence of {model} fits beside the weights on {gpu.id}")
+    used = sum(parts.values())
+    if used < gpu.memory_bytes:
+        parts["free"] = float(gpu.memory_bytes - used)
+    return MemoryBreakdown(option_id=option_id, workload=comp.workload, model=model, gpu=gpu.id, quant=comp.quant, tp=tp, pp=1,
+                           total_bytes=float(gpu.memory_bytes), parts=parts, kv_quant=m.kv_quant, context_tokens=ctx_len,
+                           batch=batch)
 
 
 def _field(x: Any, k: str) -> Any:

@@ -30,6 +30,7 @@ from .candidates import (
     ServeConfig,
     TrainingConfig,
 )
+from .image_training import size_job as size_image_job
 from .inputs import Inputs
 
 
@@ -194,6 +195,8 @@ class Sizer:
                     tokens_per_s=_f(_get(res, "output_tokens_per_s", None)),
                     error_band=band(_get(res, "error_band", None)),
                     batch=max(1.0, float(_get(res, "batch_size", 1.0) or 1.0)),
+                    kv_quant=_get(res, "kv_quant", None),
+                    max_batch=_f(_get(res, "max_batch_size", None)),
                 )
                 return [cfg], None
         return [], reason or f"{d.model.id} on {gpu_id} cannot meet TTFT p95 {ttft} s and TPOT p95 {tpot} s"
@@ -234,6 +237,12 @@ class Sizer:
         if key in self._training:
             return self._training[key]
         inputs = self.inputs
+        if getattr(j, "kind", "llm") == "image_training":
+            inputs.evaluated += 1
+            sized, why = size_image_job(j, gpu_id, inputs.catalog)
+            self._training[key] = (TrainingConfig(gpus=sized.gpus, gpu_hours=sized.gpu_hours, wall_days=sized.wall_days,
+                                                  energy_kwh=sized.energy_kwh, fabric_kind=sized.fabric_kind), None) if sized else (None, why)
+            return self._training[key]
         ans: tuple[TrainingConfig | None, str | None] = (None, None)
         limit = training_run_limit(j, inputs.scenario.horizon_years)  # deadline, gap between runs, horizon
         n = inputs.search.training_start_gpus
@@ -310,7 +319,8 @@ class Sizer:
                 return [], f"{j.name}: {why}"
             out.append(Piece(d=None, kind="training", name=j.name, model=j.model, gpu=g, fixed_gpus=tc.gpus,
                              gpu_hours_per_year=tc.gpu_hours * j.runs_per_year, training=tc, pool=f"_train_{j.name}",
-                             note=f"{tc.gpus} GPUs, {tc.wall_days:.1f} days per run, {j.runs_per_year:g} runs a year"))
+                             note=f"{tc.gpus} GPUs, {tc.wall_days:.1f} days per run, {j.runs_per_year:g} runs a year"
+                             + (f", {tc.energy_kwh * j.runs_per_year:,.0f} kWh a year before PUE" if tc.energy_kwh else "")))
         for p in inputs.scenario.pipelines:
             sz, why = self.pipeline_sizing(p, gpu_id)
             if sz is None:
@@ -336,13 +346,15 @@ def peak_rate(d: Demand, f: Factors) -> np.ndarray:
 
 def base_level(inputs: Inputs, d: Demand) -> float:
     """A hybrid's on-prem level for one workload: its profile at the base-load percentile."""
-    return float(np.percentile(d.profile, inputs.scenario.load_profile.base_load_percentile))
+    q = inputs.scenario.load_profile.base_load_percentile
+    return float(np.percentile(d.profile, 50.0 if q is None else q))
 
 
 def base_volume_share(inputs: Inputs) -> float:
     """Share of the volume at or below the base-load percentile (what a hybrid serves on-prem)."""
     p = inputs.profile
-    lvl = float(np.percentile(p, inputs.scenario.load_profile.base_load_percentile))
+    q = inputs.scenario.load_profile.base_load_percentile
+    lvl = float(np.percentile(p, 50.0 if q is None else q))
     return float(np.minimum(p, lvl).mean())
 
 
@@ -408,6 +420,8 @@ def component(inputs: Inputs, pc: Piece, placement: PlacementName, f: Factors, b
             gpus=rep * pc.per_replica_gpus, quant=pc.quant if pc.kind == "llm" else (pc.d.workload.quant or "fp16"),
             tp=pc.per_replica_gpus, pp=1, replicas=rep, capacity_per_replica=pc.cap, demand_peak=peak,
             utilization=min(1.0, avg / (rep * pc.cap)) if rep else None,
+            kv_quant=pc.serve.kv_quant if pc.serve is not None else None,
+            max_batch_per_replica=int(pc.serve.max_batch) if pc.serve is not None and pc.serve.max_batch else None,
         )
     return ComponentSizing(
         workload=pc.name, kind="training" if pc.kind == "training" else "pipeline_stage", model=pc.model,

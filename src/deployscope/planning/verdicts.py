@@ -7,15 +7,18 @@ from __future__ import annotations
 from typing import Any, cast
 
 from ..policy import engine
+from ..result import Assumption
 from .candidates import Candidate, Verdict
 from .inputs import Inputs
 
 
 def policy_part(row: Any, kind: str) -> dict[str, Any]:
     """A policy-engine PlacementPart (as keyword arguments) for a cloud or API catalog row."""
+    regions = tuple(getattr(row, "regions", ()) or ())
     return {
         "kind": kind, "name": row.id, "provider": row.provider, "jurisdiction": row.jurisdiction,
         "data_region": row.data_region, "certifications": list(row.certifications), "network": "connected",
+        "region": regions[0] if len(regions) == 1 else None,  # residency per region (providers table)
     }
 
 
@@ -38,6 +41,10 @@ def _other_licenses(inputs: Inputs) -> set[str]:
     return out
 
 
+#: stated in every plan: the compliance verdicts are decision support
+DISCLAIMER = ("compliance verdicts are decision support, not legal advice: each rule cites its source; have counsel "
+              "confirm the rules for your case")
+
 VerdictKey = tuple[str, tuple[tuple[tuple[str, str], ...], ...]]
 
 
@@ -47,6 +54,12 @@ class Verdicts:
     def __init__(self, inputs: Inputs) -> None:
         self.inputs = inputs
         self._seen: dict[VerdictKey, Verdict] = {}
+        role, why = engine.ai_act_role(inputs.scenario.policy)
+        if not any(a.name == "policy.ai_act_role" for a in inputs.assumptions):
+            origin = "user" if inputs.scenario.policy.ai_act_role is not None else "derived"
+            inputs.assumptions.append(Assumption(name="policy.ai_act_role", value=role, origin=origin, note=why))
+        if DISCLAIMER not in inputs.warnings:
+            inputs.warnings.append(DISCLAIMER)
 
     def of(self, c: Candidate) -> Verdict:
         """Allowed, reasons (with citations) and obligations for one candidate.

@@ -61,6 +61,7 @@ class PlacementPart(BaseModel):
     data_region: str = Field(default=SELF, description="where data is processed (US, EU, DE...), 'self' on-prem")
     certifications: list[str] = Field(default_factory=list)
     network: Literal["air_gapped", "connected"] = "connected"
+    region: str | None = Field(default=None, description="provider region (its residency comes from the providers table)")
 
     @field_validator("jurisdiction", "data_region")
     @classmethod
@@ -120,6 +121,8 @@ class Verdict(BaseModel):
     allowed: bool
     excluded_because: list[Finding] = Field(default_factory=list)
     obligations: list[Finding] = Field(default_factory=list)
+    ai_act_role: str = "deployer"
+    ai_act_role_basis: str = ""
     disclaimer: str = "Decision support, not legal advice: have counsel confirm the rules for your case."
 
     def reasons(self) -> list[str]:
@@ -222,12 +225,25 @@ def _group(code: str, eea: set[str], adequacy: set[str], org: str | None) -> str
     return "third_country"
 
 
+def ai_act_role(facts: PolicyFacts) -> tuple[str, str]:
+    """(role, why): the given ``ai_act_role``, else derived from ``offers_ai_system``; the stated
+    default is deployer (an organization that uses an AI system under its authority, Art. 3(4))."""
+    if facts.ai_act_role is not None:
+        return facts.ai_act_role, "given in the scenario (policy.ai_act_role)"
+    if facts.offers_ai_system:
+        return "provider", "derived: the system is part of a product or service offered under the organization's name (AI Act Art. 3(3), policy.offers_ai_system)"
+    return "deployer", "default: the organization uses the system under its own authority (AI Act Art. 3(4)); set policy.offers_ai_system or policy.ai_act_role if you offer it to others"
+
+
 def fact_values(facts: PolicyFacts, catalog=None) -> dict[str, Any]:
     """Facts as the rules see them: the fields plus derived ones (personal_data, special_category,
-    gdpr_applies, organization_group, classified)."""
+    gdpr_applies, organization_group, classified, ai_act_role and the list ai_act_roles)."""
     cat = default_catalog(catalog)
     eea, adequacy = _groups(cat)
     d = facts.model_dump()
+    role, _ = ai_act_role(facts)
+    d["ai_act_role"] = role
+    d["ai_act_roles"] = {"provider_and_deployer": ["provider", "deployer"], "none": []}.get(role, [role])
     cats = set(facts.data_categories)
     d["personal_data"] = bool(cats & {"personal", "special_category", "health"})
     d["special_category"] = bool(cats & {"special_category", "health"})
@@ -239,11 +255,26 @@ def fact_values(facts: PolicyFacts, catalog=None) -> dict[str, Any]:
     return d
 
 
+def _provider_view(part: PlacementPart, cat) -> tuple[str, str, list[str]]:
+    """(jurisdiction, data region, certifications) of a part with its provider's company-level
+    certifications and its region's residency merged in (providers table)."""
+    jurisdiction, region, certs = part.jurisdiction, part.data_region, list(part.certifications)
+    prov = cat.providers.find(part.provider) if part.provider and part.kind != "on_prem" else None
+    if prov is not None:
+        jurisdiction = prov.jurisdiction.upper()
+        if part.region and prov.residency(part.region):
+            region = prov.residency(part.region).upper()  # type: ignore[union-attr]
+        certs += [c for c in prov.certifications_in(part.region) if c not in certs]
+    return jurisdiction, region, certs
+
+
 def part_values(part: PlacementPart, facts: PolicyFacts, catalog=None) -> dict[str, Any]:
     cat = default_catalog(catalog)
     eea, adequacy = _groups(cat)
     org = facts.organization_jurisdiction
     d = part.model_dump()
+    d["jurisdiction"], d["data_region"], certs = _provider_view(part, cat)
+    part = part.model_copy(update={"jurisdiction": d["jurisdiction"], "data_region": d["data_region"], "certifications": certs})
     d["external"] = part.kind != "on_prem"
     d["self_hosted"] = part.kind in ("on_prem", "cloud")
     d["region_group"] = _group(part.data_region, eea, adequacy, org)
@@ -347,8 +378,11 @@ def evaluate(
                 if hit is not None:
                     add(f"license.{lic.id}.{term.id}", "licenses", "1", term, lic.source, lic.as_of, hit)
 
+    role, why = ai_act_role(facts)
     return Verdict(
         option_id=option.id,
+        ai_act_role=role,
+        ai_act_role_basis=why,
         placement=option.placement,
         allowed=not excluded,
         excluded_because=excluded,
@@ -362,9 +396,13 @@ def evaluate_all(
     return [evaluate(facts, o, catalog, model_license=model_license) for o in options]
 
 
-def part_from_row(row: Any) -> PlacementPart:
-    """A placement part from a cloud-instance or API-price catalog row."""
+def part_from_row(row: Any, region: str | None = None) -> PlacementPart:
+    """A placement part from a cloud-instance or API-price catalog row; ``region`` (default: the
+    row's only region, if it lists one) sets the residency from the providers table."""
     kind = "api" if hasattr(row, "model_family") else "cloud"
+    regions = tuple(getattr(row, "regions", ()) or ())
+    if region is None and len(regions) == 1:
+        region = regions[0]
     return PlacementPart(
         kind=kind,  # type: ignore[arg-type]
         name=row.id,
@@ -372,6 +410,7 @@ def part_from_row(row: Any) -> PlacementPart:
         jurisdiction=row.jurisdiction,
         data_region=row.data_region,
         certifications=list(row.certifications),
+        region=region,
     )
 
 

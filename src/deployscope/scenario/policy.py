@@ -39,7 +39,25 @@ class PolicyFacts(BaseModel):
     sector: Literal["banking", "health", "public_sector", "defense", "none"] = Field(
         default="none", description="regulated sector whose rules apply (banking, health, public sector, defense)"
     )
-    ai_act_role: Literal["deployer", "provider", "none"] = Field(default="deployer", description="the organization's role under the EU AI Act")
+    ai_act_role: Literal["deployer", "provider", "provider_and_deployer", "none"] | None = Field(
+        default=None,
+        description="your role under the EU AI Act (Art. 3(3)/(4)); default: derived from offers_ai_system "
+        "(provider when the system is part of a product or service you offer under your name, else deployer)",
+    )
+    offers_ai_system: bool = Field(
+        default=False,
+        description="the AI system is built into a product or service the organization offers to others under its own "
+        "name (it then places the system on the market: an AI Act provider)",
+    )
+    third_country_transfers_allowed: bool = Field(
+        default=True,
+        description="false: the organization forbids processing of its personal data outside the EEA and adequate "
+        "countries (and by providers under third-country law), whatever the transfer tool",
+    )
+    third_party_processing_allowed: bool = Field(
+        default=True,
+        description="false: the organization forbids any external processor (cloud or API); only its own hardware",
+    )
     high_risk_use: bool = Field(default=False, description="an EU AI Act Annex III use case")
     synthetic_content: bool = Field(default=False, description="generates images/audio/video/text published as deepfakes or public-interest text")
     human_editorial_control: bool = Field(default=False, description="a person reviews and takes editorial responsibility for published output")

@@ -1,0 +1,95 @@
+"""Hybrid sizing: the NPV-optimal on-prem base in whole servers, checked against hand sums."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from deployscope.economics.hybrid_sizing import size_hybrid_base
+
+
+def sized(**kw):
+    args = {"gpus_per_server": 1, "server_usd": 10_000.0, "fixed_usd_per_server_year": 0.0, "idle_kw": 0.0, "max_kw": 0.0,
+                "tariff_usd_per_kwh": 0.0, "pue": 1.0, "burst_usd_per_gpu_hour": 1.0, "discount_rate": 0.0, "depreciation_years": 1.0}
+    args.update(kw)
+    return size_hybrid_base(**args)
+
+
+def test_one_year_hand_computed():
+    # four hours standing for 2,190 h each: demand 1,1,1,3 GPUs
+    week = [1, 1, 1, 3]
+    # server 10,000: b=0 -> 6 x 2,190 = 13,140 of burst; b=1 -> 10,000 + 4,380 = 14,380: everything bursts
+    r = sized(demand_gpus=[week])
+    assert r.base_servers == (0,) and r.npv_usd == pytest.approx(13_140.0)
+    assert "everything bursts" in r.why
+    # server 5,000: b=1 -> 5,000 + 4,380 = 9,380 beats b=0 (13,140) and b=2 (10,000 + 2,190)
+    r = sized(demand_gpus=[week], server_usd=5_000.0)
+    assert r.base_servers == (1,) and r.npv_usd == pytest.approx(9_380.0)
+    assert r.onprem_gpu_hours == (8_760.0,) and r.burst_gpu_hours == (4_380.0,)
+
+
+def test_growth_buys_for_the_year_it_is_needed_with_residual_value():
+    # 1 GPU all year 1, 2 GPUs all year 2; server 8,000, life 2 years, r = 0
+    # (1, 2): 8,000 + 8,000 - 4,000 residual of the second = 12,000 (the optimum; (1,1) = 16,760, (2,2) = 16,000)
+    r = sized(demand_gpus=[[1, 1], [2, 2]], server_usd=8_000.0, depreciation_years=2.0)
+    assert r.base_servers == (1, 2) and r.npv_usd == pytest.approx(12_000.0)
+
+
+def test_a_fixed_base_is_costed_under_the_same_model():
+    r = sized(demand_gpus=[[1, 1], [2, 2]], server_usd=8_000.0, depreciation_years=2.0, fixed_base=[1, 1])
+    assert r.npv_usd == pytest.approx(16_760.0)  # 8,000 + 8,760 of burst in year 2
+    assert sized(demand_gpus=[[1, 1], [2, 2]], server_usd=8_000.0, depreciation_years=2.0, fixed_base=[2, 2]).npv_usd == pytest.approx(16_000.0)
+
+
+def test_whole_instances_for_cloud_bursts_and_energy():
+    # 8-GPU servers, 4-GPU burst instances: demand 10 GPUs every hour, one server owned
+    r = sized(demand_gpus=[[10.0]], gpus_per_server=8, server_usd=1.0, burst_unit_gpus=4, max_servers=1,
+              idle_kw=1.0, max_kw=3.0, tariff_usd_per_kwh=0.1, pue=1.5)
+    # burst: 2 GPUs rounded to one 4-GPU instance every hour = 4 x 8,760; energy: (1 + 8/8 x 2) kW x 8,760 x 1.5 x 0.1
+    assert r.base_servers == (1,)
+    assert r.npv_usd == pytest.approx(1.0 + 4 * 8_760 + 3.0 * 8_760 * 1.5 * 0.1)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    demand=st.lists(st.lists(st.floats(0, 40), min_size=1, max_size=24), min_size=1, max_size=4),
+    slots=st.sampled_from([1, 4, 8]),
+    price=st.floats(1_000, 400_000),
+    burst=st.floats(0.1, 20),
+    rate=st.floats(0, 0.2),
+)
+def test_hybrid_never_costs_more_than_the_better_pure_part(demand, slots, price, burst, rate):
+    kw = {"demand_gpus": demand, "gpus_per_server": slots, "server_usd": price, "fixed_usd_per_server_year": price * 0.1,
+              "idle_kw": 1.0, "max_kw": 5.0, "tariff_usd_per_kwh": 0.1, "pue": 1.3, "burst_usd_per_gpu_hour": burst,
+              "discount_rate": rate, "depreciation_years": 5.0}
+    best = size_hybrid_base(**kw)
+    peak = max(max(d) for d in demand)
+    n = math.ceil(peak / slots - 1e-9)
+    all_burst = size_hybrid_base(**kw, max_servers=0).npv_usd
+    all_onprem = size_hybrid_base(**kw, fixed_base=[n] * len(demand)).npv_usd  # the peak's servers from year 1
+    assert best.npv_usd <= min(all_burst, all_onprem) + 1e-6
+    assert list(best.base_servers) == sorted(best.base_servers)  # never sold
+    assert max(best.base_servers) <= n
+    # the peak is always covered: on-prem + burst = demand
+    for k, d in enumerate(demand):
+        assert best.onprem_gpu_hours[k] + best.burst_gpu_hours[k] == pytest.approx(sum(d) * 8760 / len(d), rel=1e-9, abs=1e-6)
+
+
+@settings(max_examples=30, deadline=None)
+@given(demand=st.lists(st.floats(0, 30), min_size=1, max_size=12), more=st.floats(0, 10), price=st.floats(1e3, 3e5))
+def test_more_demand_never_lowers_the_hybrid_cost(demand, more, price):
+    kw = {"gpus_per_server": 8, "server_usd": price, "fixed_usd_per_server_year": 0.0, "idle_kw": 1.0, "max_kw": 6.0,
+              "tariff_usd_per_kwh": 0.1, "pue": 1.3, "burst_usd_per_gpu_hour": 3.0, "discount_rate": 0.08, "depreciation_years": 5.0}
+    lo = size_hybrid_base(demand_gpus=[demand], **kw).npv_usd
+    hi = size_hybrid_base(demand_gpus=[list(np.asarray(demand) + more)], **kw).npv_usd
+    assert hi >= lo - 1e-6
+
+
+def test_the_team_floor_must_be_paid_by_the_base():
+    # one server at 5,000 would win (9,380 < 13,140) but an owned fleet also needs 4,000 a year of staff
+    r = sized(demand_gpus=[[1, 1, 1, 3]], server_usd=5_000.0, fixed_usd_per_year_if_owned=4_000.0)
+    assert r.base_servers == (0,) and r.npv_usd == pytest.approx(13_140.0)
