@@ -108,9 +108,10 @@ class OnPremCost:
         self.util_base = self.busy if self.busy is not None else utilization(self.inputs, self.pieces, self.base_share)
         # a scale-out fabric only for training jobs that span servers (a job on one server needs none)
         self.training_gpus = sum(
-            pc.fixed_gpus for pc in self.pieces
-            if pc.kind == "training" and self.servers.get(pc.gpu) is not None
-            and bool(needs_scale_out_fabric(pc.fixed_gpus, self.servers[pc.gpu].gpu_slots))
+            (pc.fixed_gpus for pc in self.pieces
+             if pc.kind == "training" and pc.gpu is not None and self.servers.get(pc.gpu) is not None
+            and bool(needs_scale_out_fabric(pc.fixed_gpus, self.servers[pc.gpu].gpu_slots))),
+            0,
         )
 
     def __call__(self, f: Factors) -> Any:
@@ -160,7 +161,7 @@ class OnPremCost:
                 avg_w_y[k] = avg_w_y[k] + srv[..., k] * per_server
                 prov_y[k] = prov_y[k] + srv[..., k] * max_w / 1000.0
             if switch is not None and np.any(srv > 1):
-                sw = ethernet_switches(srv, switch.ports or 32)
+                sw = np.asarray(ethernet_switches(srv, switch.ports or 32))
                 prevs: Any = 0.0
                 for k in range(H):
                     capex_y[k]["network"] = capex_y[k].get("network", 0.0) + (sw[..., k] - prevs) * switch.price_usd * f.gpu_price
