@@ -210,10 +210,13 @@ class StorageItem(Row):
     kind: ClassVar[str] = "storage item"
 
     name: str
-    tier: Literal["nvme", "nas", "object", "hdd"]
+    tier: Literal["nvme", "nas", "object", "hdd", "parallel_fs"]
     price_usd_per_tb: float | None = Field(default=None, gt=0, le=1e6)
     read_gb_s: float | None = Field(default=None, gt=0, le=1e6, description="sustained sequential read, GB/s, per device or system")
     read_scope: Literal["device", "system", "client"] = "device"
+    write_gb_s: float | None = Field(default=None, gt=0, le=1e6, description="sustained sequential write, GB/s, same scope as read")
+    gb_s_per_tib: float | None = Field(default=None, gt=0, le=1e3, description="parallel file systems: read and write GB/s per TiB provisioned")
+    get_requests_per_s: float | None = Field(default=None, gt=0, le=1e9, description="object stores: GET requests per second per partitioned prefix")
     price_note: str | None = None
 
     @model_validator(mode="after")
@@ -337,8 +340,7 @@ def resolve_hardware_prices(prices: dict[str, float], catalog: Catalog | None = 
 
 
 def price_age_warnings(
-    rows: Iterable[Row], table: str, stale_after: int | None = None, today: date | None = None,
-    catalog: Catalog | None = None,
+    rows: Iterable[Row], table: str, stale_after: int | None = None, today: date | None = None, catalog: Catalog | None = None
 ) -> list[str]:
     """One warning per priced row whose price is older than ``stale_after`` days (by
     ``price_as_of``, the publication date), or whose publication date is unknown (then by

@@ -118,7 +118,7 @@ class TrainingEfficiency(Row):
     memory: MemorySection | None = None
 
     @model_validator(mode="after")
-    def _one_section(self) -> "TrainingEfficiency":
+    def _one_section(self) -> TrainingEfficiency:
         given = [n for n in ("mfu", "network", "method", "optimizer", "energy", "memory") if getattr(self, n) is not None]
         if len(given) != 1:
             raise ValueError(f"a training_efficiency row holds exactly one section (got {given or 'none'})")
@@ -151,7 +151,7 @@ class DiffusionEfficiency(Row):
     memory: DiffusionMemorySection | None = None
 
     @model_validator(mode="after")
-    def _one_section(self) -> "DiffusionEfficiency":
+    def _one_section(self) -> DiffusionEfficiency:
         given = [n for n in ("engine", "memory") if getattr(self, n) is not None]
         if len(given) != 1:
             raise ValueError(f"a diffusion_efficiency row holds exactly one section (got {given or 'none'})")
@@ -160,3 +160,85 @@ class DiffusionEfficiency(Row):
 
 register_table("training_efficiency", TrainingEfficiency)
 register_table("diffusion_efficiency", DiffusionEfficiency)
+
+
+# ------------------------------------------------------------------------ image-model training
+class ImageArchSection(_Section):
+    """Achievable share of peak for one image-model architecture class (fitted, see docs/image-training.md)."""
+
+    arch: Literal["unet", "dit", "gan"]
+    mfu_ref: float = Field(
+        gt=0, le=4, description="model FLOP/s over the peak (peak_dtype) at ref_gpus GPUs, before memory traffic; above 1 only against fp32 peak when tensor cores do part of the work"
+    )
+    peak_dtype: Literal["training", "fp32"] = Field(
+        default="training", description="peak the compute share applies to: the run's precision, or fp32 (StyleGAN: custom fp32 ops bound the step)"
+    )
+    memory_passes: float = Field(
+        default=0.0, ge=0, description="memory-bound traffic per image = memory_passes x activation bytes kept for backward (norms, activations, attention softmax), at HBM bandwidth"
+    )
+    ref_gpus: int = Field(default=8, ge=1, description="cluster size at which mfu_ref applies")
+    scale_exponent: float = Field(default=0.0, ge=0, le=1, description="x (max(gpus, ref_gpus) / ref_gpus)^-scale_exponent")
+    half_batch_positions: float = Field(
+        default=0.0, ge=0, description="small-batch term positions / (positions + this): latent positions per GPU micro-batch at which the share halves"
+    )
+    resolution_multiple: int = Field(default=8, ge=1, description="pixels a side must be a multiple of, before the model's own latent/patch factor")
+    band_low: float | None = Field(default=None, gt=0, description="error band: low multiplier on GPU-hours (validation)")
+    band_high: float | None = Field(default=None, gt=0, description="error band: high multiplier on GPU-hours (validation)")
+    band_rows: str | None = Field(default=None, description="which validation rows the band comes from")
+    fitted_on: tuple[str, ...] = ()
+    fit_script: str | None = None
+    fit_rows: int | None = Field(default=None, ge=0)
+
+
+class ImageMethodSection(_Section):
+    """What a training method runs per image, relative to a forward pass of the denoiser."""
+
+    method: Literal["pretrain", "full", "lora", "dreambooth", "textual-inversion"]
+    denoiser_passes: float = Field(gt=0, description="denoiser forward-pass equivalents per image: 3 with weight gradients, 2 without")
+    trainable: Literal["all", "adapters", "embedding"]
+    lora_rank: int | None = Field(default=None, gt=0)
+    images_per_sample: float = Field(default=1.0, ge=1, description="images run per training sample (DreamBooth prior preservation: 2)")
+    text_encoder_passes: float = Field(default=1.0, ge=0, description="text-encoder forward-pass equivalents per image when text is encoded on the fly")
+    default_global_batch: int = Field(gt=0)
+
+
+class GanPassesSection(_Section):
+    """Generator and discriminator passes per real image shown (StyleGAN2-class training loop)."""
+
+    generator_passes: float = Field(gt=0)
+    discriminator_passes: float = Field(gt=0)
+    regularization_share: float = Field(ge=0, description="extra work of lazy R1 and path-length regularization, share of the main loop")
+
+
+class ImageMemorySection(_Section):
+    resnet_bytes_per_element: float = Field(gt=0, description="activation bytes kept per resnet-block output element (16-bit)")
+    transformer_bytes_per_token_hidden: float = Field(gt=0, description="activation bytes kept per token per hidden unit per transformer block (16-bit, flash attention)")
+    checkpointed_share: float = Field(gt=0, le=1, description="share of activations kept under activation checkpointing")
+    framework_overhead_bytes: float = Field(ge=0)
+    ema_bytes_per_param: float = Field(ge=0, description="EMA copy of the trainable weights, bytes per parameter")
+
+
+class ImageDataSection(_Section):
+    jpeg_bytes_per_pixel: tuple[tuple[int, float], ...] = Field(description="(side in pixels, stored bytes per pixel) anchors, interpolated in log(side)")
+    latent_bytes_per_element: float = Field(gt=0, description="bytes per stored latent element (fp16)")
+    caption_bytes: float = Field(ge=0, description="stored caption and metadata bytes per sample")
+
+
+class ImageTraining(Row):
+    kind: ClassVar[str] = "image-training row"
+
+    arch: ImageArchSection | None = None
+    method: ImageMethodSection | None = None
+    gan: GanPassesSection | None = None
+    memory: ImageMemorySection | None = None
+    data: ImageDataSection | None = None
+
+    @model_validator(mode="after")
+    def _one_section(self) -> ImageTraining:
+        given = [n for n in ("arch", "method", "gan", "memory", "data") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError(f"an image_training row holds exactly one section (got {given or 'none'})")
+        return self
+
+
+register_table("image_training", ImageTraining)

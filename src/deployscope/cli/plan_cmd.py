@@ -254,6 +254,7 @@ def render_plan(p: Any, max_rows: int = 15) -> None:
         if len(excluded) > max_rows:
             e.caption = f"{len(excluded) - max_rows} more excluded option(s) in --json"
         c.print(e)
+    _render_training(c, p, allowed)
     if best is not None and best.obligations:
         c.print("[bold]Obligations for the recommended option[/bold]")
         for ob in best.obligations[:8]:
@@ -264,6 +265,31 @@ def render_plan(p: Any, max_rows: int = 15) -> None:
     for w in p.warnings[:6]:
         c.print(f"[yellow]warning:[/yellow] {escape(w)}", highlight=False)
     c.print(f"[dim]{p.candidates_evaluated} candidates evaluated in {p.elapsed_s or 0:.2f} s[/dim]")
+
+
+def _training_jobs(p: Any, allowed: list[Any]) -> tuple[Any, list[Any]]:
+    """The training jobs (LLM and image models) of the recommended option, or of the best one that runs them."""
+
+    def jobs(o: Any) -> list[Any]:
+        return [c for c in (o.performance.components or []) if c.kind == "training"]
+
+    opt = next((o for o in allowed if o.id == p.recommended and jobs(o)), None) or next((o for o in allowed if jobs(o)), None)
+    return opt, (jobs(opt) if opt is not None else [])
+
+
+def _render_training(c: Any, p: Any, allowed: list[Any]) -> None:
+    """The training jobs table of the terminal view."""
+    from rich.table import Table
+
+    opt, jobs = _training_jobs(p, allowed)
+    if opt is None:
+        return
+    t = Table(title=f"Training jobs on {opt.id} (their cost is inside its NPV)", title_justify="left")
+    for col, just in (("job", "left"), ("model", "left"), ("GPUs", "right"), ("GPU-hours a year", "right"), ("days per run, runs a year, energy, cost", "left")):
+        t.add_column(col, justify=just, overflow="fold")  # type: ignore[arg-type]
+    for j in jobs:
+        t.add_row(j.workload, j.model or "-", f"{j.gpus or '-'} x {j.gpu or '-'}", f"{j.gpu_hours_per_year or 0:,.0f}", j.note or "-")
+    c.print(t)
 
 
 def _monte_carlo_line(p: Any) -> str | None:
@@ -313,6 +339,12 @@ def render_plan_plain(p: Any) -> None:
         out(tsv_row(["option", "placement", "why"]))
         for o in excluded:
             out(tsv_row([o.id, o.placement_detail, " | ".join(o.excluded_because) or "excluded"]))
+    opt, jobs = _training_jobs(p, [o for o in p.options if o.allowed])
+    if opt is not None:
+        out(f"\nTraining jobs on {opt.id}\n")
+        out(tsv_row(["job", "model", "gpu", "gpus", "gpu_hours_per_year", "note"]))
+        for j in jobs:
+            out(tsv_row([j.workload, j.model, j.gpu, j.gpus, _fixed(j.gpu_hours_per_year, 1), j.note]))
     best = p.best
     if best is not None and best.obligations:
         out("\nObligations for the recommended option\n")

@@ -3,7 +3,7 @@ jobs, image generation, and multi-stage pipelines sized for a daily volume or a 
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -27,21 +27,51 @@ def train(
     model: str = typer.Argument(..., help="Model id or alias (see `deployscope catalog models`)."),
     gpu: str = typer.Option(..., "--gpu", "-g", help="GPU id or alias."),
     gpus: int = typer.Option(..., "--gpus", "-n", help="GPUs in the job."),
-    tokens: str = typer.Option(..., "--tokens", "-t", help="Training tokens: 2T, 500B, 10M or a plain number."),
-    method: Optional[str] = typer.Option(None, "--method", "-m", help="pretrain | full | lora | qlora (default: the phase's, else full)."),
-    seq_len: Optional[int] = typer.Option(None, "--seq-len", "-s", help="Tokens per training sequence (default: the phase's, else 4096)."),
-    phase: Optional[str] = typer.Option(
+    tokens: str | None = typer.Option(None, "--tokens", "-t", help="Training tokens (language models): 2T, 500B, 10M or a plain number."),
+    method: str | None = typer.Option(
+        None, "--method", "-m",
+        help="pretrain | full | lora | qlora (LLM; default: the phase's, else full); pretrain | full | lora | dreambooth | textual-inversion (image models, default pretrain).",
+    ),
+    seq_len: int | None = typer.Option(None, "--seq-len", "-s", help="Tokens per training sequence (default: the phase's, else 4096)."),
+    phase: str | None = typer.Option(
         None, "--phase", help="pre-training | context-extension (full context window) | post-training (SFT); sets method and seq-len defaults."
     ),
-    zero: Optional[int] = typer.Option(None, "--zero", help="0 = DDP, 1/2/3 = ZeRO stage (3 = FSDP). Default 3 on >1 GPU."),
-    micro_batch: int = typer.Option(1, "--micro-batch", help="Sequences per GPU per forward pass."),
+    images: str | None = typer.Option(None, "--images", help="Image models: images shown (1B, 500M; GANs also 25000kimg)."),
+    resolution: str = typer.Option("", "--resolution", "-r", help="Image models: 1024, 768x1024, or stages SIDE:SHARE,... e.g. 256:0.6,512:0.3,1024:0.1 (default: the model's native size)."),
+    global_batch: int | None = typer.Option(None, "--global-batch", "-b", help="Image models: images per optimizer step (default per method)."),
+    steps: int | None = typer.Option(None, "--steps", help="Image models: optimizer steps (images = steps x global batch)."),
+    epochs: float | None = typer.Option(None, "--epochs", help="Image models: passes over --dataset-images."),
+    dataset_images: str | None = typer.Option(None, "--dataset-images", help="Image models: images in the training set (storage capacity; with --epochs)."),
+    precision: str = typer.Option("bf16", "--precision", help="Image models: bf16 | fp16 | fp32 | tf32 | fp8."),
+    ema: bool = typer.Option(True, "--ema/--no-ema", help="Image models: keep an EMA copy of the trained weights."),
+    train_text_encoder: bool = typer.Option(False, "--train-text-encoder/--frozen-text-encoder", help="Image models: train the text encoder(s) too."),
+    precomputed_latents: bool = typer.Option(False, "--precomputed-latents/--vae-on-the-fly", help="Image models: VAE latents stored beforehand."),
+    precomputed_text: bool = typer.Option(False, "--precomputed-text/--text-on-the-fly", help="Image models: text embeddings stored beforehand."),
+    checkpointing: bool = typer.Option(False, "--checkpointing/--no-checkpointing", help="Image models: activation checkpointing."),
+    raw_files: bool = typer.Option(False, "--raw-files/--shards", help="Image models: one JPEG file per image instead of WebDataset shards (storage check)."),
+    zero: int | None = typer.Option(None, "--zero", help="0 = DDP, 1/2/3 = ZeRO stage (3 = FSDP). Default 3 on >1 GPU."),
+    micro_batch: int | None = typer.Option(None, "--micro-batch", help="Sequences (images) per GPU per forward pass (LLM default 1; image models: the largest that fits)."),
     optimizer: str = typer.Option("adamw", "--optimizer", help="adamw (mixed precision, 16 B/param) | adamw-bf16 | adamw-8bit."),
     recompute: str = typer.Option("selective", "--recompute", help="Activation recomputation: none | selective | full."),
-    network: Optional[str] = typer.Option(None, "--network", help="Scale-out fabric: ib-ndr, ib-xdr, ib-hdr, roce-400g, ethernet-100g ..."),
+    network: str | None = typer.Option(None, "--network", help="Scale-out fabric: ib-ndr, ib-xdr, ib-hdr, roce-400g, ethernet-100g ..."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """FLOPs, MFU, GPU-hours, wall-clock days, energy and memory per GPU of a training job."""
     from ..catalog.loader import default_catalog
+
+    spec = default_catalog().models.get(model, field="model")
+    if spec.modality in ("diffusion", "gan"):
+        from .image_train_cmd import run_image_training
+
+        run_image_training(
+            spec, gpu, gpus, images=images, tokens=tokens, method=method or "pretrain", resolution=resolution, global_batch=global_batch,
+            steps=steps, epochs=epochs, dataset_images=dataset_images, precision=precision, ema=ema, train_text_encoder=train_text_encoder,
+            precomputed_latents=precomputed_latents, precomputed_text=precomputed_text, checkpointing=checkpointing, zero=zero,
+            micro_batch=micro_batch, network=network, as_json=as_json, raw_files=raw_files,
+        )
+        return
+    if tokens is None:
+        raise DeployscopeError("is required for a language model", field="--tokens", value=None, allowed="a token count: 2T, 500B, 10M")
     from ..physics.training import arch_of, estimate
     from ..physics.training_phase import phase_of, phase_setup
 
@@ -55,7 +85,7 @@ def train(
         method=method or "full",
         seq_len=seq_len or 4096,
         zero=zero,
-        micro_batch=micro_batch,
+        micro_batch=micro_batch or 1,
         optimizer=optimizer,
         recompute=recompute,
         network=network,

@@ -164,6 +164,11 @@ def dit_flops(details: dict[str, Any], img_tokens: float, txt_tokens: float) -> 
     """FLOPs of one MMDiT (SD3) or FLUX forward pass (batch 1)."""
     n = img_tokens + txt_tokens
     mlp = float(details.get("mlp_ratio", 4))
+    if details.get("cross_attention"):  # PixArt: self-attention over the image tokens, cross-attention to the text
+        d = float(details["hidden_size"])
+        per_img = (4 + 2 + 2 * mlp) * d * d  # self q, k, v, o + cross q, o + MLP, per image token
+        kv_text = 2.0 * txt_tokens * d * d  # cross k, v of the (projected) text tokens
+        return int(details["num_layers"]) * (2.0 * per_img * img_tokens + 2.0 * kv_text + 4.0 * img_tokens**2 * d + 4.0 * img_tokens * txt_tokens * d)
     if "num_double_blocks" in details:
         d = float(details["hidden_size"])
         dbl = int(details["num_double_blocks"])

@@ -108,10 +108,9 @@ class OnPremCost:
         self.util_base = self.busy if self.busy is not None else utilization(self.inputs, self.pieces, self.base_share)
         # a scale-out fabric only for training jobs that span servers (a job on one server needs none)
         self.training_gpus = sum(
-            (pc.fixed_gpus for pc in self.pieces
-             if pc.kind == "training" and pc.gpu is not None and self.servers.get(pc.gpu) is not None
-            and bool(needs_scale_out_fabric(pc.fixed_gpus, self.servers[pc.gpu].gpu_slots))),
-            0,
+            pc.fixed_gpus for pc in self.pieces
+            if pc.kind == "training" and pc.gpu is not None and self.servers.get(pc.gpu) is not None
+            and bool(needs_scale_out_fabric(pc.fixed_gpus, self.servers[pc.gpu].gpu_slots))
         )
 
     def __call__(self, f: Factors) -> Any:
@@ -161,13 +160,21 @@ class OnPremCost:
                 avg_w_y[k] = avg_w_y[k] + srv[..., k] * per_server
                 prov_y[k] = prov_y[k] + srv[..., k] * max_w / 1000.0
             if switch is not None and np.any(srv > 1):
-                sw = np.asarray(ethernet_switches(srv, switch.ports or 32))
+                sw: Any = ethernet_switches(srv, switch.ports or 32)
                 prevs: Any = 0.0
                 for k in range(H):
                     capex_y[k]["network"] = capex_y[k].get("network", 0.0) + (sw[..., k] - prevs) * switch.price_usd * f.gpu_price
                     prevs = sw[..., k]
-        if self.training_gpus and fabric is not None:
-            capex_y[0]["network"] = capex_y[0].get("network", 0.0) + self.training_gpus * fabric.price_usd * f.gpu_price
+        if self.training_gpus:
+            # each training job's GPUs get the fabric it needs (jobs not assessed: InfiniBand; one node: none)
+            kinds = [getattr(pc.training, "fabric_kind", None) for pc in self.pieces if pc.kind == "training"]
+            gpus = [pc.fixed_gpus for pc in self.pieces if pc.kind == "training"]
+            ib = sum(g for g, k in zip(gpus, kinds) if k in (None, "infiniband"))
+            eth = sum(g for g, k in zip(gpus, kinds) if k in ("ethernet", "roce"))
+            eth_row = hw.ethernet_fabric_row() if eth else None
+            cost = (ib * fabric.price_usd if fabric is not None else 0.0) + (eth * eth_row.price_usd if eth_row is not None else 0.0)
+            if cost:
+                capex_y[0]["network"] = capex_y[0].get("network", 0.0) + cost * f.gpu_price
         if storage is not None and storage.price_usd_per_tb:
             capex_y[0]["storage"] = self.weights_tb * storage.price_usd_per_tb * f.gpu_price
         share = self.served_share if self.served_share is not None else (1.0 if self.base_share is None else base_volume_share(inputs))

@@ -131,6 +131,12 @@ class Hardware:
                 if r.item in ("fabric_per_gpu", "cabling_per_gpu") and r.fabric == "infiniband" and r.price_usd]
         return min(rows, key=lambda r: r.price_usd) if rows else None
 
+    def ethernet_fabric_row(self) -> Any:
+        """Per-GPU Ethernet (RoCE) scale-out fabric, for training jobs that do not need InfiniBand."""
+        rows = [r for r in self.inputs.catalog.network
+                if r.item in ("fabric_per_gpu", "cabling_per_gpu") and r.fabric == "ethernet" and r.price_usd]
+        return min(rows, key=lambda r: r.price_usd) if rows else None
+
     def storage_tb(self, pieces: list[Piece]) -> float:
         """Weights, training checkpoints, datasets and request logs, TB (1e12 bytes)."""
         inputs = self.inputs
@@ -149,7 +155,12 @@ class Hardware:
             m = inputs.catalog.models.find(j.model)
             if m is not None:
                 total += 3 * m.params_b * 1e9 * 2 * (1 if j.method in ("lora", "qlora") else 7)  # bf16 weights (+ fp32 Adam states for full)
-            total += (j.dataset_gb or 0.0) * 1e9
+            if getattr(j, "kind", "llm") == "image_training":
+                from .image_training import dataset_bytes
+
+                total += dataset_bytes(j, inputs.catalog)
+            else:
+                total += (j.dataset_gb or 0.0) * 1e9
         for d in inputs.demands:
             if d.kind == "llm":
                 toks = float(d.daily[-1]) * (d.workload.input_tokens.mean + d.workload.output_tokens.mean)

@@ -211,8 +211,8 @@ def _on_prem(inputs: Inputs, sizer: Sizer, hw: Hardware, g: str, exact: bool) ->
             w = facility_warning(kw, float(quoted.value), f"{quoted.id}: {quoted.source}")
             if w:
                 opt.warnings.append(w)
-        for gpu_id in {pc.gpu for pc in pieces if pc.gpu is not None}:
-            srv, _ = hw.server_for(gpu_id, tps.get(gpu_id, 1))
+        for gg in {pc.gpu for pc in pieces if pc.gpu is not None}:
+            srv, _ = hw.server_for(gg, tps.get(gg, 1))
             if srv is not None and srv.id not in inputs.scenario.economics.hardware_prices:
                 opt.stale_prices += [w for w in price_age_warnings([srv], "servers", catalog=inputs.catalog)
                                      if w not in opt.stale_prices]
@@ -352,7 +352,7 @@ def api(inputs: Inputs, clouds: list[Candidate], verdicts: Verdicts) -> list[Can
     scn = inputs.scenario
     cloud_for_batch = batch_cloud(inputs, clouds, verdicts)
     if scn.pipelines and not inputs.demands:
-        return pipeline_api(inputs)
+        return pipeline_api(inputs, cloud_for_batch)
     if not inputs.demands:
         return []
     per_provider: dict[str, dict[str, Any]] = {}
@@ -408,8 +408,9 @@ def api(inputs: Inputs, clouds: list[Candidate], verdicts: Verdicts) -> list[Can
     return out
 
 
-def pipeline_api(inputs: Inputs) -> list[Candidate]:
-    """Pipelines through hosted APIs: one candidate per provider that serves every stage."""
+def pipeline_api(inputs: Inputs, cloud_for_batch: Candidate | None = None) -> list[Candidate]:
+    """Pipelines through hosted APIs: one candidate per provider that serves every stage (training
+    jobs, if any, rented from the cheapest allowed cloud)."""
     scn = inputs.scenario
     by_provider: dict[str, dict[str, Any]] = {}
     stages = stage_volumes(inputs)
@@ -432,11 +433,15 @@ def pipeline_api(inputs: Inputs) -> list[Candidate]:
             continue
         inputs.evaluated += 1
         first = next(iter(rows.values()))
-        out.append(Candidate(id=f"api-{prov}".replace("/", "_"), label=f"API {prov}", placement="api",
-                             detail=row_placement(inputs, first), provider=prov,
-                             parts=[policy_part(r, "api") for r in rows.values()],
-                             cost=PipelineApiCost(inputs.H, stages, rows), perf=PipelineApiPerformance(rows),
-                             sources=[inputs.source("api_prices", r) for r in rows.values()]))
+        batch = (cloud_for_batch.batch_cost or cloud_for_batch.cost) if scn.training and cloud_for_batch is not None else None
+        opt = Candidate(id=f"api-{prov}".replace("/", "_"), label=f"API {prov}", placement="api",
+                        detail=row_placement(inputs, first), provider=prov,
+                        parts=[policy_part(r, "api") for r in rows.values()] + (list(cloud_for_batch.parts) if batch and cloud_for_batch is not None else []),
+                        cost=PipelineApiCost(inputs.H, stages, rows, batch), perf=PipelineApiPerformance(rows),
+                        sources=[inputs.source("api_prices", r) for r in rows.values()])
+        if scn.training and cloud_for_batch is None:
+            opt.excluded.append("the training jobs need GPUs, and no cloud instance can run them")
+        out.append(opt)
     return out
 
 

@@ -81,6 +81,7 @@ class PipelineApiCost:
     H: int
     stages: list[StageVolume]
     rows: dict[str, Any]  # stage key -> api_prices row
+    batch: Any = None  # the training jobs rented from a cloud (cost model), when the scenario has them
 
     def __call__(self, f: Factors) -> Any:
         f = f.broadcast()
@@ -105,6 +106,8 @@ class PipelineApiCost:
                 parts[st.name] = api_cash_flows(horizon_years=H, images_per_year=seq(n * st.images_per_item, H),
                                                 usd_per_image=r.usd_per_image * f.api_price,
                                                 items_per_year=seq(n, H) if not parts else 0.0)
+        if self.batch is not None:
+            parts["training"] = self.batch(f)
         return combine(parts, kind="api")
 
 

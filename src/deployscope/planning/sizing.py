@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import DeployscopeError
 from ..feasibility import training_run_limit
-from ..physics import diffusion, serving, training
+from ..physics import serving
 from ..result import ComponentSizing
 from ..scenario import DiffusionWorkload, LLMWorkload
 from . import pipelines
@@ -30,6 +30,7 @@ from .candidates import (
     ServeConfig,
     TrainingConfig,
 )
+from .image_training import size_job as size_image_job
 from .inputs import Inputs
 
 
@@ -194,6 +195,8 @@ class Sizer:
                     tokens_per_s=_f(_get(res, "output_tokens_per_s", None)),
                     error_band=band(_get(res, "error_band", None)),
                     batch=max(1.0, float(_get(res, "batch_size", 1.0) or 1.0)),
+                    kv_quant=_get(res, "kv_quant", None),
+                    max_batch=_f(_get(res, "max_batch_size", None)),
                 )
                 return [cfg], None
         return [], reason or f"{d.model.id} on {gpu_id} cannot meet TTFT p95 {ttft} s and TPOT p95 {tpot} s"
@@ -201,6 +204,8 @@ class Sizer:
     # -------------------------------------------------------------------------- images
     def image_configs(self, d: Demand, gpu_id: str) -> tuple[list[ImageConfig], str | None]:
         """The image batch with the most images per GPU-second within the latency target."""
+        from ..physics import diffusion  # only image workloads need it: LLM-only plans start faster
+
         key = (d.name, gpu_id)
         if key in self._image:
             return self._image[key]
@@ -230,10 +235,18 @@ class Sizer:
     # -------------------------------------------------------------------------- training
     def training_config(self, j: Any, gpu_id: str) -> tuple[TrainingConfig | None, str | None]:
         """The fewest GPUs (whole servers) that finish one run of a training job within its deadline."""
+        from ..physics import training  # only training jobs need it: serving-only plans start faster
+
         key = (j.name, gpu_id)
         if key in self._training:
             return self._training[key]
         inputs = self.inputs
+        if getattr(j, "kind", "llm") == "image_training":
+            inputs.evaluated += 1
+            sized, why = size_image_job(j, gpu_id, inputs.catalog)
+            self._training[key] = (TrainingConfig(gpus=sized.gpus, gpu_hours=sized.gpu_hours, wall_days=sized.wall_days,
+                                                  energy_kwh=sized.energy_kwh, fabric_kind=sized.fabric_kind), None) if sized else (None, why)
+            return self._training[key]
         ans: tuple[TrainingConfig | None, str | None] = (None, None)
         limit = training_run_limit(j, inputs.scenario.horizon_years)  # deadline, gap between runs, horizon
         n = inputs.search.training_start_gpus
@@ -310,7 +323,8 @@ class Sizer:
                 return [], f"{j.name}: {why}"
             out.append(Piece(d=None, kind="training", name=j.name, model=j.model, gpu=g, fixed_gpus=tc.gpus,
                              gpu_hours_per_year=tc.gpu_hours * j.runs_per_year, training=tc, pool=f"_train_{j.name}",
-                             note=f"{tc.gpus} GPUs, {tc.wall_days:.1f} days per run, {j.runs_per_year:g} runs a year"))
+                             note=f"{tc.gpus} GPUs, {tc.wall_days:.1f} days per run, {j.runs_per_year:g} runs a year"
+                             + (f", {tc.energy_kwh * j.runs_per_year:,.0f} kWh a year before PUE" if tc.energy_kwh else "")))
         for p in inputs.scenario.pipelines:
             sz, why = self.pipeline_sizing(p, gpu_id)
             if sz is None:
@@ -410,6 +424,8 @@ def component(inputs: Inputs, pc: Piece, placement: PlacementName, f: Factors, b
             gpus=rep * pc.per_replica_gpus, quant=pc.quant if pc.kind == "llm" else (pc.d.workload.quant or "fp16"),
             tp=pc.per_replica_gpus, pp=1, replicas=rep, capacity_per_replica=pc.cap, demand_peak=peak,
             utilization=min(1.0, avg / (rep * pc.cap)) if rep else None,
+            kv_quant=pc.serve.kv_quant if pc.serve is not None else None,
+            max_batch_per_replica=int(pc.serve.max_batch) if pc.serve is not None and pc.serve.max_batch else None,
         )
     return ComponentSizing(
         workload=pc.name, kind="training" if pc.kind == "training" else "pipeline_stage", model=pc.model,

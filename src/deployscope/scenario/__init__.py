@@ -13,7 +13,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
 from .. import safe_yaml
 from ..errors import DeployscopeError
@@ -215,6 +215,56 @@ class TrainingJob(_M):
         return parse_tokens(v)
 
 
+class ImageTrainingJob(_M):
+    """Training or fine-tuning an image model (diffusion or GAN), repeated `runs_per_year` times.
+
+    Given under ``training:`` with ``kind: image_training`` (or under ``workloads:`` with that kind,
+    where it is moved to ``training``)."""
+
+    kind: Literal["image_training"] = "image_training"
+    name: str = Field(min_length=1)
+    model: str = Field(min_length=1)
+    method: Literal["pretrain", "full", "lora", "dreambooth", "textual-inversion"] = "lora"
+    images: float = Field(ge=1, le=1e13, description="images shown per run (suffixes: 500M, 1B; GANs: 25000kimg)")
+    resolution: str = Field(default="1024", description="1024, 768x1024, or stages SIDE:SHARE,... e.g. 256:0.6,512:0.3,1024:0.1")
+    global_batch: int | None = Field(default=None, gt=0, le=10_000_000, description="images per optimizer step (default per method)")
+    precision: Literal["bf16", "fp16", "fp32", "tf32", "fp8"] = "bf16"
+    ema: bool = True
+    train_text_encoder: bool = False
+    precomputed_latents: bool = False
+    precomputed_text: bool = False
+    runs_per_year: float = Field(default=1.0, ge=0.01, le=8760, description="runs a year (0.5 = every other year)")
+    deadline_days: float | None = Field(default=None, ge=0.01, le=15 * 365, description="wall-clock days one run may take")
+    gpu: str | None = Field(default=None, description="accelerator to train on (default: the serving GPU candidates)")
+    dataset_images: float | None = Field(default=None, ge=1, le=1e13, description="images in the training set (storage)")
+    dataset_gb: float | None = Field(default=None, ge=0, le=1e8, description="training data kept on storage (at most 100 PB)")
+    personal_data: bool = Field(default=False, description="the training images show identifiable people (a policy fact)")
+
+    @field_validator("images", "dataset_images", mode="before")
+    @classmethod
+    def _count(cls, v: Any) -> Any:
+        if v is None or isinstance(v, (int, float)):
+            return v
+        m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*(kimg|[kmbgtKMBGT]?)\s*", str(v))
+        if not m:
+            raise ValueError(f"expected an image count such as 500M, 1B or 25000kimg (got {v!r})")
+        return float(m.group(1)) * (1e3 if m.group(2) == "kimg" else _SUFFIX[m.group(2).lower()])
+
+    @property
+    def seq_len(self) -> int:  # the LLM job's field, absent here
+        return 0
+
+
+def _training_kind(v: Any) -> str:
+    kind = v.get("kind") if isinstance(v, dict) else getattr(v, "kind", None)
+    return "image_training" if kind == "image_training" else "llm"
+
+
+AnyTrainingJob = Annotated[
+    Union[Annotated[TrainingJob, Tag("llm")], Annotated[ImageTrainingJob, Tag("image_training")]], Discriminator(_training_kind)
+]
+
+
 # ------------------------------------------------------------------------------ the rest
 class LoadProfile(_M):
     """How demand spreads over the day and week; sets the peak and the base load for hybrids."""
@@ -340,7 +390,9 @@ class Scenario(_M):
     currency: Currency = Field(default_factory=Currency, description="the currency of every amount in and out")
     objective: Literal["npv", "total_cost", "unit_cost", "latency"] = Field(default="npv", description="what the recommendation minimizes")
     workloads: list[Workload] = Field(default_factory=list, description="serving workloads: text (llm) or images (diffusion)")
-    training: list[TrainingJob] = Field(default_factory=list, description="training or fine-tuning jobs, repeated each year")
+    training: list[AnyTrainingJob] = Field(
+        default_factory=list, description="training or fine-tuning jobs, repeated each year: language models, or image models with kind: image_training"
+    )
     pipelines: list[Pipeline] = Field(default_factory=list, description="multi-stage batch pipelines (docs/pipelines.md)")
     load_profile: LoadProfile = Field(default_factory=LoadProfile, description="how demand spreads over the day and week")
     targets: Targets = Field(default_factory=Targets, description="latency targets every serving option must meet")
@@ -367,6 +419,10 @@ class Scenario(_M):
         if isinstance(data, dict):
             data = {k: v for k, v in data.items() if v is not None}
             wl = data.get("workloads")
+            if isinstance(wl, list) and any(isinstance(w, dict) and w.get("kind") == "image_training" for w in wl):
+                # image-model training is a batch job: it sizes and costs with the training jobs
+                data["training"] = list(data.get("training") or []) + [w for w in wl if isinstance(w, dict) and w.get("kind") == "image_training"]
+                wl = data["workloads"] = [w for w in wl if not (isinstance(w, dict) and w.get("kind") == "image_training")]
             if isinstance(wl, list):  # kind is optional: images_per_day means diffusion
                 data["workloads"] = [
                     {**w, "kind": "diffusion" if "images_per_day" in w else "llm"}
@@ -375,6 +431,15 @@ class Scenario(_M):
                     for w in wl
                 ]
         return data
+
+    @model_validator(mode="after")
+    def _training_data_facts(self) -> "Scenario":
+        # images of identifiable people in an image-training job make the scenario's data personal
+        if any(getattr(j, "personal_data", False) for j in self.training):
+            cats = [c for c in self.policy.data_categories if c != "none"]
+            if "personal" not in cats:
+                self.policy.data_categories = [*cats, "personal"]
+        return self
 
     @model_validator(mode="after")
     def _something(self) -> "Scenario":
@@ -398,7 +463,7 @@ _REWRITES = (
     (re.compile(r"^Input should be a finite number$"), "must be a finite number"),
 )
 
-_TAGS = {"llm", "diffusion"}
+_TAGS = {"llm", "diffusion", "image_training"}
 
 
 def _path(loc: tuple[Any, ...]) -> str:
@@ -418,11 +483,12 @@ def _path(loc: tuple[Any, ...]) -> str:
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     """The pydantic model whose fields live at `loc` (for 'allowed' lists on unknown fields)."""
     model: Any = Scenario
-    for part in loc[:-1]:
+    for i, part in enumerate(loc[:-1]):
         if isinstance(part, int) or model is None:
             continue
         if part in _TAGS:
-            model = LLMWorkload if part == "llm" else DiffusionWorkload
+            in_training = i >= 2 and loc[i - 2] == "training"
+            model = {"llm": TrainingJob if in_training else LLMWorkload, "diffusion": DiffusionWorkload, "image_training": ImageTrainingJob}[part]
             continue
         if not isinstance(part, str) or part not in getattr(model, "model_fields", {}):
             return None

@@ -67,6 +67,11 @@ def predict_file(
 
         fn = {"diffusion": vw.predict_diffusion_row, "training": vw.predict_training_row, "memory": vw.predict_memory_row}[kind]
         fitted_sources = list(vw.FITTED_SOURCES.get(kind, []))
+    elif kind == "image_training":
+        from .. import validate_image_training as vit
+
+        fn = vit.predict_row
+        fitted_sources = [s for v in vit.FITTED_SOURCES.values() for s in v]
     ctxs = Contexts(catalog, params, base)
     for i, row in enumerate(rows):
         measured = num(row.get("value"))
@@ -151,7 +156,10 @@ def run(files: Iterable[str | Path] | None = None, *, catalog=None, params: Para
     out: dict[str, Any] = {**summary(preds)}
     out["groups"] = groups(preds)
     out["heldout"] = {**summary(held), "groups": groups(held), "by_class": by_class(held)}
-    out["fitting_split"] = {"llm_fit_sources": list(FIT_SOURCES), "fitting_files": list(fit_split().fitting_files)}
+    from ..validate_image_training import fitting_split as image_fitting_split
+
+    out["fitting_split"] = {"llm_fit_sources": list(FIT_SOURCES), "fitting_files": list(fit_split().fitting_files),
+                            "image_training": image_fitting_split()}
     out["predictions"] = preds
     out["wall_time_s"] = time.perf_counter() - t0
     return out

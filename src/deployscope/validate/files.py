@@ -15,7 +15,10 @@ import yaml
 from ..errors import DeployscopeError
 
 VALIDATION_DIR = Path(__file__).resolve().parent.parent / "validation"
-DEFAULT_FILES = ("A_llm_inference.csv", "B_diffusion_inference.csv", "C_training.csv", "D_memory.csv", "F_llm_fitting.csv")
+DEFAULT_FILES = (
+    "A_llm_inference.csv", "B_diffusion_inference.csv", "C_training.csv", "D_memory.csv", "E_image_training.csv",
+    "E_image_training_fit.csv", "F_llm_fitting.csv",
+)
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,8 @@ def dataset_of(notes: str) -> dict[str, Any] | None:
 
 def file_kind(header: Iterable[str]) -> str:
     h = set(header)
+    if "images_seen" in h:
+        return "image_training"
     if "resolution" in h:
         return "diffusion"
     if "training_tokens_b" in h:
