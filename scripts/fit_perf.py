@@ -58,6 +58,9 @@ for fam in FAMILIES:
 SPEC += [("half_gflop", 0.01, 200.0, 1.0), ("link_eff", 0.1, 1.0, 0.7), ("step_s", 1e-5, 0.05, 1e-3), ("layer_s", 1e-7, 1e-3, 2e-5), ("prefill_layer_s", 1e-7, 1e-3, 5e-5), ("request_s", 1e-6, 0.05, 1e-3)]
 
 
+OVERHEADS = ("step_s", "layer_s", "prefill_layer_s", "request_s")
+
+
 def to_params(x: np.ndarray) -> validate.Params:
     vals = {}
     for (name, lo, hi, _), xi in zip(SPEC, x):
@@ -323,7 +326,7 @@ def fit_family_rows(catalog, dry_run: bool) -> dict[str, dict]:  # noqa: ANN001
         print(f"{fam} x {eng}: compute_efficiency {ce} on {len(rows)} rows ({', '.join(sources)}), mean |log error| {loss(ce):.4f}")
     # engines without rows of their own on that family x format get the fitted figures, marked as
     # carried over (an assumption, below the engine's own row in the lookup order)
-    for rid, f in list(out.items()):
+    for _rid, f in list(out.items()):
         anyrow = f"{f['family']}-any-{'-'.join(f['formats'])}"
         if anyrow not in out:
             out[anyrow] = {**f, "engine": "*", "carried_from": f["engine"]}
@@ -420,6 +423,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dry-run", action="store_true")
     ap.add_argument("--maxiter", type=int, default=1500)
     ap.add_argument("--family-rows", action="store_true", help="fit only the family x engine rows of the fitting files (no scipy)")
+    ap.add_argument("--overheads", action="store_true",
+                    help="refit only the engine's four fixed overheads (step, layer, prefill layer, request), efficiencies kept")
     args = ap.parse_args(argv)
     if args.family_rows:
         fit_family_rows(Catalog(), args.dry_run)
@@ -432,14 +437,22 @@ def main(argv: list[str] | None = None) -> int:
     f = loss_fn(catalog, path, rows, base)
     x0 = from_values(current_values(catalog))
     t0 = time.perf_counter()
-    print(f"fitting {len(SPEC)} parameters on {len(rows)} rows from {', '.join(validate.FIT_SOURCES)}")
+    free = [i for i, (name, *_rest) in enumerate(SPEC) if not args.overheads or name in OVERHEADS]
+    print(f"fitting {len(free)} parameters on {len(rows)} rows from {', '.join(validate.FIT_SOURCES)}")
     print(f"start loss (mean |log error|): {f(x0):.4f}")
+
+    def sub(z: np.ndarray, at: np.ndarray = x0) -> np.ndarray:
+        x = at.copy()
+        x[free] = z
+        return x
+
     best = None
-    for start in (x0, from_values({})):
-        res = minimize(f, start, method="Nelder-Mead", options={"maxiter": args.maxiter, "xatol": 1e-3, "fatol": 1e-5, "adaptive": True})
+    for start in (x0,) if args.overheads else (x0, from_values({})):
+        res = minimize(lambda z, s=start: f(sub(z, s)), start[free], method="Nelder-Mead",
+                       options={"maxiter": args.maxiter, "xatol": 1e-3, "fatol": 1e-5, "adaptive": True})
         if best is None or res.fun < best.fun:
-            best = res
-    vals = to_params(best.x).values  # type: ignore[attr-defined]
+            best, best_x = res, sub(res.x, start)
+    vals = to_params(best_x).values  # type: ignore[attr-defined]
     print(f"end loss: {best.fun:.4f}  ({time.perf_counter() - t0:.1f} s, {best.nfev} evaluations)")
     for k, v in vals.items():
         print(f"  {k:18s} {v:.4g}")

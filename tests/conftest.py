@@ -35,6 +35,7 @@ SLOW_MODULES = {
     "test_fuzz_api.py": "long fuzz run of the HTTP API",
     "test_fuzz_cli.py": "long fuzz run of the CLI",
     "test_crash.py": "kills the CLI, the web app and bench runs mid-save, many rounds",
+    "test_hostile_base_install.py": "installs a base-only virtual environment and fuzzes the CLI in it",
 }
 SLOW_TESTS = {
     "test_plan_and_web_in_loopback_only_network_namespace": "starts the app in a fresh network namespace",

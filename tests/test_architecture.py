@@ -25,6 +25,23 @@ def test_import_layers_hold():
     assert lint_imports(config_filename=str(ROOT / "pyproject.toml")) == 0, "run `lint-imports` to see the broken contract"
 
 
+def test_every_module_has_a_layer():
+    """A new module must be placed in the layer contracts, or the contracts cannot see it."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    package, stages = config["tool"]["importlinter"]["contracts"][:2]
+
+    def named(contract: dict) -> set[str]:
+        return {m.strip() for layer in contract["layers"] for m in re.split(r"[|:]", layer)}
+
+    modules = {p.stem for p in SRC.glob("*.py")} | {p.name for p in SRC.iterdir() if (p / "__init__.py").exists()}
+    assert modules - {"__init__", "__main__"} <= named(package), sorted(modules - named(package) - {"__init__", "__main__"})
+    assert stages["containers"] == ["deployscope.planning"]
+    planning = {p.stem for p in (SRC / "planning").glob("*.py")} - {"__init__"}
+    assert planning <= named(stages), sorted(planning - named(stages))
+
+
 def _graph():
     grimp = pytest.importorskip("grimp")
     return grimp.build_graph("deployscope")

@@ -81,6 +81,9 @@ def test_launch_commands_parse_with_the_release_options(tmp_path, saas_plan, eng
     scripts = sorted(out.glob(f"*.{engine}.sh"))
     assert scripts, list(out.iterdir())
     rec = json.loads((CLI / record).read_text())
+    options = json.loads(saas_plan.read_text())["options"]
+    chosen = next(o for o in options if o["allowed"] and o["placement"] != "api")["performance"]["components"][0]
+    assert chosen["kv_quant"] == "fp8" and chosen["max_batch_per_replica"] >= 1
     for s in scripts:
         argv = _argv_from_script(s.read_text())
         ns = _parser(rec).parse_args(argv)  # raises on an unknown option or a value outside the choices
@@ -88,11 +91,14 @@ def test_launch_commands_parse_with_the_release_options(tmp_path, saas_plan, eng
         if engine == "vllm":
             assert d["model_tag"] == "meta-llama/Llama-3.3-70B-Instruct"
             assert d["quantization"] == "fp8"  # the plan's format for on_prem-mi300x
-            assert d["tensor_parallel_size"] == "1" and d["gpu_memory_utilization"] == "0.9" and d["max_num_seqs"] == "1024"
+            assert d["tensor_parallel_size"] == "1" and d["gpu_memory_utilization"] == "0.9"
+            # the plan's own batch limit and KV-cache format, not the engine's defaults
+            assert d["max_num_seqs"] == str(chosen["max_batch_per_replica"]) and d["kv_cache_dtype"] == "fp8"
             assert d["enable_chunked_prefill"] is True and d["port"] == "8000"
         else:
             assert d["model_path"] == "meta-llama/Llama-3.3-70B-Instruct" and d["quantization"] == "fp8"
             assert d["tensor_parallel_size"] == "1" and d["mem_fraction_static"] == "0.88"
+            assert d["max_running_requests"] == str(chosen["max_batch_per_replica"]) and d["kv_cache_dtype"] == "fp8_e4m3"
     # a flag the release does not have is refused by the same parser
     with pytest.raises((argparse.ArgumentError, SystemExit)):
         _parser(rec).parse_args(["m", "--no-such-flag", "1"] if engine == "vllm" else ["--no-such-flag", "1"])
@@ -151,7 +157,12 @@ def _check(doc):
 
 
 def test_kubernetes_manifests_validate(tmp_path, saas_plan):
-    out = _export(tmp_path, saas_plan, "k8s")
+    default = _export(tmp_path / "default", saas_plan, "k8s")  # the best-ranked allowed self-hosted option
+    docs = [d for d in yaml.safe_load_all((default / "k8s.yaml").read_text()) if d]
+    for d in docs:
+        _check(d)
+    assert docs[1]["spec"]["replicas"] == _default_replicas(saas_plan)
+    out = _export(tmp_path, saas_plan, "k8s", "--option", "on_prem-mi300x")
     docs = [d for d in yaml.safe_load_all((out / "k8s.yaml").read_text()) if d]
     kinds = [d["kind"] for d in docs]
     assert kinds == ["PersistentVolumeClaim", "Deployment", "Service"]
@@ -159,12 +170,14 @@ def test_kubernetes_manifests_validate(tmp_path, saas_plan):
         _check(d)
     dep = docs[1]
     c = dep["spec"]["template"]["spec"]["containers"][0]
-    assert dep["spec"]["replicas"] == _default_replicas(saas_plan) and c["resources"]["limits"] == {"amd.com/gpu": "1"}
+    mi300x = next(o for o in json.loads(saas_plan.read_text())["options"] if o["id"] == "on_prem-mi300x")
+    assert dep["spec"]["replicas"] == mi300x["performance"]["components"][0]["replicas"]
+    assert c["resources"]["limits"] == {"amd.com/gpu": "1"}
     assert c["readinessProbe"]["httpGet"]["path"] == "/health"
     assert c["readinessProbe"]["initialDelaySeconds"] == 6  # performance.cold_start_s 5.19 s, rounded up
     assert c["image"] == "REPLACE-WITH-vllm-0.11.0-amd-IMAGE"  # vLLM's published image is the CUDA build
     assert c["env"] == [{"name": "HF_HOME", "value": "/models/huggingface"}]
-    nv = _export(tmp_path / "nv", saas_plan, "k8s", "--option", "cloud-nebius-gpu-h100-sxm_8gpu-on_demand")
+    nv = _export(tmp_path / "nv", saas_plan, "k8s", "--option", "on_prem-h100-sxm-80gb")  # tp 2
     docs = [d for d in yaml.safe_load_all((nv / "k8s.yaml").read_text()) if d]
     for d in docs:
         _check(d)
@@ -261,7 +274,9 @@ def test_export_from_scenario_and_saved_plan(tmp_path, monkeypatch, capsys):
     res = json.loads(capsys.readouterr().out)
     assert res["release"].startswith("trtllm") and "verify.sh" in res["files"]
     script = (tmp_path / "t" / "assistant.trtllm.sh").read_text()
-    assert "--kv_cache_free_gpu_memory_fraction 0.9" in script and "--max_batch_size 2048" in script
+    comp = next(o for o in json.loads((tmp_path / "t" / "plan.json").read_text())["options"] if o["id"] == res["option"])["performance"]["components"][0]
+    assert "--kv_cache_free_gpu_memory_fraction 0.9" in script
+    assert f"--max_batch_size {comp['max_batch_per_replica']}  # options[{res['option']}].performance.components[0].max_batch_per_replica" in script
 
 
 def test_node_size_comes_from_the_server_or_cloud_instance(saas_plan):
@@ -269,15 +284,18 @@ def test_node_size_comes_from_the_server_or_cloud_instance(saas_plan):
 
     plan = spec.load_plan(saas_plan)
     onprem = spec.deployment(plan, plan.option("on_prem-mi300x")).groups[0]
-    cloud = spec.deployment(plan, plan.option("cloud-nebius-gpu-h100-sxm_8gpu-on_demand")).groups[0]
-    assert onprem.gpus_per_node == 8 and cloud.gpus_per_node == 8  # oam-mi300x-8gpu slots; the 8-GPU instance
-    assert cloud.tp == 2 and cloud.nodes_per_replica == 1
+    cloud = spec.deployment(plan, plan.option("cloud-lambda-gpu_1x_gh200-on_demand")).groups[0]
+    h100 = spec.deployment(plan, plan.option("on_prem-h100-sxm-80gb")).groups[0]
+    assert onprem.gpus_per_node == 8 and cloud.gpus_per_node == 1  # oam-mi300x-8gpu slots; the 1-GPU instance
+    assert h100.tp == 2 and h100.gpus_per_node == 8 and h100.nodes_per_replica == 1
 
 
 def test_ollama_and_llamacpp_from_a_gguf_plan(tmp_path, saas_plan):
     data = json.loads(saas_plan.read_text())
     opt = next(o for o in data["options"] if o["id"] == "on_prem-mi300x")
     opt["performance"]["components"][0]["quant"] = "gguf-q4_k_m"
+    # a plan written before the KV format and batch limit were recorded: the engine's cap the plan assumed
+    del opt["performance"]["components"][0]["kv_quant"], opt["performance"]["components"][0]["max_batch_per_replica"]
     p = tmp_path / "gguf.json"
     p.write_text(json.dumps(data))
     out = _export(tmp_path, p, "ollama", "--option", "on_prem-mi300x")
@@ -317,3 +335,23 @@ def test_every_self_hosted_option_exports_or_says_why(saas_plan):
                     if name.endswith(f".{fmt}.sh"):
                         _parser(records[fmt]).parse_args(_argv_from_script(text))
     assert exported >= 10 and refused >= 10
+
+
+def test_kv_format_the_engine_cannot_set_is_said_not_silently_dropped(tmp_path, saas_plan):
+    """A plan sized with an fp8 KV cache exported to llama.cpp (no fp8 cache type): the launch keeps
+    llama.cpp's default and says so."""
+    data = json.loads(saas_plan.read_text())
+    opt = next(o for o in data["options"] if o["id"] == "on_prem-mi300x")
+    comp = opt["performance"]["components"][0]
+    comp["quant"] = "gguf-q4_k_m"
+    assert comp["kv_quant"] == "fp8"
+    p = tmp_path / "gguf-fp8kv.json"
+    p.write_text(json.dumps(data))
+    sh = (_export(tmp_path, p, "llamacpp", "--option", "on_prem-mi300x") / "assistant.llamacpp.sh").read_text()
+    assert "-ctk " not in sh.split("args=(", 1)[1]
+    assert "with a fp8 KV cache, which llamacpp" in sh and "-ctk: f16" in sh
+    assert f"-np {comp['max_batch_per_replica']}  # options[on_prem-mi300x].performance.components[0].max_batch_per_replica" in sh
+    comp["kv_quant"] = "int8-kv"
+    p.write_text(json.dumps(data))
+    sh = (_export(tmp_path, p, "llamacpp", "--option", "on_prem-mi300x") / "assistant.llamacpp.sh").read_text()
+    assert "-ctk q8_0  # options[on_prem-mi300x].performance.components[0].kv_quant int8-kv -> q8_0" in sh

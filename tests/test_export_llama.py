@@ -90,7 +90,10 @@ def test_plan_export_serve_verify_calibrate_replan(workspace, llama_bin, tiny_gg
     assert exp["option"] == OPTION and sorted(exp["files"]) == ["chat.llamacpp.sh", "export.json", "plan.json", "verify.sh"]
     script = (out / "chat.llamacpp.sh").read_text()
     assert f"run {replicas_before} replicas" in script
-    assert "-np 4  # catalog engines[llamacpp].perf.max_batch_size 4" in script
+    comp = before["performance"]["components"][0]
+    assert comp["max_batch_per_replica"] == 4  # the KV cache holds more; llama.cpp's 4 slots are the limit
+    assert f"-np 4  # options[{OPTION}].performance.components[0].max_batch_per_replica 4" in script
+    assert f"-ctk f16  # options[{OPTION}].performance.components[0].kv_quant {comp['kv_quant']}" in script
     assert "-t 2  # catalog accelerators[epyc-zen4-2vcpu].cores 2" in script
     # every flag the script passes is one the built llama-server knows
     help_text = subprocess.run([str(llama_bin), "--help"], capture_output=True, text=True, timeout=60, check=False).stdout

@@ -189,6 +189,26 @@ def test_pipeline_parallel_over_pcie_never_scales_better_than_linear(cat, gpu, m
             assert r.output_tokens_per_s <= k * base.output_tokens_per_s * (1 + 1e-9), (conc, k)
 
 
+@pytest.mark.parametrize("gpu", ["L40S", "H100"])
+@pytest.mark.parametrize("input_len", [1000, 16000])
+def test_pipeline_parallel_adds_a_bubble_at_low_batch(cat, gpu, input_len):
+    """One sequence in flight fills one pipeline stage at a time: k stages cannot beat one GPU
+    holding the whole model (the others idle), and a static batch's prefill pays the fill and
+    drain of the pipeline, (pp - 1) / (microbatches + pp - 1) idle."""
+    from deployscope.physics.serving import context, estimate, static_batch
+
+    base = estimate("Llama-3.1-8B", gpu, quant="fp8", engine="vllm", input_len=input_len, output_len=200, concurrency=1, catalog=cat)
+    c = context("Llama-3.1-8B", gpu, quant="fp8", engine="vllm", catalog=cat)
+    for k in (2, 4):
+        r = estimate("Llama-3.1-8B", gpu, pp=k, quant="fp8", engine="vllm", input_len=input_len, output_len=200, concurrency=1, catalog=cat)
+        assert r.output_tokens_per_s <= base.output_tokens_per_s * (1 + 1e-9), k
+        # a static batch of k prompts: k micro-batches through k stages take 2k - 1 stage slots
+        one_stage = float(llm.step_cost(c.shape, c.hw, decode_tokens=0.0, prefill_tokens=float(input_len), prefill_ctx=input_len / 2.0,
+                                        prefill_seqs=1.0, tp=1, pp=k)["time"])
+        _, ttft = static_batch(c, float(k), float(input_len), 200.0, pp=k)
+        assert ttft >= (2 * k - 1) * one_stage * (1 - 1e-9), k
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     model=st.sampled_from(["Llama-3.1-8B", "Llama-3.1-70B", "Mixtral-8x7B", "Qwen3-30B-A3B"]),

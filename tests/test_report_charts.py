@@ -88,10 +88,11 @@ def test_memory_bar_stays_within_the_gpu_when_the_batch_needs_more_kv(plans):
 
 def test_latency_outlier_is_clipped_and_marked(plans):
     plan = plans["hospital-assistant"]
-    assert max(p.ttft_s for p in plan.latency_throughput) > 10  # 17.8 s at 256 in flight
+    worst = max(p.ttft_s for p in plan.latency_throughput)
+    assert worst > 10  # about 18 s at 256 in flight
     ch = latency_throughput_chart(plan)
     assert_marks_inside(ch.svg)
-    assert "off the scale" in ch.svg and "Off the scale" in ch.caption and "17.8 s" in ch.caption
+    assert "off the scale" in ch.svg and "Off the scale" in ch.caption and f"{worst:.1f} s" in ch.caption
     assert "p95 target 3 s" in ch.svg and "p95 target 0.08 s" in ch.svg  # both targets drawn
     ticks = [t for t in re.findall(r'>([\d.]+) s</text>', ch.svg)]
     assert max(map(float, ticks)) < 10  # the axis follows the data, not the outlier
@@ -101,7 +102,8 @@ def test_pareto_shows_every_allowed_option_apis_included(plans):
     plan = plans["saas-chat"]
     allowed = plan.allowed_options()
     ch = pareto_chart(plan)
-    assert ch.svg.count('<circle class="ds-mark"') == len(allowed) == 11
+    assert len(allowed) > 2
+    assert ch.svg.count('<circle class="ds-mark"') == len(allowed)
     assert any(o.placement == "api" for o in allowed) and "latency not estimated" in ch.svg
     assert "NPV of costs over 3 years (USD, lower is better)" in ch.svg and "TTFT p95 (lower is better)" in ch.svg
 

@@ -278,7 +278,7 @@ def read_gguf(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, A
         from gguf import GGUFReader
     except ImportError:  # pragma: no cover
         raise DeployscopeError(
-            "reading GGUF files needs the 'gguf' package: pip install 'deployscope[ingest]'", field="path", value=str(p)
+            "reading GGUF files needs the 'gguf' package: pip install '.[ingest]' in the Deployscope checkout", field="path", value=str(p)
         ) from None
     try:
         reader = GGUFReader(str(p))

@@ -10,7 +10,7 @@ Monte Carlo blocks get their seeds from ``numpy.random.SeedSequence(seed).spawn(
 block size is fixed (not derived from the number of workers), so ``n`` samples under one seed
 are the same numbers whatever runs them.
 
-Ray is optional (``pip install 'deployscope[ray]'``) and imported only when a Ray address is
+Ray is optional (``pip install '.[ray]'`` in the clone) and imported only when a Ray address is
 given: ``"auto"`` (the cluster this machine belongs to, or ``$RAY_ADDRESS``) or ``host:port`` of
 a running head. Deployscope never starts a cluster and never reaches any address but the one
 named. Workers on other machines need Deployscope installed; a user catalog directory must be
@@ -227,7 +227,7 @@ def _import_ray() -> Any:
         import ray  # noqa: PLC0415 - optional, imported only when asked for
     except ImportError:
         raise DeployscopeError(
-            "Ray is not installed", field="--ray", allowed="pip install 'deployscope[ray]'"
+            "Ray is not installed", field="--ray", allowed="pip install '.[ray]' in the Deployscope checkout"
         ) from None
     return ray
 

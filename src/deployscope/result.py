@@ -83,6 +83,10 @@ class ComponentSizing(_M):
     pp: int | None = None
     replicas: int | None = None
     capacity_per_replica: float | None = Field(default=None, description="requests/s, images/s or items/s one replica sustains under the targets")
+    kv_quant: str | None = Field(default=None, description="LLM: KV-cache format (quant catalog id) the capacity was computed with")
+    max_batch_per_replica: int | None = Field(
+        default=None, description="LLM: most sequences one replica holds at the workload's mean lengths (KV capacity, "
+                                  "engine cap), the batch limit capacity_per_replica assumes")
     demand_peak: float | None = Field(default=None, description="peak demand in the same unit, final horizon year")
     utilization: float | None = Field(default=None, description="average demand / installed capacity")
     gpu_hours_per_year: float | None = None
@@ -207,6 +211,10 @@ class MemoryBreakdown(_M):
     pp: int = 1
     total_bytes: float
     parts: dict[str, float] = Field(default_factory=dict, description="weights, kv_cache, activations, overhead, free ...")
+    kv_quant: str | None = Field(default=None, description="KV-cache format of kv_cache")
+    context_tokens: int | None = Field(default=None, description="tokens per sequence in kv_cache (the longest request, else p95 lengths)")
+    batch: int | None = Field(default=None, description="sequences in kv_cache: as many as fit beside the weights on one "
+                                                        "replica, at most the engine's sequence cap")
 
 
 class CurvePoint(_M):

@@ -302,7 +302,7 @@ def default_value(name: str, catalog: Catalog | None = None, currency_usd: bool 
 
 
 
-def resolve_hardware_prices(prices: dict[str, float], catalog=None, field: str = "economics.hardware_prices") -> dict[str, tuple[str, str, float]]:
+def resolve_hardware_prices(prices: dict[str, float], catalog: Catalog | None = None, field: str = "economics.hardware_prices") -> dict[str, tuple[str, str, float]]:
     """Check every key of a user's hardware price map against the catalog.
 
     Returns {key as written: (table, catalog id, price)} with table ``accelerators`` (a price per
@@ -340,7 +340,7 @@ def resolve_hardware_prices(prices: dict[str, float], catalog=None, field: str =
 
 
 def price_age_warnings(
-    rows: Iterable[Row], table: str, stale_after: int | None = None, today: date | None = None, catalog=None
+    rows: Iterable[Row], table: str, stale_after: int | None = None, today: date | None = None, catalog: Catalog | None = None
 ) -> list[str]:
     """One warning per priced row whose price is older than ``stale_after`` days (by
     ``price_as_of``, the publication date), or whose publication date is unknown (then by

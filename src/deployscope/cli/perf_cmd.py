@@ -58,7 +58,7 @@ def register(app: typer.Typer) -> None:
         load = Load(input_len=input_len, output_len=output_len, concurrency=concurrency, rate=rate,
                     prefix_cache_hit_rate=prefix_hit, speculative=spec, tpot_limit_s=tpot_limit)
         res = evaluate(dep, load, simulate_requests=simulate_n)
-        emit(res.model_dump(mode="json"), as_json, _render_perf)
+        emit(with_per_user_speed(res.model_dump(mode="json")), as_json, _render_perf)
 
     @app.command("validate")
     def validate_cmd(
@@ -70,6 +70,19 @@ def register(app: typer.Typer) -> None:
 
         report = validate.run(data or None)
         emit(report, as_json, _render_validate)
+
+
+def with_per_user_speed(d: dict[str, Any]) -> dict[str, Any]:
+    """Add the speed one user sees while their answer streams: output tokens/s per user, 1 / TPOT
+    (mean and p99), beside the deployment's tokens/s per GPU. None where no token is decoded."""
+    tpot = d.get("tpot_s") or {}
+
+    def inv(x: Any) -> float | None:
+        return 1.0 / float(x) if isinstance(x, (int, float)) and x > 0 else None
+
+    d["output_tokens_per_s_per_user"] = inv(tpot.get("mean"))
+    d["output_tokens_per_s_per_user_p99"] = inv(tpot.get("p99"))  # the slowest 1 % of decode steps
+    return d
 
 
 def _fmt(x: Any, unit: str = "", digits: int = 3) -> str:
@@ -98,6 +111,8 @@ def _render_perf(d: dict[str, Any]) -> None:
     rng = f"  (x{band['low']:.2f} .. x{band['high']:.2f})" if band and band.get("rows") else ""
     t.add_row("output tokens/s (deployment)", _fmt(d["output_tokens_per_s"]) + rng)
     t.add_row("output tokens/s per GPU", _fmt(d["output_tokens_per_s_per_gpu"]))
+    t.add_row("output tokens/s per user (1/TPOT)",
+              f"{_fmt(d.get('output_tokens_per_s_per_user'))} (p99 {_fmt(d.get('output_tokens_per_s_per_user_p99'))})")
     t.add_row("requests/s", _fmt(d["requests_per_s"]))
     for key, label in (("ttft_s", "TTFT s"), ("tpot_s", "TPOT s")):
         p = d[key]
@@ -140,17 +155,18 @@ def _render_validate(r: dict[str, Any]) -> None:
         f"[bold]held out[/bold] (not used for fitting): {h['rows']} rows, {h['predicted']} predicted, coverage "
         f"{pct(h['coverage'])}, median APE {pct(h['median_ape'])}, p90 APE {pct(h['p90_ape'])}"
     )
-    table("held out, by metric class", h["groups"].get("metric_class", {}))  # a file of fitting rows holds none
+    # a file with no predictable rows has no groups: the tables are empty, not an error
+    table("held out, by metric class", h.get("groups", {}).get("metric_class", {}))
     for cls, groups in (h.get("by_class") or {}).items():
         if cls not in ("throughput", "ttft", "tpot"):
             continue
         merged = {f"{key}: {k}": v for key in ("family", "format", "moe", "pipeline", "engine") for k, v in groups.get(key, {}).items()}
         if merged:
             table(f"held out, {cls}, by hardware family, format, dense/MoE, pipeline and engine", merged)
-    table("by source", r["groups"].get("source", {}))
-    table("by hardware", r["groups"].get("hardware", {}))
-    table("by precision", r["groups"].get("precision", {}))
-    table("by metric", r["groups"].get("metric", {}))
+    table("by source", r.get("groups", {}).get("source", {}))
+    table("by hardware", r.get("groups", {}).get("hardware", {}))
+    table("by precision", r.get("groups", {}).get("precision", {}))
+    table("by metric", r.get("groups", {}).get("metric", {}))
     t = Table(title="predictions (first 40 predicted rows; --json for all)", show_header=True, header_style="bold")
     for col in ("file", "row", "metric", "unit", "measured", "predicted", "APE", "fit"):
         t.add_column(col)

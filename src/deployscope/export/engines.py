@@ -151,15 +151,26 @@ def build_launch(dep: Deployment, group: ReplicaGroup, rel: EngineRelease, catal
         put("pipeline_parallel", group.pp, f"{comp}.pp")
     perf = eng.perf if eng is not None else None
     mem = eng.memory if eng is not None else None
-    slots = perf.max_batch_size if perf is not None else None
+    # sequences per replica: the plan's own figure; an older plan without it falls back to the engine's cap it assumed
+    slots: Traced | None = group.max_batch
+    if slots is None and perf is not None:
+        slots = Traced(perf.max_batch_size, f"catalog engines[{eng.id}].perf.max_batch_size {perf.max_batch_size}: "
+                                            "the batch limit the plan's capacity_per_replica assumes")
     if group.max_model_len is not None:
         put("max_model_len", group.max_model_len.value, group.max_model_len.origin)
         if slots is not None and rel.flag("context_total"):
-            put("context_total", int(group.max_model_len.value) * slots,
-                f"{group.max_model_len.origin}, x {slots} slots (the context is shared by all slots)")
+            put("context_total", int(group.max_model_len.value) * int(slots.value),
+                f"{group.max_model_len.origin}, x {slots.value} slots (the context is shared by all slots)")
+    if slots is not None:
+        put("max_sequences", slots.value, slots.origin)
+    if group.kv_quant is not None and rel.flag("kv_cache_dtype") is not None:
+        kv = rel.kv_formats.get(str(group.kv_quant.value))
+        if kv is not None:
+            put("kv_cache_dtype", kv, f"{group.kv_quant.origin} -> {kv} (catalog engine_flags[{rel.id}].kv_formats)")
+        else:
+            launch.notes.append(f"the plan sized {group.name} with a {group.kv_quant.value} KV cache, which {rel.engine} "
+                                f"{rel.version} has no setting for: its default KV-cache type is used; verify the capacity")
     if perf is not None:
-        put("max_sequences", perf.max_batch_size,
-            f"catalog engines[{eng.id}].perf.max_batch_size {perf.max_batch_size}: the batch limit the plan's capacity_per_replica assumes")
         put("max_batched_tokens", perf.max_num_tokens,
             f"catalog engines[{eng.id}].perf.max_num_tokens {perf.max_num_tokens}: the step token budget the plan assumes")
         put("chunked_prefill", perf.chunked_prefill,

@@ -42,6 +42,8 @@ class ReplicaGroup:
     memory_gib: float
     gpus_per_node: int
     max_model_len: Traced | None
+    kv_quant: Traced | None  # KV-cache format the plan's capacity assumes (None: an older plan)
+    max_batch: Traced | None  # most sequences per replica the plan's capacity assumes (None: an older plan)
     input_mean: float
     input_std: float
     output_mean: float
@@ -199,6 +201,9 @@ def deployment(plan: Plan, option: Option, catalog: Any = None) -> Deployment:
             cores=getattr(acc, "cores", None), memory_gib=float(getattr(acc, "memory_gib", 0.0) or 0.0),
             gpus_per_node=_node_gpus(cat, option, srv) or max(int(c.tp or 1) * int(c.pp or 1), 1),
             max_model_len=mml,
+            kv_quant=Traced(c.kv_quant, f"{comp}.kv_quant {c.kv_quant}") if c.kv_quant else None,
+            max_batch=(Traced(int(c.max_batch_per_replica), f"{comp}.max_batch_per_replica {c.max_batch_per_replica}: the batch "
+                              "limit capacity_per_replica assumes") if c.max_batch_per_replica else None),
             input_mean=float(inp.get("mean") or 0.0), input_std=_std(inp), output_mean=float(out.get("mean") or 0.0), output_std=_std(out),
             design_rate_rps=Traced(cap, f"{comp}.capacity_per_replica {cap:.4g} req/s (one replica at the targets)"),
             demand_peak_rps=Traced(float(c.demand_peak or 0.0), f"{comp}.demand_peak {float(c.demand_peak or 0.0):.4g} req/s over {replicas} replicas"),

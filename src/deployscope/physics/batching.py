@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from . import llm
+from . import comm, llm
 from .perf_types import Percentiles
 from .serving_context import Context, context, memory_budget
 
@@ -37,7 +37,8 @@ def steady_state(ctx: Context, batch, input_len, output_len, *, tp=1, pp=1, ep=1
     encoder = ctx.shape.encoder_only
     O_eff = np.maximum(O, 1.0)
     I_new = I * (1.0 - np.asarray(prefix_hit, dtype=float))
-    Bm = B / pp_a  # sequences per micro-batch
+    # one micro-batch per stage, of whole sequences: below pp sequences some stages idle (bubble)
+    Bm = B / comm.pp_microbatches(pp_a, B)  # sequences per micro-batch
     if encoder:
         dec = 0.0 * Bm
         pre = Bm * I_new
@@ -344,16 +345,19 @@ def static_batch(ctx: Context, batch: float, I: float, O: float, *, tp=1, pp=1, 
     """(end-to-end seconds, TTFT seconds) of one static batch: all prompts prefilled in one step,
     then ``O - 1`` decode steps of the whole batch (the batch-latency benchmarks' protocol)."""
     ppf = float(pp)
+    m = float(comm.pp_microbatches(ppf, batch))  # micro-batches of whole sequences
 
-    def step(decode: float, prefill: float, dctx: float, pctx: float, seqs: float) -> float:
-        c = llm.step_cost(ctx.shape, ctx.hw, decode_tokens=decode / ppf, prefill_tokens=prefill / ppf, decode_ctx=dctx,
-                          prefill_ctx=pctx, prefill_seqs=seqs / ppf, tp=tp, pp=pp, ep=ep)
-        return float(ppf * c["time"])
+    def step(decode: float, prefill: float, dctx: float, pctx: float, seqs: float, slots: float) -> float:
+        c = llm.step_cost(ctx.shape, ctx.hw, decode_tokens=decode / m, prefill_tokens=prefill / m, decode_ctx=dctx,
+                          prefill_ctx=pctx, prefill_seqs=seqs / m, tp=tp, pp=pp, ep=ep)
+        return float(slots * c["time"])
 
-    pre = step(0.0, batch * I, 0.0, I / 2.0, batch) + ctx.hw.request_overhead_s
+    # the prefill fills an empty pipeline: m + pp - 1 stage slots (GPipe's bubble
+    # (pp - 1) / (m + pp - 1)); decode micro-batches then circulate, one token per pp slots
+    pre = step(0.0, batch * I, 0.0, I / 2.0, batch, m + ppf - 1.0) + ctx.hw.request_overhead_s
     if O <= 1:
         return pre, pre
-    dec = step(batch, 0.0, I + O / 2.0, 0.0, 0.0)
+    dec = step(batch, 0.0, I + O / 2.0, 0.0, 0.0, ppf)
     return pre + (O - 1.0) * dec, pre
 
 

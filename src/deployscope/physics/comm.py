@@ -5,6 +5,9 @@ Formulas (ring algorithms, as in NCCL's own performance notes and GenZ ``collect
 * all-reduce of ``M`` bytes over ``n`` GPUs: ``alpha + 2 (n - 1) / n x M / B``
 * all-to-all of ``M`` bytes per GPU over ``n`` GPUs: ``alpha + (n - 1) / n x M / B``
 * pipeline send/recv of ``M`` bytes between stages: ``alpha + M / B`` per stage boundary
+* pipeline micro-batches: a stage can only work on a micro-batch of whole sequences, so ``B``
+  sequences in flight fill at most ``min(B, pp)`` of the ``pp`` stages; a batch pushed through an
+  empty pipeline (a static batch's prefill) waits ``pp - 1`` extra stage slots to fill and drain
 
 ``B`` is the one-direction bandwidth per GPU of the link the group uses: the scale-up link
 (NVLink, xGMI, PCIe) while the group fits in the accelerator's ``domain_size``, else the
@@ -47,11 +50,28 @@ def ep_alltoall_time(message_bytes, ep, moe_layers, link_bw, alpha, domain_size,
     return np.where(n > 1, 2.0 * moe_layers * one, 0.0)
 
 
-def pp_send_time(message_bytes, pp, link_bw, alpha):  # noqa: ANN001
-    """Activation hand-off to the next pipeline stage, charged per stage (0 when pp == 1)."""
+def pp_send_time(message_bytes, pp, link_bw, alpha, replica_gpus=None, domain_size=None, inter_bw=None):  # noqa: ANN001
+    """Activation hand-off to the next pipeline stage, charged per stage (0 when pp == 1).
+
+    The link is the scale-up one (NVLink, xGMI, or PCIe on cards without either) while the
+    replica's ``replica_gpus`` (tp x pp) fit in one scale-up domain; beyond it the slowest stage
+    boundary crosses the scale-out network, and the pipeline runs at its slowest boundary."""
     n = np.asarray(pp, dtype=float)
-    one = alpha + np.asarray(message_bytes, dtype=float) / np.maximum(link_bw, 1.0)
+    if not np.any(n > 1):
+        return 0.0 * n
+    bw = np.asarray(link_bw, dtype=float)
+    if replica_gpus is not None and domain_size is not None and inter_bw is not None:
+        bw = _link(replica_gpus, link_bw, domain_size, inter_bw)
+    one = alpha + np.asarray(message_bytes, dtype=float) / np.maximum(bw, 1.0)
     return np.where(n > 1, one, 0.0)
+
+
+def pp_microbatches(pp, sequences):  # noqa: ANN001
+    """Micro-batches in flight: one per stage, but never more than there are sequences (>= 1)."""
+    p = np.asarray(pp, dtype=float)
+    if not np.any(p > 1):
+        return np.ones_like(p)
+    return np.minimum(np.maximum(np.asarray(sequences, dtype=float), 1.0), p)
 
 
 def pp_bubble_fraction(pp, microbatches):  # noqa: ANN001

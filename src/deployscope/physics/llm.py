@@ -438,7 +438,10 @@ def step_cost(
             hw.domain_size,
             hw.inter_node_bandwidth * hw.link_eff,
         )
-    comm_time = comm_time + comm.pp_send_time(T * shape.hidden * ACT_BYTES, pp_a, hw.link_bandwidth * hw.link_eff, hw.collective_latency_s)
+    comm_time = comm_time + comm.pp_send_time(
+        T * shape.hidden * ACT_BYTES, pp_a, hw.link_bandwidth * hw.link_eff, hw.collective_latency_s,
+        tp_a * pp_a, hw.domain_size, hw.inter_node_bandwidth * hw.link_eff,
+    )
 
     # fixed costs: per step, per layer, and per layer again in steps that carry a prefill (the
     # context phase launches its own, larger set of kernels); prefill_seqs >= 1 means every step does
@@ -503,7 +506,7 @@ def scalar_step_fn(shape: ModelShape, hw: Hardware, tp: int = 1, pp: int = 1, ep
         else 0.0
     )
     pp_lat = hw.collective_latency_s if pp_f > 1 else 0.0
-    pp_bw = shape.hidden * ACT_BYTES / max(hw.link_bandwidth * hw.link_eff, 1.0) if pp_f > 1 else 0.0
+    pp_bw = shape.hidden * ACT_BYTES / link(tp_f * pp_f) if pp_f > 1 else 0.0
     dq = DEQUANT_FLOPS_PER_WEIGHT / hw.peak_vector_flops / max(shape.weight_bytes_per_param, 1e-9) if hw.dequant else 0.0
     ce, fh = hw.compute_eff, hw.half_eff_flops
     ov = hw.step_overhead_s + hw.layer_overhead_s * shape.layers / pp_f

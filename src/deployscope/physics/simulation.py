@@ -157,7 +157,8 @@ def simulate(
         if win and d:
             capped = sum(min(I[j] + 1 + steps - s0, win) for j, s0 in dec_start.items()) / d
             mean_ctx = (ctx.shape.full_layers * mean_ctx + ctx.shape.sliding_layers * capped) / n_all
-        dt = ppf * g(d / ppf, p_tokens / ppf, mean_ctx, (p_ctx_w / p_tokens) if p_tokens else 0.0, max(n_fin_pre, 1.0 if p_tokens else 0.0) / ppf)
+        m = min(max(float(d + len(chunks)), 1.0), ppf)  # micro-batches of whole sequences
+        dt = ppf * g(d / m, p_tokens / m, mean_ctx, (p_ctx_w / p_tokens) if p_tokens else 0.0, max(n_fin_pre, 1.0 if p_tokens else 0.0) / m)
         t += dt
         batch_acc += len(prefilling) + dec_count
         # outcomes: every decoding sequence emits a token

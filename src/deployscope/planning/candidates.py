@@ -109,6 +109,8 @@ class ServeConfig:
     error_band: dict[str, float] | None
     weight_bytes: float | None = None
     batch: float = 1.0  # sequences in flight per replica at the SLO capacity
+    kv_quant: str | None = None  # KV-cache format the capacity was computed with
+    max_batch: float | None = None  # most sequences one replica holds (KV capacity, engine cap) in that capacity
 
 
 @dataclass

@@ -109,7 +109,7 @@ class OnPremCost:
         # a scale-out fabric only for training jobs that span servers (a job on one server needs none)
         self.training_gpus = sum(
             pc.fixed_gpus for pc in self.pieces
-            if pc.kind == "training" and self.servers.get(pc.gpu) is not None
+            if pc.kind == "training" and pc.gpu is not None and self.servers.get(pc.gpu) is not None
             and bool(needs_scale_out_fabric(pc.fixed_gpus, self.servers[pc.gpu].gpu_slots))
         )
 
@@ -160,7 +160,7 @@ class OnPremCost:
                 avg_w_y[k] = avg_w_y[k] + srv[..., k] * per_server
                 prov_y[k] = prov_y[k] + srv[..., k] * max_w / 1000.0
             if switch is not None and np.any(srv > 1):
-                sw = ethernet_switches(srv, switch.ports or 32)
+                sw: Any = ethernet_switches(srv, switch.ports or 32)
                 prevs: Any = 0.0
                 for k in range(H):
                     capex_y[k]["network"] = capex_y[k].get("network", 0.0) + (sw[..., k] - prevs) * switch.price_usd * f.gpu_price

@@ -8,8 +8,9 @@ burst); under sensitivity and Monte Carlo factors the base stays and the burst a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -118,7 +119,7 @@ class HybridCost:
             level = np.percentile(demand, q, axis=0)
             fixed = [int(x) for x in np.maximum.accumulate(np.ceil(level / s.gpu_slots - 1e-9))]
         self.sizing = size_hybrid_base(
-            demand_gpus=[demand[:, k] for k in range(inputs.H)], gpus_per_server=s.gpu_slots,
+            demand_gpus=[cast("Sequence[float]", demand[:, k]) for k in range(inputs.H)], gpus_per_server=s.gpu_slots,
             server_usd=price * (1.0 + econ.installation_pct_of_capex),
             fixed_usd_per_server_year=econ.support_pct_of_capex * price + space,
             idle_kw=power.idle_kw, max_kw=power.max_kw, tariff_usd_per_kwh=econ.tariff_usd_per_kwh, pue=econ.pue,

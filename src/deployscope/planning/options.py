@@ -211,7 +211,7 @@ def _on_prem(inputs: Inputs, sizer: Sizer, hw: Hardware, g: str, exact: bool) ->
             w = facility_warning(kw, float(quoted.value), f"{quoted.id}: {quoted.source}")
             if w:
                 opt.warnings.append(w)
-        for gg in {pc.gpu for pc in pieces}:
+        for gg in {pc.gpu for pc in pieces if pc.gpu is not None}:
             srv, _ = hw.server_for(gg, tps.get(gg, 1))
             if srv is not None and srv.id not in inputs.scenario.economics.hardware_prices:
                 opt.stale_prices += [w for w in price_age_warnings([srv], "servers", catalog=inputs.catalog)

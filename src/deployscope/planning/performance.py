@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..physics import serving
-from ..physics.memory import estimate_memory, weight_bytes
+from ..physics.memory import estimate_memory, max_sequences, weight_bytes
 from ..result import ComponentSizing, CurvePoint, MemoryBreakdown, Option, Performance
 from .candidates import HOURS_PER_YEAR, Candidate, Factors, Piece
 from .costing import OnPremCost, cloud_instances_needed
@@ -162,23 +162,7 @@ def memory_and_curve(inputs: Inputs, cand: Candidate, opt: Option) -> tuple[Memo
     ctx_len = int(round((w.input_tokens.max or w.input_tokens.p95_tokens) + (w.output_tokens.max or w.output_tokens.p95_tokens)))
     memory = None
     try:
-        serve = next((pc.serve for pc in cand.pieces if pc.name == d.name and pc.serve is not None), None)
-        batch = int(math.ceil(serve.batch)) if serve is not None else 1  # sequences in flight at the SLO capacity
-        m = estimate_memory(d.model.id, quant=comp.quant or "bf16", context=ctx_len, batch=batch, tp=comp.tp or 1,
-                            engine=engine, catalog=inputs.catalog)
-        parts = {}
-        src = m.model_dump() if hasattr(m, "model_dump") else (m if isinstance(m, dict) else vars(m))
-        for k, v in src.items():
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and ("bytes" in k or k in ("weights", "kv_cache", "activations", "overhead")):
-                name = k.replace("_bytes", "").replace("_per_gpu", "")
-                if name not in ("total", "per_gpu", "kv_per_token", "gpu_memory", "replica"):
-                    parts[name] = float(v)
-        gpu = inputs.catalog.accelerators.get(comp.gpu)
-        used = sum(parts.values())
-        if used < gpu.memory_bytes:
-            parts["free"] = float(gpu.memory_bytes - used)
-        memory = MemoryBreakdown(option_id=opt.id, workload=comp.workload, model=d.model.id, gpu=gpu.id, quant=comp.quant,
-                                 tp=comp.tp or 1, pp=1, total_bytes=float(gpu.memory_bytes), parts=parts)
+        memory = _memory_per_gpu(inputs, comp, opt.id, d.model.id, ctx_len, engine)
     except Exception as exc:  # noqa: BLE001 - descriptive view only
         inputs.warnings.append(f"memory breakdown unavailable: {exc}")
     curve: list[CurvePoint] = []
@@ -198,6 +182,30 @@ def memory_and_curve(inputs: Inputs, cand: Candidate, opt: Option) -> tuple[Memo
     except Exception as exc:  # noqa: BLE001 - descriptive view only
         inputs.warnings.append(f"latency-throughput curve unavailable: {exc}")
     return memory, curve
+
+
+def _memory_per_gpu(inputs: Inputs, comp: ComponentSizing, option_id: str, model: str, ctx_len: int, engine: str) -> MemoryBreakdown:
+    """One GPU of the pool: weights, activation peak and runtime overhead, and the KV cache of the
+    sequences of `ctx_len` tokens that fit beside them (at most the engine's sequence cap), in the
+    KV format the plan sized with. By construction the parts stay within the GPU's memory."""
+    cat = inputs.catalog
+    gpu = cat.accelerators.get(comp.gpu)
+    quant, tp = comp.quant or "bf16", comp.tp or 1
+    fit = int(max_sequences(model, gpu.id, context=ctx_len, quant=quant, kv_quant=comp.kv_quant, tp=tp, engine=engine, catalog=cat))
+    eng = cat.engines.find(engine)
+    batch = min(fit, int(eng.perf.max_batch_size)) if eng is not None else fit
+    m = estimate_memory(model, quant=quant, kv_quant=comp.kv_quant, context=ctx_len, batch=max(batch, 1), tp=tp,
+                        engine=engine, catalog=cat)
+    parts = {k: float(v) for k, v in m.per_gpu.items()}
+    if batch < 1:  # not one whole sequence of this length fits: no KV cache to show
+        parts["kv_cache"] = 0.0
+        inputs.warnings.append(f"memory breakdown: not one {ctx_len}-token sequence of {model} fits beside the weights on {gpu.id}")
+    used = sum(parts.values())
+    if used < gpu.memory_bytes:
+        parts["free"] = float(gpu.memory_bytes - used)
+    return MemoryBreakdown(option_id=option_id, workload=comp.workload, model=model, gpu=gpu.id, quant=comp.quant, tp=tp, pp=1,
+                           total_bytes=float(gpu.memory_bytes), parts=parts, kv_quant=m.kv_quant, context_tokens=ctx_len,
+                           batch=batch)
 
 
 def _field(x: Any, k: str) -> Any:

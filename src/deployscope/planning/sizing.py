@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import DeployscopeError
 from ..feasibility import training_run_limit
-from ..physics import diffusion, serving, training
+from ..physics import serving
 from ..result import ComponentSizing
 from ..scenario import DiffusionWorkload, LLMWorkload
 from . import pipelines
@@ -195,6 +195,8 @@ class Sizer:
                     tokens_per_s=_f(_get(res, "output_tokens_per_s", None)),
                     error_band=band(_get(res, "error_band", None)),
                     batch=max(1.0, float(_get(res, "batch_size", 1.0) or 1.0)),
+                    kv_quant=_get(res, "kv_quant", None),
+                    max_batch=_f(_get(res, "max_batch_size", None)),
                 )
                 return [cfg], None
         return [], reason or f"{d.model.id} on {gpu_id} cannot meet TTFT p95 {ttft} s and TPOT p95 {tpot} s"
@@ -202,6 +204,8 @@ class Sizer:
     # -------------------------------------------------------------------------- images
     def image_configs(self, d: Demand, gpu_id: str) -> tuple[list[ImageConfig], str | None]:
         """The image batch with the most images per GPU-second within the latency target."""
+        from ..physics import diffusion  # only image workloads need it: LLM-only plans start faster
+
         key = (d.name, gpu_id)
         if key in self._image:
             return self._image[key]
@@ -231,6 +235,8 @@ class Sizer:
     # -------------------------------------------------------------------------- training
     def training_config(self, j: Any, gpu_id: str) -> tuple[TrainingConfig | None, str | None]:
         """The fewest GPUs (whole servers) that finish one run of a training job within its deadline."""
+        from ..physics import training  # only training jobs need it: serving-only plans start faster
+
         key = (j.name, gpu_id)
         if key in self._training:
             return self._training[key]
@@ -418,6 +424,8 @@ def component(inputs: Inputs, pc: Piece, placement: PlacementName, f: Factors, b
             gpus=rep * pc.per_replica_gpus, quant=pc.quant if pc.kind == "llm" else (pc.d.workload.quant or "fp16"),
             tp=pc.per_replica_gpus, pp=1, replicas=rep, capacity_per_replica=pc.cap, demand_peak=peak,
             utilization=min(1.0, avg / (rep * pc.cap)) if rep else None,
+            kv_quant=pc.serve.kv_quant if pc.serve is not None else None,
+            max_batch_per_replica=int(pc.serve.max_batch) if pc.serve is not None and pc.serve.max_batch else None,
         )
     return ComponentSizing(
         workload=pc.name, kind="training" if pc.kind == "training" else "pipeline_stage", model=pc.model,

@@ -4,7 +4,7 @@ stay in the plan with the reasons and citations."""
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from ..policy import engine
 from ..result import Assumption
@@ -56,7 +56,7 @@ class Verdicts:
         self._seen: dict[VerdictKey, Verdict] = {}
         role, why = engine.ai_act_role(inputs.scenario.policy)
         if not any(a.name == "policy.ai_act_role" for a in inputs.assumptions):
-            origin = "user" if inputs.scenario.policy.ai_act_role is not None else "derived"
+            origin: Literal["user", "derived"] = "user" if inputs.scenario.policy.ai_act_role is not None else "derived"
             inputs.assumptions.append(Assumption(name="policy.ai_act_role", value=role, origin=origin, note=why))
         if DISCLAIMER not in inputs.warnings:
             inputs.warnings.append(DISCLAIMER)

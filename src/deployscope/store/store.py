@@ -221,7 +221,7 @@ class Store:
             import sqlalchemy as sa
         except ImportError:  # pragma: no cover - the store extra is missing
             raise StoreError(
-                "the store needs SQLAlchemy: pip install 'deployscope[store]'", field="store"
+                "the store needs SQLAlchemy: pip install '.[store]' in the Deployscope checkout", field="store"
             ) from None
         self._sa = sa
         raw = str(url) if url is not None else default_database_url()

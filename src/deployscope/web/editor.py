@@ -412,7 +412,7 @@ def roundtrip_yaml() -> Any:
     try:
         from ruamel.yaml import YAML
     except ImportError:  # pragma: no cover - the web extra brings it
-        raise DeployscopeError("the scenario editor needs ruamel.yaml: pip install 'deployscope[web]'", field="yaml") from None
+        raise DeployscopeError("the scenario editor needs ruamel.yaml: pip install '.[web]' in the Deployscope checkout", field="yaml") from None
     y = YAML(typ="rt")
     y.preserve_quotes = True
     y.width = 100

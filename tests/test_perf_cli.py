@@ -1,0 +1,43 @@
+"""`deployscope perf` shows the speed one user sees (output tokens/s per user, 1 / TPOT) beside
+the deployment's tokens/s per GPU, in JSON and in the terminal."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from deployscope.cli import main
+from deployscope.cli.perf_cmd import with_per_user_speed
+
+ARGS = ["perf", "llama-3.1-8b", "--gpu", "h100-sxm", "--input-len", "512", "--output-len", "128"]
+
+
+@pytest.mark.parametrize("load", [["--concurrency", "1"], ["--concurrency", "64"], ["--rate", "5"]])
+def test_json_has_tokens_per_s_per_user_as_one_over_tpot(capsys, load):
+    assert main([*ARGS, *load, "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["output_tokens_per_s_per_user"] == pytest.approx(1.0 / d["tpot_s"]["mean"])
+    assert d["output_tokens_per_s_per_user_p99"] == pytest.approx(1.0 / d["tpot_s"]["p99"])
+    assert d["output_tokens_per_s_per_gpu"] is not None
+
+
+def test_one_user_is_faster_than_each_of_many(capsys):
+    speeds = []
+    for c in ("1", "64"):
+        assert main([*ARGS, "--concurrency", c, "--json"]) == 0
+        speeds.append(json.loads(capsys.readouterr().out)["output_tokens_per_s_per_user"])
+    assert speeds[0] > speeds[1]
+
+
+def test_terminal_shows_per_user_beside_per_gpu(capsys):
+    assert main([*ARGS, "--concurrency", "16"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    gpu = next(i for i, line in enumerate(lines) if "tokens/s per GPU" in line)
+    assert "tokens/s per user" in lines[gpu + 1]
+
+
+def test_no_decode_means_no_per_user_speed():
+    d = with_per_user_speed({"tpot_s": {"mean": 0.0, "p99": 0.0}})
+    assert d["output_tokens_per_s_per_user"] is None and d["output_tokens_per_s_per_user_p99"] is None
