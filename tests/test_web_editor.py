@@ -114,7 +114,7 @@ def test_two_workloads_built_with_the_form_only_and_saved_with_comments(client, 
     assert [w["name"] for w in data["workloads"]] == ["chat", "summaries"]
     assert data["candidates"]["placements"] == ["on_prem", "api"] and data["candidates"]["gpus"] == ["h100-sxm-80gb", "l40s"]
     # the template's comments survive the edit
-    assert "# time to first token, p95" in saved.yaml and "# Deployscope scenario." in saved.yaml
+    assert "# time to first token, 95th percentile" in saved.yaml and "# Deployscope scenario." in saved.yaml
     assert "# tariff_per_kwh: 0.12" in saved.yaml
 
 
