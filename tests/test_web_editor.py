@@ -177,6 +177,16 @@ def test_api_check_is_the_cli_validation(client):
     assert "time to first token" in str(schema)
 
 
+def test_web_check_names_every_reference_the_planner_would_refuse(client):
+    """The form and the API run the same reference check as `scenario validate` and the planner:
+    an unknown provider or region is a field error, not a valid scenario that fails at plan time."""
+    for old, new, field in (("# providers: [aws, together]", "providers: [awz]", "candidates.providers[0]"),
+                            ("# region: us", "region: atlantis", "economics.region")):
+        r = client.post("/api/scenarios/check", json={"yaml": template().replace(old, new)})
+        assert r.status_code == 400 and r.json()["field"] == field, r.json()
+        assert "did you mean" in r.json()["error"] or r.json()["allowed"], r.json()
+
+
 # ----------------------------------------------------------------------------- compare, catalog, measurements
 def test_compare_warns_on_currency_horizon_and_catalog_date_and_lists_input_differences(client, store):
     a = sample_plan("usd-plan")
