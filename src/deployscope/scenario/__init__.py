@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, Validatio
 
 from .. import safe_yaml
 from ..errors import DeployscopeError
-from .pipelines import Pipeline, parse_pipelines
+from .pipelines import Pipeline, _friendly, check_resolution, parse_pipelines, resolution_pair
 from .policy import PolicyFacts
 
 __all__ = [
@@ -160,22 +160,12 @@ class DiffusionWorkload(_Workload):
     @field_validator("resolution", mode="before")
     @classmethod
     def _res(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            m = re.fullmatch(r"\s*(\d+)\s*(?:[xX×*]\s*(\d+))?\s*", v)
-            if not m:
-                raise ValueError(f"expected WIDTHxHEIGHT such as 1024x1024 (got {v!r})")
-            return (int(m.group(1)), int(m.group(2) or m.group(1)))
-        if isinstance(v, int) and not isinstance(v, bool):
-            return (v, v)
-        return v
+        return resolution_pair(v)
 
     @field_validator("resolution")
     @classmethod
     def _res_pos(cls, v: tuple[int, int]) -> tuple[int, int]:
-        if v[0] <= 0 or v[1] <= 0:
-            raise ValueError("width and height must be > 0")
-        if v[0] > 16384 or v[1] > 16384:
-            raise ValueError(f"width and height must be <= 16384 pixels (got {v[0]}x{v[1]})")
+        check_resolution(v)
         return v
 
 
@@ -461,15 +451,6 @@ class Scenario(_M):
 
 
 # ------------------------------------------------------------------------------ loading
-_REWRITES = (
-    (re.compile(r"^Input should be greater than or equal to (.+)$"), r"must be >= \1"),
-    (re.compile(r"^Input should be greater than (.+)$"), r"must be > \1"),
-    (re.compile(r"^Input should be less than or equal to (.+)$"), r"must be <= \1"),
-    (re.compile(r"^Input should be less than (.+)$"), r"must be < \1"),
-    (re.compile(r"^Value error, (.*)$"), r"\1"),
-    (re.compile(r"^Input should be a finite number$"), "must be a finite number"),
-)
-
 _TAGS = {"llm", "diffusion", "image_training"}
 
 
@@ -520,10 +501,7 @@ def _error(exc: ValidationError, source: str | None = None) -> DeployscopeError:
     err = exc.errors()[0]
     loc = tuple(err["loc"])
     msg = err["msg"]
-    for pat, rep in _REWRITES:
-        if pat.match(msg):
-            msg = pat.sub(rep, msg)
-            break
+    msg = _friendly(msg)
     allowed: Any = None
     value = err.get("input")
     if err["type"] == "extra_forbidden":

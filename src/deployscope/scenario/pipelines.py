@@ -57,21 +57,14 @@ class DiffusionStage(_Stage):
     @field_validator("resolution", mode="before")
     @classmethod
     def _parse_resolution(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            return parse_resolution(v)
-        if isinstance(v, int) and not isinstance(v, bool):
-            return (v, v)
-        return v
+        return resolution_pair(v)
 
     @field_validator("resolution")
     @classmethod
     def _positive_resolution(cls, v: tuple[int, int]) -> tuple[int, int]:
-        if v[0] <= 0 or v[1] <= 0:
-            raise ValueError(f"width and height must be > 0 (got {v[0]}x{v[1]})")
+        check_resolution(v)
         if v[0] % 8 or v[1] % 8:
             raise ValueError(f"width and height must be multiples of 8 (got {v[0]}x{v[1]})")
-        if v[0] > 16384 or v[1] > 16384:
-            raise ValueError(f"width and height must be <= 16384 pixels (got {v[0]}x{v[1]})")
         return v
 
 
@@ -146,6 +139,23 @@ def parse_resolution(text: str) -> tuple[int, int]:
     w = int(m.group(1))
     h = int(m.group(2)) if m.group(2) else w
     return (w, h)
+
+
+def resolution_pair(v: Any) -> Any:
+    """'1024x768', 1024 -> (width, height); anything else is left to the field's type check."""
+    if isinstance(v, str):
+        return parse_resolution(v)
+    if isinstance(v, int) and not isinstance(v, bool):
+        return (v, v)
+    return v
+
+
+def check_resolution(v: tuple[int, int]) -> None:
+    """Width and height in 1..16384 pixels."""
+    if v[0] <= 0 or v[1] <= 0:
+        raise ValueError(f"width and height must be > 0 (got {v[0]}x{v[1]})")
+    if v[0] > 16384 or v[1] > 16384:
+        raise ValueError(f"width and height must be <= 16384 pixels (got {v[0]}x{v[1]})")
 
 
 def _loc_path(prefix: str, loc: tuple[Any, ...]) -> str:
