@@ -347,7 +347,7 @@ def test_economic_inputs_from_catalog_with_provenance():
     assert e.provenance["discount_rate"].assumption is True
     de = economic_inputs(cat, region="de", facility="own")
     # EUR tariff converted with the catalog's FX rate
-    assert de.tariff_usd_per_kwh == pytest.approx(0.199 * 1.0411)
+    assert de.tariff_usd_per_kwh == pytest.approx(0.199 * 1.1814)
     assert de.pue == pytest.approx(1.58)
     o = economic_inputs(cat, overrides={"tariff_usd_per_kwh": 0.3})
     assert o.tariff_usd_per_kwh == 0.3 and o.provenance["tariff_usd_per_kwh"].source == "scenario"

@@ -136,3 +136,17 @@ def test_pipeline_numbers_are_bounded(path: tuple[Any, ...], raw: str, text: str
     body = yaml.safe_dump(_set(_example("synthetic-identities"), path, marker)).replace(f"'{marker}'", raw).replace(marker, raw)
     rc, err = _plan_text(body, tmp_path)
     assert rc == 2 and "Traceback" not in err and text in err, err
+
+
+def test_denormal_images_per_item_is_refused_not_a_division_by_zero(tmp_path: Path) -> None:
+    """Found by the numeric-extremes fuzzer: 5e-324 images per item passed `> 0`, then the stage's
+    GPU-seconds per item underflowed to 0 and its capacity divided by it."""
+    body = yaml.safe_dump(_set(_example("synthetic-identities"), ("pipelines", 0, "stages", 1, "images_per_item"), 5e-324))
+    rc, err = _plan_text(body, tmp_path)
+    assert rc == 2 and "pipelines[0].stages[1].images_per_item: must be >= 0.000001" in err, err
+
+
+def test_hourly_weights_that_underflow_are_refused(tmp_path: Path) -> None:
+    body = yaml.safe_dump(_set(_example("saas-chat"), ("load_profile", "hourly"), [0] * 23 + [5e-324]))
+    rc, err = _plan_text(body, tmp_path)
+    assert rc == 2 and "load_profile.hourly" in err and "Traceback" not in err, err

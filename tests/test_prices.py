@@ -90,7 +90,7 @@ def test_staleness():
 
 
 def test_fx():
-    assert to_usd(100.0, "EUR", CAT) == pytest.approx(104.11)
+    assert to_usd(100.0, "EUR", CAT) == pytest.approx(118.14)  # ECB reference rate of 2026-02-26
     with pytest.raises(DeployscopeError) as ei:
         to_usd(1.0, "XYZ", CAT)
     assert ei.value.field == "currency"

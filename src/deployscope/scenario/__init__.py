@@ -281,15 +281,15 @@ class LoadProfile(_M):
     @field_validator("hourly")
     @classmethod
     def _h(cls, v: list[float] | None) -> list[float] | None:
-        if v is not None and (len(v) != 24 or any(x < 0 for x in v) or sum(v) <= 0):
-            raise ValueError("hourly needs 24 non-negative weights, not all zero")
+        if v is not None and (len(v) != 24 or any(x < 0 for x in v) or sum(v) < 1e-6):  # tinier sums underflow
+            raise ValueError("hourly needs 24 non-negative weights, not all zero (their sum at least 1e-6)")
         return v
 
     @field_validator("weekly")
     @classmethod
     def _w(cls, v: list[float] | None) -> list[float] | None:
-        if v is not None and (len(v) != 7 or any(x < 0 for x in v) or sum(v) <= 0):
-            raise ValueError("weekly needs 7 non-negative weights, not all zero")
+        if v is not None and (len(v) != 7 or any(x < 0 for x in v) or sum(v) < 1e-6):
+            raise ValueError("weekly needs 7 non-negative weights, not all zero (their sum at least 1e-6)")
         return v
 
 

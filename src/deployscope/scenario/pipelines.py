@@ -39,7 +39,7 @@ class LLMStage(_Stage):
     engine: str = Field(default="vllm", description="serving engine id (catalog engines table)")
     input_len: int = Field(gt=0, le=100_000_000, description="prompt tokens per call")
     output_len: int = Field(gt=0, le=100_000_000, description="generated tokens per call")
-    calls_per_item: float = Field(default=1.0, gt=0, le=1e6, description="LLM calls per pipeline item")
+    calls_per_item: float = Field(default=1.0, ge=1e-6, le=1e6, description="LLM calls per pipeline item")
 
 
 class DiffusionStage(_Stage):
@@ -52,7 +52,7 @@ class DiffusionStage(_Stage):
     quant: str = Field(default="fp16", description="fp16 | bf16 | fp8 | int8 | fp32")
     engine: str = Field(default="pytorch", description="pytorch | pytorch-compiled | tensorrt")
     batch: int = Field(default=1, gt=0, le=4096, description="images generated together in one batch")
-    images_per_item: float = Field(default=1.0, gt=0, le=1e6, description="images per pipeline item")
+    images_per_item: float = Field(default=1.0, ge=1e-6, le=1e6, description="images per pipeline item")
 
     @field_validator("resolution", mode="before")
     @classmethod
