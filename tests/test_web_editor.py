@@ -114,7 +114,7 @@ def test_two_workloads_built_with_the_form_only_and_saved_with_comments(client, 
     assert [w["name"] for w in data["workloads"]] == ["chat", "summaries"]
     assert data["candidates"]["placements"] == ["on_prem", "api"] and data["candidates"]["gpus"] == ["h100-sxm-80gb", "l40s"]
     # the template's comments survive the edit
-    assert "# time to first token, p95" in saved.yaml and "# Deployscope scenario." in saved.yaml
+    assert "# time to first token, 95th percentile" in saved.yaml and "# Deployscope scenario." in saved.yaml
     assert "# tariff_per_kwh: 0.12" in saved.yaml
 
 
@@ -175,6 +175,16 @@ def test_api_check_is_the_cli_validation(client):
     assert client.post("/api/scenarios/check", json={"yaml": template()}).json()["valid"] is True
     schema = client.get("/api/scenario-schema").json()
     assert "time to first token" in str(schema)
+
+
+def test_web_check_names_every_reference_the_planner_would_refuse(client):
+    """The form and the API run the same reference check as `scenario validate` and the planner:
+    an unknown provider or region is a field error, not a valid scenario that fails at plan time."""
+    for old, new, field in (("# providers: [aws, together]", "providers: [awz]", "candidates.providers[0]"),
+                            ("# region: us", "region: atlantis", "economics.region")):
+        r = client.post("/api/scenarios/check", json={"yaml": template().replace(old, new)})
+        assert r.status_code == 400 and r.json()["field"] == field, r.json()
+        assert "did you mean" in r.json()["error"] or r.json()["allowed"], r.json()
 
 
 # ----------------------------------------------------------------------------- compare, catalog, measurements

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, Validatio
 
 from .. import safe_yaml
 from ..errors import DeployscopeError
-from .pipelines import Pipeline, parse_pipelines
+from .pipelines import Pipeline, _friendly, check_resolution, parse_pipelines, resolution_pair
 from .policy import PolicyFacts
 
 __all__ = [
@@ -104,7 +104,7 @@ class TokenLengths(_M):
 
 class _Workload(_M):
     name: str = Field(min_length=1, description="a short name, unique in the scenario (shown in plans and reports)")
-    model: str = Field(min_length=1, description="catalog model id or alias")
+    model: str = Field(min_length=1, description="catalog model id or alias (`deployscope catalog models`)")
     pool: str | None = Field(default=None, description="workloads with the same pool name share one on-prem GPU pool")
     peak_to_average: float | None = Field(default=None, ge=1, le=MAX_PEAK_TO_AVERAGE, description="overrides load_profile.peak_to_average")
     growth_factor_per_year: float = Field(
@@ -160,22 +160,12 @@ class DiffusionWorkload(_Workload):
     @field_validator("resolution", mode="before")
     @classmethod
     def _res(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            m = re.fullmatch(r"\s*(\d+)\s*(?:[xX×*]\s*(\d+))?\s*", v)
-            if not m:
-                raise ValueError(f"expected WIDTHxHEIGHT such as 1024x1024 (got {v!r})")
-            return (int(m.group(1)), int(m.group(2) or m.group(1)))
-        if isinstance(v, int) and not isinstance(v, bool):
-            return (v, v)
-        return v
+        return resolution_pair(v)
 
     @field_validator("resolution")
     @classmethod
     def _res_pos(cls, v: tuple[int, int]) -> tuple[int, int]:
-        if v[0] <= 0 or v[1] <= 0:
-            raise ValueError("width and height must be > 0")
-        if v[0] > 16384 or v[1] > 16384:
-            raise ValueError(f"width and height must be <= 16384 pixels (got {v[0]}x{v[1]})")
+        check_resolution(v)
         return v
 
 
@@ -221,18 +211,20 @@ class ImageTrainingJob(_M):
     Given under ``training:`` with ``kind: image_training`` (or under ``workloads:`` with that kind,
     where it is moved to ``training``)."""
 
-    kind: Literal["image_training"] = "image_training"
-    name: str = Field(min_length=1)
-    model: str = Field(min_length=1)
-    method: Literal["pretrain", "full", "lora", "dreambooth", "textual-inversion"] = "lora"
+    kind: Literal["image_training"] = Field(default="image_training", description="image_training: an image model (diffusion or GAN)")
+    name: str = Field(min_length=1, description="a short name, unique in the scenario")
+    model: str = Field(min_length=1, description="catalog model id or alias of the image model trained")
+    method: Literal["pretrain", "full", "lora", "dreambooth", "textual-inversion"] = Field(
+        default="lora", description="pretrain or full fine-tune update every weight; the others train adapters or embeddings"
+    )
     images: float = Field(ge=1, le=1e13, description="images shown per run (suffixes: 500M, 1B; GANs: 25000kimg)")
     resolution: str = Field(default="1024", description="1024, 768x1024, or stages SIDE:SHARE,... e.g. 256:0.6,512:0.3,1024:0.1")
     global_batch: int | None = Field(default=None, gt=0, le=10_000_000, description="images per optimizer step (default per method)")
-    precision: Literal["bf16", "fp16", "fp32", "tf32", "fp8"] = "bf16"
-    ema: bool = True
-    train_text_encoder: bool = False
-    precomputed_latents: bool = False
-    precomputed_text: bool = False
+    precision: Literal["bf16", "fp16", "fp32", "tf32", "fp8"] = Field(default="bf16", description="training number format")
+    ema: bool = Field(default=True, description="keep an exponential moving average of the weights")
+    train_text_encoder: bool = Field(default=False, description="also train the text encoder")
+    precomputed_latents: bool = Field(default=False, description="image latents are encoded once, before training")
+    precomputed_text: bool = Field(default=False, description="text embeddings are encoded once, before training")
     runs_per_year: float = Field(default=1.0, ge=0.01, le=8760, description="runs a year (0.5 = every other year)")
     deadline_days: float | None = Field(default=None, ge=0.01, le=15 * 365, description="wall-clock days one run may take")
     gpu: str | None = Field(default=None, description="accelerator to train on (default: the serving GPU candidates)")
@@ -303,7 +295,7 @@ class LoadProfile(_M):
 
 class Targets(_M):
     ttft_p95_s: float = Field(default=2.0, ge=MIN_LATENCY_S, le=MAX_LATENCY_S, description="time to first token, 95th percentile, seconds")
-    tpot_p95_s: float = Field(default=0.1, ge=MIN_LATENCY_S, le=MAX_LATENCY_S, description="time per output token, 95th percentile, seconds")
+    tpot_p95_s: float = Field(default=0.1, ge=MIN_LATENCY_S, le=MAX_LATENCY_S, description="time per output token, 95th percentile, seconds (0.08 s = 12.5 tokens/s)")
     image_latency_s: float = Field(
         default=30.0, ge=MIN_LATENCY_S, le=MAX_LATENCY_S, description="one image, request to decoded image, seconds"
     )
@@ -336,7 +328,7 @@ class Economics(_M):
     colocation_per_kw_month: float | None = Field(default=None, ge=0, le=MAX_MONEY, description="colocation price, scenario currency per kW of IT load a month")
     own_facility_per_kw_year: float | None = Field(default=None, ge=0, le=MAX_MONEY, description="own facility: space and cooling per kW-year")
     installation_pct_capex: float | None = Field(default=None, ge=0, le=100, description="one-off installation and integration, % of CapEx")
-    facility_limits: FacilityLimits = Field(default_factory=FacilityLimits)
+    facility_limits: FacilityLimits = Field(default_factory=FacilityLimits, description="what the site can host; default: no limit")
     support_pct_capex: float | None = Field(default=None, ge=0, le=100, description="hardware support per year, % of CapEx")
     staff_fte: float | None = Field(default=None, ge=0, le=1e5, description="operations staff for on-prem GPUs (FTE)")
     staff_fte_cloud: float | None = Field(default=None, ge=0, le=1e5, description="operations staff for self-hosting on cloud GPUs (FTE)")
@@ -384,10 +376,15 @@ class CandidateFilters(_M):
 
 
 class Scenario(_M):
+    """Deployscope scenario. Validate with `deployscope scenario validate FILE`, plan with
+    `deployscope plan FILE`. Every field is documented in docs/scenario.md. Fields left out of
+    `economics` come from the economic_defaults catalog table and are listed as assumptions.
+    Each comment gives the field's meaning, then its allowed values, bounds and default."""
+
     name: str = Field(min_length=1, description="the scenario's name (plans and saved scenarios are listed by it)")
     description: str | None = Field(default=None, description="one line on what is being planned")
     horizon_years: int = Field(default=3, ge=1, le=15, description="years of cash flows; NPV over this horizon")
-    currency: Currency = Field(default_factory=Currency, description="the currency of every amount in and out")
+    currency: Currency = Field(default_factory=Currency, description="the currency of every amount in and out: a code (USD), or {code: EUR, per_usd: 0.92, as_of: 2025-06-30}")
     objective: Literal["npv", "total_cost", "unit_cost", "latency"] = Field(default="npv", description="what the recommendation minimizes")
     workloads: list[Workload] = Field(default_factory=list, description="serving workloads: text (llm) or images (diffusion)")
     training: list[AnyTrainingJob] = Field(
@@ -398,8 +395,8 @@ class Scenario(_M):
     targets: Targets = Field(default_factory=Targets, description="latency targets every serving option must meet")
     quality: Quality = Field(default_factory=Quality, description="how much quality quantization may cost")
     availability: Availability = Field(default_factory=Availability, description="spare capacity on-prem")
-    economics: Economics = Field(default_factory=Economics, description="money inputs; every one left out comes from the catalog")
-    policy: PolicyFacts = Field(default_factory=PolicyFacts, description="policy facts (see docs/scenario.md#policy)")
+    economics: Economics = Field(default_factory=Economics, description="money inputs, all optional; every one left out comes from the catalog and is reported as an assumption")
+    policy: PolicyFacts = Field(default_factory=PolicyFacts, description="facts for the policy engine (docs/scenario.md#policy, docs/policy.md)")
     candidates: CandidateFilters = Field(default_factory=CandidateFilters, description="which options to consider")
     uncertainty: dict[str, tuple[_Factor, _Factor, _Factor]] = Field(
         default_factory=dict,
@@ -454,15 +451,6 @@ class Scenario(_M):
 
 
 # ------------------------------------------------------------------------------ loading
-_REWRITES = (
-    (re.compile(r"^Input should be greater than or equal to (.+)$"), r"must be >= \1"),
-    (re.compile(r"^Input should be greater than (.+)$"), r"must be > \1"),
-    (re.compile(r"^Input should be less than or equal to (.+)$"), r"must be <= \1"),
-    (re.compile(r"^Input should be less than (.+)$"), r"must be < \1"),
-    (re.compile(r"^Value error, (.*)$"), r"\1"),
-    (re.compile(r"^Input should be a finite number$"), "must be a finite number"),
-)
-
 _TAGS = {"llm", "diffusion", "image_training"}
 
 
@@ -513,10 +501,7 @@ def _error(exc: ValidationError, source: str | None = None) -> DeployscopeError:
     err = exc.errors()[0]
     loc = tuple(err["loc"])
     msg = err["msg"]
-    for pat, rep in _REWRITES:
-        if pat.match(msg):
-            msg = pat.sub(rep, msg)
-            break
+    msg = _friendly(msg)
     allowed: Any = None
     value = err.get("input")
     if err["type"] == "extra_forbidden":
@@ -592,88 +577,8 @@ def load_scenario(path_or_data: str | Path | dict[str, Any] | Scenario) -> Scena
 
 
 def template() -> str:
-    """A commented scenario template (what `deployscope scenario init` writes)."""
-    return _TEMPLATE
+    """A commented scenario template (what `deployscope scenario init` writes), generated from the
+    schema's descriptions (see :mod:`deployscope.scenario.commented_yaml`)."""
+    from .commented_yaml import EXAMPLE, render
 
-
-_TEMPLATE = """\
-# Deployscope scenario. Validate with `deployscope scenario validate FILE`, plan with
-# `deployscope plan FILE`. Every field is documented in docs/scenario.md. Fields left out of
-# `economics` come from the economic_defaults catalog table and are listed as assumptions.
-name: my-assistant
-description: Internal chat assistant for 2,000 employees
-horizon_years: 3                 # years of cash flows; NPV over this horizon
-currency: USD                    # or {code: EUR, per_usd: 0.92, as_of: 2025-06-30}
-objective: npv                   # npv | total_cost | unit_cost | latency
-
-workloads:
-  - name: chat
-    kind: llm                    # llm | diffusion
-    model: llama-3.1-8b-instruct # catalog model id or alias (`deployscope catalog models`)
-    users: 2000                  # or requests_per_day: 30000
-    requests_per_user_per_day: 15
-    input_tokens: {mean: 1200, distribution: lognormal, sigma: 0.8}
-    output_tokens: {mean: 300}
-    growth_factor_per_year: 1.5  # demand multiplier per year (3 = triples every year)
-    # peak_to_average: 4         # overrides load_profile.peak_to_average
-    # pool: shared               # workloads with the same pool share on-prem GPUs
-#  - name: product-shots
-#    kind: diffusion
-#    model: sdxl
-#    images_per_day: 5000
-#    resolution: 1024x1024
-#    steps: 30
-
-# training:                      # fine-tuning / training jobs, repeated each year
-#   - name: quarterly-refresh
-#     model: llama-3.1-70b-instruct
-#     method: lora               # pretrain | full | lora | qlora
-#     tokens: 200M
-#     runs_per_year: 4
-#     deadline_days: 3
-
-load_profile:
-  shape: business_hours          # flat | business_hours | consumer | batch (or give hourly: [24 weights])
-  peak_to_average: 3             # default: derived from the shape
-  # base_load_percentile: 50     # hybrid: fix the on-prem base at this percentile (default: chosen by NPV)
-
-targets:
-  ttft_p95_s: 2.0                # time to first token, p95
-  tpot_p95_s: 0.08               # time per output token, p95 (0.08 s = 12.5 tokens/s)
-  image_latency_s: 30
-
-quality:
-  max_quality_loss: 1.0          # % quality lost to quantization accepted (docs/quality.md)
-
-availability:
-  redundancy: n+1                # none | n+1 | n+2 spare replicas on-prem
-
-economics:                       # all optional; defaults from the catalog, reported as assumptions
-  # tariff_per_kwh: 0.12
-  # carbon_kg_per_kwh: 0.35
-  # pue: 1.4
-  # facility: colocation         # colocation | own
-  # colocation_per_kw_month: 184
-  # facility_limits: {power_available_kw: 60, kw_per_rack: 15, cooling: air}
-  # support_pct_capex: 10
-  # staff_fte: 0.5
-  # staff_cost_per_fte: 150000
-  # discount_rate: 0.08
-  # depreciation_years: 5
-  # hardware_prices: {h100-sxm-80gb: 25000}
-
-policy:                          # facts for the policy engine (docs/scenario.md#policy, docs/policy.md)
-  data_categories: [personal]    # personal | special_category | health | financial | public | cui | ... | none
-  data_subject_jurisdictions: [EU]
-  organization_jurisdiction: DE
-  network_policy: internet       # internet | restricted_egress | air_gapped
-  sector: none                   # banking | health | public_sector | defense | none
-  interacts_with_people: true
-
-candidates:
-  placements: [on_prem, cloud, api, hybrid]
-  # gpus: [h100-sxm-80gb, l40s]
-  # providers: [aws, together]
-  cloud_pricing: [on_demand, reserved_1y, reserved_3y]
-  include_frontier_apis: true
-"""
+    return render(Scenario, EXAMPLE)

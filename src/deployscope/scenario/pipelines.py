@@ -34,7 +34,7 @@ class _Stage(BaseModel):
 class LLMStage(_Stage):
     """One LLM call per item (or `calls_per_item` calls), at fixed input and output lengths."""
 
-    kind: Literal["llm"] = "llm"
+    kind: Literal["llm"] = Field(default="llm", description="llm: text generation; diffusion: image generation")
     quant: str = Field(default="bf16", description="weight format id (catalog quant table)")
     engine: str = Field(default="vllm", description="serving engine id (catalog engines table)")
     input_len: int = Field(gt=0, le=100_000_000, description="prompt tokens per call")
@@ -45,7 +45,7 @@ class LLMStage(_Stage):
 class DiffusionStage(_Stage):
     """Image generation: `images_per_item` images per item at a resolution and step count."""
 
-    kind: Literal["diffusion"] = "diffusion"
+    kind: Literal["diffusion"] = Field(default="diffusion", description="llm: text generation; diffusion: image generation")
     resolution: tuple[int, int] = Field(default=(1024, 1024), description="width x height in pixels, '1024x1024' or [w, h]")
     steps: int = Field(default=30, gt=0, le=1000, description="denoising steps (ignored for GAN generators)")
     cfg: bool = Field(default=True, description="classifier-free guidance (doubles the denoiser batch)")
@@ -57,21 +57,14 @@ class DiffusionStage(_Stage):
     @field_validator("resolution", mode="before")
     @classmethod
     def _parse_resolution(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            return parse_resolution(v)
-        if isinstance(v, int) and not isinstance(v, bool):
-            return (v, v)
-        return v
+        return resolution_pair(v)
 
     @field_validator("resolution")
     @classmethod
     def _positive_resolution(cls, v: tuple[int, int]) -> tuple[int, int]:
-        if v[0] <= 0 or v[1] <= 0:
-            raise ValueError(f"width and height must be > 0 (got {v[0]}x{v[1]})")
+        check_resolution(v)
         if v[0] % 8 or v[1] % 8:
             raise ValueError(f"width and height must be multiples of 8 (got {v[0]}x{v[1]})")
-        if v[0] > 16384 or v[1] > 16384:
-            raise ValueError(f"width and height must be <= 16384 pixels (got {v[0]}x{v[1]})")
         return v
 
 
@@ -86,8 +79,8 @@ class Pipeline(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    name: str = Field(min_length=1)
-    description: str | None = None
+    name: str = Field(min_length=1, description="a short name, unique in the scenario")
+    description: str | None = Field(default=None, description="one line on what the pipeline produces")
     items_per_day: float | None = Field(default=None, gt=0, le=1e12, description="steady daily volume")
     items: float | None = Field(default=None, gt=0, le=1e15, description="total items, with deadline_days")
     deadline_days: float | None = Field(default=None, ge=0.01, le=15 * 365, description="days to produce `items`")
@@ -97,7 +90,7 @@ class Pipeline(BaseModel):
         le=1,
         description="share of each day the GPUs are busy at their max-throughput rate (headroom for restarts, skew)",
     )
-    stages: list[Stage] = Field(min_length=1)
+    stages: list[Stage] = Field(min_length=1, description="the calls every item passes through, in order")
 
     @model_validator(mode="before")
     @classmethod
@@ -146,6 +139,23 @@ def parse_resolution(text: str) -> tuple[int, int]:
     w = int(m.group(1))
     h = int(m.group(2)) if m.group(2) else w
     return (w, h)
+
+
+def resolution_pair(v: Any) -> Any:
+    """'1024x768', 1024 -> (width, height); anything else is left to the field's type check."""
+    if isinstance(v, str):
+        return parse_resolution(v)
+    if isinstance(v, int) and not isinstance(v, bool):
+        return (v, v)
+    return v
+
+
+def check_resolution(v: tuple[int, int]) -> None:
+    """Width and height in 1..16384 pixels."""
+    if v[0] <= 0 or v[1] <= 0:
+        raise ValueError(f"width and height must be > 0 (got {v[0]}x{v[1]})")
+    if v[0] > 16384 or v[1] > 16384:
+        raise ValueError(f"width and height must be <= 16384 pixels (got {v[0]}x{v[1]})")
 
 
 def _loc_path(prefix: str, loc: tuple[Any, ...]) -> str:

@@ -64,8 +64,8 @@ class PolicyFacts(BaseModel):
     interacts_with_people: bool = Field(default=False, description="a chatbot or assistant that talks to people")
     large_scale: bool = Field(default=False, description="large-scale processing or systematic monitoring (GDPR Art. 35(3))")
     fine_tuning: bool = Field(default=False, description="the organization fine-tunes the model (licence and AI Act duties)")
-    monthly_active_users: int | None = Field(default=None, ge=0, le=10_000_000_000)
-    annual_revenue_usd: float | None = Field(default=None, ge=0, le=1e15)
+    monthly_active_users: int | None = Field(default=None, ge=0, le=10_000_000_000, description="monthly active users of the service (model licence thresholds)")
+    annual_revenue_usd: float | None = Field(default=None, ge=0, le=1e15, description="yearly revenue of the organization, USD (model licence thresholds)")
     commercial_use: bool = Field(default=True, description="the output is used commercially (model licence terms)")
     transfer_safeguards_documented: bool = Field(
         default=False,

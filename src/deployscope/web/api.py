@@ -14,9 +14,11 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import __version__
+from ..catalog import default_catalog
 from ..errors import DeployscopeError
+from ..references import check_references
 from ..store import Store
-from .offload import check_references, in_thread, parse_off_loop, scenario_from_data, scenario_from_text
+from .offload import in_thread, parse_off_loop, scenario_from_data, scenario_from_text
 from .pages.catalog import catalog_tables, row_dict, table_rows
 from .pages.plans import report_response
 from .rendering import json_response, store_of
@@ -141,7 +143,7 @@ async def api_check(body: ScenarioIn) -> Response:
     it names (an unknown model is a 400 naming the field, with "did you mean" suggestions)."""
     def run() -> Any:
         scenario = _checked(body.yaml)
-        check_references(scenario)
+        check_references(scenario, default_catalog())
         return scenario.model_dump(mode="json")
 
     return json_response({"valid": True, "scenario": await parse_off_loop(run)})
@@ -209,7 +211,7 @@ async def api_save_scenario(body: ScenarioIn, store: Store = Depends(store_of)) 
     """Validate (schema and catalog ids) and save a scenario, replacing one of the same name."""
     def check() -> Any:
         scenario = _checked(body.yaml)
-        check_references(scenario)
+        check_references(scenario, default_catalog())
         return scenario
 
     def save(name: str) -> dict[str, Any]:

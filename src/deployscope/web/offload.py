@@ -118,27 +118,6 @@ def scenario_from_text(text: str, source: str = "yaml") -> tuple[Any, dict[str, 
     return scenario_from_data(data, source), data
 
 
-def check_references(scenario: Any) -> None:
-    """Every catalog id the scenario names exists (what `deployscope scenario validate` checks);
-    an unknown one raises UnknownName with its field path and "did you mean" suggestions."""
-    from ..catalog import default_catalog
-
-    cat = default_catalog()
-    for i, w in enumerate(scenario.workloads):
-        cat.models.get(w.model, field=f"workloads[{i}].model")
-    for i, j in enumerate(scenario.training):
-        cat.models.get(j.model, field=f"training[{i}].model")
-        if j.gpu:
-            cat.accelerators.get(j.gpu, field=f"training[{i}].gpu")
-    for i, g in enumerate(scenario.candidates.gpus):
-        cat.accelerators.get(g, field=f"candidates.gpus[{i}]")
-    for i, p in enumerate(scenario.pipelines):
-        for k, stage in enumerate(getattr(p, "stages", None) or []):
-            cat.models.get(stage.model, field=f"pipelines[{i}].stages[{k}].model")
-            if getattr(stage, "gpu", None):
-                cat.accelerators.get(stage.gpu, field=f"pipelines[{i}].stages[{k}].gpu")
-
-
 # ----------------------------------------------------------------------------- the plan pool
 def _plan(scenario: Any, as_json: bool = False) -> tuple[str, Any, float]:
     """Runs in a worker: the Plan (or its JSON text, which spares the server serializing it);

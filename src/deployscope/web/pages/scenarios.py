@@ -13,10 +13,12 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from ...catalog import default_catalog
 from ...errors import DeployscopeError
+from ...references import check_references
 from ...store import Store
 from .. import editor
-from ..offload import check_references, in_thread, parse_off_loop, parse_yaml, scenario_from_text
+from ..offload import in_thread, parse_off_loop, parse_yaml, scenario_from_text
 from ..rendering import page, store_of
 
 router = APIRouter(include_in_schema=False)
@@ -105,7 +107,7 @@ def _edit(base_text: str, fields: dict[str, list[str]], seen: set[str], action: 
 def _validate(yaml_text: str) -> Any:
     """Runs in a thread: what `deployscope scenario validate` checks (schema and catalog ids)."""
     scenario, _ = scenario_from_text(yaml_text, "yaml")
-    check_references(scenario)
+    check_references(scenario, default_catalog())
     return scenario
 
 
