@@ -53,7 +53,7 @@ def test_user_set_inputs_are_not_called_defaults(plans):
 
 
 def test_options_table_gives_the_reason_for_each_exclusion(plans):
-    plan = plans["saas-chat"]
+    plan = plans["hospital-assistant"]  # air-gapped: every cloud and API option is excluded, with a reason
     html = render_html(plan)
     table = re.search(r'<table class="ds-table" id="options-table">.*?</table>', html, re.DOTALL).group(0)
     assert "<th>Why excluded</th>" in table
