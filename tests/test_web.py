@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from web_helpers import EVIL, form_token, outside_loads, sample_plan
+from web_helpers import client, store  # noqa: F401  (shared fixtures)
 
 warnings.filterwarnings("ignore", message=".*httpx.*", category=DeprecationWarning)
 
@@ -20,18 +21,6 @@ from deployscope.web.app import create_app  # noqa: E402
 
 WEB = Path(web_pkg.__file__).parent
 TOKEN = "s3cret-token-for-tests-0123456789"
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = Store(str(tmp_path / "web.db"))
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def client(store):
-    return TestClient(create_app(store, plan_processes=False))
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from web_helpers import form_token, form_value, sample_plan
+from web_helpers import client, store  # noqa: F401  (shared fixtures)
 
 warnings.filterwarnings("ignore", message=".*httpx.*", category=DeprecationWarning)
 
@@ -22,18 +23,6 @@ from deployscope.web import editor  # noqa: E402
 from deployscope.web.app import create_app  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = Store(str(tmp_path / "web.db"))
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def client(store):
-    return TestClient(create_app(store, plan_processes=False))
 
 
 def post_form(client, page_html: str, action: str, fields: dict[str, str], path: str = "/scenarios/new", **kw):

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from web_helpers import form_token, start_server
+from web_helpers import store  # noqa: F401  (shared fixture)
 
 warnings.filterwarnings("ignore", message=".*httpx.*", category=DeprecationWarning)
 
@@ -39,13 +40,6 @@ def bomb(levels: int = 9) -> str:
 
 
 DEEP = "name: x\nworkloads: " + "[" * 600 + "]" * 600 + "\n"
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = Store(str(tmp_path / "web.db"))
-    yield s
-    s.close()
 
 
 @pytest.fixture

@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from deployscope.result import (
     Assumption,
     CashFlowYear,
@@ -270,3 +272,23 @@ def outside_loads(text: str, kind: str, allow_local_paths: bool = True) -> list[
     if kind in ("html", "js"):
         found += [f"script load {u}" for u in _JS_LOAD.findall(text)]
     return found
+
+
+@pytest.fixture
+def store(tmp_path):
+    """A fresh SQLite store for one web test."""
+    from deployscope.store import Store
+
+    s = Store(str(tmp_path / "web.db"))
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def client(store):
+    """The app over that store, plans computed in threads (no worker processes in unit tests)."""
+    from fastapi.testclient import TestClient
+
+    from deployscope.web.app import create_app
+
+    return TestClient(create_app(store, plan_processes=False))
