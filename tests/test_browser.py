@@ -237,7 +237,7 @@ def test_guided_editor_flow(server, browser, tmp_path):
     s = Store(str(db))
     saved = s.get_scenario("guided-two-workloads").yaml
     s.close()
-    assert "summaries" in saved and "# time to first token, p95" in saved  # the template's comments kept
+    assert "summaries" in saved and "# time to first token, 95th percentile" in saved  # the template's comments kept
     ctx.close()
 
 
