@@ -36,9 +36,12 @@ SLOW_MODULES = {
     "test_fuzz_cli.py": "long fuzz run of the CLI",
     "test_crash.py": "kills the CLI, the web app and bench runs mid-save, many rounds",
     "test_hostile_base_install.py": "installs a base-only virtual environment and fuzzes the CLI in it",
+    "test_no_egress.py": "runs the CLI, reports and web app in subprocesses with every outbound connect trapped",
+    "test_cli_install.py": "clones the repository and installs it into fresh virtual environments",
 }
 SLOW_TESTS = {
     "test_plan_and_web_in_loopback_only_network_namespace": "starts the app in a fresh network namespace",
+    "test_health_answers_within_a_second_while_bombs_and_huge_bodies_are_parsed": "loads a running server with bombs",
 }
 
 
