@@ -9,9 +9,9 @@ import json
 import math
 
 import pytest
-from llama_server import llama, llama_bin, tiny_gguf  # noqa: F401 - fixtures
 
 from deployscope.cli import main
+from llama_server import llama, llama_bin, tiny_gguf  # noqa: F401 - fixtures
 
 CPU = "epyc-zen4-2vcpu"
 MODEL = "tiny-random-llama"

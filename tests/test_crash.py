@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from deployscope.store import Store
 

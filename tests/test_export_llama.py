@@ -15,10 +15,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from llama_server import free_port, llama_bin, tiny_gguf  # noqa: F401 - fixtures
 
 from deployscope.bench.sse_server import terminate
 from deployscope.cli import main
+from llama_server import free_port, llama_bin, tiny_gguf  # noqa: F401 - fixtures
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "export"
 MODEL = "tiny-random-llama"

@@ -156,13 +156,13 @@ def check(argv: list[str], rc: int, err: str, expect_names: list[str] | None = N
 
 
 # ---------------------------------------------------------------------------- the command tree
-def _commands() -> list[tuple[tuple[str, ...], click.Command]]:
+def _commands() -> list[tuple[tuple[str, ...], Any]]:
     import typer.main
 
     root = typer.main.get_command(app)
     out = []
 
-    def walk(cmd: click.Command, path: tuple[str, ...]) -> None:
+    def walk(cmd: Any, path: tuple[str, ...]) -> None:
         if getattr(cmd, "commands", None):  # a group (typer may vendor its own click: duck-type)
             for name, sub in cmd.commands.items():
                 walk(sub, path + (name,))
@@ -194,7 +194,7 @@ number_text = st.one_of(
 )
 
 
-def _value_for(param: click.Parameter) -> st.SearchStrategy[str]:
+def _value_for(param: Any) -> st.SearchStrategy[str]:
     t = getattr(param, "type", None)
     desc = getattr(param, "type_descriptor", None)
     ann = getattr(desc, "annotation", None)

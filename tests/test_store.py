@@ -13,10 +13,10 @@ import time
 
 import pytest
 
-from web_helpers import sample_plan
 from deployscope.errors import DeployscopeError
 from deployscope.store import NotFound, Store, default_database_url
 from deployscope.store.migrations import migration_names
+from web_helpers import sample_plan
 
 
 @pytest.fixture

@@ -13,13 +13,11 @@ import subprocess
 import sys
 import tempfile
 
-
 import pytest
 
-from web_helpers import free_port
-from test_store import exercise_store
-
 from deployscope.store import Store
+from test_store import exercise_store
+from web_helpers import free_port
 
 
 def _pg_bin(name: str) -> str:

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from web_helpers import EVIL, form_token, outside_loads, sample_plan
-from web_helpers import client, store  # noqa: F401  (shared fixtures)
+from web_helpers import EVIL, client, form_token, outside_loads, sample_plan, store  # noqa: F401  (shared fixtures)
 
 warnings.filterwarnings("ignore", message=".*httpx.*", category=DeprecationWarning)
 
@@ -16,7 +15,6 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 import deployscope.web as web_pkg  # noqa: E402
 from deployscope.report.html import TEMPLATES as REPORT_TEMPLATES  # noqa: E402
-from deployscope.store import Store  # noqa: E402
 from deployscope.web.app import create_app  # noqa: E402
 
 WEB = Path(web_pkg.__file__).parent

@@ -8,19 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from web_helpers import form_token, form_value, sample_plan
-from web_helpers import client, store  # noqa: F401  (shared fixtures)
+from web_helpers import client, form_token, form_value, sample_plan, store  # noqa: F401  (shared fixtures)
 
 warnings.filterwarnings("ignore", message=".*httpx.*", category=DeprecationWarning)
 
-from fastapi.testclient import TestClient  # noqa: E402
 
 from deployscope.errors import DeployscopeError  # noqa: E402
 from deployscope.safe_yaml import load  # noqa: E402
 from deployscope.scenario import Scenario, template  # noqa: E402
-from deployscope.store import Store  # noqa: E402
 from deployscope.web import editor  # noqa: E402
-from deployscope.web.app import create_app  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

@@ -16,8 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from web_helpers import form_token, start_server
-from web_helpers import store  # noqa: F401  (shared fixture)
+from web_helpers import (
+    form_token,
+    start_server,
+    store,  # noqa: F401  (shared fixture)
+)
 
 warnings.filterwarnings("ignore", message=".*httpx.*", category=DeprecationWarning)
 
