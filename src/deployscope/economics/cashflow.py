@@ -13,6 +13,7 @@ Conventions (docs/economics.md):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence, Union
 
@@ -306,8 +307,15 @@ def check_horizon(horizon_years: int) -> None:
 
 
 def check_nonneg(name: str, value: Any, upper: float | None = None) -> None:
-    arr = np.asarray(value, dtype=float)
-    if np.any(~np.isfinite(arr)) or np.any(arr < 0) or (upper is not None and np.any(arr > upper)):
+    if isinstance(value, (float, int)) and not isinstance(value, bool):  # the common case, no array built
+        v = float(value)
+        bad = not (0.0 <= v < math.inf) or (upper is not None and v > upper)
+    else:
+        arr = np.asarray(value, dtype=float)
+        lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
+        # NaN makes min and max NaN, and every comparison with NaN is false
+        bad = not (lo >= 0.0 and hi < math.inf) or (upper is not None and hi > upper)
+    if bad:
         allowed = f"0 to {upper}" if upper is not None else "a number >= 0"
         raise DeployscopeError(
             f"must be {allowed}", field=name, value=value if np.ndim(value) == 0 else "array", allowed=allowed

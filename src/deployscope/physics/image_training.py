@@ -426,6 +426,10 @@ def flops_per_image(arch: ImageArch, stage: Stage, job: ImageJob, mrow: Any, gan
     return {"denoiser": per, "text_encoders": text, "vae_encoder": vae, "total": per + text + vae}
 
 
+_GPU_COUNTS = np.arange(1, 65_537)  # the GPU counts searched for the fewest that hold a job
+_GPU_COUNTS.flags.writeable = False
+
+
 def estimate(model: Any, gpu: Any, gpus: int, job: ImageJob, catalog: Any = None, *, memory_passes: float | None = None) -> ImageTrainingResult:
     """Estimate one image-model training job of `job.images` images on `gpus` GPUs of type `gpu`.
 
@@ -506,12 +510,13 @@ def estimate(model: Any, gpu: Any, gpus: int, job: ImageJob, catalog: Any = None
                 field="micro_batch", value=micro, allowed=f"1 .. {best[-1]}" if best else "none fits: more GPUs (ZeRO-3), --checkpointing, or a larger GPU",
             )
     else:
-        fitting = [m for m in range(1, per_gpu_batch + 1) if float(mem_at(gpus, m)) <= cap]
-        micro = fitting[-1] if fitting else 1
+        # every micro-batch size at once (mem_at is elementwise in it): the largest that fits
+        fitting = np.nonzero(np.asarray(mem_at(gpus, np.arange(1, per_gpu_batch + 1)), dtype=float) <= cap)[0]
+        micro = int(fitting[-1]) + 1 if fitting.size else 1
     accum = math.ceil(per_gpu_batch / micro)
     mem_bytes = float(mem_at(gpus, micro))
     fits = mem_bytes <= cap
-    counts = np.arange(1, 65_537)
+    counts = _GPU_COUNTS
     ok = np.nonzero(np.asarray(mem_at(counts, 1)) + np.zeros(counts.shape) <= cap)[0]
     min_gpus = int(counts[ok[0]]) if ok.size else None
     breakdown = {

@@ -85,6 +85,7 @@ class Sizer:
         self._training: dict[tuple[str, str], tuple[TrainingConfig | None, str | None]] = {}
         self._pipeline: dict[tuple[str, str | None], tuple[Any, str | None]] = {}
         self._pieces: dict[tuple[str, int, bool], tuple[list[Piece], str | None]] = {}
+        self._screen: dict[tuple[str, str], tuple[list[tuple[float, Any, int]], str | None, int]] = {}
 
     # -------------------------------------------------------------------------- LLM serving
     def quants(self, gpu_row: Any) -> list[Any]:
@@ -128,25 +129,19 @@ class Sizer:
             reason = f"{d.model.id} needs {min(c.tp for c in cfgs)} x {gpu_id} per replica, more than this instance has"
         return ok, (None if ok else reason)
 
-    def _serving_configs_all(self, d: Demand, gpu_id: str, exact: bool) -> tuple[list[ServeConfig], str | None]:
-        inputs = self.inputs
-        search = inputs.search
-        cat = inputs.catalog
-        w: LLMWorkload = d.workload
-        scn = inputs.scenario
-        gpu = cat.accelerators.get(gpu_id)
-        ttft = w.ttft_p95_s or scn.targets.ttft_p95_s
-        tpot = w.tpot_p95_s or scn.targets.tpot_p95_s
+    def _screen_formats(self, d: Demand, gpu_id: str, gpu: Any, domain: int, n_in: int, n_out: int,
+                        ) -> tuple[list[tuple[float, Any, int]], str | None, int]:
+        """(throughput per GPU, format, smallest fitting tp) for each format that fits, the reason
+        when none does, and the configurations screened (counted again at every use)."""
+        scn = self.inputs.scenario
+        cat = self.inputs.catalog
         quants = self.quants(gpu)
         if not quants:
-            return [], f"no weight format within the quality floor ({scn.quality.max_quality_loss} %) runs on {gpu_id}"
-        domain = max(1, int(getattr(gpu.interconnect, "domain_size", 1) or 1))
-        tps = np.array([t for t in search.tp_choices if t <= domain], dtype=float)
-        n_in, n_out = int(round(w.input_tokens.mean)), int(round(w.output_tokens.mean))
-        screened = []
+            return [], f"no weight format within the quality floor ({scn.quality.max_quality_loss} %) runs on {gpu_id}", 0
+        tps = np.array([t for t in self.inputs.search.tp_choices if t <= domain], dtype=float)
+        screened: list[tuple[float, Any, int]] = []
         reason = None
         for q in quants:
-            inputs.evaluated += len(tps)
             try:
                 pts = serving.max_throughput_points(d.model.id, gpu.id, tp=tps, input_len=n_in, output_len=n_out, quant=q.id,
                                                     engine=scn.candidates.engine, calibration=scn.candidates.calibration,
@@ -162,7 +157,27 @@ class Sizer:
             per_gpu = float(pts["requests_per_s"][i]) / float(tps[i])
             screened.append((per_gpu, q, int(tps[i])))
         if not screened:
-            return [], reason or f"{d.model.id} does not fit on {gpu_id}"
+            reason = reason or f"{d.model.id} does not fit on {gpu_id}"
+        return screened, reason, len(tps) * len(quants)
+
+    def _serving_configs_all(self, d: Demand, gpu_id: str, exact: bool) -> tuple[list[ServeConfig], str | None]:
+        inputs = self.inputs
+        search = inputs.search
+        cat = inputs.catalog
+        w: LLMWorkload = d.workload
+        scn = inputs.scenario
+        gpu = cat.accelerators.get(gpu_id)
+        ttft = w.ttft_p95_s or scn.targets.ttft_p95_s
+        tpot = w.tpot_p95_s or scn.targets.tpot_p95_s
+        domain = max(1, int(getattr(gpu.interconnect, "domain_size", 1) or 1))
+        n_in, n_out = int(round(w.input_tokens.mean)), int(round(w.output_tokens.mean))
+        key = (d.name, gpu_id)
+        if key not in self._screen:  # the bound (exact=False) and the exact sizing screen alike
+            self._screen[key] = self._screen_formats(d, gpu_id, gpu, domain, n_in, n_out)
+        screened, reason, evaluated = self._screen[key]
+        inputs.evaluated += evaluated
+        if not screened:
+            return [], reason
         # best throughput per GPU first; among near-equals the smaller quality loss
         top = max(s[0] for s in screened)
         near = [s for s in screened if s[0] >= search.near_best * top]
