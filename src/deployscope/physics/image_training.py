@@ -30,6 +30,7 @@ All counters below take plain numbers and broadcast where they take arrays; no f
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import asdict, dataclass, field
@@ -426,8 +427,42 @@ def flops_per_image(arch: ImageArch, stage: Stage, job: ImageJob, mrow: Any, gan
     return {"denoiser": per, "text_encoders": text, "vae_encoder": vae, "total": per + text + vae}
 
 
+@dataclass(frozen=True)
+class _MemoryTerms:
+    """What one GPU holds, as numbers: weights, gradients, optimizer state, EMA, frozen encoders,
+    activations per image and the framework's share."""
+
+    all_trainable: bool
+    zero: int
+    base_weights: float
+    trainable: float
+    grad_bytes: float
+    state_bytes: float
+    ema_bytes: float
+    frozen: float
+    act_per_img: float
+    overhead: float
+
+    def at(self, g: Any, micro: Any) -> Any:
+        """Bytes per GPU on `g` GPUs with `micro` images per micro-batch (elementwise in both)."""
+        zero, trainable = self.zero, self.trainable
+        g = np.maximum(np.asarray(g, dtype=float), 1.0)
+        w = np.where(zero >= 3, self.base_weights / g, self.base_weights) if self.all_trainable else self.base_weights
+        grads = trainable * self.grad_bytes / (g if zero >= 2 else 1.0)
+        opt = trainable * self.state_bytes / (g if zero >= 1 else 1.0)
+        ema = trainable * self.ema_bytes / (g if zero >= 3 else 1.0)
+        return w + self.frozen * 2.0 + grads + opt + ema + np.asarray(micro, dtype=float) * self.act_per_img + self.overhead
+
+
 _GPU_COUNTS = np.arange(1, 65_537)  # the GPU counts searched for the fewest that hold a job
 _GPU_COUNTS.flags.writeable = False
+
+
+@functools.lru_cache(maxsize=4096)  # pure in its numbers; the planner asks again for every GPU count it tries
+def _fewest_gpus(terms: _MemoryTerms, cap: float) -> int | None:
+    need = np.asarray(terms.at(_GPU_COUNTS, 1))  # a scalar when nothing is sharded over the GPUs
+    ok = np.flatnonzero(need <= cap) if need.ndim else (np.zeros(1, dtype=int) if need <= cap else np.zeros(0, dtype=int))
+    return int(_GPU_COUNTS[ok[0]]) if ok.size else None
 
 
 def estimate(model: Any, gpu: Any, gpus: int, job: ImageJob, catalog: Any = None, *, memory_passes: float | None = None) -> ImageTrainingResult:
@@ -489,13 +524,9 @@ def estimate(model: Any, gpu: Any, gpus: int, job: ImageJob, catalog: Any = None
     if job.checkpointing:
         act_per_img *= mem.checkpointed_share
 
-    def mem_at(g: Any, micro: Any) -> Any:
-        g = np.maximum(np.asarray(g, dtype=float), 1.0)
-        w = np.where(zero >= 3, base_weights / g, base_weights) if mrow.trainable == "all" else base_weights
-        grads = trainable * orow.grad_bytes_per_param / (g if zero >= 2 else 1.0)
-        opt = trainable * orow.state_bytes_per_param / (g if zero >= 1 else 1.0)
-        ema = trainable * ema_b / (g if zero >= 3 else 1.0)
-        return w + frozen * 2.0 + grads + opt + ema + np.asarray(micro, dtype=float) * act_per_img + mem.framework_overhead_bytes
+    terms = _MemoryTerms(mrow.trainable == "all", zero, base_weights, trainable, orow.grad_bytes_per_param,
+                         orow.state_bytes_per_param, ema_b, frozen, act_per_img, mem.framework_overhead_bytes)
+    mem_at = terms.at
 
     cap = float(acc.memory_bytes)
     per_gpu_batch = global_batch // gpus
@@ -516,9 +547,7 @@ def estimate(model: Any, gpu: Any, gpus: int, job: ImageJob, catalog: Any = None
     accum = math.ceil(per_gpu_batch / micro)
     mem_bytes = float(mem_at(gpus, micro))
     fits = mem_bytes <= cap
-    counts = _GPU_COUNTS
-    ok = np.nonzero(np.asarray(mem_at(counts, 1)) + np.zeros(counts.shape) <= cap)[0]
-    min_gpus = int(counts[ok[0]]) if ok.size else None
+    min_gpus = _fewest_gpus(terms, cap)
     breakdown = {
         "weights": float(np.where(zero >= 3, base_weights / gpus, base_weights)) if mrow.trainable == "all" else base_weights,
         "frozen_encoders": frozen * 2.0,

@@ -51,6 +51,7 @@ All functions below the ``estimate`` wrapper take numpy arrays and broadcast.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import asdict, dataclass, field
@@ -393,6 +394,24 @@ def _check_int(name: str, value: Any, minimum: int = 1) -> int:
     return int(value)
 
 
+@functools.lru_cache(maxsize=4096)  # pure in its numbers; the planner asks again for every GPU count it tries
+def _fewest_gpus(total: float, trainable: float, base_bits: float, grad_bytes: float, opt_bytes: float, zero: int,
+                 act: float, logits: float, overhead: float, full_train: bool, cap: float, tps: tuple[int, ...]) -> int | None:
+    """The fewest GPUs (up to 65,536) that hold the job with one of the tensor-parallel widths `tps`."""
+    ok = np.zeros(_GPU_COUNTS.shape, dtype=bool)
+    for tp in tps:
+        t = np.asarray(tp, dtype=float)
+        need = memory_per_gpu(total / t, trainable / t, base_bits, grad_bytes, opt_bytes, zero, _GPU_COUNTS.astype(float) / t,
+                              act / t, logits / t, overhead, trainable_is_base=full_train)
+        ok |= (_GPU_COUNTS % tp == 0) & (np.asarray(need) <= cap)
+    idx = np.nonzero(ok)[0]
+    return int(_GPU_COUNTS[idx[0]]) if idx.size else None
+
+
+_GPU_COUNTS = np.arange(1, 65_537)
+_GPU_COUNTS.flags.writeable = False
+
+
 def estimate(
     model: Any,
     gpu: Any,
@@ -517,12 +536,8 @@ def estimate(
         "framework": mem.framework_overhead_bytes,
     }
     fits = mem_bytes <= cap
-    counts = np.arange(1, 65_537)
-    ok = np.zeros(counts.shape, dtype=bool)
-    for t in ([tp] if tp is not None else tp_options):
-        ok |= (counts % t == 0) & (np.asarray(mem_at(counts, t)) <= cap)
-    idx = np.nonzero(ok)[0]
-    min_gpus = int(counts[idx[0]]) if idx.size else None
+    min_gpus = _fewest_gpus(a.total_params, trainable, mrow.base_weight_bits, grad_bytes, orow.state_bytes_per_param, zero,
+                            act, logits, mem.framework_overhead_bytes, full_train, cap, tuple([tp] if tp is not None else tp_options))
 
     # ---- MFU before the network
     base = float(mfu_model(eff.mfu_ref, eff.ref_gpus, eff.scale_exponent, eff.width_coeff, ridge, a.hidden, gpus))  # of executed FLOPs
