@@ -24,6 +24,7 @@ import yaml
 from .errors import DeployscopeError
 
 __all__ = [
+    "LOADER",
     "MAX_ALIASES",
     "MAX_ALIAS_NODES",
     "MAX_BYTES",
@@ -43,6 +44,7 @@ try:  # libyaml's parser is several times faster; the pure-Python one reads the 
     _Loader: Any = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - PyYAML built without libyaml
     _Loader = yaml.SafeLoader
+LOADER: Any = _Loader  # the YAML loader class every parse here uses (safe constructors only)
 
 _BOMS = (  # longest first: the UTF-32-LE mark starts with the UTF-16-LE one
     (codecs.BOM_UTF32_LE, "utf-32-le", "UTF-32"),

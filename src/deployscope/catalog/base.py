@@ -39,17 +39,23 @@ class Row(BaseModel):
     kind: ClassVar[str] = "row"
 
 
+_NOT_ALNUM = re.compile(r"[^a-z0-9]")
+_REMARK = re.compile(r"\([^)]*\)")
+_COUNT_PREFIX = re.compile(r"^\s*\d+\s*x\s*", flags=re.I)  # '1x RTX 4090'
+_VENDOR_PREFIX = re.compile(r"^(nvidia|amd|intel|meta|mistralai|qwen|google|microsoft)[\s_-]+", flags=re.I)
+
+
 def normalize(name: str) -> str:
     """Lower-case, and keep only letters and digits: 'H100-SXM 80GB' -> 'h100sxm80gb'."""
-    return re.sub(r"[^a-z0-9]", "", name.lower())
+    return _NOT_ALNUM.sub("", name.lower())
 
 
 def _strip_decorations(name: str) -> str:
     """Drop parenthesised remarks and a leading vendor or organisation prefix."""
-    name = re.sub(r"\([^)]*\)", " ", name)
+    name = _REMARK.sub(" ", name)
     name = name.split("/")[-1]
-    name = re.sub(r"^\s*\d+\s*x\s*", "", name, flags=re.I)  # '1x RTX 4090'
-    name = re.sub(r"^(nvidia|amd|intel|meta|mistralai|qwen|google|microsoft)[\s_-]+", "", name.strip(), flags=re.I)
+    name = _COUNT_PREFIX.sub("", name)
+    name = _VENDOR_PREFIX.sub("", name.strip())
     return name.strip()
 
 

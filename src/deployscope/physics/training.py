@@ -398,14 +398,16 @@ def _check_int(name: str, value: Any, minimum: int = 1) -> int:
 def _fewest_gpus(total: float, trainable: float, base_bits: float, grad_bytes: float, opt_bytes: float, zero: int,
                  act: float, logits: float, overhead: float, full_train: bool, cap: float, tps: tuple[int, ...]) -> int | None:
     """The fewest GPUs (up to 65,536) that hold the job with one of the tensor-parallel widths `tps`."""
-    ok = np.zeros(_GPU_COUNTS.shape, dtype=bool)
+    fewest: int | None = None
     for tp in tps:
         t = np.asarray(tp, dtype=float)
-        need = memory_per_gpu(total / t, trainable / t, base_bits, grad_bytes, opt_bytes, zero, _GPU_COUNTS.astype(float) / t,
+        counts = _GPU_COUNTS[tp - 1::tp]  # the multiples of tp
+        need = memory_per_gpu(total / t, trainable / t, base_bits, grad_bytes, opt_bytes, zero, counts.astype(float) / t,
                               act / t, logits / t, overhead, trainable_is_base=full_train)
-        ok |= (_GPU_COUNTS % tp == 0) & (np.asarray(need) <= cap)
-    idx = np.nonzero(ok)[0]
-    return int(_GPU_COUNTS[idx[0]]) if idx.size else None
+        idx = np.flatnonzero(np.broadcast_to(need, counts.shape) <= cap)
+        if idx.size and (fewest is None or int(counts[idx[0]]) < fewest):
+            fewest = int(counts[idx[0]])
+    return fewest
 
 
 _GPU_COUNTS = np.arange(1, 65_537)
