@@ -282,7 +282,18 @@ def slot_wait(lam, capacity, slots):  # noqa: ANN001, ANN201
 _erf = np.vectorize(math.erf, otypes=[float])
 
 
-def rate_point(ctx: Context, lam, I, O, *, tp=1, pp=1, ep=1, b_max=None, tpot_limit=None, prefix_hit=0.0, spec=None):  # noqa: ANN001
+def scheduler_cap(ctx: Context, I, O, *, tp=1, pp=1, ep=1, b_max, tpot_limit=None, prefix_hit=0.0, spec=None) -> float:  # noqa: ANN001
+    """The batch the scheduler runs at most: the KV / engine cap `b_max`, and with a TPOT limit
+    the largest batch that meets it (at least one sequence)."""
+    b_cap = float(b_max)
+    if tpot_limit is not None and not ctx.shape.encoder_only:
+        b_cap = max(min(b_cap, batch_meeting_tpot(ctx, tpot_limit, I, O, b_max=b_max, tp=tp, pp=pp, ep=ep,
+                                                  prefix_hit=prefix_hit, spec=spec)), 1.0)
+    return b_cap
+
+
+def rate_point(ctx: Context, lam, I, O, *, tp=1, pp=1, ep=1, b_max=None, tpot_limit=None, prefix_hit=0.0, spec=None,  # noqa: ANN001
+               b_cap: float | None = None):
     """The operating point of one replica at offered request rates `lam` (requests/s; vectorized).
 
     The scheduler model: without a TPOT limit, the in-flight batch solves Little's law (``lam``
@@ -295,15 +306,15 @@ def rate_point(ctx: Context, lam, I, O, *, tp=1, pp=1, ep=1, b_max=None, tpot_li
     ``NEAR_SATURATION`` x capacity. Returns arrays: ``batch``, ``capacity`` (requests/s at the
     scheduler's batch cap), ``batch_cap``, ``saturated``, ``ttft_mean``, ``ttft_p50``,
     ``ttft_p90``, ``ttft_p95``, ``ttft_p99``, ``tpot``, ``cycle``, ``ttft_service``, ``wait``,
-    ``step`` (the step cost dict) and ``requests_per_s``.
+    ``step`` (the step cost dict) and ``requests_per_s``. ``b_cap``: the :func:`scheduler_cap`
+    of these arguments when the caller already has it (a search over rates asks many times).
     """
     lam = np.asarray(lam, dtype=float)
     kw = dict(tp=tp, pp=pp, ep=ep, prefix_hit=prefix_hit, spec=spec)
-    if b_max is None:
-        b_max = float(max_batch(ctx, I, O, tp=tp, pp=pp, ep=ep))
-    b_cap = float(b_max)
-    if tpot_limit is not None and not ctx.shape.encoder_only:
-        b_cap = max(min(b_cap, batch_meeting_tpot(ctx, tpot_limit, I, O, b_max=b_max, **kw)), 1.0)
+    if b_cap is None:
+        if b_max is None:
+            b_max = float(max_batch(ctx, I, O, tp=tp, pp=pp, ep=ep))
+        b_cap = scheduler_cap(ctx, I, O, b_max=b_max, tpot_limit=tpot_limit, **kw)
     lam_max = float(steady_state(ctx, b_cap, I, O, **kw)["requests_per_s"])
     saturated = lam >= lam_max
     safe = np.minimum(lam, NEAR_SATURATION * lam_max)

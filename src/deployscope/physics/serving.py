@@ -306,9 +306,9 @@ def capacity(dep: Deployment, load: Load, targets: LatencyTargets, *, catalog=No
     this hardware for the SLO). The result's ``load_mode`` is ``slo`` and ``rate`` the capacity.
     """
     load = load.replace(rate=None, concurrency=None)
-    base = evaluate(dep, load, catalog=catalog, ctx=ctx)  # validates everything, and the max-throughput point
-    if ctx is None:
+    if ctx is None:  # resolved once for the three evaluations below
         ctx = for_deployment(dep, catalog)
+    base = evaluate(dep, load, catalog=catalog, ctx=ctx)  # validates everything, and the max-throughput point
     I, O = float(load.input_len), (0.0 if ctx.shape.encoder_only else float(load.output_len))
     spec = load.speculative.as_dict() if load.speculative is not None else None
     lam = max_rate(ctx, I, O, targets, tp=dep.tp, pp=dep.pp, ep=dep.ep, b_max=base.max_batch_size,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .batching import NEAR_SATURATION, rate_point
+from .batching import NEAR_SATURATION, rate_point, scheduler_cap
 from .perf_types import LatencyTargets
 from .serving_context import Context
 
@@ -56,6 +56,7 @@ def max_rate(
     """
     enc = ctx.shape.encoder_only
     kw = dict(tp=tp, pp=pp, ep=ep, b_max=b_max, prefix_hit=prefix_hit, spec=spec, tpot_limit=tpot_limit(targets))
+    kw["b_cap"] = scheduler_cap(ctx, I, O, **kw)  # the same for every rate: found once
 
     def ok(lams: np.ndarray) -> np.ndarray:
         return meets(rate_point(ctx, lams, I, O, **kw), targets, encoder_only=enc)
