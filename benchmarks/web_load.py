@@ -3,8 +3,9 @@
 Starts `deployscope serve` on 127.0.0.1 with a throw-away SQLite store (or uses --url), sends
 --requests POST /api/plan requests (the example scenario as YAML) with at most --concurrency in
 flight, stops at --duration seconds whatever happens, and meanwhile probes GET /api/health once a
-second to show the app keeps answering. Prints throughput, p50/p99 latency, errors (by kind) and
-the server's resident memory (RSS) after warm-up and after the run.
+second to show the app keeps answering. Prints the host's cores and load average (before and
+after), throughput, p50/p99 latency, errors (by kind), the server's resident memory (RSS) after
+warm-up and after the run, and the RSS of each plan worker and of the server without them.
 
     python benchmarks/web_load.py                       # 60 plans, 8 in flight
     python benchmarks/web_load.py --requests 400 --concurrency 32 --save
@@ -60,6 +61,28 @@ def _children(pid: int) -> list[int]:
     except OSError:
         pass
     return out
+
+
+def worker_pids(pid: int) -> list[int]:
+    """The server's plan worker processes (multiprocessing's spawned children, not its resource tracker)."""
+    out = []
+    for child in _children(pid):
+        try:
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                out.append(child)
+        except OSError:
+            continue
+    return out
+
+
+def host() -> dict:
+    """The machine the figures come from: cores and load average (other work on it slows every figure)."""
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        usable = os.cpu_count()
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    return {"cores": os.cpu_count(), "usable_cores": usable, "load_average_1_5_15_min": list(load) if load else None}
 
 
 def rss_bytes(pid: int) -> int | None:
@@ -218,6 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     body = {"yaml": Path(a.example).read_text(encoding="utf-8")}
     headers = {"Authorization": f"Bearer {a.token}"} if a.token else {}
     proc = None
+    host_before = host()
+    workers_rss: list[int] = []
+    own_rss = None
     tmp = tempfile.TemporaryDirectory(prefix="ds-web-load-")
     try:
         if a.url:
@@ -237,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
                 if res["errors"]:
                     break
         rss_end = rss_rounds[-1]
+        if proc is not None:
+            workers_rss = [_own_rss(w) for w in worker_pids(proc.pid)]
+            own_rss = _own_rss(proc.pid)
         alive = httpx.get(base + "/api/health", timeout=10, headers=headers, trust_env=False).status_code == 200
     finally:
         if proc is not None:
@@ -248,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
         tmp.cleanup()
     res.update(
         concurrency=a.concurrency, example=Path(a.example).name, save=a.save, answering_after=alive,
+        host={**host_before, "load_average_after": host()["load_average_1_5_15_min"]},
+        plan_workers={"count": len(workers_rss) if proc else None, "rss_bytes_each": workers_rss, "server_alone_rss_bytes": own_rss},
         server_rss_bytes={"start": rss_start, "after_warmup": rss_warm, "after_run": rss_end, "peak": peak.peak or None,
                           "after_each_round": rss_rounds},
     )
@@ -256,6 +287,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     mib = lambda b: "-" if b is None else f"{b / 2**20:,.0f} MiB"  # noqa: E731
     ms = lambda s: "-" if s is None else f"{s * 1000:,.0f} ms"  # noqa: E731
+    hb = res["host"]
+    la = lambda x: "-" if x is None else " / ".join(f"{v:.2f}" for v in x)  # noqa: E731
+    print(f"host: {hb['cores']} cores ({hb['usable_cores']} usable); load average 1/5/15 min before {la(hb['load_average_1_5_15_min'])}, "
+          f"after {la(hb['load_average_after'])}")
     print(f"plan requests: {res['requests']} sent, {res['completed']} ok, {res['errors']} errors {res['error_kinds'] or ''}")
     print(f"concurrency {a.concurrency}, {res['elapsed_s']:.1f} s: {res['throughput_rps']:.2f} plans/s")
     print(f"latency p50 {ms(res['latency_s']['p50'])}, p90 {ms(res['latency_s']['p90'])}, p99 {ms(res['latency_s']['p99'])}, max {ms(res['latency_s']['max'])}")
@@ -269,6 +304,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"server RSS (with plan workers): start {mib(r['start'])}, after warm-up {mib(r['after_warmup'])}, "
           f"peak {mib(r['peak'])}, after run {mib(r['after_run'])}"
           + (f"; after each round: {', '.join(mib(x) for x in r['after_each_round'])}" if len(r["after_each_round"]) > 1 else ""))
+    pw = res["plan_workers"]
+    if pw["rss_bytes_each"]:
+        each = sorted(pw["rss_bytes_each"])
+        print(f"plan workers: {pw['count']}, RSS each {mib(each[0])} .. {mib(each[-1])} (median {mib(each[len(each) // 2])}); "
+              f"server without them {mib(pw['server_alone_rss_bytes'])}")
     return 0 if alive and res["errors"] == 0 else 1
 
 

@@ -29,6 +29,10 @@ MAX_QUEUED_PLANS = 256  # plans waiting for the pool; beyond this the server ans
 
 WORKERS_ENV = "DEPLOYSCOPE_PLAN_WORKERS"
 PROCESSES_ENV = "DEPLOYSCOPE_PLAN_PROCESSES"
+# Default plan workers: one per usable core, at most this many. Each worker process holds its own
+# interpreter, planner and catalog (docs/web.md states its resident memory and the ceiling).
+MAX_DEFAULT_WORKERS = 16
+MAX_WORKERS = 64  # the most $DEPLOYSCOPE_PLAN_WORKERS may ask for
 
 
 class LimitExceeded(DeployscopeError):
@@ -162,14 +166,29 @@ def _warm() -> None:
     import deployscope.planner  # noqa: F401
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS has one, else the CPU count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # macOS and Windows have no affinity call
+        return os.cpu_count() or 1
+
+
 def _default_workers() -> int:
+    """$DEPLOYSCOPE_PLAN_WORKERS, else one worker per usable core up to MAX_DEFAULT_WORKERS: a plan
+    is CPU-bound, so more workers than cores only add memory, and fewer leave cores idle while
+    requests queue."""
     raw = os.environ.get(WORKERS_ENV)
     if raw:
         try:
-            return max(1, min(int(raw), 64))
+            n = int(raw)
         except ValueError:
-            raise DeployscopeError(f"{WORKERS_ENV} must be a whole number", field=WORKERS_ENV, value=raw, allowed="1..64") from None
-    return max(1, min(os.cpu_count() or 1, 4))
+            n = 0
+        if not 1 <= n <= MAX_WORKERS:
+            raise DeployscopeError(f"{WORKERS_ENV} must be a whole number from 1 to {MAX_WORKERS}", field=WORKERS_ENV,
+                                   value=raw, allowed=f"1..{MAX_WORKERS}")
+        return n
+    return max(1, min(usable_cores(), MAX_DEFAULT_WORKERS))
 
 
 class PlanPool:

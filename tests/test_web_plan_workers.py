@@ -1,0 +1,41 @@
+"""How many plans the web app computes at once: one worker per usable core up to a ceiling,
+or exactly what $DEPLOYSCOPE_PLAN_WORKERS says."""
+
+from __future__ import annotations
+
+import pytest
+
+from deployscope.errors import DeployscopeError
+from deployscope.web import offload
+
+
+@pytest.mark.parametrize(("cores", "workers"), [(1, 1), (2, 2), (8, 8), (16, 16), (64, offload.MAX_DEFAULT_WORKERS)])
+def test_default_follows_the_cores_up_to_the_ceiling(monkeypatch: pytest.MonkeyPatch, cores: int, workers: int) -> None:
+    monkeypatch.delenv(offload.WORKERS_ENV, raising=False)
+    monkeypatch.setattr(offload, "usable_cores", lambda: cores)
+    assert offload.PlanPool(processes=False).workers == workers
+
+
+def test_the_ceiling_is_sixteen() -> None:
+    assert offload.MAX_DEFAULT_WORKERS == 16
+
+
+def test_usable_cores_is_a_positive_count() -> None:
+    assert 1 <= offload.usable_cores()
+
+
+@pytest.mark.parametrize("value", ["1", "3", "64"])
+def test_environment_sets_the_count(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv(offload.WORKERS_ENV, value)
+    monkeypatch.setattr(offload, "usable_cores", lambda: 2)
+    assert offload.PlanPool(processes=False).workers == int(value)
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "65", "four", "2.5"])
+def test_a_bad_count_is_an_error_naming_the_variable(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv(offload.WORKERS_ENV, value)
+    with pytest.raises(DeployscopeError) as info:
+        offload.PlanPool(processes=False)
+    assert info.value.field == offload.WORKERS_ENV
+    assert info.value.allowed == "1..64"
+    assert value in str(info.value.to_dict().get("value"))
