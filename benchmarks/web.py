@@ -4,7 +4,9 @@
 
 Without --url it starts `deployscope serve` on a free loopback port with a temporary SQLite
 store, measures, and stops it. Each request sends the example's YAML and receives the full
-plan JSON; --save also stores scenario and plan on each request.
+plan JSON; --save also stores scenario and plan on each request. The server's Server-Timing
+header splits each plan request into parse, queue (waiting for a worker and passing data between
+processes), plan and json; the rest is HTTP and the client.
 """
 
 from __future__ import annotations
@@ -54,6 +56,16 @@ def pct(xs: list[float], q: float) -> float:
     return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
 
 
+def server_timing(header: str) -> dict[str, float]:
+    """Seconds by part from a Server-Timing header (``parse;dur=1.2, queue;dur=3.4, ...`` in ms)."""
+    out = {}
+    for part in header.split(","):
+        name, _, dur = part.strip().partition(";dur=")
+        if name and dur:
+            out[name] = float(dur) / 1000
+    return out
+
+
 def page_latency(c: httpx.Client, body: dict, n: int) -> dict[str, list[float]]:
     """GET each main page n times (one at a time) after saving two plans to show."""
     r1 = c.post("/api/plan?save=true", json=body)
@@ -94,11 +106,11 @@ def main() -> int:
                 for _ in range(args.warmup):
                     c.post(url, json=body).raise_for_status()
 
-                def one(_: int) -> tuple[float, int]:
+                def one(_: int) -> tuple[float, int, dict[str, float]]:
                     t = time.perf_counter()
                     r = c.post(url, json=body)
                     r.raise_for_status()
-                    return time.perf_counter() - t, len(r.content)
+                    return time.perf_counter() - t, len(r.content), server_timing(r.headers.get("server-timing", ""))
 
                 t0 = time.perf_counter()
                 with ThreadPoolExecutor(args.concurrency) as ex:
@@ -113,6 +125,11 @@ def main() -> int:
     print(f"POST /api/plan  {args.example.name}  requests={len(lat)} concurrency={args.concurrency} save={args.save}")
     print(f"  p50 {statistics.median(lat) * 1000:.0f} ms   p95 {pct(lat, 0.95) * 1000:.0f} ms   max {max(lat) * 1000:.0f} ms")
     print(f"  {len(lat) / wall:.2f} plans/s   response {res[0][1] / 1024:.0f} KiB")
+    parts = [k for k in res[0][2]]
+    if parts:  # where the time goes inside the server (Server-Timing); the rest is HTTP and the client
+        inside = [sum(r[2].values()) for r in res]
+        print("  server p50: " + ", ".join(f"{k} {statistics.median(r[2].get(k, 0.0) for r in res) * 1000:.1f} ms" for k in parts)
+              + f"; HTTP and client {statistics.median(a - b for a, b in zip(lat, inside)) * 1000:.1f} ms")
     for path, xs in pages.items():
         print(f"GET {path:<28} p50 {statistics.median(xs) * 1000:6.1f} ms   p95 {pct(xs, 0.95) * 1000:6.1f} ms")
     return 0

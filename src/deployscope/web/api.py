@@ -7,6 +7,7 @@ calls run in worker threads. Errors are JSON naming the field (errors.py).
 
 from __future__ import annotations
 
+import time
 from typing import Any, Literal, Optional
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -116,6 +117,7 @@ async def api_plan(request: Request, body: PlanIn, save: bool = Query(False, des
                                allowed="scenario, yaml, saved")
     yaml_text = None
     saved_id = None
+    t0 = time.perf_counter()
     if body.scenario is not None:
         import yaml as pyyaml
 
@@ -128,7 +130,9 @@ async def api_plan(request: Request, body: PlanIn, save: bool = Query(False, des
         rec = await in_thread(store.get_scenario, body.saved)
         saved_id = rec.id
         scenario = await parse_off_loop(_checked, rec.yaml)
+    parse_s = time.perf_counter() - t0
     text, timing = await request.app.state.plans.plan_json(scenario)  # serialized in the worker
+    timing = {"parse": parse_s, **timing}
     headers = {"Server-Timing": ", ".join(f"{k};dur={v * 1000:.1f}" for k, v in timing.items())}
     if save:
         sid = saved_id if yaml_text is None else await in_thread(store.save_scenario, scenario.name, yaml_text)

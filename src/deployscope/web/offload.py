@@ -123,25 +123,25 @@ def scenario_from_text(text: str, source: str = "yaml") -> tuple[Any, dict[str, 
 
 
 # ----------------------------------------------------------------------------- the plan pool
-def _plan(scenario: Any, as_json: bool = False) -> tuple[str, Any, float]:
-    """Runs in a worker: the Plan (or its JSON text, which spares the server serializing it);
-    errors come back as plain fields (exception classes with keyword-only arguments do not
-    survive pickling)."""
-    import time
-
+def _plan(scenario: Any, as_json: bool = False) -> tuple[str, Any, dict[str, float]]:
+    """Runs in a worker: the Plan (or its JSON text, which spares the server serializing it) and
+    the seconds spent planning and serializing; errors come back as plain fields (exception
+    classes with keyword-only arguments do not survive pickling)."""
     from ..planner import plan
 
     t0 = time.perf_counter()
     try:
         result = plan(scenario)
-        if as_json:
-            from .rendering import json_text
+        t1 = time.perf_counter()
+        if not as_json:
+            return "ok", result, {"plan": t1 - t0}
+        from .rendering import json_text
 
-            result = json_text(result)
-        return "ok", result, time.perf_counter() - t0
+        text = json_text(result)
+        return "ok", text, {"plan": t1 - t0, "json": time.perf_counter() - t1}
     except DeployscopeError as exc:
         return "error", (type(exc).__module__, type(exc).__qualname__, exc.args[0] if exc.args else str(exc), exc.field,
-                         exc.to_dict().get("value"), exc.allowed), time.perf_counter() - t0
+                         exc.to_dict().get("value"), exc.allowed), {"plan": time.perf_counter() - t0}
 
 
 def _raise(payload: tuple[Any, ...]) -> None:
@@ -214,17 +214,18 @@ class PlanPool:
 
     async def plan_json(self, scenario: Any) -> tuple[str, dict[str, float]]:
         """The plan of `scenario` as the API's JSON text, and its timing: seconds waiting for a
-        worker (``queue``) and computing (``plan``)."""
+        worker and passing the scenario and the text between processes (``queue``), computing
+        (``plan``) and serializing (``json``)."""
         t0 = time.perf_counter()
-        text, compute_s = await self._run(scenario, as_json=True)
+        text, worker = await self._run(scenario, as_json=True)
         total = time.perf_counter() - t0
-        return text, {"queue": max(0.0, total - compute_s), "plan": compute_s}
+        return text, {"queue": max(0.0, total - sum(worker.values())), **worker}
 
     async def plan(self, scenario: Any) -> Any:
         """The Plan of `scenario`, computed in the pool."""
         return (await self._run(scenario, as_json=False))[0]
 
-    async def _run(self, scenario: Any, as_json: bool) -> tuple[Any, float]:
+    async def _run(self, scenario: Any, as_json: bool) -> tuple[Any, dict[str, float]]:
         if self._waiting >= self.workers + MAX_QUEUED_PLANS:
             raise Overloaded(f"{self._waiting} plans are being computed or waiting; try again shortly", field="server",
                              value=self._waiting, allowed=f"at most {self.workers + MAX_QUEUED_PLANS} at once")
@@ -232,13 +233,13 @@ class PlanPool:
         try:
             loop = asyncio.get_running_loop()
             try:
-                kind, result, compute_s = await loop.run_in_executor(self._pool(), _plan, scenario, as_json)
+                kind, result, worker_s = await loop.run_in_executor(self._pool(), _plan, scenario, as_json)
             except BrokenExecutor:  # a worker died (killed, out of memory): start a fresh pool next time
                 self.close()
                 raise Overloaded("a plan worker stopped; try again shortly", field="server") from None
             if kind == "error":
                 _raise(result)
-            return result, compute_s
+            return result, worker_s
         finally:
             self._waiting -= 1
 
