@@ -253,7 +253,7 @@ def test_plans_in_worker_processes_return_plans_and_field_errors(store):
     try:
         r = c.post("/api/plan", json={"yaml": (EXAMPLES / "saas-chat.yaml").read_text()})
         assert r.status_code == 200 and r.json()["recommended"]
-        assert re.fullmatch(r"queue;dur=[0-9.]+, plan;dur=[0-9.]+", r.headers["server-timing"])
+        assert re.fullmatch(r"parse;dur=[0-9.]+, queue;dur=[0-9.]+, plan;dur=[0-9.]+, json;dur=[0-9.]+", r.headers["server-timing"])
         bad = GOOD.replace("llama-3.1-8b", "no-such-model")
         r = c.post("/api/plan", json={"yaml": bad})
         assert r.status_code == 400 and r.json()["field"].startswith("workloads[0]") and "no-such-model" in r.json()["error"]

@@ -159,11 +159,16 @@ def _raise(payload: tuple[Any, ...]) -> None:
 
 
 def _warm() -> None:
-    """Worker start-up: import the planner and read the catalog once, not on the first request."""
+    """Worker start-up: import the planner and the JSON writer and read the catalog once, not on
+    the first request."""
     from ..catalog import default_catalog
 
-    default_catalog()
+    try:
+        default_catalog().check()  # tables are parsed on first use: parse them all now
+    except DeployscopeError:  # a bad user catalog: the plan that reads it reports the error
+        pass
     import deployscope.planner  # noqa: F401
+    import deployscope.web.rendering  # noqa: F401
 
 
 def usable_cores() -> int:
