@@ -21,14 +21,17 @@ from .perf_types import Percentiles
 from .serving_context import Context, context, memory_budget
 
 
-def steady_state(ctx: Context, batch, input_len, output_len, *, tp=1, pp=1, ep=1, prefix_hit=0.0, spec=None, crowd_z=0.0):  # noqa: ANN001
+def steady_state(ctx: Context, batch, input_len, output_len, *, tp=1, pp=1, ep=1, prefix_hit=0.0, spec=None, crowd_z=0.0,  # noqa: ANN001
+                 throughput: bool = True, ttft: bool = True):
     """Step time and throughput of one replica holding `batch` sequences (vectorized).
 
     Returns ``cycle`` (seconds per token per sequence = TPOT), ``tokens_per_s`` (output, replica),
     ``requests_per_s``, ``step`` (the per-stage step cost dict) and ``ttft_service`` (the time a
     request's own prefill takes inside such steps). ``crowd_z``: the request's prefill step carries
     the prompts of ``crowd_z`` standard deviations more arrivals than the average step (Poisson
-    arrivals per step), for TTFT quantiles.
+    arrivals per step), for TTFT quantiles. A search that reads only the throughput side (cycle,
+    TPOT, rates, step) passes ``ttft=False``, one that reads only ``ttft_service`` passes
+    ``throughput=False``: each side is a step-cost evaluation the other does not need.
     """
     B = np.asarray(batch, dtype=float)
     I = np.asarray(input_len, dtype=float)
@@ -55,10 +58,20 @@ def steady_state(ctx: Context, batch, input_len, output_len, *, tp=1, pp=1, ep=1
         a = float(spec.get("acceptance", 0.0))
         accept_tokens = (1.0 - a ** (k + 1.0)) / (1.0 - a) if a < 1.0 else k + 1.0
         dec = dec * (k + 1.0)
+    max_tokens = float(ctx.engine.perf.max_num_tokens)
+    out = _throughput_side(ctx, B, I, O_eff, I_new, pp_a, dec, pre, pre_seqs, dec_ctx, pre_ctx, max_tokens, accept_tokens, spec,
+                           tp, pp, ep) if throughput else {}
+    if ttft:
+        out["ttft_service"] = _ttft_side(ctx, I, I_new, pp_a, dec, pre, pre_seqs, dec_ctx, max_tokens, crowd_z, tp, pp, ep)
+    return out
+
+
+def _throughput_side(ctx: Context, B, I, O_eff, I_new, pp_a, dec, pre, pre_seqs, dec_ctx, pre_ctx, max_tokens, accept_tokens,  # noqa: ANN001, ANN202
+                     spec, tp, pp, ep):
+    encoder = ctx.shape.encoder_only
     # prompts arrive in lumps (a whole prompt, or a chunk the size of the step's token budget),
     # so only a fraction `share` of steps carries prefill and the rest are decode-only steps;
     # costing the average step instead would overlap decode weight reads with prefill compute
-    max_tokens = float(ctx.engine.perf.max_num_tokens)
     lump = np.maximum(np.minimum(I_new, np.maximum(max_tokens - dec, 1.0) if ctx.engine.perf.chunked_prefill else max_tokens), 1.0)
     share = 1.0 if encoder else np.clip(pre / lump, 1e-9, 1.0)
     step = llm.step_cost(
@@ -89,6 +102,10 @@ def steady_state(ctx: Context, batch, input_len, output_len, *, tp=1, pp=1, ep=1
         tok_s = B * accept_tokens / cycle
         req_s = tok_s / O_eff
         tpot = cycle / accept_tokens
+    return {"cycle": cycle, "tpot": tpot, "tokens_per_s": tok_s, "requests_per_s": req_s, "step": step}
+
+
+def _ttft_side(ctx: Context, I, I_new, pp_a, dec, pre, pre_seqs, dec_ctx, max_tokens, crowd_z, tp, pp, ep):  # noqa: ANN001, ANN202
     # a request's own prefill: its prompt in chunks of the step token budget, alongside the decodes
     # and the other prompts an average step carries; an engine that does not chunk still splits a
     # prompt longer than its step token limit (TensorRT-LLM needs chunked context for those)
@@ -108,15 +125,7 @@ def steady_state(ctx: Context, batch, input_len, output_len, *, tp=1, pp=1, ep=1
         pp=pp,
         ep=ep,
     )["time"]
-    ttft_service = pp_a * own * n_chunks + ctx.hw.request_overhead_s
-    return {
-        "cycle": cycle,
-        "tpot": tpot,
-        "tokens_per_s": tok_s,
-        "requests_per_s": req_s,
-        "step": step,
-        "ttft_service": ttft_service,
-    }
+    return pp_a * own * n_chunks + ctx.hw.request_overhead_s
 
 
 def max_batch(ctx: Context, input_len, output_len, *, tp=1, pp=1, ep=1, kv_tokens=None, engine_cap=True):  # noqa: ANN001
@@ -195,7 +204,7 @@ def batch_at_rate(ctx: Context, lam, I, O, *, tp, pp, ep, b_max, prefix_hit=0.0,
     O_eff = max(float(np.max(O)) if np.ndim(O) else float(O), 1.0)
 
     def g(B):  # noqa: ANN001, ANN202
-        s = steady_state(ctx, np.maximum(B, 1e-9), I, O, tp=tp, pp=pp, ep=ep, prefix_hit=prefix_hit, spec=spec)
+        s = steady_state(ctx, np.maximum(B, 1e-9), I, O, tp=tp, pp=pp, ep=ep, prefix_hit=prefix_hit, spec=spec, ttft=False)
         hold = s["cycle"] if ctx.shape.encoder_only else (np.maximum(O, 1.0) * s["cycle"] / (s["tokens_per_s"] * s["cycle"] / np.maximum(B, 1e-9)))
         return lam * hold - B
 
@@ -245,6 +254,7 @@ def batch_meeting_tpot(ctx: Context, tpot_limit: float, I, O, *, tp=1, pp=1, ep=
     b_max = float(b_max)
     if b_max < 1:
         return 0.0
+    kw["ttft"] = False  # only the TPOT is read
     if float(steady_state(ctx, b_max, I, O, **kw)["tpot"]) <= tpot_limit:
         return b_max
     if float(steady_state(ctx, 1.0, I, O, **kw)["tpot"]) > tpot_limit:
@@ -315,7 +325,7 @@ def rate_point(ctx: Context, lam, I, O, *, tp=1, pp=1, ep=1, b_max=None, tpot_li
         if b_max is None:
             b_max = float(max_batch(ctx, I, O, tp=tp, pp=pp, ep=ep))
         b_cap = scheduler_cap(ctx, I, O, b_max=b_max, tpot_limit=tpot_limit, **kw)
-    lam_max = float(steady_state(ctx, b_cap, I, O, **kw)["requests_per_s"])
+    lam_max = float(steady_state(ctx, b_cap, I, O, ttft=False, **kw)["requests_per_s"])
     saturated = lam >= lam_max
     safe = np.minimum(lam, NEAR_SATURATION * lam_max)
     if tpot_limit is not None:
@@ -328,7 +338,8 @@ def rate_point(ctx: Context, lam, I, O, *, tp=1, pp=1, ep=1, b_max=None, tpot_li
     # the step that carries a request's prefill carries a Poisson number of other prompts too:
     # its quantiles (normal approximation) set the TTFT tail
     z = {0.5: 0.0, 0.9: 1.2816, 0.99: 2.3263}
-    service_at = {p: service if not zq else steady_state(ctx, B, I, O, crowd_z=zq, **kw)["ttft_service"] for p, zq in z.items()}
+    service_at = {p: service if not zq else steady_state(ctx, B, I, O, crowd_z=zq, throughput=False, **kw)["ttft_service"]
+                  for p, zq in z.items()}
 
     def q(p: float):  # noqa: ANN202
         return service_at[p] + p * cycle + np.log(np.maximum(p_wait / (1.0 - p), 1.0)) / decay

@@ -213,20 +213,30 @@ def cloud_instances_needed(inputs: Inputs, pieces: list[Piece], row: Any, pricin
         gpus = sum(np.asarray(v, dtype=float) for v in need.values()) if need else np.zeros(inputs.H)
         return ceil(gpus / g)
     dem = np.asarray(f.demand, dtype=float)
-    total: Any = 0.0
+    total: Any = None
+    # (S, 168, H) arrays in Monte Carlo: every step below writes into the array it reads (the
+    # same figures as ceil(rate / cap) * replica GPUs ..., without a fresh array per step)
     for pc in serving:
         d = pc.d
         assert d is not None
         avg = d.daily / SECONDS_PER_DAY  # (H,)
         rate = np.multiply.outer(d.profile, avg)  # (168, H)
-        rate = np.multiply.outer(dem, rate) if dem.ndim else rate * dem
-        gp = ceil(rate / pc.cap) * pc.per_replica_gpus
-        gp = np.maximum(gp, pc.per_replica_gpus)  # keep one replica up
-        total = total + gp
-    if isinstance(total, float):
+        gp = np.multiply.outer(dem, rate) if dem.ndim else rate * dem  # a new array, ours to overwrite
+        _ceil_in_place(np.divide(gp, pc.cap, out=gp))
+        np.multiply(gp, pc.per_replica_gpus, out=gp)
+        np.maximum(gp, pc.per_replica_gpus, out=gp)  # keep one replica up
+        total = gp if total is None else np.add(total, gp, out=total)
+    if total is None:
         return np.zeros(inputs.H) if not dem.ndim else np.zeros((dem.size, inputs.H))
-    inst = ceil(total / g)
+    inst = _ceil_in_place(np.divide(total, g, out=total))
     return inst.mean(axis=-2)
+
+
+def _ceil_in_place(a: np.ndarray) -> np.ndarray:
+    """:func:`~deployscope.planning.sizing.ceil` of a float array, written into it."""
+    np.subtract(a, 1e-9, out=a)
+    np.ceil(a, out=a)
+    return a
 
 
 @dataclass
