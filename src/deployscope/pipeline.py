@@ -127,19 +127,14 @@ def _llm_rate(stage: LLMStage, catalog: Any) -> tuple[int, float, float | None, 
     candidates = [stage.gpus_per_replica] if stage.gpus_per_replica else [1, 2, 4, 8]
     best: tuple[float, int, Any] | None = None
     last_err: DeployscopeError | None = None
+    ctx = None  # the catalog rows, shape and hardware of the stage: the same for every tp
+    load = serving.Load(input_len=stage.input_len, output_len=stage.output_len)
     for tp in candidates:
         try:
-            res = serving.estimate(
-                stage.model,
-                stage.gpu,
-                gpus=tp,
-                tp=tp,
-                quant=stage.quant,
-                engine=stage.engine,
-                input_len=stage.input_len,
-                output_len=stage.output_len,
-                catalog=catalog,
-            )
+            if ctx is None:
+                ctx = serving.context(stage.model, stage.gpu, quant=stage.quant, engine=stage.engine, catalog=catalog)
+            dep = serving.Deployment(model=stage.model, gpu=stage.gpu, gpus=tp, tp=tp, quant=stage.quant, engine=stage.engine)
+            res = serving.evaluate(dep, load, catalog=catalog, ctx=ctx)
         except DeployscopeError as exc:
             last_err = exc
             continue

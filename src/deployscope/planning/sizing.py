@@ -86,6 +86,17 @@ class Sizer:
         self._pipeline: dict[tuple[str, str | None], tuple[Any, str | None]] = {}
         self._pieces: dict[tuple[str, int, bool], tuple[list[Piece], str | None]] = {}
         self._screen: dict[tuple[str, str], tuple[list[tuple[float, Any, int]], str | None, int]] = {}
+        self._contexts: dict[tuple[str, str, str], serving.Context] = {}
+
+    def _context(self, model: str, gpu: str, quant: str) -> serving.Context:
+        """The serving context (catalog rows, model shape, calibrated hardware) of one model, GPU and
+        weight format, resolved once: the screen and every tp of the SLO search share it."""
+        key = (model, gpu, quant)
+        if key not in self._contexts:
+            c = self.inputs.scenario.candidates
+            self._contexts[key] = serving.context(model, gpu, quant=quant, engine=c.engine, calibration=c.calibration,
+                                                  catalog=self.inputs.catalog)
+        return self._contexts[key]
 
     # -------------------------------------------------------------------------- LLM serving
     def quants(self, gpu_row: Any) -> list[Any]:
@@ -118,7 +129,7 @@ class Sizer:
 
         Screening is vectorized: ``max_throughput_points`` over every tp for each format within the
         quality floor gives the smallest fitting tp and the throughput per GPU; the SLO search
-        (``capacity_meeting_slo``) then runs only for the best formats, in that order.
+        (``capacity``) then runs only for the best formats, in that order.
         """
         key = (d.name, gpu_id, exact)
         if key not in self._serve:
@@ -145,7 +156,7 @@ class Sizer:
             try:
                 pts = serving.max_throughput_points(d.model.id, gpu.id, tp=tps, input_len=n_in, output_len=n_out, quant=q.id,
                                                     engine=scn.candidates.engine, calibration=scn.candidates.calibration,
-                                                    catalog=cat)
+                                                    catalog=cat, ctx=self._context(d.model.id, gpu.id, q.id))
             except DeployscopeError as exc:
                 reason = reason or str(exc.args[0])
                 continue
@@ -192,11 +203,11 @@ class Sizer:
             for tp in [t for t in search.tp_choices if tp0 <= t <= domain]:
                 inputs.evaluated += 1
                 try:
-                    res = serving.capacity_meeting_slo(
-                        d.model.id, gpu.id, tp=tp, gpus=tp, quant=q.id, engine=scn.candidates.engine,
-                        input_len=n_in, output_len=n_out, ttft_p95_s=ttft, tpot_p95_s=tpot, catalog=cat,
-                        calibration=scn.candidates.calibration,
-                    )
+                    dep = serving.Deployment(model=d.model.id, gpu=gpu.id, gpus=tp, tp=tp, quant=q.id,
+                                             engine=scn.candidates.engine, calibration=scn.candidates.calibration)
+                    res = serving.capacity(dep, serving.Load(input_len=n_in, output_len=n_out),
+                                           serving.LatencyTargets(ttft_p95_s=ttft, tpot_p95_s=tpot), catalog=cat,
+                                           ctx=self._context(d.model.id, gpu.id, q.id))
                 except DeployscopeError as exc:
                     reason = reason or f"{d.model.id} ({q.id}, tp {tp}) on {gpu_id}: {exc.args[0]}"
                     continue
