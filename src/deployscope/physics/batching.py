@@ -162,12 +162,14 @@ def max_throughput_points(
     calibration=None,  # noqa: ANN001
     catalog=None,  # noqa: ANN001
     ctx: Context | None = None,
+    ttft: bool = True,
 ) -> dict[str, np.ndarray]:
     """Max-throughput operating points for arrays of tp / pp / ep / lengths (broadcast together).
 
     Returns arrays: ``fits``, ``batch_size``, ``output_tokens_per_s`` (one replica),
     ``output_tokens_per_s_per_gpu``, ``requests_per_s``, ``ttft_s``, ``tpot_s``. Points that do not
-    fit get batch 0 and NaN figures.
+    fit get batch 0 and NaN figures. ``ttft=False`` leaves ``ttft_s`` out (a screen that ranks by
+    throughput skips the prefill step it costs).
     """
     if ctx is None:
         ctx = context(model, gpu, quant=quant, kv_quant=kv_quant, engine=engine, calibration=calibration, catalog=catalog)
@@ -181,19 +183,21 @@ def max_throughput_points(
         valid &= ep_a == 1
     fits = (B >= 1) & valid
     Bs = np.where(fits, B, 1.0)
-    s = steady_state(ctx, Bs, I, O, tp=tp_a, pp=pp_a, ep=ep_a)
+    s = steady_state(ctx, Bs, I, O, tp=tp_a, pp=pp_a, ep=ep_a, ttft=ttft)
     nan = np.nan
     gpus = pp_a * np.maximum(tp_a, ep_a)
     tok = np.where(fits, s["tokens_per_s"], nan)
-    return {
+    out = {
         "fits": fits,
         "batch_size": np.where(fits, B, 0.0),
         "output_tokens_per_s": tok,
         "output_tokens_per_s_per_gpu": tok / gpus,
         "requests_per_s": np.where(fits, s["requests_per_s"], nan),
-        "ttft_s": np.where(fits, s["ttft_service"], nan),
-        "tpot_s": np.where(fits, s["tpot"], nan),
     }
+    if ttft:
+        out["ttft_s"] = np.where(fits, s["ttft_service"], nan)
+    out["tpot_s"] = np.where(fits, s["tpot"], nan)
+    return out
 
 
 def batch_at_rate(ctx: Context, lam, I, O, *, tp, pp, ep, b_max, prefix_hit=0.0, spec=None):  # noqa: ANN001

@@ -156,7 +156,7 @@ class Sizer:
             try:
                 pts = serving.max_throughput_points(d.model.id, gpu.id, tp=tps, input_len=n_in, output_len=n_out, quant=q.id,
                                                     engine=scn.candidates.engine, calibration=scn.candidates.calibration,
-                                                    catalog=cat, ctx=self._context(d.model.id, gpu.id, q.id))
+                                                    catalog=cat, ctx=self._context(d.model.id, gpu.id, q.id), ttft=False)
             except DeployscopeError as exc:
                 reason = reason or str(exc.args[0])
                 continue
