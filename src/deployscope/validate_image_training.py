@@ -93,8 +93,8 @@ def _model(row: dict[str, Any], catalog: Any) -> tuple[Any, str | None]:
     from .physics.image_training import ImageArch, arch_of
 
     name = row.get("model") or ""
-    if "StyleGAN3" in name:
-        return None, "the StyleGAN3 generator (alias-free, filtered layers) is not modelled"
+    if "StyleGAN" in name:
+        return _gan_model(row, catalog), None
     if "UNet2DModel" in name:
         den = SimpleNamespace(arch="unet", params_b=0.0, details=_DDPM_UNET)
         return ImageArch("diffusers UNet2DModel (unconditional)", "unet", den, (), None, 1, 1, None), None
@@ -103,6 +103,37 @@ def _model(row: dict[str, Any], catalog: Any) -> tuple[Any, str | None]:
         if key in name:
             return arch_of(model, catalog), None
     return None, f"model {name!r} not in the catalog"
+
+
+def _option(row: dict[str, Any], name: str) -> float | None:
+    """A ``--name=value`` option of the row's command line (quote or notes), or None."""
+    m = re.search(rf"--{re.escape(name)}=([0-9.]+)", (row.get("quote") or "") + " " + (row.get("notes") or ""))
+    return float(m.group(1)) if m else None
+
+
+def _gan_model(row: dict[str, Any], catalog: Any) -> Any:
+    """The StyleGAN configuration the row's command line trains: config (StyleGAN2, StyleGAN3-T/-R),
+    --cbase and --map-depth; cfg=auto (StyleGAN2-ADA) maps 2 layers and halves the channels below 512
+    pixels (stylegan2-ada-pytorch train.py, cfg_specs 'auto': fmaps = 1 if res >= 512 else 0.5, map=2)."""
+    from .physics.image_training import ImageArch, arch_of
+
+    name = row.get("model") or ""
+    model = "stylegan3-r" if "StyleGAN3-R" in name else "stylegan3-t" if "StyleGAN3" in name else "stylegan2"
+    arch = arch_of(model, catalog)
+    det = dict(arch.denoiser.details)
+    res = int(_num(row.get("resolution")) or det.get("resolution", 1024))
+    cbase = _option(row, "cbase")
+    if "cfg=auto" in name:
+        cbase, det["mapping_layers"] = (32768.0 if res >= 512 else 16384.0), 2
+    if cbase is not None:  # --cbase sets both networks; config R doubles the generator's
+        scale = cbase / float(det.get("discriminator_channel_base", det["channel_base"]))
+        det["channel_base"] = float(det["channel_base"]) * scale
+        det["discriminator_channel_base"] = cbase
+    depth = _option(row, "map-depth")
+    if depth is not None:
+        det["mapping_layers"] = int(depth)
+    den = SimpleNamespace(arch=arch.denoiser.arch, params_b=arch.denoiser.params_b, details=det)
+    return ImageArch(arch.name, arch.kind, den, arch.text_encoders, arch.vae, arch.latent_factor, arch.patch, arch.license)
 
 
 def _gpu(row: dict[str, Any], catalog: Any) -> Any:
@@ -154,10 +185,16 @@ def _job(row: dict[str, Any], arch: Any) -> tuple[Any, str | None]:
         if not images:
             images = 1e6  # throughput rows: any count (the metric is a rate)
     prec = row.get("precision") or ""
+    micro = _option(row, "batch-gpu")
+    if micro is None and "github.com/NVlabs/stylegan2 " in (row.get("source") or "") + " ":
+        micro = 4  # TensorFlow StyleGAN2: run_training.py sched.minibatch_gpu_base = 4
+    if micro is not None and batch:
+        micro = min(int(micro), max(1, batch // int(_num(row.get("gpu_count")) or 1)))
     return ImageJob(
         images=images, stages=stages, method=method, global_batch=batch, precision=_precision(row), ema=True,
         precomputed_latents="pre-extracted" in prec.lower() or "precomputed" in prec.lower(), precomputed_text=False,
         checkpointing="ckpt" in prec.lower() or "checkpointing" in prec.lower(), zero=0,
+        micro_batch=int(micro) if micro is not None else None,
     ), None
 
 
