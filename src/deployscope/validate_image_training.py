@@ -118,7 +118,8 @@ def _gan_model(row: dict[str, Any], catalog: Any) -> Any:
     from .physics.image_training import ImageArch, arch_of
 
     name = row.get("model") or ""
-    model = "stylegan3-r" if "StyleGAN3-R" in name else "stylegan3-t" if "StyleGAN3" in name else "stylegan2"
+    config = name.split(" (")[0]  # "StyleGAN3-T (NVlabs configs.md: ...)": the config precedes the remark
+    model = "stylegan3-r" if "StyleGAN3-R" in config else "stylegan3-t" if "StyleGAN3" in config else "stylegan2"
     arch = arch_of(model, catalog)
     det = dict(arch.denoiser.details)
     res = int(_num(row.get("resolution")) or det.get("resolution", 1024))
@@ -307,12 +308,88 @@ def fit(catalog: Any = None) -> dict[str, Any]:
             rate = row.get("metric") in ("images_per_sec", "steps_per_sec")
             t0, t1, tm = (1 / p0, 1 / p1, 1 / meas) if rate else (p0, p1, meas)
             ks.setdefault(kind, []).append(1e4 * tm / t1 if t0 < tm else 0.0)
-    out: dict[str, Any] = {k: {"memory_passes": round(max(0.0, sum(v) / len(v)), 3), "rows": len(v), "per_row": [round(x, 3) for x in v]} for k, v in ks.items()}
-    # GAN: compute-bound at a share of fp32 peak (memory_passes 0): the prediction is inverse in mfu_ref
-    rows = {r.arch.arch: r.arch for r in cat.image_training if r.arch is not None}
-    logs = [math.log(r["predicted"] / r["measured"]) for r in evaluate(cat) if r["arch"] == "gan" and r["fitted"] and r["predicted"]]
-    if logs and rows["gan"].memory_passes == 0:
-        out["gan"] = {"mfu_ref": round(rows["gan"].mfu_ref * math.exp(sum(logs) / len(logs)), 4), "rows": len(logs)}
+    out: dict[str, Any] = {k: {"memory_passes": round(max(0.0, sum(v) / len(v)), 3), "rows": len(v), "per_row": [round(x, 3) for x in v]} for k, v in ks.items() if k != "gan"}
+    out["gan"] = fit_gan(cat)
+    out["bands"] = fit_bands(cat)
+    return out
+
+
+def _gan_cases(cat: Any) -> list[tuple[Any, ...]]:
+    """(arch, resolution, precision, accelerator, GPUs, micro-batch, measured s/kimg, GPU mem GiB) of the GAN fitting rows."""
+    cases = []
+    for name in FILES:
+        for row in read_rows(name):
+            if arch_kind(row) != "gan" or not is_fitted(row) or row.get("metric") != "sec_per_kimg":
+                continue
+            arch = _gan_model(row, cat)
+            job, _ = _job(row, arch)
+            gpus = int(_num(row.get("gpu_count")) or 1)
+            micro = job.micro_batch or max(1, (job.global_batch or gpus) // gpus)
+            m = re.search(r"GPU mem ([0-9.]+) GB", row.get("notes") or "")
+            cases.append((arch, job.stages[0].width, job.precision, _gpu(row, cat), gpus, micro, _num(row.get("value")), float(m.group(1)) if m else None))
+    return cases
+
+
+def fit_gan(catalog: Any = None) -> dict[str, Any]:
+    """The GAN layer roofline's four constants (FP16 share, FP32 share, memory passes, seconds per layer
+    pass) by least squares on log(predicted / measured) s/kimg of the fitting rows (Levenberg-Marquardt
+    in log-parameters), and the activation tensors kept per layer from the rows' peak GPU memory."""
+    import numpy as np
+
+    from .catalog.loader import default_catalog
+    from .physics import image_training as IT
+
+    cat = default_catalog(catalog)
+    arow = IT.arch_row(cat, "gan").arch
+    gan = IT._one(cat, "gan").gan
+    cases = _gan_cases(cat)
+    meas = np.array([c[6] for c in cases])
+
+    def resid(logp: Any) -> Any:
+        p = tuple(float(x) for x in np.exp(logp))
+        pred = [1000.0 * IT.gan_seconds_per_image(a, res, prec, acc, micro, gan, arow, 1.0, p) / g for a, res, prec, acc, g, micro, _, _ in cases]
+        return np.log(np.array(pred) / meas)
+
+    x = np.log([arow.mfu_ref, arow.fp32_share or arow.mfu_ref, max(arow.memory_passes, 1e-3), max(arow.layer_overhead_s, 1e-6)])
+    lam, r = 1e-2, resid(x)
+    for _ in range(60):
+        jac = np.column_stack([(resid(x + dx) - r) / 1e-4 for dx in np.eye(len(x)) * 1e-4])
+        a, g = jac.T @ jac, jac.T @ r
+        step = np.linalg.solve(a + lam * np.diag(np.diag(a) + 1e-12), -g)
+        r_new = resid(x + step)
+        if r_new @ r_new < r @ r:
+            x, r, lam = x + step, r_new, lam / 3
+            if np.abs(step).max() < 1e-5:
+                break
+        else:
+            lam *= 4
+    ape = np.abs(np.exp(r) - 1)
+    p = np.exp(x)
+    # activation memory: tensors per layer from the peak memory the rows report (GiB per GPU)
+    mem = IT._one(cat, "memory").memory
+    kept = []
+    for a, res, prec, acc, g, micro, _, gib in cases:
+        if gib is None:
+            continue
+        per_tensor = IT.activation_bytes_per_image(a, res, res, mem, prec) / mem.gan_tensors_per_layer
+        fixed = mem.framework_overhead_bytes + a.denoiser_params * 2 * (2 + 4 + 12 + mem.ema_bytes_per_param)  # G + D weights, grads, Adam, EMA
+        kept.append(max(0.0, gib * 2**30 - fixed) / (micro * per_tensor))
+    return {"mfu_ref": round(float(p[0]), 4), "fp32_share": round(float(p[1]), 4), "memory_passes": round(float(p[2]), 3),
+            "layer_overhead_s": float(f"{p[3]:.3g}"), "rows": len(cases), "median_ape": round(float(np.median(ape)), 4),
+            "p90_ape": round(float(np.percentile(ape, 90)), 4), "gan_tensors_per_layer": round(float(np.median(kept)), 2) if kept else None}
+
+
+def fit_bands(catalog: Any = None) -> dict[str, Any]:
+    """Error band per architecture family: 10th and 90th percentile of measured / predicted over that
+    family's fitting rows (the held-out rows are never used)."""
+    import numpy as np
+
+    out: dict[str, Any] = {}
+    recs = [r for r in evaluate(catalog) if r["fitted"] and r["ratio"]]
+    for kind in ("unet", "dit", "gan"):
+        ratios = [r["ratio"] for r in recs if r["arch"] == kind]
+        if ratios:
+            out[kind] = {"band_low": round(float(np.percentile(ratios, 10)), 2), "band_high": round(float(np.percentile(ratios, 90)), 2), "rows": len(ratios)}
     return out
 
 

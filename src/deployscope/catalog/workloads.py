@@ -220,6 +220,9 @@ class ImageMemorySection(_Section):
     resnet_bytes_per_element: float = Field(gt=0, description="activation bytes kept per resnet-block output element (16-bit)")
     transformer_bytes_per_token_hidden: float = Field(gt=0, description="activation bytes kept per token per hidden unit per transformer block (16-bit, flash attention)")
     checkpointed_share: float = Field(gt=0, le=1, description="share of activations kept under activation checkpointing")
+    gan_tensors_per_layer: float = Field(
+        default=7.0, gt=0, description="GAN: tensors of a layer's output size kept for backward per layer (x 2 bytes in FP16, 4 in FP32)"
+    )
     framework_overhead_bytes: float = Field(ge=0)
     ema_bytes_per_param: float = Field(ge=0, description="EMA copy of the trainable weights, bytes per parameter")
 

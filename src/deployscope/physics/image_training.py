@@ -213,11 +213,11 @@ def positions(arch: ImageArch, width: int, height: int) -> float:
     return float(lh * lw) if arch.kind == "unet" else float((lh // arch.patch) * (lw // arch.patch))
 
 
-def activation_bytes_per_image(arch: ImageArch, width: int, height: int, mem: Any) -> float:
-    """Activations kept for the backward pass per image, 16-bit, no checkpointing."""
-    if arch.kind == "gan":  # elements the generator and the discriminator layers write, kept for backward
-        g, d = gan_layers(arch, width, "bf16")
-        return float(g[:, GL.ELEMS].sum() + d[:, GL.ELEMS].sum()) * mem.resnet_bytes_per_element
+def activation_bytes_per_image(arch: ImageArch, width: int, height: int, mem: Any, precision: str = "bf16") -> float:
+    """Activations kept for the backward pass per image, 16-bit, no checkpointing (GAN: by layer precision)."""
+    if arch.kind == "gan":  # tensors of each generator and discriminator layer's output size
+        layers = np.vstack(gan_layers(arch, width, precision))
+        return float((layers[:, GL.ELEMS] * np.where(layers[:, GL.FP16] > 0, 2.0, 4.0)).sum()) * mem.gan_tensors_per_layer
     lh, lw = height // arch.latent_factor, width // arch.latent_factor
     if arch.kind == "dit":
         dd = arch.denoiser.details
@@ -487,7 +487,7 @@ def estimate(model: Any, gpu: Any, gpus: int, job: ImageJob, catalog: Any = None
         frozen -= sum(c.params_b for c in arch.text_encoders) * 1e9
     base_weights = (n_den * (2 if arch.kind == "gan" else 1)) * 2.0  # 16-bit weights of what runs forward and back
     ema_b = mem.ema_bytes_per_param if job.ema else 0.0
-    act_per_img = max(activation_bytes_per_image(arch, s.width, s.height, mem) for s in job.stages) * mrow.images_per_sample
+    act_per_img = max(activation_bytes_per_image(arch, s.width, s.height, mem, job.precision) for s in job.stages) * mrow.images_per_sample
     if job.checkpointing:
         act_per_img *= mem.checkpointed_share
 
