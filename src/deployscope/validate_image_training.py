@@ -30,8 +30,9 @@ FILES = ("E_image_training.csv", "E_image_training_fit.csv")
 # Sources each architecture's share of peak was fitted to; everything else is held out.
 #  unet: MosaicML's Stable Diffusion 2 base cost estimate (E_image_training_fit.csv).
 #  dit:  the fast-DiT README (the only DiT source; no DiT row is held out).
-#  gan:  the StyleGAN3 configuration docs (StyleGAN2 on 8 V100s and 8 A100s; the StyleGAN3-T row of
-#        the same table is not predicted: the StyleGAN3 generator is not modelled).
+#  gan:  the StyleGAN3 configuration docs (s/kimg of StyleGAN2, StyleGAN3-T and StyleGAN3-R at 128 to
+#        1024 pixels on 1 to 8 V100s and A100s: the per-layer roofline's four constants, the activation
+#        memory per layer and the GAN error band).
 # Held out: the Stable Diffusion v1 and v2 model cards, the StyleGAN2 (TF1) and StyleGAN2-ADA
 # READMEs, the diffusers LoRA, textual-inversion and unconditional-DDPM guides.
 FITTED_SOURCES: dict[str, list[str]] = {
@@ -73,7 +74,7 @@ def is_fitted(row: dict[str, Any]) -> bool:
 
 def fitting_split() -> dict[str, Any]:
     """Which sources fitted which parameter (for the validate report)."""
-    fitted = {"unet": "memory_passes", "dit": "memory_passes", "gan": "mfu_ref"}
+    fitted = {"unet": "memory_passes", "dit": "memory_passes", "gan": "mfu_ref, fp32_share, memory_passes, layer_overhead_s, band; image-memory gan_tensors_per_layer"}
     out: dict[str, Any] = {
         f"image_training image-arch/{k}.{fitted[k]}": {"fitted_on": v, "held_out": "every other image-training source"} for k, v in FITTED_SOURCES.items()
     }
@@ -265,8 +266,13 @@ def _pct(xs: list[float], q: float) -> float:
     return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
 
 
+def _group(recs: list[dict[str, Any]]) -> dict[str, Any]:
+    apes = [r["ape"] for r in recs if r["ape"] is not None]
+    return {"rows": len(recs), "predicted": len(apes), "median_ape": statistics.median(apes) if apes else None, "p90_ape": _pct(apes, 0.9) if apes else None}
+
+
 def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Coverage, median and p90 APE of the held-out rows, overall and per source."""
+    """Coverage, median and p90 APE of the held-out rows, overall, per source and per architecture family."""
     held = [r for r in records if not r["fitted"]]
     scored = [r["ape"] for r in held if r["ape"] is not None]
     per_source: dict[str, Any] = {}
@@ -278,9 +284,8 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
         "coverage": len(scored) / len(held) if held else None,
         "median_ape": statistics.median(scored) if scored else None,
         "p90_ape": _pct(scored, 0.9) if scored else None,
-        "per_source": {k: {"rows": len(v), "predicted": sum(1 for r in v if r["ape"] is not None),
-                           "median_ape": statistics.median([r["ape"] for r in v if r["ape"] is not None]) if any(r["ape"] is not None for r in v) else None}
-                       for k, v in per_source.items()},
+        "per_source": {k: _group(v) for k, v in per_source.items()},
+        "per_architecture": {k: _group([r for r in held if r["arch"] == k]) for k in sorted({r["arch"] for r in held})},
         "fitting_split": fitting_split(),
     }
 
@@ -379,6 +384,9 @@ def fit_gan(catalog: Any = None) -> dict[str, Any]:
             "p90_ape": round(float(np.percentile(ape, 90)), 4), "gan_tensors_per_layer": round(float(np.median(kept)), 2) if kept else None}
 
 
+MIN_BAND_ROWS = 5  # a 10th-90th percentile band needs at least this many fitting rows
+
+
 def fit_bands(catalog: Any = None) -> dict[str, Any]:
     """Error band per architecture family: 10th and 90th percentile of measured / predicted over that
     family's fitting rows (the held-out rows are never used)."""
@@ -388,7 +396,9 @@ def fit_bands(catalog: Any = None) -> dict[str, Any]:
     recs = [r for r in evaluate(catalog) if r["fitted"] and r["ratio"]]
     for kind in ("unet", "dit", "gan"):
         ratios = [r["ratio"] for r in recs if r["arch"] == kind]
-        if ratios:
+        if len(ratios) < MIN_BAND_ROWS:
+            out[kind] = {"rows": len(ratios), "note": f"fewer than {MIN_BAND_ROWS} fitting rows: no band fitted (the catalog row keeps its stated band)"}
+        else:
             out[kind] = {"band_low": round(float(np.percentile(ratios, 10)), 2), "band_high": round(float(np.percentile(ratios, 90)), 2), "rows": len(ratios)}
     return out
 

@@ -94,6 +94,8 @@ def predict_file(
         else:
             src = (row.get("source") or "") + " " + (row.get("source_type") or "")
             fitted = any(s and s in src for s in fitted_sources)
+            if kind == "image_training":  # architecture family (unet, dit, gan) for the per-family scores
+                labels = {"architecture": vit.arch_kind(row)}
             try:  # row content never makes validate fail
                 pred, reason = fn(row, catalog)  # type: ignore[misc]
             except Exception as exc:  # noqa: BLE001
@@ -130,6 +132,8 @@ def _source_label(row: dict[str, str], kind: str) -> str:
         if st.startswith("AMD ROCm"):
             return "AMD ROCm performance pages"
         return f"{st} {rv}".strip()
+    if kind == "image_training":  # the document, not its type: several sources share "primary (official README)"
+        return (row.get("source") or row.get("source_type") or "").split(" ")[0].removeprefix("https://").strip()[:90]
     return (row.get("source_type") or row.get("source") or "").strip()[:60]
 
 
