@@ -373,7 +373,7 @@ def fit_gan(catalog: Any = None) -> dict[str, Any]:
     # activation memory: tensors per layer from the peak memory the rows report (GiB per GPU)
     mem = IT._one(cat, "memory").memory
     kept = []
-    for a, res, prec, acc, g, micro, _, gib in cases:
+    for a, res, prec, _acc, _g, micro, _, gib in cases:
         if gib is None:
             continue
         per_tensor = IT.activation_bytes_per_image(a, res, res, mem, prec) / mem.gan_tensors_per_layer

@@ -602,21 +602,29 @@ def estimate(model: Any, gpu: Any, gpus: int, job: ImageJob, catalog: Any = None
     energy_kwh = gpu_hours * (acc.tdp_w * en.gpu_power_fraction + server_w) / 1000.0
     images_per_s = job.images / (busy_s / gpus)
     mfu = total_flops / (peak_of(acc, job.precision) * busy_s)
+    if arch.kind == "gan":
+        gp, dp = gan_passes(arch, gan)
+        n16 = int(arch.denoiser.details.get("num_fp16_res", 4))
+        fp16_note = "every layer in FP32" if job.precision in ("fp32", "tf32") else f"the {n16} highest resolutions in FP16, the rest in FP32"
+        timing = [
+            f"GAN: {gp:g} generator + {dp:g} discriminator passes per real image (lazy regularization included); discriminator counted as StyleGAN2's residual D",
+            f"time per layer (row {arow_r.id}) the slower of compute (FP16 layers at {arow.mfu_ref:g} of the tensor peak, FP32 layers and FIR filters at "
+            f"{arow.fp32_share or arow.mfu_ref:g} of the FP32 peak, FP32 3x3 convolutions {arow.winograd_fp32_3x3:g}x cheaper with Winograd) and {arow.memory_passes:g} x "
+            f"its activation bytes at HBM bandwidth, + {arow.layer_overhead_s * 1e6:,.0f} us per layer pass and micro-batch; "
+            f"{fp16_note}; network factor {net_factor:.3f}",
+        ]
+    else:
+        timing = [
+            f"time per image = FLOPs / (peak x {arow.mfu_ref:g} x cluster term) + {passes:g} x activation bytes / HBM bandwidth (row {arow_r.id}); network factor {net_factor:.3f}",
+            f"latents {'precomputed' if job.precomputed_latents else 'encoded on the fly (VAE encoder forward per image)'}; text embeddings {'precomputed' if job.precomputed_text else 'encoded on the fly'}",
+        ]
     assumptions = [
-        f"time per image = FLOPs / (peak x {arow.mfu_ref:g} x cluster term) + {passes:g} x activation bytes / HBM bandwidth (row {arow_r.id}); network factor {net_factor:.3f}",
+        *timing,
         f"precision {job.precision}: peak {peak / 1e12:,.0f} TFLOP/s and {bw / 1e9:,.0f} GB/s per {acc.id}",
         f"global batch {global_batch} images: micro-batch {micro} per GPU x {accum} accumulation step(s)",
         f"goodput {goodput:.3f} at {gpus} GPUs (row {llm_row.id}): GPU-hours and wall-clock include interruptions",
         f"energy: GPU at {en.gpu_power_fraction:g} x TDP ({acc.tdp_w:g} W) + {server_w:g} W server share per GPU, before PUE",
-        f"latents {'precomputed' if job.precomputed_latents else 'encoded on the fly (VAE encoder forward per image)'}; text embeddings {'precomputed' if job.precomputed_text else 'encoded on the fly'}",
     ]
-    if arch.kind == "gan":
-        gp, dp = gan_passes(arch, gan)
-        assumptions.append(
-            f"GAN: {gp:g} generator + {dp:g} discriminator passes per real image (lazy regularization included); discriminator counted as StyleGAN2's residual D; "
-            f"time per layer the slower of compute (FP16 layers at {arow.mfu_ref:g} of the tensor peak, FP32 layers and FIR filters at {arow.fp32_share or arow.mfu_ref:g} "
-            f"of the FP32 peak) and {arow.memory_passes:g} x its activation bytes at HBM bandwidth, + {arow.layer_overhead_s * 1e6:,.0f} us per layer pass and micro-batch"
-        )
     sources = sorted({arow_r.source, mrow_r.source, _one(cat, "memory").source, energy_r.source, chosen.source} | ({_one(cat, 'gan').source} if gan else set()))
     return ImageTrainingResult(
         model=arch.name, arch=arch.kind, gpu=acc.id, gpus=gpus, method=job.method, images=job.images, stages=stage_out,
