@@ -386,3 +386,18 @@ def test_plan_terminal_report_lists_training_jobs(capsys):
     out = capsys.readouterr().out
     assert "Training jobs on" in out and "persona-lora" in out and "portrait-finetune" in out
     assert "days per run" in out and "kWh a year" in out and "EUR a year at" in out
+
+
+def test_sana_linear_attention_grows_with_tokens_not_their_square():
+    cat = default_catalog()
+    sana, pixart = IT.arch_of("sana", cat), IT.arch_of("pixart", cat)
+    assert sana.latent_factor == 32 and sana.multiple() == 32
+    # 4x the pixels = 4x the image tokens: linear attention keeps the denoiser's FLOPs near 4x, PixArt's quadratic attention goes beyond
+    s_ratio = IT.denoiser_forward_flops(sana, 2048, 2048) / IT.denoiser_forward_flops(sana, 1024, 1024)
+    p_ratio = IT.denoiser_forward_flops(pixart, 2048, 2048) / IT.denoiser_forward_flops(pixart, 1024, 1024)
+    assert 3.7 < s_ratio < 4.1 and p_ratio > s_ratio + 0.3  # below 4x: the caption k/v projections stay fixed
+    r = IT.estimate("sana", "h100-sxm-80gb", 64, job(1e9, "1024", global_batch=2048))
+    assert r.gpu_hours > 0 and r.stages[0]["flops_parts"]["text_encoders"] > 0  # Gemma 2 runs per image unless precomputed
+    with pytest.raises(DeployscopeError) as exc:
+        IT.estimate("sana", "h100-sxm-80gb", 8, job(1e6, "1000", global_batch=64))
+    assert exc.value.field == "resolution"

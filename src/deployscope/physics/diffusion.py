@@ -164,11 +164,17 @@ def dit_flops(details: dict[str, Any], img_tokens: float, txt_tokens: float) -> 
     """FLOPs of one MMDiT (SD3) or FLUX forward pass (batch 1)."""
     n = img_tokens + txt_tokens
     mlp = float(details.get("mlp_ratio", 4))
-    if details.get("cross_attention"):  # PixArt: self-attention over the image tokens, cross-attention to the text
+    if details.get("cross_attention"):  # PixArt, Sana: self-attention over the image tokens, cross-attention to the text
         d = float(details["hidden_size"])
-        per_img = (4 + 2 + 2 * mlp) * d * d  # self q, k, v, o + cross q, o + MLP, per image token
+        # GLU-MBConv (Sana): 1x1 to 2 x hidden, depthwise 3x3, gate, 1x1 back = 3 x ratio d^2 MACs per token
+        mlp_macs = 3 * mlp if details.get("mlp_glu") else 2 * mlp
+        per_img = (4 + 2 + mlp_macs) * d * d  # self q, k, v, o + cross q, o + MLP, per image token
         kv_text = 2.0 * txt_tokens * d * d  # cross k, v of the (projected) text tokens
-        return int(details["num_layers"]) * (2.0 * per_img * img_tokens + 2.0 * kv_text + 4.0 * img_tokens**2 * d + 4.0 * img_tokens * txt_tokens * d)
+        if details.get("linear_attention"):  # ReLU linear attention: K^T V then Q (K^T V), head_dim^2 per head and token
+            self_attn = 4.0 * img_tokens * d * float(details.get("attention_head_dim", 32))
+        else:
+            self_attn = 4.0 * img_tokens**2 * d
+        return int(details["num_layers"]) * (2.0 * per_img * img_tokens + 2.0 * kv_text + self_attn + 4.0 * img_tokens * txt_tokens * d)
     if "num_double_blocks" in details:
         d = float(details["hidden_size"])
         dbl = int(details["num_double_blocks"])
@@ -291,8 +297,9 @@ def _uses_cfg(spec: Any, cfg: bool) -> tuple[bool, str | None]:
 
 def _text_tokens(spec: Any) -> float:
     clip = any(c.arch == "clip" and "pooled" not in str(c.details.get("use", "")) for c in spec.components if c.role == "text_encoder")
-    t5 = sum(float(c.details.get("max_tokens", 256)) for c in spec.components if c.role == "text_encoder" and c.arch == "t5")
-    return (CLIP_TOKENS if clip else 0.0) + t5
+    # T5 and decoder-LLM text encoders (Sana's Gemma 2) hand their whole token sequence to the denoiser
+    seq = sum(float(c.details.get("max_tokens", 256)) for c in spec.components if c.role == "text_encoder" and c.arch != "clip")
+    return (CLIP_TOKENS if clip else 0.0) + seq
 
 
 def _check_int(name: str, value: Any) -> int:
