@@ -17,7 +17,11 @@ architecture in the model row's ``details`` (Hugging Face diffusers config names
   77 text tokens and GEGLU feed-forward, level by level, with the skip connections of the up path;
 * **MMDiT** (SD3.x) and **FLUX** (double-stream + single-stream blocks): per token
   ``2 x`` the weights its stream uses, plus joint attention ``4 n^2 d`` per block over
-  ``n = image tokens + text tokens``, image tokens = ``(H/8/p) x (W/8/p)``;
+  ``n = image tokens + text tokens``, image tokens = ``(H/8/p) x (W/8/p)``; the adaLN modulation
+  layers once per image (they map the conditioning vector, not the tokens);
+* **PixArt / Sana** (cross-attention DiTs): self-attention over the image tokens (Sana: linear
+  attention, ``4 n d d_head``) and cross-attention to the caption tokens, GLU-MBConv feed-forward
+  for Sana;
 * **VAE decoder** (KL-f8): conv_in, mid block (two ResNets + one single-head attention over
   ``h x w`` latents), four up blocks of three ResNets and an upsampler, conv_out;
 * **StyleGAN2** generator: the synthesis convolutions at every resolution (channels
@@ -175,22 +179,26 @@ def dit_flops(details: dict[str, Any], img_tokens: float, txt_tokens: float) -> 
         else:
             self_attn = 4.0 * img_tokens**2 * d
         return int(details["num_layers"]) * (2.0 * per_img * img_tokens + 2.0 * kv_text + self_attn + 4.0 * img_tokens * txt_tokens * d)
+    # adaLN modulation (6 d^2 per block and stream, 3 d^2 per single block) maps the one conditioning
+    # vector of the image to shifts and scales: once per image, not per token. With it counted per
+    # image, DiT-XL/2 at 256 px is 2 x 118.6 GMACs, the DiT paper's Table 4 figure (Peebles & Xie,
+    # arXiv:2212.09748), plus the attention matmuls
     if "num_double_blocks" in details:
         d = float(details["hidden_size"])
         dbl = int(details["num_double_blocks"])
         sgl = int(details.get("num_single_blocks", 0))
-        per_stream = (4 + 2 * mlp + 6) * d * d  # q,k,v,o + MLP + adaLN modulation (6d)
-        f = dbl * (2.0 * per_stream * n + 4.0 * n * n * d)
-        single = (3 + mlp + (1 + mlp) + 3) * d * d  # fused qkv+mlp in, (attn + mlp) out, modulation (3d)
-        f += sgl * (2.0 * single * n + 4.0 * n * n * d)
+        per_stream = (4 + 2 * mlp) * d * d  # q, k, v, o + MLP per token
+        f = dbl * (2.0 * per_stream * n + 4.0 * n * n * d + 2 * 2.0 * 6 * d * d)
+        single = (3 + mlp + (1 + mlp)) * d * d  # fused qkv+mlp in, (attn + mlp) out
+        f += sgl * (2.0 * single * n + 4.0 * n * n * d + 2.0 * 3 * d * d)
         return f
     try:
         d = float(details.get("hidden_size") or details["num_attention_heads"] * details["attention_head_dim"])
         layers = int(details["num_layers"])
     except KeyError as exc:
         raise DeployscopeError(f"DiT details lack {exc.args[0]!r}", field="model.components.details", value=exc.args[0]) from None
-    per_stream = (4 + 2 * mlp + 6) * d * d
-    return layers * (2.0 * per_stream * n + 4.0 * n * n * d)
+    per_stream = (4 + 2 * mlp) * d * d
+    return layers * (2.0 * per_stream * n + 4.0 * n * n * d + 2.0 * 6 * d * d)
 
 
 def stylegan2_flops(details: dict[str, Any]) -> float:

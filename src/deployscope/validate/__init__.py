@@ -130,7 +130,10 @@ def _source_label(row: dict[str, str], kind: str) -> str:
             return "AMD ROCm performance pages"
         return f"{st} {rv}".strip()
     if kind == "image_training":  # the document, not its type: several sources share "primary (official README)"
-        return (row.get("source") or row.get("source_type") or "").split(" ")[0].removeprefix("https://").strip()[:90]
+        url = (row.get("source") or row.get("source_type") or "").split(" ")[0]
+        for part in ("https://", "www.", "github.com/", "blob/main/"):
+            url = url.replace(part, "")
+        return url.strip()[:90]
     return (row.get("source_type") or row.get("source") or "").strip()[:60]
 
 
