@@ -64,7 +64,9 @@ def read_rows(name: str) -> list[dict[str, str]]:
 
 def arch_kind(row: dict[str, Any]) -> str:
     a = (row.get("architecture") or "").lower()
-    return "gan" if a.startswith("gan") else "dit" if a.startswith("dit") else "unet"
+    if a.startswith("gan"):
+        return "gan"
+    return "dit" if any(k in a for k in ("dit", "transformer", "flux")) else "unet"  # dit, mmdit, linear dit, flux
 
 
 def is_fitted(row: dict[str, Any]) -> bool:
@@ -99,10 +101,16 @@ def _model(row: dict[str, Any], catalog: Any) -> tuple[Any, str | None]:
     if "UNet2DModel" in name:
         den = SimpleNamespace(arch="unet", params_b=0.0, details=_DDPM_UNET)
         return ImageArch("diffusers UNet2DModel (unconditional)", "unet", den, (), None, 1, 1, None), None
-    for key, model in (("Stable Diffusion v1", "sd15"), ("Stable Diffusion v2", "sd2-base"), ("Stable Diffusion 2", "sd2-base"),
-                       ("DiT-XL/2", "DiT-XL-2"), ("StyleGAN2", "stylegan2")):
-        if key in name:
+    low = name.lower()
+    for key, model in (("stable diffusion xl", "sdxl"), ("stable diffusion v1", "sd15"), ("stable diffusion 1.", "sd15"),
+                       ("stable diffusion v2", "sd2-base"), ("stable diffusion 2", "sd2-base"), ("dit-xl/2", "DiT-XL-2")):
+        if key in low:
             return arch_of(model, catalog), None
+    # any other image model of the catalog, by id or alias (remarks in parentheses dropped)
+    for candidate in (name, name.split(" (")[0], name.split(",")[0]):
+        spec = catalog.models.find(candidate.strip())
+        if spec is not None and spec.modality in ("diffusion", "gan"):
+            return arch_of(spec, catalog), None
     return None, f"model {name!r} not in the catalog"
 
 
