@@ -45,7 +45,7 @@ FITTED_SOURCES: dict[str, list[str]] = {
 STAGE_STEPS: dict[str, list[tuple[int, float]]] = {
     "Stable Diffusion v1 (": [(256, 237_000), (512, 194_000 + 515_000 + 195_000)],
     "Stable Diffusion v2 (": [(256, 550_000), (512, 850_000), (768, 150_000 + 140_000 + 55_000 + 155_000)],
-    "Stable Diffusion 2 base (MosaicML": [(256, 550_000), (512, 850_000)],
+    "Stable Diffusion 2 base (MosaicML replication": [(256, 550_000), (512, 850_000)],
 }
 # Oxford Flowers-102 has 8,189 images (Nilsback & Zisserman 2008, ICVGIP); the DDPM guide runs 100 epochs.
 DATASET_IMAGES = {"Oxford Flowers-102": 8_189}
@@ -202,7 +202,8 @@ def _job(row: dict[str, Any], arch: Any) -> tuple[Any, str | None]:
         micro = min(int(micro), max(1, batch // int(_num(row.get("gpu_count")) or 1)))
     return ImageJob(
         images=images, stages=stages, method=method, global_batch=batch, precision=_precision(row), ema=True,
-        precomputed_latents="pre-extracted" in prec.lower() or "precomputed" in prec.lower(), precomputed_text=False,
+        precomputed_latents="pre-extracted" in prec.lower() or "precomputed" in prec.lower(),
+        precomputed_text="precomputed" in prec.lower() and any(k in prec.lower() for k in ("clip", "text")),
         checkpointing="ckpt" in prec.lower() or "checkpointing" in prec.lower(), zero=0,
         micro_batch=int(micro) if micro is not None else None,
     ), None
@@ -303,7 +304,7 @@ def fit(catalog: Any = None) -> dict[str, Any]:
 
     Time per image is the slower of compute and k x traffic; where the measured time exceeds the
     compute time alone (the prediction at k=0) the job is memory-bound and k = measured / (the
-    prediction at k=1) in time units (goodput and network factors cancel); the fit is their mean."""
+    prediction at k=1) in time units (goodput and network factors cancel); the fit is their median."""
     from .catalog.loader import default_catalog
 
     cat = default_catalog(catalog)
@@ -321,7 +322,9 @@ def fit(catalog: Any = None) -> dict[str, Any]:
             rate = row.get("metric") in ("images_per_sec", "steps_per_sec")
             t0, t1, tm = (1 / p0, 1 / p1, 1 / meas) if rate else (p0, p1, meas)
             ks.setdefault(kind, []).append(1e4 * tm / t1 if t0 < tm else 0.0)
-    out: dict[str, Any] = {k: {"memory_passes": round(max(0.0, sum(v) / len(v)), 3), "rows": len(v), "per_row": [round(x, 3) for x in v]} for k, v in ks.items() if k != "gan"}
+    # the median: robust to an estimate or a badly scaling run among the rows of a family
+    out: dict[str, Any] = {k: {"memory_passes": round(max(0.0, statistics.median(v)), 3), "rows": len(v), "per_row": [round(x, 3) for x in v]}
+                           for k, v in ks.items() if k != "gan"}
     out["gan"] = fit_gan(cat)
     out["bands"] = fit_bands(cat)
     return out
