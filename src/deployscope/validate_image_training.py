@@ -353,6 +353,7 @@ def fit_gan(catalog: Any = None) -> dict[str, Any]:
     import numpy as np
 
     from .catalog.loader import default_catalog
+    from .physics import gan_layers as GL
     from .physics import image_training as IT
 
     cat = default_catalog(catalog)
@@ -388,7 +389,8 @@ def fit_gan(catalog: Any = None) -> dict[str, Any]:
         if gib is None:
             continue
         per_tensor = IT.activation_bytes_per_image(a, res, res, mem, prec) / mem.gan_tensors_per_layer
-        fixed = mem.framework_overhead_bytes + a.denoiser_params * 2 * (2 + 4 + 12 + mem.ema_bytes_per_param)  # G + D weights, grads, Adam, EMA
+        params = a.denoiser_params + GL.discriminator_params(a.denoiser.details, res)
+        fixed = mem.framework_overhead_bytes + params * (2 + 4 + 12 + mem.ema_bytes_per_param)  # G + D weights, grads, Adam, EMA
         kept.append(max(0.0, gib * 2**30 - fixed) / (micro * per_tensor))
     return {"mfu_ref": round(float(p[0]), 4), "fp32_share": round(float(p[1]), 4), "memory_passes": round(float(p[2]), 3),
             "layer_overhead_s": float(f"{p[3]:.3g}"), "rows": len(cases), "median_ape": round(float(np.median(ape)), 4),

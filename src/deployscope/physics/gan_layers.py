@@ -122,6 +122,22 @@ def generator_layers(arch_name: str, details: dict[str, Any], res: int, num_fp16
     return stylegan2_generator(details, res, num_fp16_res)
 
 
+def discriminator_params(details: dict[str, Any], res: int) -> float:
+    """Weights of the StyleGAN2 residual discriminator at `res` (fromRGB, per block two 3x3 convolutions
+    and a 1x1 skip, epilogue convolution and fully connected layers), biases included."""
+    base = float(details.get("discriminator_channel_base", details.get("channel_base", 32768)))
+    cmax = float(details.get("discriminator_channel_max", details.get("channel_max", 512)))
+    c0 = _chan(base, cmax, res)
+    n = 4.0 * c0
+    r = res
+    while r > 4:
+        c, cd = _chan(base, cmax, r), _chan(base, cmax, r // 2)
+        n += 9 * c * c + c + 9 * c * cd + cd + c * cd
+        r //= 2
+    c4 = _chan(base, cmax, 4)
+    return n + 9 * (c4 + 1) * c4 + c4 + 16 * c4 * c4 + c4 + c4 + 1
+
+
 def discriminator_layers(details: dict[str, Any], res: int, num_fp16_res: int) -> np.ndarray:
     return stylegan2_discriminator(details, res, num_fp16_res)
 

@@ -470,10 +470,11 @@ def estimate(model: Any, gpu: Any, gpus: int, job: ImageJob, catalog: Any = None
 
     # ---- trainable parameters and memory
     n_den = arch.denoiser_params
+    n_disc = GL.discriminator_params(arch.denoiser.details, max(s.width for s in job.stages)) if arch.kind == "gan" else 0.0
     if mrow.trainable == "all":
         trainable = n_den + (sum(c.params_b for c in arch.text_encoders) * 1e9 if job.train_text_encoder else 0.0)
         if arch.kind == "gan":
-            trainable = n_den * 2  # generator + a discriminator of about its size (StyleGAN2)
+            trainable = n_den + n_disc  # generator + its discriminator
     elif mrow.trainable == "adapters":
         trainable = lora_params(arch, mrow.lora_rank or 4)
     else:
@@ -485,7 +486,7 @@ def estimate(model: Any, gpu: Any, gpus: int, job: ImageJob, catalog: Any = None
         frozen += arch.vae.params_b * 1e9
     if job.train_text_encoder:
         frozen -= sum(c.params_b for c in arch.text_encoders) * 1e9
-    base_weights = (n_den * (2 if arch.kind == "gan" else 1)) * 2.0  # 16-bit weights of what runs forward and back
+    base_weights = (n_den + n_disc) * 2.0  # 16-bit weights of what runs forward and back
     ema_b = mem.ema_bytes_per_param if job.ema else 0.0
     act_per_img = max(activation_bytes_per_image(arch, s.width, s.height, mem, job.precision) for s in job.stages) * mrow.images_per_sample
     if job.checkpointing:
