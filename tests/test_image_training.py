@@ -410,3 +410,10 @@ def test_dit_forward_flops_match_the_published_figure():
     # DiT paper (arXiv:2212.09748) Table 4: DiT-XL/2 at 256 px, 118.6 Gflops (multiply-adds) per forward pass
     arch = IT.arch_of("DiT-XL-2", default_catalog())
     assert IT.denoiser_forward_flops(arch, 256, 256) == pytest.approx(2 * 118.6e9, rel=0.03)
+
+
+def test_gan_memory_matches_the_published_peak():
+    # configs.md: StyleGAN2 1024 px, 8 GPUs, 4 images per GPU: 7.3 GB; StyleGAN3-R 1024 px, 8 GPUs: 9.9 GB (maximum observed per GPU)
+    for model, gib in (("stylegan2", 7.3), ("stylegan3-r", 9.9)):
+        r = IT.estimate(model, "a100-sxm4-40gb", 8, job(2.5e7, "1024", global_batch=32, precision="fp16", micro_batch=4, zero=0))
+        assert r.memory_per_gpu_bytes / 2**30 == pytest.approx(gib, rel=0.35)
