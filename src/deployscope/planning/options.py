@@ -232,6 +232,7 @@ def cloud(inputs: Inputs, sizer: Sizer, verdicts: Verdicts) -> list[Candidate]:
     wanted = [PRICINGS[p] for p in scn.candidates.cloud_pricing]
     stale_days = stale_after_days(inputs.catalog)
     cands: list[tuple[float, Any, Any, str, float, Candidate]] = []
+    cannot: dict[tuple[str, str], tuple[Any, Any, str]] = {}  # (provider, gpu) -> the largest offer that cannot serve, why
     for row in inputs.catalog.cloud_instances:
         if scn.candidates.providers and row.provider not in scn.candidates.providers:
             continue
@@ -240,8 +241,12 @@ def cloud(inputs: Inputs, sizer: Sizer, verdicts: Verdicts) -> list[Candidate]:
         gpu = inputs.catalog.accelerators.find(row.gpu_id)
         if gpu is None:
             continue
-        pieces, _ = sizer.pieces(gpu.id, max_tp=row.gpu_count, exact=False)
+        pieces, why_not = sizer.pieces(gpu.id, max_tp=row.gpu_count, exact=False)
         if not pieces:
+            key2 = (row.provider, gpu.id)
+            if why_not and any(row.price(p) is not None for p in wanted) and (
+                    key2 not in cannot or row.gpu_count > cannot[key2][0].gpu_count):
+                cannot[key2] = (row, gpu, why_not)
             continue
         for pricing in wanted:
             price = row.price(pricing)
@@ -256,6 +261,7 @@ def cloud(inputs: Inputs, sizer: Sizer, verdicts: Verdicts) -> list[Candidate]:
     best_by: dict[tuple[str, str, str], tuple[float, Candidate]] = {}
     best_pricing: dict[str, float] = {}
     pruned = 0
+    untried: set[tuple[str, str]] = set()
     for lb, row, gpu, pricing, price, opt in cands:
         key = (row.provider, row.gpu_id, pricing)
         if lb == math.inf:  # excluded by policy: keep one per key, with screening figures
@@ -265,9 +271,13 @@ def cloud(inputs: Inputs, sizer: Sizer, verdicts: Verdicts) -> list[Candidate]:
             continue
         if lb > best_pricing.get(pricing, math.inf) or (key in best_by and lb > best_by[key][0]):
             pruned += 1
+            untried.add((row.provider, row.gpu_id))  # might serve: never listed as unable to
             continue
-        pieces, _ = sizer.pieces(gpu.id, max_tp=row.gpu_count, exact=True)
-        if not pieces:
+        pieces, why_not = sizer.pieces(gpu.id, max_tp=row.gpu_count, exact=True)
+        if not pieces:  # fits at the max-throughput point but no load meets the targets
+            key2 = (row.provider, gpu.id)
+            if why_not and (key2 not in cannot or row.gpu_count >= cannot[key2][0].gpu_count):
+                cannot[key2] = (row, gpu, why_not)
             continue
         o = _cloud(inputs, row, gpu, pieces, pricing, price, stale_days)
         val = base_npv(inputs, o)
@@ -277,7 +287,22 @@ def cloud(inputs: Inputs, sizer: Sizer, verdicts: Verdicts) -> list[Candidate]:
     if pruned:
         inputs.warnings.append(f"{pruned} cloud offer(s) not sized in detail: even at their max-throughput capacity they cost "
                                "more than the best offer of the same pricing")
-    return [o for _, o in best_by.values()]
+    served = {(k[0], k[1]) for k in best_by} | untried
+    return [o for _, o in best_by.values()] + [
+        _cloud_cannot(inputs, row, gpu, why) for key, (row, gpu, why) in cannot.items() if key not in served]
+
+
+def _cloud_cannot(inputs: Inputs, row: Any, gpu: Any, why_not: str) -> Candidate:
+    """A cloud offer that cannot serve the scenario (its largest instance of that GPU at that provider),
+    listed with the binding constraint so the plan says why no cloud option fits."""
+    return Candidate(
+        id=f"cloud-{row.provider}-{row.instance_type}".replace("/", "_").replace(" ", "_"),
+        label=f"{row.provider} {row.instance_type} ({row.gpu_count}x {gpu.name})",
+        placement="cloud", detail=row_placement(inputs, row), provider=row.provider,
+        parts=[policy_part(row, "cloud")], cost=Uncosted(), perf=NoPerformance(gpu.id),
+        sources=[inputs.source("cloud_instances", row), inputs.source("accelerators", gpu)],
+        gpu=gpu.id, pieces=[], excluded=[binding_reason(why_not)],
+    )
 
 
 def _cloud(inputs: Inputs, row: Any, gpu: Any, pieces: list[Piece], pricing: str, price: float, stale_days: int) -> Candidate:
@@ -399,8 +424,12 @@ def api(inputs: Inputs, clouds: list[Candidate], verdicts: Verdicts) -> list[Can
             if note.startswith("latency unknown"):
                 note += "; the TTFT/TPOT targets cannot be checked for this option"
             if r.ttft_s is not None and r.ttft_s > scn.targets.ttft_p95_s:
-                opt.excluded.append(f"latency (TTFT): {r.id} publishes a median TTFT of {r.ttft_s:g} s, above the "
+                opt.excluded.append(f"latency (TTFT): {r.id} has a published TTFT of {r.ttft_s:g} s, above the "
                                     f"{scn.targets.ttft_p95_s:g} s p95 target ({r.latency_source})")
+            if r.output_tokens_per_s is not None and 1.0 / r.output_tokens_per_s > scn.targets.tpot_p95_s:
+                opt.excluded.append(f"latency (TPOT): {r.id} has a published output speed of {r.output_tokens_per_s:g} tokens/s "
+                                    f"({1.0 / r.output_tokens_per_s:.3g} s per token), slower than the {scn.targets.tpot_p95_s:g} s "
+                                    f"p95 TPOT target ({r.latency_source})")
             opt.warnings.append(note)
         if scn.training and cloud_for_batch is None:
             opt.excluded.append("the training jobs need GPUs, and no cloud instance can run them")
@@ -511,6 +540,12 @@ def enumerate_candidates(inputs: Inputs, sizer: Sizer, hw: Hardware, verdicts: V
         inputs.warnings.append(
             f"no self-hosted option can serve this scenario: the binding constraint is {' / '.join(kinds)} on every GPU "
             f"type ({', '.join(c.gpu or c.id for c in cannot)}); see each on-prem option's reason")
+    cloud_cannot = [c for c in clouds if c.excluded and not c.pieces]
+    if clouds and len(cloud_cannot) == len(clouds):
+        kinds = sorted({c.excluded[0].split(":", 1)[0] for c in cloud_cannot})
+        inputs.warnings.append(
+            f"no cloud offer can serve this scenario: the binding constraint is {' / '.join(kinds)} on every offer "
+            f"({len(cloud_cannot)} provider x GPU type(s)); see each cloud option's reason")
     if not table:
         raise DeployscopeError(
             "no option can serve this scenario: no GPU in the catalog meets the targets and no API serves the model",
