@@ -93,3 +93,19 @@ def test_the_team_floor_must_be_paid_by_the_base():
     # one server at 5,000 would win (9,380 < 13,140) but an owned fleet also needs 4,000 a year of staff
     r = sized(demand_gpus=[[1, 1, 1, 3]], server_usd=5_000.0, fixed_usd_per_year_if_owned=4_000.0)
     assert r.base_servers == (0,) and r.npv_usd == pytest.approx(13_140.0)
+
+
+def test_the_redundancy_spare_serves_nothing_hand_computed():
+    # 1-GPU servers at 1,000, burst 1 USD per GPU-hour, 2 GPUs busy all year (one hour standing for 8,760)
+    # no spare: 2 servers, 2,000; one spare GPU: 3 servers (2 serve, 1 idle), 3,000 beats any burst
+    assert sized(demand_gpus=[[2.0]], server_usd=1_000.0).base_servers == (2,)
+    r = sized(demand_gpus=[[2.0]], server_usd=1_000.0, spare_gpus=1)
+    assert r.base_servers == (3,) and r.npv_usd == pytest.approx(3_000.0)
+    assert r.onprem_gpu_hours == (2 * 8_760.0,) and r.burst_gpu_hours == (0.0,)
+    # a fixed base of 2 servers with a spare serves 1 GPU: 2,000 + 8,760 of burst
+    r = sized(demand_gpus=[[2.0]], server_usd=1_000.0, spare_gpus=1, fixed_base=[2])
+    assert r.npv_usd == pytest.approx(10_760.0) and r.burst_gpu_hours == (8_760.0,)
+    # the spare draws idle power only: 8-GPU server, idle 1 kW, max 3 kW, 0.1 USD/kWh, PUE 1; 6 GPUs busy + 2 spare
+    r = sized(demand_gpus=[[6.0]], gpus_per_server=8, server_usd=1.0, spare_gpus=2, idle_kw=1.0, max_kw=3.0,
+              tariff_usd_per_kwh=0.1, fixed_base=[1])
+    assert r.npv_usd == pytest.approx(1.0 + (1.0 + 6 / 8 * 2.0) * 8_760 * 0.1)

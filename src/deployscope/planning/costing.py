@@ -91,6 +91,7 @@ class OnPremCost:
     fleet: dict[str, Any] | None = None  # a hybrid's chosen base: GPUs installed per year by GPU type
     served_share: Any = None  # a hybrid's base: share of the volume it serves, per year
     busy: list[float] | None = None  # a hybrid's base: busy share of its GPUs per year
+    batch_pieces: list[Piece] | None = None  # a hybrid: training / batch pipelines on-prem besides the fixed base
     servers: dict[str, Any] = field(init=False)
     weights_tb: float = field(init=False)
     util_base: list[float] = field(init=False)
@@ -113,17 +114,25 @@ class OnPremCost:
             and bool(needs_scale_out_fabric(pc.fixed_gpus, self.servers[pc.gpu].gpu_slots))
         )
 
+    def fleet_need(self, f: Factors) -> dict[str, Any]:
+        """GPUs owned per year by type: sized from the pieces, or a hybrid's fixed base (the same servers
+        in every draw) plus its batch work sized as the pure on-prem option sizes it."""
+        f = f.broadcast()
+        if self.fleet is None:
+            return gpus_per_year(self.inputs, self.pieces, f, self.base_share)
+        shape = (np.size(f.demand), self.inputs.H) if np.ndim(f.demand) else (self.inputs.H,)
+        need = {g: np.broadcast_to(np.asarray(v, dtype=float), shape) for g, v in self.fleet.items()}
+        for g, v in (gpus_per_year(self.inputs, self.batch_pieces, f) if self.batch_pieces else {}).items():
+            need[g] = need.get(g, 0.0) + np.broadcast_to(np.asarray(v, dtype=float), shape)
+        return need
+
     def __call__(self, f: Factors) -> Any:
         inputs, hw = self.inputs, self.hardware
         cat = inputs.catalog
         H = inputs.H
         storage, switch, fabric = self.storage, self.switch, self.fabric
         f = f.broadcast()
-        if self.fleet is not None:  # a fixed fleet (the hybrid's base): the same servers in every draw
-            shape = (np.size(f.demand), H) if np.ndim(f.demand) else (H,)
-            need = {g: np.broadcast_to(np.asarray(v, dtype=float), shape) for g, v in self.fleet.items()}
-        else:
-            need = gpus_per_year(inputs, self.pieces, f, self.base_share)
+        need = self.fleet_need(f)
         capex_y: list[dict[str, Any]] = [dict() for _ in range(H)]  # purchase for year k+1
         avg_w_y: list[Any] = [0.0] * H
         prov_y: list[Any] = [0.0] * H

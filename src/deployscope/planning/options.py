@@ -485,19 +485,27 @@ def hybrid(inputs: Inputs, hw: Hardware, on_prems: list[Candidate], bursts: list
     burst_api = sorted([a for a in ok if a.placement == "api" and not a.frontier], key=lambda o: base_npv(inputs, o))
     burst_cloud = sorted([c for c in ok if c.placement == "cloud" and c.pricing == "on_demand"], key=lambda o: base_npv(inputs, o))
     picks = burst_api[:1] + burst_cloud[:1]
+    if not inputs.demands and (inputs.scenario.pipelines or inputs.scenario.training):
+        inputs.warnings.append("no hybrid option: a hybrid splits served requests hour by hour between an on-prem base and a "
+                               "burst, and this scenario has only batch work (training jobs, pipelines), which the on-prem and "
+                               "cloud options cost whole")
+        return []
+    if ranked and not picks and inputs.demands:
+        inputs.warnings.append("no hybrid option: no burst (a hosted API or an on-demand cloud offer) is allowed for this "
+                               "scenario, so an on-prem base has nothing to burst to")
     if not ranked or not picks or not inputs.demands:
         return []
     out = []
     for o in ranked[: search.hybrid_on_prem]:
         g = o.gpu
-        if g is None or any(pc.kind not in ("llm", "diffusion") for pc in o.pieces):
-            continue  # batch work (training, pipelines) has no hourly burst to split
+        if g is None:
+            continue
         for b in picks[: search.hybrid_bursts]:
             spec = burst_spec(inputs, o.pieces, b)
             if spec is None:
                 continue
             inputs.evaluated += 1
-            cost = HybridCost(inputs, hw, o.pieces, g, spec)
+            cost, batch_note = hybrid_cost(inputs, hw, o, b, g, spec)
             sz = cost.sizing
             if sz.base_servers[-1] == 0 or sum(sz.burst_gpu_hours) <= 0:
                 same = b.id if sz.base_servers[-1] == 0 else o.id
@@ -518,9 +526,36 @@ def hybrid(inputs: Inputs, hw: Hardware, on_prems: list[Candidate], bursts: list
             )
             per_year = ", ".join(str(n) for n in sz.base_servers)
             cand.warnings.append(
-                f"hybrid base: {per_year} {srv.id if srv else g} server(s) by year (whole servers, never sold); {sz.why}")
+                f"hybrid base: {per_year} {srv.id if srv else g} server(s) by year (whole servers, never sold); {sz.why}"
+                + (f"; {cost.spare} GPU(s) of the base held back as the {inputs.scenario.availability.redundancy} spare, "
+                   "as in the on-prem option" if cost.spare else ""))
+            if batch_note:
+                cand.warnings.append(batch_note)
+            if cost.batch_rented is not None:
+                cand.parts = cand.parts + [p for p in getattr(b, "parts", []) if p not in cand.parts]
             out.append(cand)
     return out
+
+
+def hybrid_cost(inputs: Inputs, hw: Hardware, o: Candidate, b: Candidate, g: str, spec: Any) -> tuple[HybridCost, str | None]:
+    """A hybrid's cost model. Training jobs and batch pipeline stages go where a pure option would run
+    them more cheaply at the base inputs: on-prem as the on-prem option sizes them, or rented on demand as
+    the burst option rents them; the note says which and what the other would have cost."""
+    batch = [pc.name for pc in o.pieces if pc.kind in ("training", "pipeline")]
+    on_prem = HybridCost(inputs, hw, o.pieces, g, spec)
+    if not batch:
+        return on_prem, None
+    rent = b.batch_cost if b.placement == "cloud" else getattr(b.cost, "batch", None)
+    names = ", ".join(batch)
+    if rent is None:
+        return on_prem, (f"hybrid batch work ({names}) on-prem, sized and costed as in {o.id}: {b.id} rents no GPUs for it")
+    rented = HybridCost(inputs, hw, o.pieces, g, spec, batch_rented=rent)
+    npv_on, npv_rent = (float(np.asarray(inputs.npv(c(Factors())))) for c in (on_prem, rented))
+    if npv_rent < npv_on:
+        return rented, (f"hybrid batch work ({names}) rented on demand as {b.id} rents it: NPV {npv_rent:,.0f} USD, "
+                        f"against {npv_on:,.0f} USD with it on-prem as in {o.id}")
+    return on_prem, (f"hybrid batch work ({names}) on-prem, sized and costed as in {o.id}: NPV {npv_on:,.0f} USD, "
+                     f"against {npv_rent:,.0f} USD renting it on demand as {b.id} does")
 
 
 # ------------------------------------------------------------------------------ the table

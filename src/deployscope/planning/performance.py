@@ -43,7 +43,7 @@ class OnPremPerformance:
         inputs, hw, pieces, base_share = self.inputs, self.hardware, self.pieces, self.base_share
         f = Factors()
         base = self.base_cost
-        need = dict(base.fleet) if base is not None and base.fleet is not None else gpus_per_year(inputs, pieces, f, base_share)
+        need = base.fleet_need(f) if base is not None else gpus_per_year(inputs, pieces, f, base_share)
         comps = []
         quality = 0.0
         ttft = tpot = img_lat = None
