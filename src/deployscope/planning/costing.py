@@ -107,6 +107,17 @@ class OnPremCost:
         self.storage, self.switch, self.fabric = self.hardware.storage_row(), self.hardware.switch_row(), self.hardware.fabric_row()
         self.weights_tb = self.hardware.storage_tb(self.pieces)
         self.util_base = self.busy if self.busy is not None else utilization(self.inputs, self.pieces, self.base_share)
+        per_fte = self.inputs.catalog.economic_defaults.find("staff.gpus_per_fte")
+        if per_fte is not None and self.inputs.scenario.economics.staff_fte is None:
+            self.inputs.assume("staff.gpus_per_fte", float(per_fte.value), per_fte, unit="GPUs/FTE",
+                               note="assumption: on-prem staff grows by one FTE per this many GPUs above the floor; override: "
+                                    "economics.staff_fte in the scenario fixes the staff, or the staff.gpus_per_fte row in a "
+                                    "user catalog (economic_defaults.yaml in --catalog DIR)")
+        if self.switch is not None:
+            self.inputs.assume(f"network.{self.switch.id}.price_usd", float(self.switch.price_usd), self.switch, unit="USD per switch",
+                               note=f"assumption: one Ethernet switch per {self.switch.ports or 32} servers when a fleet has more "
+                                    "than one server, at a derived price; override: your quote as this row in a user catalog "
+                                    "(network.yaml in --catalog DIR)")
         # a scale-out fabric only for training jobs that span servers (a job on one server needs none)
         self.training_gpus = sum(
             pc.fixed_gpus for pc in self.pieces
