@@ -61,14 +61,15 @@ def test_whole_instances_for_cloud_bursts_and_energy():
     price=st.floats(1_000, 400_000),
     burst=st.floats(0.1, 20),
     rate=st.floats(0, 0.2),
+    spare=st.integers(0, 4),
 )
-def test_hybrid_never_costs_more_than_the_better_pure_part(demand, slots, price, burst, rate):
+def test_hybrid_never_costs_more_than_the_better_pure_part(demand, slots, price, burst, rate, spare):
     kw = {"demand_gpus": demand, "gpus_per_server": slots, "server_usd": price, "fixed_usd_per_server_year": price * 0.1,
               "idle_kw": 1.0, "max_kw": 5.0, "tariff_usd_per_kwh": 0.1, "pue": 1.3, "burst_usd_per_gpu_hour": burst,
-              "discount_rate": rate, "depreciation_years": 5.0}
+              "discount_rate": rate, "depreciation_years": 5.0, "spare_gpus": spare}
     best = size_hybrid_base(**kw)
     peak = max(max(d) for d in demand)
-    n = math.ceil(peak / slots - 1e-9)
+    n = math.ceil((peak + spare) / slots - 1e-9)  # the pure on-prem fleet: the peak plus the spare
     all_burst = size_hybrid_base(**kw, max_servers=0).npv_usd
     all_onprem = size_hybrid_base(**kw, fixed_base=[n] * len(demand)).npv_usd  # the peak's servers from year 1
     assert best.npv_usd <= min(all_burst, all_onprem) + 1e-6
