@@ -92,6 +92,8 @@ def test_a_hybrid_costs_the_training_jobs_like_a_pure_option_and_says_where(lamb
     # 12 days a year of 8 GPUs: renting them as the cloud burst does beats buying a server for them
     assert "rented on demand as cloud-lambda-gpu_8x_h100_sxm5-on_demand rents it" in note
     assert any(k.startswith("batch.") for f in hyb.cash_flows for k in f.breakdown)
+    (job,) = [c for c in hyb.performance.components if c.kind == "training"]
+    assert job.placement == "cloud" and job.cost_basis == "lambda gpu_8x_h100_sxm5 on-demand rates"
     without = next(o for o in lambda_plan.options if o.placement == "hybrid")
     cloud_with = next(o for o in p.options if o.placement == "cloud")
     cloud_without = next(o for o in lambda_plan.options if o.placement == "cloud")
@@ -109,6 +111,8 @@ def test_a_hybrid_keeps_busy_training_on_prem_as_the_on_prem_option_sizes_it():
     assert "on-prem, sized and costed as in on_prem-h100-sxm-80gb" in note
     # the training GPUs are owned beside the base: its 8 GPUs and the job's 8
     assert hyb.performance.gpus == 16 and not any(k.startswith("batch.") for f in hyb.cash_flows for k in f.breakdown)
+    (job,) = [c for c in hyb.performance.components if c.kind == "training"]
+    assert job.placement == "on_prem" and job.cost_basis.startswith("8 of the fleet's 16 GPUs")
 
 
 def test_a_batch_only_scenario_says_why_it_has_no_hybrid():

@@ -23,7 +23,7 @@ from ..result import Performance, Source
 from .candidates import Candidate, Demand, Factors, Piece
 from .costing import ApiCost, CloudCost, OnPremCost, Uncosted, row_cost
 from .hardware import Hardware
-from .hybrid import HybridCost, burst_spec
+from .hybrid import HybridCost, burst_spec, serving_pieces
 from .inputs import Inputs
 from .performance import ApiPerformance, CloudPerformance, OnPremPerformance, WithRentedTraining
 from .pipelines import PipelineApiCost, PipelineApiPerformance, stage_volumes
@@ -525,7 +525,7 @@ def hybrid(inputs: Inputs, hw: Hardware, on_prems: list[Candidate], bursts: list
                 id=f"hybrid-{g}+{b.id}", label=label,
                 placement="hybrid", detail=f"{o.detail}+{b.detail}", provider=b.provider,
                 parts=o.parts + b.parts, cost=cost,
-                perf=OnPremPerformance(inputs, hw, o.pieces, base_cost=cost.base),
+                perf=hybrid_performance(inputs, hw, o, b, cost),
                 sources=o.sources + b.sources, gpu=g, pieces=o.pieces, excluded=list(o.excluded),
                 warnings=list(b.warnings), stale_prices=list(b.stale_prices),
                 quality_delta=max(o.quality_delta, b.quality_delta), latency_s=o.latency_s, frontier=b.frontier,
@@ -562,6 +562,13 @@ def hybrid_cost(inputs: Inputs, hw: Hardware, o: Candidate, b: Candidate, g: str
                         f"against {npv_on:,.0f} USD with it on-prem as in {o.id}")
     return on_prem, (f"hybrid batch work ({names}) on-prem, sized and costed as in {o.id}: NPV {npv_on:,.0f} USD, "
                      f"against {npv_rent:,.0f} USD renting it on demand as {b.id} does")
+
+
+def hybrid_performance(inputs: Inputs, hw: Hardware, o: Candidate, b: Candidate, cost: HybridCost) -> Any:
+    """The base's performance; training the hybrid rents is shown as the burst option rents it."""
+    if cost.batch_rented is None:
+        return OnPremPerformance(inputs, hw, o.pieces, base_cost=cost.base)
+    return WithRentedTraining(OnPremPerformance(inputs, hw, serving_pieces(o.pieces), base_cost=cost.base), b)
 
 
 # ------------------------------------------------------------------------------ the table
