@@ -24,12 +24,12 @@ def test_long_prompts_list_every_on_prem_option_with_the_latency_reason():
     p = deployscope.plan(d)
     on_prem = [o for o in p.options if o.placement == "on_prem"]
     assert on_prem and all(not o.allowed for o in on_prem)
-    assert all(o.excluded_because[0].startswith("latency (TTFT/TPOT):") for o in on_prem)
+    assert all(o.excluded_because[0].startswith("latency (TTFT and TPOT):") for o in on_prem)
     assert any(w.startswith("no self-hosted option can serve this scenario: the binding constraint is latency") for w in p.warnings)
     rec = p.option(p.recommended)
     assert rec.placement == "api"
     assert any(w.startswith("latency unknown") and "cannot be checked" in w for w in rec.warnings)
-    assert "latency (TTFT/TPOT)" in " ".join(p.rationale.reasons)
+    assert "latency (TTFT and TPOT)" in " ".join(p.rationale.reasons)
 
 
 def test_a_model_that_fits_no_server_names_memory(capsys, tmp_path):
@@ -62,14 +62,14 @@ def test_long_prompts_list_cloud_offers_that_cannot_meet_the_target_with_the_rea
     assert cloud and all(not o.allowed and o.npv is None for o in cloud)
     # the 8-GPU H100 instance holds the model but no load meets the TTFT target: listed with that reason
     p5 = p.option("cloud-aws-p5.48xlarge")
-    assert p5.excluded_because[0].startswith("latency (TTFT/TPOT):") and "TTFT p99" in p5.excluded_because[0]
+    assert p5.excluded_because[0].startswith("latency (TTFT and TPOT):") and "TTFT p99" in p5.excluded_because[0]
     # a single-GPU instance cannot hold the model: memory
     assert any(o.excluded_because[0].startswith("memory:") for o in cloud)
-    assert any(w.startswith("no cloud offer can serve this scenario: the binding constraint is latency (TTFT/TPOT) / memory")
+    assert any(w.startswith("no cloud offer can serve this scenario: the binding constraint is latency (TTFT and TPOT) / memory")
                for w in p.warnings)
     reasons = " ".join(p.rationale.reasons)
-    assert "No on-prem option can serve this scenario; the binding constraint: latency (TTFT/TPOT) (5 option(s))" in reasons
-    assert "No cloud option can serve this scenario; the binding constraint: latency (TTFT/TPOT)" in reasons
+    assert "No on-prem option can serve this scenario; the binding constraint: latency (TTFT and TPOT) (5 option(s))" in reasons
+    assert "No cloud option can serve this scenario; the binding constraint: latency (TTFT and TPOT)" in reasons
     assert "Latency unknown: no published latency for this API is in the catalog" in reasons
 
 
@@ -112,3 +112,14 @@ def test_a_published_output_speed_slower_than_the_tpot_target_excludes_the_api(t
     assert not o.allowed
     assert any(r.startswith("latency (TPOT): gemini-2.5-flash-lite has a published output speed of 10 tokens/s (0.1 s per token), "
                             "slower than the 0.05 s p95 TPOT target") for r in o.excluded_because)
+
+
+def test_the_binding_latency_target_is_named_ttft_when_only_ttft_is_missed():
+    d = saas()
+    d["workloads"][0]["input_tokens"] = {"mean": 120_000}
+    d["targets"]["tpot_p95_s"] = 1.0  # decode is fast enough; only the long prefill misses its target
+    d["candidates"] = {"placements": ["on_prem", "api"]}
+    p = deployscope.plan(d)
+    on_prem = [o for o in p.options if o.placement == "on_prem"]
+    assert on_prem and all(o.excluded_because[0].startswith("latency (TTFT): ") for o in on_prem)
+    assert "the binding constraint: latency (TTFT) (5 option(s))" in " ".join(p.rationale.reasons)

@@ -378,7 +378,8 @@ def _rationale(ctx: Inputs, best: Option | None, allowed: list[Option], options:
 
 
 #: the constraints a sizing failure names first (planning.options.binding_reason)
-SIZING_KINDS = ("memory", "latency (TTFT/TPOT)", "latency (TTFT)", "latency (TPOT)", "image latency", "deadline", "quality floor", "facility")
+SIZING_KINDS = ("memory", "latency (TTFT/TPOT)", "latency (TTFT)", "latency (TPOT)", "latency (TTFT and TPOT)", "image latency",
+                "deadline", "quality floor", "facility")
 
 
 def binding_constraints(options: list[Option]) -> list[str]:

@@ -10,6 +10,7 @@ the best exact cost found: those cannot win and are reported as pruned.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,11 +139,26 @@ class NoPerformance:
         return Performance(gpu=self.gpu)
 
 
-def binding_reason(reason: str) -> str:
-    """The constraint a sizing failure names, first: memory, TTFT/TPOT, image latency, deadline."""
+def latency_kind(reason: str, targets: Any = None) -> str:
+    """Which latency target a 'no load meets the targets' reason misses: TTFT, TPOT or both."""
+    if targets is None:
+        return "latency (TTFT/TPOT)"
+    ttft = re.search(r"TTFT p\d+ ([0-9.eE+-]+) s", reason)
+    tpot = re.search(r"TPOT ([0-9.eE+-]+) s", reason)
+    missed = []
+    if ttft and float(ttft.group(1)) > targets.ttft_p95_s:
+        missed.append("TTFT")
+    if tpot and float(tpot.group(1)) > targets.tpot_p95_s:
+        missed.append("TPOT")
+    return f"latency ({' and '.join(missed)})" if missed else "latency (TTFT/TPOT)"
+
+
+def binding_reason(reason: str, targets: Any = None) -> str:
+    """The constraint a sizing failure names, first: memory, TTFT and/or TPOT (when the scenario's
+    ``targets`` are given: the one(s) even a trickle of load misses), image latency, deadline."""
     low = reason.lower()
     if "ttft" in low or "tpot" in low:
-        kind = "latency (TTFT/TPOT)"
+        kind = latency_kind(reason, targets)
     elif "fit" in low or "memory" in low or "per replica, more than" in low:
         kind = "memory"
     elif "image takes" in low:
@@ -170,7 +186,7 @@ def _on_prem(inputs: Inputs, sizer: Sizer, hw: Hardware, g: str, exact: bool) ->
             id=f"on_prem-{g}", label=f"On-prem {gpu.name}", placement="on_prem", detail=detail, provider=None,
             parts=[{"kind": "on_prem", "name": g, "network": "air_gapped" if net == "air_gapped" else "connected"}],
             cost=Uncosted(), perf=NoPerformance(g), sources=[inputs.source("accelerators", gpu)],
-            gpu=g, pieces=[], excluded=[binding_reason(why_not)],
+            gpu=g, pieces=[], excluded=[binding_reason(why_not, inputs.scenario.targets)],
         )
     tps = {pc.gpu: max(pc.per_replica_gpus, 1) for pc in pieces if pc.gpu is not None}
     excluded: list[str] = []
@@ -301,7 +317,7 @@ def _cloud_cannot(inputs: Inputs, row: Any, gpu: Any, why_not: str) -> Candidate
         placement="cloud", detail=row_placement(inputs, row), provider=row.provider,
         parts=[policy_part(row, "cloud")], cost=Uncosted(), perf=NoPerformance(gpu.id),
         sources=[inputs.source("cloud_instances", row), inputs.source("accelerators", gpu)],
-        gpu=gpu.id, pieces=[], excluded=[binding_reason(why_not)],
+        gpu=gpu.id, pieces=[], excluded=[binding_reason(why_not, inputs.scenario.targets)],
     )
 
 
