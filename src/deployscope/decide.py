@@ -383,8 +383,10 @@ SIZING_KINDS = ("memory", "latency (TTFT/TPOT)", "latency (TTFT)", "latency (TPO
 
 
 def binding_constraints(options: list[Option]) -> list[str]:
-    """For each self-hosted placement with no allowed option, the constraint that ruled every one out
-    (memory, TTFT/TPOT, facility...), so the rationale says what decided the answer."""
+    """For each self-hosted placement whose every option fails to serve the scenario, the constraint
+    that ruled them out (memory, TTFT/TPOT, facility...), so the rationale says what decided the
+    answer. A placement where some option could serve but is excluded (policy, spot) is left to the
+    exclusion reasons."""
     out = []
     for pl, word in (("on_prem", "on-prem"), ("cloud", "cloud")):
         mine = [o for o in options if o.placement == pl]
@@ -395,8 +397,8 @@ def binding_constraints(options: list[Option]) -> list[str]:
             first = o.excluded_because[0] if o.excluded_because else "excluded"
             kind = first.split(":", 1)[0]
             kinds.setdefault(kind if kind in SIZING_KINDS else "policy", []).append(o.label)
-        if set(kinds) == {"policy"}:
-            continue  # policy exclusions are explained by the verdicts
+        if "policy" in kinds:
+            continue  # some could serve but the policy or a limit rules them out: the verdicts explain it
         parts = [f"{k} ({len(v)} option(s))" for k, v in sorted(kinds.items(), key=lambda kv: -len(kv[1]))]
         example = next(o for o in mine if o.excluded_because and o.excluded_because[0].split(":", 1)[0] in SIZING_KINDS)
         out.append(f"No {word} option can serve this scenario; the binding constraint: {', '.join(parts)}. "
