@@ -123,3 +123,17 @@ def test_the_binding_latency_target_is_named_ttft_when_only_ttft_is_missed():
     on_prem = [o for o in p.options if o.placement == "on_prem"]
     assert on_prem and all(o.excluded_because[0].startswith("latency (TTFT): ") for o in on_prem)
     assert "the binding constraint: latency (TTFT) (5 option(s))" in " ".join(p.rationale.reasons)
+
+
+def test_a_facility_too_small_for_every_fleet_is_named_as_the_binding_constraint():
+    d = saas()
+    d["economics"]["facility_limits"] = {"power_available_kw": 5}
+    d["candidates"] = {"placements": ["on_prem", "api"]}
+    p = deployscope.plan(d)
+    on_prem = [o for o in p.options if o.placement == "on_prem"]
+    assert on_prem and all(not o.allowed for o in on_prem)
+    # facility reasons name the power the fleet needs against what the site has; the rationale names the constraint
+    assert any(o.excluded_because[0].startswith("facility: needs") and "5 kW the facility has" in o.excluded_because[0]
+               for o in on_prem)
+    reasons = " ".join(p.rationale.reasons)
+    assert "No on-prem option can serve this scenario; the binding constraint: facility" in reasons
