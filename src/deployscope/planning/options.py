@@ -499,8 +499,9 @@ def pipeline_api(inputs: Inputs, cloud_for_batch: Candidate | None = None) -> li
 # ------------------------------------------------------------------------------ hybrids
 def hybrid(inputs: Inputs, hw: Hardware, on_prems: list[Candidate], bursts: list[Candidate], verdicts: Verdicts) -> list[Candidate]:
     """An on-prem base chosen by NPV over each year's hourly load (whole servers, every GPU used
-    first), bursting the hours and volume above it to the cheapest allowed API or on-demand cloud
-    fleet (planning.hybrid)."""
+    first, the redundancy spare held as on-prem), bursting the hours and volume above it to the
+    cheapest allowed API or on-demand cloud fleet; training and batch pipelines costed on-prem or
+    rented, whichever is cheaper (planning.hybrid, hybrid_cost)."""
     search = inputs.search
     ranked = sorted([o for o in on_prems if not o.excluded], key=lambda o: base_npv(inputs, o))
     ok = [o for o in bursts if not o.excluded and verdicts.allows(o)]  # bursts the policy allows
