@@ -417,3 +417,11 @@ def test_gan_memory_matches_the_published_peak():
     for model, gib in (("stylegan2", 7.3), ("stylegan3-r", 9.9)):
         r = IT.estimate(model, "a100-sxm4-40gb", 8, job(2.5e7, "1024", global_batch=32, precision="fp16", micro_batch=4, zero=0))
         assert r.memory_per_gpu_bytes / 2**30 == pytest.approx(gib, rel=0.35)
+
+
+def test_stylegan3_generates_with_more_flops_than_stylegan2():
+    from deployscope.physics.diffusion import estimate as gen
+
+    sg2 = gen("stylegan2", "a100-sxm4-80gb", resolution=(1024, 1024))
+    sg3 = gen("stylegan3-t", "a100-sxm4-80gb", resolution=(1024, 1024))
+    assert sg3.flops_per_image > 1.5 * sg2.flops_per_image

@@ -51,6 +51,7 @@ import numpy as np
 from ..catalog.error_bands import find_band
 from ..catalog.loader import default_catalog
 from ..errors import DeployscopeError
+from . import gan_layers as GL
 
 QUANTS = ("fp32", "fp16", "bf16", "fp8", "int8")
 ENGINES = ("pytorch", "pytorch-compiled", "tensorrt")
@@ -386,12 +387,15 @@ def estimate(
     use_cfg = False
     text_f = 0.0
     if spec.modality == "gan":
-        if den.arch != "stylegan":
-            raise DeployscopeError(f"GAN architecture {den.arch!r} not modelled", field="model", value=spec.id, allowed="stylegan")
+        if den.arch not in ("stylegan", "stylegan3"):
+            raise DeployscopeError(f"GAN architecture {den.arch!r} not modelled", field="model", value=spec.id, allowed="stylegan, stylegan3")
         gres = int(den.details.get("resolution", w))
         if (w, h) != (gres, gres):
             raise DeployscopeError(f"{spec.id} generates {gres}x{gres} images only", field="resolution", value=f"{w}x{h}", allowed=f"{gres}x{gres}")
-        den_f_call = stylegan2_flops(den.details) * batch
+        if den.arch == "stylegan3":  # alias-free layers: convolutions + FIR up/downsampling filters (gan_layers)
+            den_f_call = GL.flops(GL.stylegan3_generator(den.details, gres, int(den.details.get("num_fp16_res", 4)))) * batch
+        else:
+            den_f_call = stylegan2_flops(den.details) * batch
         calls = 1
         step_b = batch
         vae_f = 0.0
