@@ -11,10 +11,12 @@ with the same counters as image generation, :mod:`deployscope.physics.diffusion`
   precomputed (x 3 when the text encoder is trained), + the VAE encoder unless the latents are
   precomputed;
 * **GAN**: per real image shown to the discriminator, ``generator_passes`` generator and
-  ``discriminator_passes`` discriminator forward-pass equivalents, plus the lazy regularization
-  share (StyleGAN2 training loop; catalog ``image_training`` gan row).
+  ``discriminator_passes`` discriminator forward-pass equivalents, plus lazy R1 (and, for
+  StyleGAN2, path-length) regularization passes (catalog ``image_training`` gan row); the layers
+  of StyleGAN2/StyleGAN3 generators and the residual discriminator from :mod:`.gan_layers`.
 
-Time: FLOPs / (peak FLOP/s of the precision x the architecture's fitted share of peak), the share
+Time (GANs: a roofline per layer instead, see :func:`gan_seconds_per_image`): FLOPs / (peak
+FLOP/s of the precision x the architecture's fitted share of peak), the share
 scaled by a cluster term ``(max(gpus, ref) / ref)^-exponent``, a small-batch term
 ``positions / (positions + half)`` (latent positions on a GPU per micro-batch) and the network
 factor of :mod:`deployscope.physics.training` (data-parallel gradient traffic against the step's
