@@ -213,9 +213,15 @@ def _on_prem(inputs: Inputs, sizer: Sizer, hw: Hardware, g: str, exact: bool) ->
                 opt.warnings.append(w)
         for gg in {pc.gpu for pc in pieces if pc.gpu is not None}:
             srv, _ = hw.server_for(gg, tps.get(gg, 1))
-            if srv is not None and srv.id not in inputs.scenario.economics.hardware_prices:
-                opt.stale_prices += [w for w in price_age_warnings([srv], "servers", catalog=inputs.catalog)
-                                     if w not in opt.stale_prices]
+            if srv is None:
+                continue
+            quoted = inputs.scenario.economics.hardware_prices
+            dated = [] if srv.id in quoted else [("servers", srv)]
+            gpu_row = inputs.catalog.accelerators.find(gg)
+            if gpu_row is not None and gpu_row.price_usd is not None and not srv.includes_gpus and gg not in quoted:
+                dated.append(("accelerators", gpu_row))  # a chassis price: the GPU cards are priced on their own
+            for table, row in dated:
+                opt.stale_prices += [w for w in price_age_warnings([row], table, catalog=inputs.catalog) if w not in opt.stale_prices]
     if not exact and excluded:
         opt.warnings.append("sized at the max-throughput point (not costed: excluded by the facility)")
     opt.latency_s = latency(pieces)
@@ -293,8 +299,7 @@ def _cloud(inputs: Inputs, row: Any, gpu: Any, pieces: list[Piece], pricing: str
     opt.burst_cost = CloudCost(inputs, pieces, row, pricing, price, staff=False)
     if any(pc.kind in ("training", "pipeline") for pc in pieces):
         opt.batch_cost = CloudCost(inputs, pieces, row, pricing, price, staff=False, serving_part=False)
-    if row.is_stale(stale_days):
-        opt.stale_prices.append(f"price of {row.id} is from {row.as_of} (older than {stale_days} days): check it")
+    opt.stale_prices += price_age_warnings([row], "cloud_instances", stale_after=stale_days)
     if pricing in ("1y", "3y"):
         totals = opt.cost(Factors()).breakdown_totals()
         beyond = sum(float(v) for k, v in totals.items() if k.endswith("commitment_beyond_horizon"))
@@ -391,8 +396,7 @@ def api(inputs: Inputs, clouds: list[Candidate], verdicts: Verdicts) -> list[Can
             sources=[inputs.source("api_prices", r) for r in rows.values()], frontier=is_frontier,
         )
         for r in rows.values():
-            if r.is_stale(stale_days):
-                opt.stale_prices.append(f"price of {r.id} is from {r.as_of} (older than {stale_days} days): check it")
+            opt.stale_prices += [w for w in price_age_warnings([r], "api_prices", stale_after=stale_days) if w not in opt.stale_prices]
             note = r.latency_note()
             if r.mode != "chat":
                 continue
@@ -439,6 +443,8 @@ def pipeline_api(inputs: Inputs, cloud_for_batch: Candidate | None = None) -> li
                         parts=[policy_part(r, "api") for r in rows.values()] + (list(cloud_for_batch.parts) if batch and cloud_for_batch is not None else []),
                         cost=PipelineApiCost(inputs.H, stages, rows, batch), perf=PipelineApiPerformance(rows),
                         sources=[inputs.source("api_prices", r) for r in rows.values()])
+        for r in rows.values():
+            opt.stale_prices += [w for w in price_age_warnings([r], "api_prices", catalog=inputs.catalog) if w not in opt.stale_prices]
         if scn.training and cloud_for_batch is None:
             opt.excluded.append("the training jobs need GPUs, and no cloud instance can run them")
         out.append(opt)
