@@ -24,7 +24,9 @@ def test_long_prompts_list_every_on_prem_option_with_the_latency_reason():
     p = deployscope.plan(d)
     on_prem = [o for o in p.options if o.placement == "on_prem"]
     assert on_prem and all(not o.allowed for o in on_prem)
-    assert all(o.excluded_because[0].startswith("latency (TTFT/TPOT):") for o in on_prem)
+    # each names its binding constraint: latency, or memory where the model does not fit the cards a PCIe server links
+    assert all(o.excluded_because[0].startswith(("latency (TTFT/TPOT):", "memory:")) for o in on_prem)
+    assert sum(o.excluded_because[0].startswith("latency (TTFT/TPOT):") for o in on_prem) >= 5
     assert any(w.startswith("no self-hosted option can serve this scenario: the binding constraint is latency") for w in p.warnings)
     rec = p.option(p.recommended)
     assert rec.placement == "api"

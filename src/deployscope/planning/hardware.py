@@ -42,6 +42,9 @@ class Hardware:
         for s in inputs.catalog.servers:
             if gpu_id not in s.accepts_gpu_ids:
                 continue
+            if not s.includes_gpus and s.accepts_gpu_ids[0] != gpu_id:
+                # a chassis sold without GPUs holds the GPU asked for: its power follows that GPU's TDP
+                s = s.model_copy(update={"accepts_gpu_ids": (gpu_id, *(g for g in s.accepts_gpu_ids if g != gpu_id))})
             if s.gpu_slots < max_tp:
                 continue
             kw_max = self.rated_power(s).max_kw
@@ -97,23 +100,25 @@ class Hardware:
     def power(self, s: Any) -> ServerPower:
         """A server's idle and maximum system power, kW, on one basis for every row
         (economics.fleet.server_power); the plan records how each figure was obtained."""
-        if s.id in self._power:
-            return self._power[s.id]
+        key = f"{s.id}:{s.accepts_gpu_ids[0]}"  # a chassis row draws what its GPUs draw
+        if key in self._power:
+            return self._power[key]
         p = self._server_power(s)
+        row = s.id if s.includes_gpus else f"{s.id}[{s.accepts_gpu_ids[0]}]"
         if s.max_power_kw is None and s.host_power_kw is None:
             self.inputs.assumptions.append(Assumption(
-                name=f"servers.{s.id}.max_power_kw", value=p.max_kw, unit="kW", origin="derived",
+                name=f"servers.{row}.max_power_kw", value=p.max_kw, unit="kW", origin="derived",
                 note=f"the server row has no system power: {s.gpu_slots} x the GPU's TDP only (no host allowance); "
                      "add max_power_kw or host_power_kw to a user catalog row to replace it"))
         else:
             self.inputs.assumptions.append(Assumption(
-                name=f"servers.{s.id}.power", value=p.max_kw, unit="kW", origin="catalog_default" if p.basis == "system" else "derived",
+                name=f"servers.{row}.power", value=p.max_kw, unit="kW", origin="catalog_default" if p.basis == "system" else "derived",
                 note=p.note + "; average draw = idle + utilization x (maximum - idle)"))
         if self.inputs.catalog.economic_defaults.find("power.idle_fraction") is None and s.idle_power_kw is None:
             self.inputs.assumptions.append(Assumption(
-                name=f"servers.{s.id}.idle_power_kw", value=p.idle_kw, unit="kW", origin="assumption",
+                name=f"servers.{row}.idle_power_kw", value=p.idle_kw, unit="kW", origin="assumption",
                 note="no idle figure in the catalog: the server is costed at its maximum power every hour"))
-        self._power[s.id] = p
+        self._power[key] = p
         return p
 
     def storage_row(self) -> Any:
