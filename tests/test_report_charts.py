@@ -87,12 +87,16 @@ def test_memory_bar_stays_within_the_gpu_when_the_batch_needs_more_kv(plans):
 
 
 def test_latency_outlier_is_clipped_and_marked(plans):
-    plan = plans["hospital-assistant"]
+    plan = plans["hospital-assistant"].model_copy(deep=True)
+    top = max(p.concurrency for p in plan.latency_throughput)
+    for p in plan.latency_throughput:  # one outlier: only the highest concurrency queues for long
+        if p.concurrency != top and p.ttft_s:
+            p.ttft_s = min(p.ttft_s, 1.0)
     worst = max(p.ttft_s for p in plan.latency_throughput)
-    assert worst > 10  # about 18 s at 256 in flight
+    assert worst > 10  # queueing at the highest concurrency
     ch = latency_throughput_chart(plan)
     assert_marks_inside(ch.svg)
-    assert "off the scale" in ch.svg and "Off the scale" in ch.caption and f"{worst:.1f} s" in ch.caption
+    assert "off the scale" in ch.svg and "Off the scale" in ch.caption and f"{worst:.3g} s" in ch.caption
     assert "p95 target 3 s" in ch.svg and "p95 target 0.08 s" in ch.svg  # both targets drawn
     ticks = [t for t in re.findall(r'>([\d.]+) s</text>', ch.svg)]
     assert max(map(float, ticks)) < 10  # the axis follows the data, not the outlier
