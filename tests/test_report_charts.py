@@ -9,6 +9,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
+import yaml
 
 import deployscope
 from deployscope.report.charts import (
@@ -113,7 +114,9 @@ def test_pareto_shows_every_allowed_option_apis_included(plans):
 
 
 def test_charts_with_nothing_to_show_say_why(plans):
-    hidden = {h.id: h.reason for h in hidden_charts(plans["hospital-assistant"])}
+    data = yaml.safe_load((EXAMPLES[0].parent / "hospital-assistant.yaml").read_text())
+    data["candidates"]["gpus"] = ["rtx-pro-6000-blackwell"]  # one GPU type to buy: a single allowed option
+    hidden = {h.id: h.reason for h in hidden_charts(deployscope.plan(data))}
     assert set(hidden) == {"pareto", "monte-carlo"}  # one option allowed: no trade-off, no choice
     assert "Only one option is allowed" in hidden["pareto"]
     train = {h.id for h in hidden_charts(plans["quarterly-finetune-70b"])}
