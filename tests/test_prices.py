@@ -155,6 +155,22 @@ def test_user_repricing_of_a_bundled_row_needs_its_own_date(tmp_path):
     assert srv.rack_units == 5 and srv.price_as_of == CAT.servers.get("pcie-8gpu-server").price_as_of
 
 
+def test_money_defaults_are_prices(tmp_path):
+    """A tariff, colocation rate or salary (an economic default with a currency) needs its price
+    date; a ratio or a count does not."""
+    for r in CAT.economic_defaults:
+        if r.currency:
+            assert r.price_as_of is not None or r.price_as_of_note, r.id
+    with pytest.raises(CatalogError) as ei:  # your tariff must not inherit the bundled row's date
+        _ = _user_row(tmp_path, "economic_defaults", {"id": "electricity.de", "value": 0.25, "source": "our contract", "as_of": "2026-11-01"}).economic_defaults
+    assert ei.value.field == "economic_defaults[0].price_as_of"
+    row = _user_row(tmp_path, "economic_defaults", {"id": "electricity.de", "value": 0.25, "source": "our contract", "as_of": "2026-11-01",
+                                                    "price_as_of": "2026-10-01"}).economic_defaults.get("electricity.de")
+    assert row.value == 0.25 and row.price_as_of == date(2026, 10, 1)
+    row = _user_row(tmp_path, "economic_defaults", {"id": "pue.own", "value": 1.2, "source": "our meter", "as_of": "2026-11-01"}).economic_defaults.get("pue.own")
+    assert row.value == 1.2 and row.price_as_of is None  # a ratio, not a price
+
+
 def test_cli_refuses_an_undated_user_price(tmp_path, capsys):
     d = tmp_path / "cat"
     d.mkdir()

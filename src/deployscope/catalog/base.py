@@ -41,6 +41,11 @@ class Row(BaseModel):
     #: fields holding a price: a row that sets any of them must say when the price was published
     price_fields: ClassVar[tuple[str, ...]] = ()
 
+    @classmethod
+    def priced_fields(cls, raw: dict[str, Any]) -> list[str]:
+        """The price fields a raw row sets (a subclass may decide from other fields, e.g. a currency)."""
+        return [f for f in cls.price_fields if raw.get(f) is not None]
+
     @model_validator(mode="before")
     @classmethod
     def _price_dated(cls, data: Any) -> Any:
@@ -53,12 +58,12 @@ class Row(BaseModel):
 def missing_price_date(row_type: type[Row], raw: Any) -> str | None:
     """Why a raw row of `row_type` lacks the publication date of its price, or None if it is dated.
 
-    A row that sets any of ``row_type.price_fields`` must carry ``price_as_of`` (YYYY-MM-DD, the date
+    A row that sets any of its price fields (``row_type.priced_fields``) must carry ``price_as_of`` (YYYY-MM-DD, the date
     the price was published, apart from ``as_of``); ``price_as_of: null`` is accepted only with a
     ``price_as_of_note`` that says why the date is unknown."""
-    if not isinstance(raw, dict) or not row_type.price_fields:
+    if not isinstance(raw, dict):
         return None
-    priced = [f for f in row_type.price_fields if raw.get(f) is not None]
+    priced = row_type.priced_fields(raw)
     if not priced:
         return None
     if "price_as_of" not in raw:

@@ -166,7 +166,7 @@ class Catalog:
                                 field=f"{spec.name}[{i}].{missing[0]}",
                                 value=rid,
                             )
-                        repriced = [f for f in spec.row_type.price_fields if f in raw]
+                        repriced = [f for f in spec.row_type.priced_fields({**raws[rid], **raw}) if f in raw]
                         if repriced and "price_as_of" not in raw:  # the bundled date would be taken for the user's price
                             raise CatalogError(
                                 f"{user_path}: row {i} (id {rid!r}) gives its own {repriced[0]} but no price_as_of: "

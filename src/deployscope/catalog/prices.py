@@ -11,7 +11,7 @@ user catalog overrides them.
 from __future__ import annotations
 
 from datetime import date
-from typing import ClassVar, Iterable, Literal, Self
+from typing import Any, ClassVar, Iterable, Literal, Self
 
 from pydantic import Field, model_validator
 
@@ -239,6 +239,12 @@ class EconomicDefault(Row):
     """
 
     kind: ClassVar[str] = "economic default"
+    price_fields: ClassVar[tuple[str, ...]] = ("value",)
+
+    @classmethod
+    def priced_fields(cls, raw: dict[str, Any]) -> list[str]:
+        """A money default (one with a currency: a tariff, a colocation rate, a salary) is a price."""
+        return ["value"] if raw.get("currency") and raw.get("value") is not None else []
 
     value: float = Field(ge=0, le=1e9, description="the default, in `unit`")
     unit: str = Field(description="unit of value, e.g. USD/kWh, EUR/kWh, kgCO2/kWh, ratio, USD/kW-month, years")
