@@ -196,6 +196,7 @@ def test_plan_warns_by_publication_date(tmp_path, capsys):
     assert any(w.startswith("servers ") and "price published" in w for w in plan["warnings"])
     # a chassis sold without GPUs: the GPU card's own price date is warned about too
     assert any(w.startswith("accelerators ") and "price published" in w for w in plan["warnings"])
+    assert any(w.startswith("storage nvme-tlc-enterprise: price published 2026-03-01") for w in plan["warnings"])
 
 
 def test_fx():

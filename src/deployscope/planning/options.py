@@ -192,9 +192,11 @@ def _on_prem(inputs: Inputs, sizer: Sizer, hw: Hardware, g: str, exact: bool) ->
         srv, _ = hw.server_for(gg, tps.get(gg, 1))
         if srv is not None:
             opt.sources.append(inputs.source("servers", srv))
+    dated: list[tuple[str, Any]] = []  # price rows this option's cost rests on, warned about by price date
     for table, row in (("storage", hw.storage_row()), ("network", hw.switch_row()), ("network", hw.fabric_row())):
         if row is not None and (table == "storage" or len(pieces) > 1 or any(pc.kind == "training" for pc in pieces)):
             opt.sources.append(inputs.source(table, row))
+            dated.append((table, row))
     opt.sources += model_sources(inputs, pieces)
     if exact and not excluded:
         need = gpus_per_year(inputs, pieces, Factors())
@@ -211,17 +213,18 @@ def _on_prem(inputs: Inputs, sizer: Sizer, hw: Hardware, g: str, exact: bool) ->
             w = facility_warning(kw, float(quoted.value), f"{quoted.id}: {quoted.source}")
             if w:
                 opt.warnings.append(w)
+        quotes = inputs.scenario.economics.hardware_prices
         for gg in {pc.gpu for pc in pieces if pc.gpu is not None}:
             srv, _ = hw.server_for(gg, tps.get(gg, 1))
             if srv is None:
                 continue
-            quoted = inputs.scenario.economics.hardware_prices
-            dated = [] if srv.id in quoted else [("servers", srv)]
+            if srv.id not in quotes:
+                dated.append(("servers", srv))
             gpu_row = inputs.catalog.accelerators.find(gg)
-            if gpu_row is not None and gpu_row.price_usd is not None and not srv.includes_gpus and gg not in quoted:
+            if gpu_row is not None and gpu_row.price_usd is not None and not srv.includes_gpus and gg not in quotes:
                 dated.append(("accelerators", gpu_row))  # a chassis price: the GPU cards are priced on their own
-            for table, row in dated:
-                opt.stale_prices += [w for w in price_age_warnings([row], table, catalog=inputs.catalog) if w not in opt.stale_prices]
+        for table, row in dated:
+            opt.stale_prices += [w for w in price_age_warnings([row], table, catalog=inputs.catalog) if w not in opt.stale_prices]
     if not exact and excluded:
         opt.warnings.append("sized at the max-throughput point (not costed: excluded by the facility)")
     opt.latency_s = latency(pieces)
