@@ -329,6 +329,11 @@ def test_cli_import_and_list(tmp_path, capsys, monkeypatch):
     assert "api_prices" not in data
     row = next(r for r in data["cloud_instances"] if r["id"] == "aws-p4d.24xlarge-eu-central-1")
     assert "age_days" in row and isinstance(row["stale"], bool)
+    assert row["price_date_known"] is True  # imported: dated by the snapshot
+    assert main(["prices", "list", "--cloud", "--json"]) == 0
+    bundled = {r["id"]: r for r in json.loads(capsys.readouterr().out)["cloud_instances"]}
+    assert bundled["aws-p5.48xlarge-us-east-1"]["price_date_known"] is False  # an undated SkyPilot snapshot
+    assert bundled["gcp-a3-highgpu-1g-us-central1"]["price_date_known"] is True
     assert main(["prices", "list", "--api"]) == 0
     assert "frontier" in capsys.readouterr().out
 
