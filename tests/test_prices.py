@@ -155,6 +155,17 @@ def test_user_repricing_of_a_bundled_row_needs_its_own_date(tmp_path):
     assert srv.rack_units == 5 and srv.price_as_of == CAT.servers.get("pcie-8gpu-server").price_as_of
 
 
+def test_user_gpu_price_needs_its_own_date(tmp_path):
+    """A negotiated card price in the user catalog never inherits the bundled card price's date."""
+    with pytest.raises(CatalogError) as ei:
+        _ = _user_row(tmp_path, "accelerators", {"id": "l40s", "price_usd": 6500, "price_source": "our PO",
+                                                 "source": "our PO", "as_of": "2026-11-01"}).accelerators
+    assert ei.value.field == "accelerators[0].price_as_of"
+    gpu = _user_row(tmp_path, "accelerators", {"id": "l40s", "price_usd": 6500, "price_source": "our PO", "price_as_of": "2026-11-01",
+                                               "source": "our PO", "as_of": "2026-11-01"}).accelerators.get("l40s")
+    assert gpu.price_usd == 6500 and gpu.price_as_of == date(2026, 11, 1)
+
+
 def test_money_defaults_are_prices(tmp_path):
     """A tariff, colocation rate or salary (an economic default with a currency) needs its price
     date; a ratio or a count does not."""

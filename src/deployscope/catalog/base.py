@@ -58,9 +58,9 @@ class Row(BaseModel):
 def missing_price_date(row_type: type[Row], raw: Any) -> str | None:
     """Why a raw row of `row_type` lacks the publication date of its price, or None if it is dated.
 
-    A row that sets any of its price fields (``row_type.priced_fields``) must carry ``price_as_of`` (YYYY-MM-DD, the date
-    the price was published, apart from ``as_of``); ``price_as_of: null`` is accepted only with a
-    ``price_as_of_note`` that says why the date is unknown."""
+    A row that sets any of its price fields (``row_type.priced_fields``) must carry ``price_as_of``
+    (YYYY-MM-DD, the date the price was published, apart from ``as_of``); ``price_as_of: null`` is
+    accepted only with a ``price_as_of_note`` that says why the date is unknown."""
     if not isinstance(raw, dict):
         return None
     priced = row_type.priced_fields(raw)
