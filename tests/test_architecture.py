@@ -59,8 +59,9 @@ def test_no_import_cycles_between_modules(package):
 
 
 def test_ruff_clean():
+    """Sources, tests and benchmarks alike."""
     pytest.importorskip("ruff")
-    out = subprocess.run([sys.executable, "-m", "ruff", "check", "src"], cwd=ROOT, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "ruff", "check", "src", "tests", "benchmarks"], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
 
 

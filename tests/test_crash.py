@@ -61,7 +61,7 @@ def test_cli_plan_save_survives_sigkill(tmp_path):
     # `plan --save` in a loop; each run prints "saved scenario S ... and plan P" after its commits
     loop = f'while true; do "{sys.executable}" -m deployscope plan "{EXAMPLE}" --save --json >/dev/null 2>>"{log}"; done'
     committed: list[tuple[int, int]] = []
-    for rnd in range(ROUNDS):
+    for _round in range(ROUNDS):
         proc = subprocess.Popen(["bash", "-c", loop], env=env, start_new_session=True)
         time.sleep(rng.uniform(1.0, 5.0))
         _kill_group(proc)
@@ -174,7 +174,7 @@ def test_web_app_saves_survive_sigkill(tmp_path):
         proc, base = _start_server(env, db)
         stop = threading.Event()
 
-        def scenario_writer(w: int) -> None:
+        def scenario_writer(w: int, base: str = base, stop: threading.Event = stop, rnd: int = rnd) -> None:
             k = 0
             with httpx.Client(base_url=base, timeout=10, trust_env=False) as c:
                 while not stop.is_set() and k < 2000:  # bounded
@@ -190,7 +190,7 @@ def test_web_app_saves_survive_sigkill(tmp_path):
                         assert r.status_code < 500, r.text
                     k += 1
 
-        def plan_writer() -> None:
+        def plan_writer(base: str = base, stop: threading.Event = stop) -> None:
             with httpx.Client(base_url=base, timeout=60, trust_env=False) as c:
                 for _ in range(50):  # bounded
                     if stop.is_set():
@@ -253,7 +253,7 @@ def test_bench_save_survives_sigkill(tmp_path):
         loop = (f'i=0; while true; do i=$((i+1)); "{sys.executable}" -m deployscope bench {srv.url} --requests 200 --concurrency 16 '
                 f'--output-len 16 --input-len 16 --duration 20 --save --json --label "k$i" >>"{out}" 2>/dev/null; done')
         docs: list[dict] = []
-        for rnd in range(ROUNDS):
+        for _round in range(ROUNDS):
             proc = subprocess.Popen(["bash", "-c", loop], env=env, start_new_session=True)
             time.sleep(rng.uniform(1.5, 5.0))
             _kill_group(proc)

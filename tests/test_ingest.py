@@ -113,7 +113,8 @@ def test_qwen2_has_no_sliding_unless_enabled():
 # --- safetensors ------------------------------------------------------------------------------
 
 
-def write_safetensors(path: Path, tensors: dict[str, tuple[str, list[int]]], size_of={"BF16": 2, "F32": 4, "F8_E4M3": 1}) -> int:
+def write_safetensors(path: Path, tensors: dict[str, tuple[str, list[int]]], size_of: dict[str, int] | None = None) -> int:
+    size_of = size_of or {"BF16": 2, "F32": 4, "F8_E4M3": 1}
     header, off = {}, 0
     for name, (dtype, shape) in tensors.items():
         n = int(np.prod(shape)) * size_of[dtype]

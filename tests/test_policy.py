@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from deployscope.catalog import Catalog
 from deployscope.errors import DeployscopeError
@@ -193,9 +194,9 @@ def test_options_from_catalog_rows():
 
 
 def test_facts_validation():
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="air_gapped"):
         PolicyFacts(network_policy="offline")
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="special_category"):
         PolicyFacts(data_categories=["secret-sauce"])
     with pytest.raises(DeployscopeError):
         PlacementOption.standard("moon")
