@@ -494,6 +494,33 @@ def write_sequence_overhead(engine: str, x: float, sources: list[str], n_rows: i
     print(f"wrote {engine} sequence_overhead_s {x:.3g} ({n_rows} rows) to {path}")
 
 
+def scan_decode_overhead(catalog) -> None:  # noqa: ANN001
+    """How well the fitting rows pin the fixed cost of a decode step: the per-layer overhead of
+    every step is moved with the prefill-step total (layer + prefill layer) held, and the mean
+    |log error| on the fitting rows printed beside the held-out TensorRT-LLM v0.14 ITL rows'
+    signed median (shown, never fitted on)."""
+    path, rows = fit_rows(catalog)
+    _, all_rows = validate.read_csv(path)
+    itl = [r for r in all_rows if r.get("metric") == "mean_itl" and not validate.is_fitted(r)]
+    perf = catalog.engines.get(ENGINE).perf
+    total = perf.layer_overhead_s + perf.prefill_layer_overhead_s
+    meas = np.array([validate.num(r["value"]) for r in rows])
+
+    def err(rs, P, m):  # noqa: ANN001, ANN202
+        pr = np.array([p["predicted"] if p["predicted"] is not None else np.nan
+                       for p in validate.predict_file(path, "llm", rs, catalog, P)], dtype=float)
+        ok = np.isfinite(pr) & (pr > 0)
+        return float(np.mean(np.abs(np.log(pr[ok] / m[ok])))), float(np.median(pr[ok] / m[ok] - 1))
+
+    m_itl = np.array([validate.num(r["value"]) for r in itl])
+    print(f"{'decode layer us':>16} {'fit |log err|':>14} {'held-out ITL signed':>20}")
+    for layer in (total, 100e-6, 70e-6, 40e-6):
+        P = validate.Params(overhead={ENGINE: (perf.step_overhead_s, layer, total - layer, perf.request_overhead_s)})
+        f, _ = err(rows, P, meas)
+        _, s_itl = err(itl, P, m_itl)
+        print(f"{layer * 1e6:16.0f} {f:14.4f} {s_itl * 100:+19.1f}%")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dry-run", action="store_true")
@@ -503,7 +530,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="refit only the engine's four fixed overheads (step, layer, prefill layer, request), efficiencies kept")
     ap.add_argument("--sequence-overhead", nargs=2, metavar=("ENGINE", "FROM_VERSION"),
                     help="fit only the engine's host time per sampled sequence on fitting rows of releases from FROM_VERSION on")
+    ap.add_argument("--scan-decode-overhead", action="store_true",
+                    help="print how the fitting loss and the held-out v0.14 ITL move with the decode-step fixed cost (writes nothing)")
     args = ap.parse_args(argv)
+    if args.scan_decode_overhead:
+        scan_decode_overhead(Catalog())
+        return 0
     if args.sequence_overhead:
         fit_sequence_overhead(Catalog(), args.sequence_overhead[0], args.sequence_overhead[1], args.dry_run)
         return 0
