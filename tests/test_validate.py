@@ -300,6 +300,20 @@ def test_cli_perf_json(capsys):
     assert "does not fit" in err and "GiB" in err
 
 
+def test_cli_perf_engine_version(capsys):
+    """An older vLLM release (no host time per sequence) is faster at a full batch than the current one."""
+    args = ["perf", "Llama-3.1-70B", "--gpu", "MI300X", "--gpus", "8", "--tp", "8", "--quant", "fp8", "--input-len", "128",
+            "--output-len", "2048", "--json"]
+    assert main(args) == 0
+    current = json.loads(capsys.readouterr().out)
+    assert main([*args, "--engine-version", "0.8.5"]) == 0
+    old = json.loads(capsys.readouterr().out)
+    assert old["output_tokens_per_s"] > 1.1 * current["output_tokens_per_s"]
+    assert main([*args, "--engine-version", "newest"]) == 2
+    err = capsys.readouterr().err
+    assert "engine_version" in err and "'newest'" in err
+
+
 def test_cli_runs_as_a_process():
     r = subprocess.run(
         [sys.executable, "-m", "deployscope", "perf", "Llama-3.1-8B", "--gpu", "H100", "--input-len", "100", "--output-len", "50", "--rate", "2", "--json"],
