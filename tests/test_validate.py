@@ -151,6 +151,8 @@ def test_later_vllm_releases_are_predicted_from_the_earlier_ones(report_a):
     perf = default_catalog().engines.get("vllm").perf
     assert perf.sequence_overhead_s > 0 and perf.sequence_overhead_fitted_on
     assert perf.for_version("0.9.0.1").sequence_overhead_s == 0.0
+    assert perf.for_version("<0.9.1").sequence_overhead_s == 0.0  # known only to predate 0.9.1
+    assert perf.for_version("<0.10").sequence_overhead_s == perf.sequence_overhead_s  # might be 0.9.1 or later
     assert perf.for_version("0.11.1").sequence_overhead_s == perf.sequence_overhead_s
     assert perf.for_version(None) is perf
 
@@ -162,6 +164,7 @@ def test_engine_release_is_read_from_the_framework():
     assert engine_version("vLLM (ROCm docker rocm/vllm:rocm6.3.1_instinct_vllm0.8.3_20250410)") == "0.8.3"
     assert engine_version("vLLM (ROCm docker rocm6.4.1_vllm_0.10.1_20250909)") == "0.10.1"
     assert engine_version("vLLM (benchmark_latency.py; version not stated)") is None
+    assert engine_version("vLLM (AMD MLPerf harness; a release before 0.9.1: first 0.9.1 docker rocm/vllm:..._vllm_0.9.1_...)") == "<0.9.1"
 
 
 def test_bad_engine_version_names_the_field():

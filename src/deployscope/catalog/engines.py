@@ -70,6 +70,11 @@ class EngineRelease(BaseModel):
         return v
 
     def covers(self, version: str) -> bool:
+        """Whether a release ('0.9.0.1') is in the range; '<0.9.1' (a release known only to be
+        older than 0.9.1) is when the range has no lower end and ends at or after it."""
+        if version.strip().startswith("<"):
+            bound = version_key(version.strip()[1:])
+            return self.from_version is None and self.before_version is not None and bound <= version_key(self.before_version)
         k = version_key(version)
         return (self.from_version is None or k >= version_key(self.from_version)) and (
             self.before_version is None or k < version_key(self.before_version)

@@ -104,8 +104,15 @@ def engine_of(framework: str) -> str:
 _RELEASE = re.compile(r"(?:vllm|tensorrt-llm|sglang)[\s_:-]*v?(\d+\.\d+(?:\.\d+)*)", re.I)
 
 
+_BEFORE = re.compile(r"release before (\d+\.\d+(?:\.\d+)*)", re.I)
+
+
 def engine_version(framework: str) -> str | None:
-    """The engine release a row's framework names ('vLLM 0.4.3+rocm614', 'rocm/vllm:rocm6.4.1_vllm_0.9.1_...'), or None."""
+    """The engine release a row's framework names ('vLLM 0.4.3+rocm614', 'rocm/vllm:rocm6.4.1_vllm_0.9.1_...'),
+    '<X' where it says only 'release before X' (a date bound), or None."""
+    b = _BEFORE.search(framework)
+    if b:
+        return f"<{b.group(1)}"
     m = _RELEASE.search(framework)
     return m.group(1) if m else None
 
