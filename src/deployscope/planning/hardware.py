@@ -4,7 +4,7 @@ storage, switches and the training fabric."""
 
 from __future__ import annotations
 
-import math
+import copy
 from typing import Any
 
 from ..catalog.prices import resolve_hardware_prices
@@ -26,17 +26,40 @@ class Hardware:
     def __init__(self, inputs: Inputs) -> None:
         self.inputs = inputs
         self._power: dict[str, ServerPower] = {}
+        self._servers: dict[tuple[str, int], tuple[list[Any], list[str]]] = {}
+        self._pinned: dict[str, str] = {}  # GPU id -> the server id an option is costed in
         # every key of the user's price map names a catalog GPU or server (did you mean...)
         resolved = resolve_hardware_prices(dict(inputs.scenario.economics.hardware_prices), inputs.catalog)
         self._gpu_prices = {rid: inputs.money_in(v) for table, rid, v in resolved.values() if table == "accelerators"}
         self._server_prices = {rid: inputs.money_in(v) for table, rid, v in resolved.values() if table == "servers"}
 
+    def pinned(self, chassis: dict[str, str]) -> "Hardware":
+        """This hardware view with the server of some GPU types fixed (GPU id -> server id), sharing
+        its caches: how an option is costed in the chassis chosen for it."""
+        view = copy.copy(self)
+        view._pinned = {**self._pinned, **chassis}
+        return view
+
     def server_for(self, gpu_id: str, max_tp: int) -> tuple[Any, list[str]]:
-        """The cheapest server per GPU slot for this GPU that the facility can host, and why others cannot."""
+        """The server this GPU goes in: the chassis pinned for it, else the cheapest per GPU slot
+        that the facility can host; and why others cannot."""
+        servers, why = self.servers_for(gpu_id, max_tp)
+        pin = self._pinned.get(gpu_id)
+        chosen = next((s for s in servers if s.id == pin), None) if pin else None
+        return (chosen or (servers[0] if servers else None)), why
+
+    def servers_for(self, gpu_id: str, max_tp: int) -> tuple[list[Any], list[str]]:
+        """Every priced server that takes this GPU and that the facility can host, cheapest per
+        GPU slot first, and why the others cannot."""
+        key = (gpu_id, max_tp)
+        if key not in self._servers:
+            self._servers[key] = self._eligible_servers(gpu_id, max_tp)
+        return self._servers[key]
+
+    def _eligible_servers(self, gpu_id: str, max_tp: int) -> tuple[list[Any], list[str]]:
         inputs = self.inputs
         lim = inputs.scenario.economics.facility_limits
-        best = None
-        best_cost = math.inf
+        ranked: list[tuple[float, Any]] = []
         why: list[str] = []
         gpu = inputs.catalog.accelerators.get(gpu_id)
         for s in inputs.catalog.servers:
@@ -57,10 +80,9 @@ class Hardware:
             price = self.server_price(s, gpu)
             if price is None:
                 continue
-            per_slot = price / s.gpu_slots
-            if per_slot < best_cost:
-                best, best_cost = s, per_slot
-        return best, why
+            ranked.append((price / s.gpu_slots, s))
+        ranked.sort(key=lambda r: r[0])
+        return [s for _, s in ranked], why
 
     def gpu_price(self, gpu: Any) -> float | None:
         """Price of one GPU: the scenario's negotiated price, else the catalog's, USD."""

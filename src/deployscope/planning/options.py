@@ -172,6 +172,19 @@ def binding_reason(reason: str, targets: Any = None) -> str:
     return f"{kind}: {reason}"
 
 
+def cheapest_chassis(inputs: Inputs, hw: Hardware, pieces: list[Piece], tps: dict[str, int]) -> Hardware:
+    """The hardware view with each GPU type in the chassis that gives the lowest NPV for this fleet:
+    the cheapest per slot can be the dearest buy for one or two GPUs (an 8-slot server against a
+    2-GPU workstation)."""
+    for gg in sorted({pc.gpu for pc in pieces if pc.gpu is not None}):
+        servers, _ = hw.servers_for(gg, tps.get(gg, 1))
+        if len(servers) < 2:
+            continue
+        npv = {s.id: float(np.asarray(inputs.npv(OnPremCost(inputs, hw.pinned({gg: s.id}), pieces)(Factors())))) for s in servers}
+        hw = hw.pinned({gg: min(servers, key=lambda s: npv[s.id]).id})
+    return hw
+
+
 def _on_prem(inputs: Inputs, sizer: Sizer, hw: Hardware, g: str, exact: bool) -> Candidate | None:
     net = inputs.network
     detail = "on_prem_air_gapped" if net == "air_gapped" else "on_prem"
@@ -197,6 +210,8 @@ def _on_prem(inputs: Inputs, sizer: Sizer, hw: Hardware, g: str, exact: bool) ->
                 excluded += reasons
             else:
                 return None  # no priced server for this GPU: not a buyable option
+    if not excluded:
+        hw = cheapest_chassis(inputs, hw, pieces, tps)
     opt = Candidate(
         id=f"on_prem-{g}", label=f"On-prem {gpu.name}", placement="on_prem", detail=detail, provider=None,
         parts=[{"kind": "on_prem", "name": g, "network": "air_gapped" if net == "air_gapped" else "connected"}],
