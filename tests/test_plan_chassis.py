@@ -39,10 +39,18 @@ def test_two_gpus_go_in_a_workstation_and_that_is_cheaper_than_the_server(tmp_pa
     assert in_server.npv > chosen.npv
 
 
-@pytest.mark.parametrize("users", [50, 2_000, 20_000])
-def test_the_chosen_chassis_is_never_dearer_than_the_other(tmp_path, users):
+def test_four_gpus_go_in_the_server(tmp_path):
     scn = copy.deepcopy(SMALL)
-    scn["workloads"][0]["users"] = users
+    scn["workloads"][0]["model"] = "llama-3.3-70b-instruct"
+    chosen = _plan(tmp_path, scn)
+    assert chosen.performance.server == "pcie-8gpu-server" and chosen.performance.gpus >= 4
+
+
+@pytest.mark.parametrize(("model", "users"), [("llama-3.1-8b-instruct", 50), ("llama-3.3-70b-instruct", 200),
+                                              ("llama-3.3-70b-instruct", 20_000)])
+def test_the_chosen_chassis_is_never_dearer_than_the_other(tmp_path, model, users):
+    scn = copy.deepcopy(SMALL)
+    scn["workloads"][0].update(model=model, users=users)
     chosen = _plan(tmp_path, scn)
     other = "pcie-8gpu-server" if chosen.performance.server == "workstation-2gpu" else "workstation-2gpu"
     scn["economics"] = {"hardware_prices": {chosen.performance.server: 10_000_000}}
