@@ -364,8 +364,8 @@ def test_plan_level_price_warnings_merge_unknown_dates_and_skip_excluded_options
     rows = [f"cloud_instances r{i}: price publication date unknown (read 2026-11-2{i}); confirm the current price" for i in range(5)]
     other = "servers s: price published 2024-01-01 (older than 180 days); refresh it or give your own figure"
     out = summarize_price_warnings([rows[0], other, *rows[1:]])
-    assert out == [f"cloud_instances: price publication date unknown for 5 rows (r0, r1, r2, r3, r4; read 2026-11-20 to "
-                   f"2026-11-24); confirm the current prices", other]
+    assert out == ["cloud_instances: price publication date unknown for 5 rows (r0, r1, r2, r3, r4; read 2026-11-20 to "
+                   "2026-11-24); confirm the current prices", other]
     assert summarize_price_warnings(rows[:3]) == rows[:3]  # a few stay one per line
     import deployscope
 

@@ -11,7 +11,6 @@ user catalog overrides them.
 from __future__ import annotations
 
 import re
-
 from datetime import date
 from typing import Any, ClassVar, Iterable, Literal, Self
 
