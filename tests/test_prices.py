@@ -356,3 +356,19 @@ def test_cli_errors_exit_2(tmp_path, capsys, monkeypatch):
     assert "catalog" in capsys.readouterr().err
     assert main(["prices", "import", str(src), "--catalog", str(tmp_path / "c"), "--as-of", "yesterday"]) == 2
     assert main(["prices", "import", str(src), "--catalog", str(tmp_path / "c"), "--kind", "csv"]) == 2
+
+
+def test_plan_level_price_warnings_merge_unknown_dates_and_skip_excluded_options():
+    from deployscope.catalog.prices import summarize_price_warnings
+
+    rows = [f"cloud_instances r{i}: price publication date unknown (read 2026-11-2{i}); confirm the current price" for i in range(5)]
+    other = "servers s: price published 2024-01-01 (older than 180 days); refresh it or give your own figure"
+    out = summarize_price_warnings([rows[0], other, *rows[1:]])
+    assert out == ["cloud_instances: price publication date unknown for 5 rows (r0, r1, r2, r3, r4; read 2026-11-20 to "
+                   "2026-11-24); confirm the current prices", other]
+    assert summarize_price_warnings(rows[:3]) == rows[:3]  # a few stay one per line
+    import deployscope
+
+    plan = deployscope.plan(Path(__file__).resolve().parents[1] / "examples" / "hospital-assistant.yaml")
+    assert not any(w.startswith("cloud_instances") for w in plan.warnings)  # air-gapped: no cloud option can be chosen
+    assert any("cloud_instances" in w for o in plan.options if not o.allowed for w in o.warnings)

@@ -10,6 +10,7 @@ user catalog overrides them.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any, ClassVar, Iterable, Literal, Self
 
@@ -349,6 +350,31 @@ def resolve_hardware_prices(prices: dict[str, float], catalog: Catalog | None = 
             )
     return out
 
+
+
+_UNKNOWN_DATE = re.compile(r"^(?P<table>\S+) (?P<id>\S+): price publication date unknown \(read (?P<read>[\d-]+)\); confirm the current price$")
+
+
+def summarize_price_warnings(warnings: Iterable[str], keep: int = 3) -> list[str]:
+    """Plan-level price warnings: up to ``keep`` unknown-date rows of one table listed one per
+    line (as `price_age_warnings` writes them), more merged into one line naming every row."""
+    warnings = list(warnings)
+    unknown: dict[str, list[re.Match[str]]] = {}
+    for w in warnings:
+        m = _UNKNOWN_DATE.match(w)
+        if m:
+            unknown.setdefault(m["table"], []).append(m)
+    out: list[str] = []
+    for w in warnings:
+        m = _UNKNOWN_DATE.match(w)
+        if m is None or len(unknown[m["table"]]) <= keep:
+            out.append(w)
+        elif w == unknown[m["table"]][0].string:
+            rows = unknown[m["table"]]
+            read = sorted({r["read"] for r in rows})
+            out.append(f"{m['table']}: price publication date unknown for {len(rows)} rows ({', '.join(r['id'] for r in rows)}; "
+                       f"read {' to '.join([read[0], read[-1]] if len(read) > 1 else read)}); confirm the current prices")
+    return out
 
 
 def price_age_warnings(
