@@ -133,11 +133,14 @@ async def api_plan(request: Request, body: PlanIn, save: bool = Query(False, des
     parse_s = time.perf_counter() - t0
     text, timing = await request.app.state.plans.plan_json(scenario)  # serialized in the worker
     timing = {"parse": parse_s, **timing}
-    headers = {"Server-Timing": ", ".join(f"{k};dur={v * 1000:.1f}" for k, v in timing.items())}
+    headers: dict[str, str] = {}
     if save:
+        t1 = time.perf_counter()
         sid = saved_id if yaml_text is None else await in_thread(store.save_scenario, scenario.name, yaml_text)
         pid = await in_thread(store.save_plan, sid, text)
+        timing["store"] = time.perf_counter() - t1
         headers.update({"X-Deployscope-Plan-Id": str(pid), "X-Deployscope-Scenario-Id": str(sid), "Location": f"/api/plans/{pid}"})
+    headers["Server-Timing"] = ", ".join(f"{k};dur={v * 1000:.1f}" for k, v in timing.items())
     return Response(text.encode("utf-8"), media_type="application/json", headers=headers)
 
 
