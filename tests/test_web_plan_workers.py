@@ -3,6 +3,8 @@ or exactly what $DEPLOYSCOPE_PLAN_WORKERS says."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from deployscope.errors import DeployscopeError
@@ -39,3 +41,19 @@ def test_a_bad_count_is_an_error_naming_the_variable(monkeypatch: pytest.MonkeyP
     assert info.value.field == offload.WORKERS_ENV
     assert info.value.allowed == "1..64"
     assert value in str(info.value.to_dict().get("value"))
+
+
+def test_worker_start_up_survives_a_bad_user_catalog(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # an error in the worker initializer would break the whole pool: the plan reports it instead
+    from deployscope.catalog import default_catalog, set_default_catalog
+
+    (tmp_path / "accelerators.yaml").write_text("- id: [not, text]\n", encoding="utf-8")
+    monkeypatch.setenv("DEPLOYSCOPE_CATALOG", str(tmp_path))
+    set_default_catalog(None)
+    try:
+        with pytest.raises(DeployscopeError):  # the catalog is bad indeed
+            default_catalog().check()
+        offload._warm()
+    finally:
+        monkeypatch.delenv("DEPLOYSCOPE_CATALOG")
+        set_default_catalog(None)
