@@ -175,6 +175,17 @@ def test_guided_editor_flow(server, browser, tmp_path):
     plan_timeout = 180_000
 
     page.goto(base + "/scenarios/new")
+    # beside each number: its range with the unit and its default, inside the field's own row
+    page.click("#grp-economics > summary")
+    for fid, facts in (("horizon_years", "1 to 15 years · default 3 years"), ("targets-ttft_p95_s", "0.0001 to 86400 s · default 2.0 s"),
+                       ("economics-tariff_per_kwh", "0 to 100000 USD per kWh · default: the economic_defaults catalog row for the region")):
+        assert page.is_visible(f"#fld-{fid}-facts"), fid
+        assert page.inner_text(f"#fld-{fid}-facts") == facts
+        row, fact = page.locator(f"#fld-{fid}-row").bounding_box(), page.locator(f"#fld-{fid}-facts").bounding_box()
+        assert row["y"] <= fact["y"] and fact["y"] + fact["height"] <= row["y"] + row["height"] + 1, fid
+    assert "(years)" in page.inner_text("label[for=fld-horizon_years]")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator("#fld-targets-ttft_p95_s-row").screenshot(path=str(ARTIFACTS / "09-editor-field-facts.png"))
     page.fill("#fld-name", "guided-two-workloads")
     page.click("#add-rep-workloads-llm")
     page.wait_for_selector("#fld-workloads-1--model")
@@ -183,6 +194,8 @@ def test_guided_editor_flow(server, browser, tmp_path):
     page.fill("#fld-workloads-1--name", "summaries")
     page.fill("#fld-workloads-1--model", "llama-3.1-8b-instruc")  # a typo
     page.fill("#fld-workloads-1--requests_per_day", "4000")
+    assert page.inner_text("#fld-workloads-1--requests_per_day-facts") == "> 0, <= 1e+12 requests a day · optional"
+    assert page.inner_text("#fld-workloads-1--input_tokens-mean-facts") == "1 to 1e+08 tokens · required"
     page.fill("#fld-workloads-1--input_tokens-mean", "900")
     page.fill("#fld-workloads-1--output_tokens-mean", "150")
     page.click("#form-check")
