@@ -43,11 +43,59 @@ def test_shell_completion_script(capsys):
     assert "complete" in out and "deployscope" in out.lower()
 
 
+def _documented_exit_codes() -> dict[int, str]:
+    """The exit-code table of docs/cli.md: code -> meaning."""
+    section = (ROOT / "docs" / "cli.md").read_text().split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+    return {int(m.group(1)): m.group(2).strip() for m in re.finditer(r"^\| (\d+) \| ([^|]+) \|", section, re.M)}
+
+
 def test_exit_codes_table_is_documented():
-    doc = (ROOT / "docs" / "cli.md").read_text()
-    for code in ("| 0 |", "| 1 |", "| 2 |", "| 130 |"):
-        assert code in doc
+    table = _documented_exit_codes()
+    assert set(table) == {v for k, v in vars(output).items() if k.startswith("EXIT_")} == {0, 1, 2, 130}
     assert output.EXIT_OK == 0 and output.EXIT_NO_ANSWER == 1 and output.EXIT_USAGE == 2 and output.EXIT_INTERRUPTED == 130
+
+
+@pytest.mark.parametrize("mode", ["pipe", "json", "report"])
+def test_every_documented_exit_code_is_the_same_in_every_output_mode(mode, nothing_allowed, tmp_path, monkeypatch, capsys):
+    """Each row of the table in docs/cli.md, as `plan` meets it, in each output mode."""
+    import deployscope.planner
+
+    extra = {"pipe": [], "json": ["--json"], "report": ["--report", str(tmp_path / "r.html")]}[mode]
+    table = _documented_exit_codes()
+    outcomes = {
+        0: ["plan", str(EXAMPLES / "saas-chat.yaml")],  # done
+        1: ["plan", str(nothing_allowed)],  # no usable answer: every option excluded
+        2: ["plan", str(EXAMPLES / "missing.yaml")],  # bad input
+    }
+    for code, argv in outcomes.items():
+        assert main(argv + extra) == code, (table[code], mode)
+        assert "Traceback" not in capsys.readouterr().err
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(deployscope.planner, "plan", interrupted)
+    assert main(outcomes[0] + extra) == 130, table[130]
+    assert "interrupted" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_interrupted_bench_exits_130_after_printing(as_json, tmp_path, monkeypatch, capsys):
+    from deployscope.bench import load
+
+    async def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(load, "run_load", interrupted)
+    argv = ["bench", "http://127.0.0.1:9", "--model", "m", "-n", "3", "-c", "1"] + (["--json"] if as_json else [])
+    assert main(argv) == 130
+    out = capsys.readouterr().out
+    if as_json:
+        import json
+
+        assert json.loads(out)["status"] == "interrupted"  # what was measured is still printed
+    else:
+        assert "interrupted" in out
 
 
 def test_no_option_allowed_exits_1_in_every_output_mode(nothing_allowed, tmp_path, capsys):
