@@ -43,6 +43,15 @@ def test_shell_completion_script(capsys):
     assert "complete" in out and "deployscope" in out.lower()
 
 
+@pytest.mark.parametrize("words, cword, expected", [("deployscope pl", 1, {"plan", "plans"}), ("deployscope plan --js", 2, {"--json"})])
+def test_shell_completion_completes_commands_and_options(words, cword, expected):
+    """What the script above asks the program when Tab is pressed in bash, and its answer."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "COMP_WORDS": words, "COMP_CWORD": str(cword),
+           "_DEPLOYSCOPE_COMPLETE": "complete_bash"}
+    r = subprocess.run([sys.executable, "-m", "deployscope"], capture_output=True, text=True, timeout=60, env=env)
+    assert r.returncode == 0 and set(r.stdout.split()) == expected, r.stdout + r.stderr
+
+
 def _documented_exit_codes() -> dict[int, str]:
     """The exit-code table of docs/cli.md: code -> meaning."""
     section = (ROOT / "docs" / "cli.md").read_text().split("## Exit codes", 1)[1].split("\n## ", 1)[0]
