@@ -242,6 +242,32 @@ def test_remove_a_workload_and_an_emptied_field_falls_back_to_its_default(client
         editor.apply_action(doc, "remove:__class__")
 
 
+def test_training_jobs_pipelines_and_stages_are_added_and_removed_with_the_buttons(client):
+    """Every add button the form shows works, and the item it adds is filled in and valid."""
+    page = client.get("/scenarios/new").text
+    buttons = re.findall(r'name="action" value="(add:[^"]+)"', page)
+    assert {"add:training", "add:training:image_training", "add:pipelines"} <= set(buttons)
+    for action in ("add:training", "add:training:image_training", "add:pipelines"):
+        r = post_form(client, page, action, {})
+        assert r.status_code == 200 and "Added an item" in r.text, (action, re.findall(r'ds-field-error[^>]*>([^<]*)', r.text))
+        page = r.text
+    assert 'name="f:training[0].tokens"' in page and 'name="f:training[1].images"' in page
+    assert 'value="add:pipelines[0].stages:llm"' in page and 'value="add:pipelines[0].stages:diffusion"' in page
+    r = post_form(client, page, "add:pipelines[0].stages:llm", {})
+    assert 'name="f:pipelines[0].stages[0].input_len"' in r.text
+    fields = {"f:training[0].model": "llama-3.1-8b-instruct", "f:training[0].tokens": "100M",
+              "f:training[1].model": "sdxl", "f:training[1].images": "10000",
+              "f:pipelines[0].items_per_day": "100", "f:pipelines[0].stages[0].model": "llama-3.1-8b-instruct",
+              "f:pipelines[0].stages[0].gpu": "l40s", "f:pipelines[0].stages[0].input_len": "400", "f:pipelines[0].stages[0].output_len": "100"}
+    r = post_form(client, r.text, "check", fields)
+    assert r.status_code == 200 and "The scenario is valid." in r.text, re.findall(r'ds-field-error[^>]*>([^<]*)', r.text)
+    for item in ("pipelines[0]", "training[1]", "training[0]"):
+        r = post_form(client, r.text, f"remove:{item}", {})
+        assert "Removed the item" in r.text and f'id="grp-{item.replace("[", "-").replace("]", "-")}"' not in r.text
+    data = load(form_value(r.text, "base_yaml"), source="form")
+    assert not data.get("training") and not data.get("pipelines")
+
+
 def test_switching_a_workload_kind_drops_the_fields_it_does_not_have():
     doc = editor.load_document(template())
     editor.apply_form(doc, {"f:workloads[0].kind": ["diffusion"]}, set())

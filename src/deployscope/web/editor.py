@@ -532,9 +532,10 @@ def apply_action(doc: Any, action: str) -> bool:
     if action.startswith("add:"):
         _, path, *kind = action.split(":")
         rep = _repeats(doc).get(path)
-        if rep is None or (kind and kind[0] not in rep.kinds) or (not kind and rep.kinds != [""]):
+        name = kind[0] if kind else ""  # '' is the member without a kind (a language-model training job)
+        if rep is None or len(kind) > 1 or name not in rep.kinds:
             raise DeployscopeError("not a list the form can add to", field="action", value=action)
-        add_item(doc, path, kind[0] if kind else "")
+        add_item(doc, path, name)
         return True
     if action.startswith("remove:"):
         path = action.split(":", 1)[1]
