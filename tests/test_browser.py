@@ -254,6 +254,51 @@ def test_guided_editor_flow(server, browser, tmp_path):
     ctx.close()
 
 
+_MARKS_OUTSIDE = """() => {
+  const out = {charts: {}, outside: [], clipped: []};
+  for (const svg of document.querySelectorAll('svg.chart')) {
+    const box = svg.getBoundingClientRect();
+    if (box.width < 200 || box.left < -1 || box.right > document.documentElement.clientWidth + 1) out.clipped.push(svg.id);
+    let n = 0;
+    for (const g of svg.querySelectorAll('g.ds-plot')) {
+      const [l, t, r, b] = g.getAttribute('data-plot').split(' ').map(Number);
+      const m = g.getScreenCTM();
+      const p0 = new DOMPoint(l, t).matrixTransform(m), p1 = new DOMPoint(r, b).matrixTransform(m);
+      const tol = 6;  // a dot's radius or a line's width may stand past the plot edge, its position may not
+      for (const el of g.querySelectorAll('.ds-mark')) {
+        const bb = el.getBoundingClientRect();
+        n += 1;
+        if (bb.left < p0.x - tol || bb.right > p1.x + tol || bb.top < p0.y - tol || bb.bottom > p1.y + tol)
+          out.outside.push(svg.id + ' ' + el.tagName + ' ' + [bb.left, bb.top, bb.right, bb.bottom].map(Math.round) + ' in ' + [p0.x, p0.y, p1.x, p1.y].map(Math.round));
+      }
+    }
+    out.charts[svg.id] = n;
+  }
+  return out;
+}"""
+
+
+@pytest.mark.parametrize("example", sorted(p.name for p in EXAMPLES.glob("*.yaml")))
+def test_every_chart_of_every_example_draws_its_data_inside_its_axes_in_chromium(browser, example):
+    """The report as Chromium lays it out: every data mark of every chart within its plot area,
+    every chart whole on the page, and a chart with nothing to show is replaced by its sentence."""
+    import deployscope
+    from deployscope.report import render_html
+    from deployscope.report.charts import chart_results
+
+    plan = deployscope.plan(EXAMPLES / example)
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, offline=True)
+    page = ctx.new_page()
+    page.set_content(render_html(plan))
+    found = page.evaluate(_MARKS_OUTSIDE)
+    drawn = {f"chart-{c.id}" for c in chart_results(plan) if hasattr(c, "svg")}
+    assert drawn and set(found["charts"]) >= drawn
+    assert all(found["charts"][c] > 0 for c in drawn), found["charts"]
+    assert found["outside"] == [] and found["clipped"] == [], found
+    shot(page, f"20-charts-{example.removesuffix('.yaml')}")
+    ctx.close()
+
+
 def test_downloaded_report_opens_offline(server, browser, tmp_path):
     """A report file opened from disk makes no request at all besides itself."""
     base, _ = server
