@@ -16,6 +16,7 @@ import json
 import types
 import typing
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal, Union
 
 import annotated_types as at
@@ -51,6 +52,7 @@ UNIT_BY_NAME = {
 }
 
 
+@lru_cache(maxsize=1024)
 def humanize(name: str) -> tuple[str, str]:
     """(label, unit) of a field name: 'ttft_p95_s' -> ('TTFT p95', 's')."""
     base, unit = name, UNIT_BY_NAME.get(name, "")
@@ -159,6 +161,7 @@ def flow_yaml(value: Any, flow: bool = False) -> str:
     return str(value)
 
 
+@lru_cache(maxsize=4096)  # the same few strings in every template and form
 def _bare(text: str, flow: bool) -> bool:
     """Whether `text` reads back as the same string unquoted in YAML (in a flow list or mapping)."""
     import yaml
@@ -282,6 +285,17 @@ class FieldDoc:
 
 def field_doc(name: str, info: FieldInfo, owner: type[BaseModel] | None = None) -> FieldDoc:
     """What the schema says about field `name` of `owner` (its model, for `unset`)."""
+    if owner is not None and owner.model_fields.get(name) is info:
+        return _model_field_doc(owner, name)  # models are fixed: read each field once
+    return _field_doc(name, info, owner)
+
+
+@lru_cache(maxsize=1024)
+def _model_field_doc(owner: type[BaseModel], name: str) -> FieldDoc:
+    return _field_doc(name, owner.model_fields[name], owner)
+
+
+def _field_doc(name: str, info: FieldInfo, owner: type[BaseModel] | None) -> FieldDoc:
     label, unit = humanize(name)
     default = default_value(info)
     left_out = getattr(owner, "left_out", None) or {}  # a model's ClassVar: what its left-out fields become

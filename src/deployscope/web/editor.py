@@ -15,10 +15,12 @@ parsed by the safe loader, so its limits hold here too.
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 import typing
 from dataclasses import dataclass, field
+from functools import cached_property
 from io import StringIO
 from typing import Any, Literal
 
@@ -51,7 +53,7 @@ class FormField:
     doc: FieldDoc | None = None  # what the schema says of the field: bounds, default, unit
     currency: str = "currency"  # the scenario's currency code, for units such as "EUR per kWh"
 
-    @property
+    @cached_property
     def facts(self) -> list[str]:
         """Allowed range with its unit, the default (said to be one), 'required'."""
         return self.doc.facts(self.currency) if self.doc is not None else []
@@ -142,7 +144,7 @@ def _field(path: str, name: str, info: FieldInfo, data: dict[str, Any] | None, o
     present = isinstance(data, dict) and name in data
     value = data.get(name) if isinstance(data, dict) else None
     unit = doc.unit_in(currency) if doc.unit != "no unit" else ""
-    ff = FormField(path=path, name=name, label=doc.label, unit=unit, help=doc.help, value=value, present=present, default=doc.default,
+    ff = FormField(path=path, name=name, label=doc.label, unit=unit, help=doc.help, value=value, present=present, default=copy.deepcopy(doc.default),
                    required=doc.required, widget="text", doc=doc, currency=currency)
     origin = typing.get_origin(ann)
     args = typing.get_args(ann)
