@@ -603,7 +603,7 @@ def _valid_bodies() -> dict[str, tuple[str, list[str]]]:
         "vms.csv": ("InstanceType,AcceleratorName,AcceleratorCount,vCPUs,MemoryGiB,Price,SpotPrice,Region,AvailabilityZone\n"
                     "p5.48xlarge,H100,8,192,2048,98.32,40.1,us-east-1,us-east-1a é\n",
                     ["prices", "import", "{}", "--kind", "skypilot", "--provider", "aws", "--catalog", "{dir}/out", "--as-of", "2025-06-01"]),
-        "data.csv": ("source,model,gpu\nx é,llama-3.1-8b,h100-sxm\n", ["validate", "--data", "{}"]),
+        "data.csv": ("metric,value,hardware,model,source\nthroughput,1000,H100 é,Llama-3.1-8B,x\n", ["validate", "--data", "{}"]),
         "config.json": ((ROOT / "tests" / "fixtures" / "configs" / "Llama-3.1-8B.json").read_text(encoding="utf-8"),
                         ["--catalog", "{dir}/out", "model", "add", "{}", "--id", "fuzz-model"]),
     }

@@ -345,4 +345,8 @@ def test_plan_terminal_report_lists_training_jobs(capsys):
     assert main(["plan", "examples/synthetic-identities.yaml"]) == 0
     out = capsys.readouterr().out
     assert "Training jobs on" in out and "persona-lora" in out and "portrait-finetune" in out
-    assert "days per run" in out and "kWh a year" in out and "EUR a year at" in out
+    header = out[out.index("Training jobs on"):].splitlines()[1].split("\t")
+    assert header == ["job", "model", "gpu", "gpus", "days_per_run", "runs_per_year", "gpu_hours_per_year", "energy_kwh_per_year",
+                      "cost_per_year", "cost_basis"]
+    lora = next(line.split("\t") for line in out.splitlines() if line.startswith("persona-lora\t"))
+    assert lora[5] == "48.00" and float(lora[8]) > 0 and "on-demand rates" in lora[9]

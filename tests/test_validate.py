@@ -12,6 +12,7 @@ import pytest
 
 from deployscope import validate
 from deployscope.cli import main
+from deployscope.errors import DeployscopeError
 
 A = validate.VALIDATION_DIR / "A_llm_inference.csv"
 
@@ -219,9 +220,28 @@ def test_odd_rows_never_fail(tmp_path):
 def test_unknown_schema_and_missing_file(tmp_path):
     weird = tmp_path / "weird.csv"
     weird.write_text("a,b\n1,2\n")
-    rep = validate.run([weird])
-    assert rep["predictions"][0]["predicted"] is None and rep["predictions"][0]["reason"]
+    with pytest.raises(DeployscopeError, match=r"header \(a, b\) is not one of the validation schemas"):
+        validate.run([weird])
+    assert main(["validate", "--data", str(weird)]) == 2
     assert main(["validate", "--data", str(tmp_path / "nope.csv")]) == 2
+
+
+@pytest.mark.parametrize(("data", "found"), [
+    ("metric,value,hardware,model\nthroughput,1,caf\u00e9,x\n".encode("latin-1"), "Latin-1"),
+    ("metric,value,hardware,model\n".encode("utf-16-le"), "UTF-16 or UTF-32 without a byte-order mark"),
+])
+def test_validate_data_not_utf8_names_the_file_and_encoding(tmp_path, capsys, data, found):
+    f = tmp_path / "measured.csv"
+    f.write_bytes(data)
+    assert main(["validate", "--data", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert "measured.csv" in err and found in err and "Traceback" not in err
+
+
+def test_validate_data_utf16_with_bom_is_read(tmp_path):
+    f = tmp_path / "measured.csv"
+    f.write_bytes("metric,value,hardware,model\n".encode("utf-16"))
+    assert validate.run([f])["rows"] == 0
 
 
 def test_cli_validate_json_and_speed(capsys):

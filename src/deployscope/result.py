@@ -90,6 +90,13 @@ class ComponentSizing(_M):
     demand_peak: float | None = Field(default=None, description="peak demand in the same unit, final horizon year")
     utilization: float | None = Field(default=None, description="average demand / installed capacity")
     gpu_hours_per_year: float | None = None
+    runs_per_year: float | None = Field(default=None, description="training: runs a year")
+    days_per_run: float | None = Field(default=None, description="training: wall-clock days one run takes on these GPUs")
+    energy_kwh_per_year: float | None = Field(default=None, description="training: GPU energy a year, before PUE")
+    cost_per_year: float | None = Field(
+        default=None, description="training: what the job costs a year in the plan's currency (see cost_basis)")
+    cost_basis: str | None = Field(default=None, description="how cost_per_year was found: the rental rate it used, or "
+                                                              "the share of an owned fleet's yearly cost the job's GPUs hold")
     api_model: str | None = None
     note: str | None = None
 

@@ -285,11 +285,26 @@ def _render_training(c: Any, p: Any, allowed: list[Any]) -> None:
     if opt is None:
         return
     t = Table(title=f"Training jobs on {opt.id} (their cost is inside its NPV)", title_justify="left")
-    for col, just in (("job", "left"), ("model", "left"), ("GPUs", "right"), ("GPU-hours a year", "right"), ("days per run, runs a year, energy, cost", "left")):
+    for col, just in (("job", "left"), ("GPUs", "right"), ("per run", "right"), ("runs/yr", "right"), ("GPU-h/yr", "right"),
+                      ("kWh/yr", "right"), (f"{p.currency}/yr", "right")):
         t.add_column(col, justify=just, overflow="fold")  # type: ignore[arg-type]
     for j in jobs:
-        t.add_row(j.workload, j.model or "-", f"{j.gpus or '-'} x {j.gpu or '-'}", f"{j.gpu_hours_per_year or 0:,.0f}", j.note or "-")
+        t.add_row(j.workload, f"{j.gpus or '-'} x {j.gpu or '-'}", _duration(j.days_per_run), _count(j.runs_per_year),
+                  _count(j.gpu_hours_per_year), _count(j.energy_kwh_per_year), _count(j.cost_per_year))
     c.print(t)
+    bases = sorted({j.cost_basis for j in jobs if j.cost_basis})
+    if bases:
+        c.print("cost basis: " + "; ".join(bases), style="dim")
+
+
+def _duration(days: float | None) -> str:
+    if days is None:
+        return "-"
+    return f"{days:.3g} days" if days >= 1 else f"{days * 24:.3g} h"
+
+
+def _count(v: float | None) -> str:
+    return "-" if v is None else f"{v:,.0f}" if v >= 10 else f"{v:.3g}"
 
 
 def _monte_carlo_line(p: Any) -> str | None:
@@ -342,9 +357,11 @@ def render_plan_plain(p: Any) -> None:
     opt, jobs = _training_jobs(p, [o for o in p.options if o.allowed])
     if opt is not None:
         out(f"\nTraining jobs on {opt.id}\n")
-        out(tsv_row(["job", "model", "gpu", "gpus", "gpu_hours_per_year", "note"]))
+        out(tsv_row(["job", "model", "gpu", "gpus", "days_per_run", "runs_per_year", "gpu_hours_per_year", "energy_kwh_per_year",
+                     "cost_per_year", "cost_basis"]))
         for j in jobs:
-            out(tsv_row([j.workload, j.model, j.gpu, j.gpus, _fixed(j.gpu_hours_per_year, 1), j.note]))
+            out(tsv_row([j.workload, j.model, j.gpu, j.gpus, _fixed(j.days_per_run, 4), _fixed(j.runs_per_year, 2),
+                         _fixed(j.gpu_hours_per_year, 1), _fixed(j.energy_kwh_per_year, 1), _fixed(j.cost_per_year, 2), j.cost_basis]))
     best = p.best
     if best is not None and best.obligations:
         out("\nObligations for the recommended option\n")

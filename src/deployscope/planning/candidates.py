@@ -151,6 +151,7 @@ class Piece:
     stage: Any = None  # pipeline: pipeline.StageSizing
     fixed_gpus: int = 0  # training / batch pipelines: GPUs independent of demand
     gpu_hours_per_year: float = 0.0  # busy GPU-hours a year (training, pipelines)
+    runs_per_year: float = 0.0  # training: runs a year
     pool: str = ""
     busy_share: float = 1.0  # pipelines: share of each day busy
     pipe_daily_gpus: float = 0.0  # continuous pipeline: GPUs at demand factor 1 (fractional)

@@ -25,7 +25,7 @@ from .costing import ApiCost, CloudCost, OnPremCost, Uncosted, row_cost
 from .hardware import Hardware
 from .hybrid import HybridCost, burst_spec
 from .inputs import Inputs
-from .performance import ApiPerformance, CloudPerformance, OnPremPerformance
+from .performance import ApiPerformance, CloudPerformance, OnPremPerformance, WithRentedTraining
 from .pipelines import PipelineApiCost, PipelineApiPerformance, stage_volumes
 from .sizing import Sizer, gpus_per_year, latency, quality_delta
 from .verdicts import Verdicts, policy_part, row_placement
@@ -387,7 +387,7 @@ def api(inputs: Inputs, clouds: list[Candidate], verdicts: Verdicts) -> list[Can
             id=(f"api-{prov}-{first.id}" if is_frontier else f"api-{prov}").replace("/", "_"),
             label=label + (", a frontier model, not the same weights" if is_frontier else ""),
             placement="api", detail=row_placement(inputs, first), provider=prov, parts=parts,
-            cost=ApiCost(inputs, rows, disc, batch), perf=ApiPerformance(inputs, rows),
+            cost=ApiCost(inputs, rows, disc, batch), perf=_with_training(ApiPerformance(inputs, rows), cloud_for_batch),
             sources=[inputs.source("api_prices", r) for r in rows.values()], frontier=is_frontier,
         )
         for r in rows.values():
@@ -406,6 +406,11 @@ def api(inputs: Inputs, clouds: list[Candidate], verdicts: Verdicts) -> list[Can
             opt.excluded.append("the training jobs need GPUs, and no cloud instance can run them")
         out.append(opt)
     return out
+
+
+def _with_training(perf: Any, cloud_for_batch: Candidate | None) -> Any:
+    """An API option's performance, with the training jobs it rents listed when it has any."""
+    return WithRentedTraining(perf, cloud_for_batch) if cloud_for_batch is not None else perf
 
 
 def pipeline_api(inputs: Inputs, cloud_for_batch: Candidate | None = None) -> list[Candidate]:
@@ -437,7 +442,8 @@ def pipeline_api(inputs: Inputs, cloud_for_batch: Candidate | None = None) -> li
         opt = Candidate(id=f"api-{prov}".replace("/", "_"), label=f"API {prov}", placement="api",
                         detail=row_placement(inputs, first), provider=prov,
                         parts=[policy_part(r, "api") for r in rows.values()] + (list(cloud_for_batch.parts) if batch and cloud_for_batch is not None else []),
-                        cost=PipelineApiCost(inputs.H, stages, rows, batch), perf=PipelineApiPerformance(rows),
+                        cost=PipelineApiCost(inputs.H, stages, rows, batch),
+                        perf=_with_training(PipelineApiPerformance(rows), cloud_for_batch if batch else None),
                         sources=[inputs.source("api_prices", r) for r in rows.values()])
         if scn.training and cloud_for_batch is None:
             opt.excluded.append("the training jobs need GPUs, and no cloud instance can run them")

@@ -65,6 +65,7 @@ class OnPremPerformance:
         servers = int(sum(math.ceil(float(np.asarray(v)[-1]) / hw.server_for(g, 1)[0].gpu_slots - 1e-9)
                           for g, v in need.items() if hw.server_for(g, 1)[0]))
         res = (base if base is not None else OnPremCost(inputs, hw, pieces, base_share))(f)
+        comps = [_with_fleet_share(inputs, c, float(res.total()), gpus) for c in comps]
         power_kw = None
         energy = float(res.energy_kwh) / inputs.H if res.energy_kwh else None
         if energy:
@@ -127,13 +128,40 @@ class CloudPerformance:
         )
 
 
+def _with_fleet_share(inputs: Inputs, comp: ComponentSizing, fleet_total: float, fleet_gpus: int) -> ComponentSizing:
+    """A training job on owned GPUs: the share of the fleet's yearly cost its GPUs hold."""
+    if comp.kind != "training" or not comp.gpus or fleet_gpus <= 0 or inputs.H <= 0:
+        return comp
+    share = min(1.0, comp.gpus / fleet_gpus)
+    return comp.model_copy(update={
+        "cost_per_year": fleet_total * inputs.fx_per_usd / inputs.H * share,
+        "cost_basis": f"{comp.gpus} of the fleet's {fleet_gpus} GPUs: that share of its average yearly cost "
+                      "(purchase, power, space, support and staff, less resale)"})
+
+
 def _with_rental_cost(inputs: Inputs, comp: ComponentSizing, row: Any, pricing: str) -> ComponentSizing:
     """A training job's yearly GPU-hours at this instance's rate, in the scenario's currency, in its note."""
     price = row.price(pricing) if comp.kind == "training" and comp.gpu_hours_per_year else None
     if not price:
         return comp
     cost = comp.gpu_hours_per_year * price / row.gpu_count * inputs.fx_per_usd
-    return comp.model_copy(update={"note": f"{comp.note}, {cost:,.0f} {inputs.currency} a year at {row.instance_type} {pricing} rates"})
+    basis = f"{row.provider} {row.instance_type} {pricing.replace('_', '-')} rates"
+    return comp.model_copy(update={"note": f"{comp.note}, {cost:,.0f} {inputs.currency} a year at {basis}",
+                                   "cost_per_year": cost, "cost_basis": basis})
+
+
+@dataclass
+class WithRentedTraining:
+    """An API option's performance plus the training jobs it rents from a cloud (their GPUs,
+    days, energy and yearly rental)."""
+
+    perf: Any
+    batch: Candidate
+
+    def __call__(self) -> Performance:
+        own: Performance = self.perf()
+        rented = [c for c in self.batch.perf().components if c.kind == "training"]
+        return own.model_copy(update={"components": [*own.components, *rented]})
 
 
 @dataclass

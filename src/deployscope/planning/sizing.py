@@ -322,7 +322,8 @@ class Sizer:
             if tc is None:
                 return [], f"{j.name}: {why}"
             out.append(Piece(d=None, kind="training", name=j.name, model=j.model, gpu=g, fixed_gpus=tc.gpus,
-                             gpu_hours_per_year=tc.gpu_hours * j.runs_per_year, training=tc, pool=f"_train_{j.name}",
+                             gpu_hours_per_year=tc.gpu_hours * j.runs_per_year, runs_per_year=j.runs_per_year, training=tc,
+                             pool=f"_train_{j.name}",
                              note=f"{tc.gpus} GPUs, {tc.wall_days:.1f} days per run, {j.runs_per_year:g} runs a year"
                              + (f", {tc.energy_kwh * j.runs_per_year:,.0f} kWh a year before PUE" if tc.energy_kwh else "")))
         for p in inputs.scenario.pipelines:
@@ -427,10 +428,14 @@ def component(inputs: Inputs, pc: Piece, placement: PlacementName, f: Factors, b
             kv_quant=pc.serve.kv_quant if pc.serve is not None else None,
             max_batch_per_replica=int(pc.serve.max_batch) if pc.serve is not None and pc.serve.max_batch else None,
         )
+    tc = pc.training if pc.kind == "training" else None
     return ComponentSizing(
         workload=pc.name, kind="training" if pc.kind == "training" else "pipeline_stage", model=pc.model,
         placement=placement, gpu=pc.gpu, gpus=pc.fixed_gpus, gpu_hours_per_year=pc.gpu_hours_per_year, note=pc.note,
         tp=pc.per_replica_gpus,
+        # training: runs, days per run and yearly energy (before PUE)
+        runs_per_year=pc.runs_per_year if tc is not None else None, days_per_run=tc.wall_days if tc is not None else None,
+        energy_kwh_per_year=tc.energy_kwh * pc.runs_per_year if tc is not None and tc.energy_kwh else None,
     )
 
 

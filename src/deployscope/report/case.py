@@ -190,7 +190,12 @@ def workload_lines(scenario: dict[str, Any]) -> list[str]:
     for j in scenario.get("training") or []:
         runs = j.get("runs_per_year")
         dl = f", each within {_n(j['deadline_days'])} days" if j.get("deadline_days") else ""
-        out.append(f"{j.get('name')}: {j.get('method')} training of {j.get('model')} on {_n(j.get('tokens'))} tokens"
+        if j.get("kind") == "image_training":
+            res = str(j.get("resolution"))
+            data = f"{_n(j.get('images'))} images at " + (f"a {res} px schedule" if ":" in res else f"{res} px")
+        else:
+            data = f"{_n(j.get('tokens'))} tokens"
+        out.append(f"{j.get('name')}: {j.get('method')} training of {j.get('model')} on {data}"
                    f"{f', {_n(runs)} runs a year' if runs else ''}{dl}.")
     for p in scenario.get("pipelines") or []:
         stages = ", ".join(str(s.get("name")) for s in p.get("stages") or [])

@@ -80,10 +80,23 @@ def template_helpers(plan: Any) -> dict[str, Any]:
     def cash_by_year(o: Any, y: int) -> Any:
         return next((c for c in o.cash_flows if c.year == y), None)
 
+    def duration(days: Any) -> str:
+        if not isinstance(days, (int, float)) or not math.isfinite(days):
+            return "–"
+        return f"{days:.3g} days" if days >= 1 else f"{days * 24:.3g} h"
+
     def rate(v: Any) -> str:
         return _num(v) if isinstance(v, (int, float)) and math.isfinite(v) else "–"
 
-    return {"money": money, "sec": sec, "pct": pct, "rate": rate, "per_user": tokens_per_s_per_user, "per_gpu": tokens_per_s_per_gpu, "cite": cite, "label": lambda i: labels.get(i, i), "cash_by_year": cash_by_year}
+    return {"money": money, "sec": sec, "pct": pct, "rate": rate, "duration": duration, "per_user": tokens_per_s_per_user, "per_gpu": tokens_per_s_per_gpu, "cite": cite, "label": lambda i: labels.get(i, i), "cash_by_year": cash_by_year}
+
+
+def training_rows(plan: Any, allowed: list[Any]) -> list[dict[str, Any]]:
+    """Each training job under each allowed option (the recommended one first): GPUs, days per run,
+    runs, GPU-hours, energy and yearly cost with its basis."""
+    best = plan.best
+    ordered = ([best] if best is not None and best.allowed else []) + [o for o in allowed if best is None or o.id != best.id]
+    return [{"option": o, "job": c} for o in ordered for c in o.performance.components if c.kind == "training"]
 
 
 def plan_context(plan: Any, charts: bool = True, max_options: int = MAX_TABLE_OPTIONS) -> dict[str, Any]:
@@ -127,6 +140,7 @@ def plan_context(plan: Any, charts: bool = True, max_options: int = MAX_TABLE_OP
         verdicts.append({"option": o, "reasons": r_idx, "obligations": o_idx})
     results = chart_results(plan) if charts else []
     return {
+        "training_rows": training_rows(plan, cash_options),
         "plan": plan,
         "best": best,
         "unit_cols": [k for k, _ in UNIT_COLUMNS if any(getattr(o.unit_costs, k) is not None for o in options)] or ["per_million_tokens"],

@@ -54,6 +54,15 @@ def render_markdown(plan: Any) -> str:
                          ("What would change the answer", plan.rationale.what_would_change), ("Warnings", plan.warnings)):
         if items:
             L += [f"### {title}", ""] + [f"- {_cell(i)}" for i in items] + [""]
+    if ctx["training_rows"]:
+        L += ["## Training jobs", "", "Each job under each allowed option, the recommended one first; energy before PUE.", ""]
+        L += _table(
+            ["option", "job", "GPUs", "per run", "runs a year", "GPU-hours a year", "energy a year (kWh)", "cost a year", "cost basis"],
+            [[r["option"].label, r["job"].workload, f"{r['job'].gpus} × {r['job'].gpu}" if r["job"].gpus else None,
+              ctx["duration"](r["job"].days_per_run), ctx["rate"](r["job"].runs_per_year), ctx["rate"](r["job"].gpu_hours_per_year),
+              ctx["rate"](r["job"].energy_kwh_per_year), m(r["job"].cost_per_year), r["job"].cost_basis]
+             for r in ctx["training_rows"]],
+        )
     L += ["## Options", ""]
     L += _table(
         ["#", "option", "id", "placement", "allowed", "NPV", "total", "/1M tok", "/image", "/item", "GPUs", "format", "TTFT p95", "TPOT p95",

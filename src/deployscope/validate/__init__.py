@@ -88,9 +88,6 @@ def predict_file(
                 pred, reason = None, str(exc)
             except Exception as exc:  # noqa: BLE001 - row content never makes validate fail
                 pred, reason = None, f"internal error on this row: {type(exc).__name__}: {exc}"
-        elif kind == "unknown":
-            fitted = False
-            reason = "file schema not recognised (no known header)"
         else:
             src = (row.get("source") or "") + " " + (row.get("source_type") or "")
             fitted = any(s and s in src for s in fitted_sources)

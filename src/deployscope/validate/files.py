@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
 import re
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from typing import Any, Iterable
 import yaml
 
 from ..errors import DeployscopeError
+from ..safe_yaml import UnsafeInput, decode
 
 VALIDATION_DIR = Path(__file__).resolve().parent.parent / "validation"
 DEFAULT_FILES = (
@@ -73,6 +75,11 @@ def dataset_of(notes: str) -> dict[str, Any] | None:
     return None
 
 
+KNOWN_HEADERS = ("metric,value,hardware,model (LLM inference); resolution (diffusion inference); "
+                 "training_tokens_b (LLM training); workload (memory); images_seen (image training) "
+                 "- see validation/README.md")
+
+
 def file_kind(header: Iterable[str]) -> str:
     h = set(header)
     if "images_seen" in h:
@@ -89,16 +96,27 @@ def file_kind(header: Iterable[str]) -> str:
 
 
 def read_csv(path: Path) -> tuple[str, list[dict[str, str]]]:
+    """A user's measurement file: decoded by the safe loader's rules (size limit, UTF-8 or a BOM,
+    the encoding named when it is neither), then parsed as CSV."""
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            rows = [dict(r) for r in reader]
-            header = reader.fieldnames or []
+        data = path.read_bytes()
     except OSError as exc:
         raise DeployscopeError(f"cannot read {path}: {exc.strerror}", field="data", value=str(path)) from None
-    except (csv.Error, UnicodeDecodeError) as exc:
+    try:
+        text = decode(data, source=str(path))
+    except UnsafeInput as exc:
+        raise DeployscopeError(exc.args[0], field="data", value=str(path), allowed=exc.allowed) from None
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        rows = [dict(r) for r in reader]
+        header = reader.fieldnames or []
+    except csv.Error as exc:
         raise DeployscopeError(f"{path} is not a readable CSV file: {exc}", field="data", value=str(path)) from None
-    return file_kind(header), rows
+    kind = file_kind(header)
+    if kind == "unknown":
+        raise DeployscopeError(f"{path}: the header ({', '.join(header) or 'empty'}) is not one of the validation schemas",
+                               field="data", value=str(path), allowed=KNOWN_HEADERS)
+    return kind, rows
 
 
 def num(x: Any) -> float | None:
