@@ -203,6 +203,10 @@ def test_two_workloads_built_with_the_form_only_and_saved_with_comments(client, 
     assert r.status_code == 422
     err = re.search(r'id="fld-workloads-1--model-error"[^>]*>([^<]*)', r.text)
     assert err and "unknown model" in err.group(1) and "did you mean" in err.group(1)
+    # a web user is pointed at the Catalog page, not at a command to run
+    assert "the Catalog page lists them all" in err.group(1) and "deployscope catalog" not in err.group(1)
+    banner = re.search(r'id="form-error"[^>]*>(.*?)</div>', r.text, re.S).group(1)
+    assert "did you mean" in banner and "deployscope catalog" not in banner
     fields["f:workloads[1].model"] = "llama-3.1-8b-instruct"
     r = post_form(client, r.text, "check", fields)
     assert r.status_code == 200 and "The scenario is valid." in r.text, re.findall(r'ds-field-error[^>]*>([^<]*)', r.text)
@@ -285,6 +289,8 @@ def test_a_plan_error_returns_to_the_form_with_the_error_beside_the_field(client
     r = client.post(f"/scenarios/{sid}/plan", data={"csrf_token": tok})
     assert r.status_code == 422
     assert 'id="scenario-form"' in r.text and 'id="fld-workloads-0--model-error"' in r.text and "did you mean" in r.text
+    err = re.search(r'id="fld-workloads-0--model-error"[^>]*>([^<]*)', r.text).group(1)
+    assert "Catalog page" in err and "`deployscope" not in err  # also when the error comes back from a plan process
 
 
 def test_error_page_links_back(client):

@@ -258,8 +258,10 @@ def all_groups(group: Group) -> list[Group]:
 
 def attach_error(root: Group, error: DeployscopeError) -> bool:
     """Put `error` beside the field (or group) it names; False when nothing in the form matches."""
+    from .errors import page_message
+
     ef = error.field or ""
-    text = str(error.args[0]) if error.args else str(error)
+    text = page_message(error)
     if error.allowed:
         text += f" (allowed: {error.allowed})"
     for f in walk(root):

@@ -18,6 +18,7 @@ from ...errors import DeployscopeError
 from ...references import check_references
 from ...store import Store
 from .. import editor
+from ..errors import page_message
 from ..offload import in_thread, parse_off_loop, parse_yaml, scenario_from_text
 from ..rendering import page, store_of
 
@@ -70,6 +71,7 @@ async def form_page(request: Request, *, yaml_text: str, scenario_id: int | None
     if ctx["yaml_error"] is not None and error is None:
         error = ctx["yaml_error"]
     return page(request, "scenario_form.html", status, yaml_text=yaml_text, scenario_id=scenario_id, error=error,
+                error_text=page_message(error) if error is not None else "",
                 error_matched=ctx["matched"], message=message, root=ctx["root"], pickers=ctx["pickers"],
                 field_prefix=editor.FIELD_PREFIX, seen_prefix=editor.SEEN_PREFIX)
 
