@@ -201,7 +201,7 @@ def test_guided_editor_flow(server, browser, tmp_path):
     page.click("#form-check")
     page.wait_for_selector("#fld-workloads-1--model-error")
     err = page.inner_text("#fld-workloads-1--model-error")
-    assert "unknown model" in err and "did you mean" in err
+    assert "unknown model" in err and "did you mean" in err and "Catalog page" in err and "`deployscope" not in err
     assert page.get_attribute("#fld-workloads-1--model", "aria-invalid") == "true"
     shot(page, "10-editor-unknown-model")
 
