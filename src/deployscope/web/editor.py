@@ -237,16 +237,12 @@ def _currency_code(value: Any) -> str:
 
 
 def walk(group: Group) -> list[FormField]:
-    out = list(group.fields)
-    for g in group.groups:
-        out += walk(g)
-        if g.repeat is not None and g.repeat.path == g.path:
-            for item in g.repeat.items:
-                out += walk(item)
-    return out
+    """Every field of the form, in the order it shows them."""
+    return [f for g in all_groups(group) for f in g.fields]
 
 
 def all_groups(group: Group) -> list[Group]:
+    """`group` and every group inside it (repeated items included), in the order the form shows them."""
     out = [group]
     for g in group.groups:
         out += all_groups(g)
