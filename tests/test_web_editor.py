@@ -170,13 +170,41 @@ def test_the_form_shows_range_unit_and_default_beside_each_field(client):
     assert '<p class="ds-facts" id="fld-horizon_years-facts">1 to 15 years · default 3 years</p>' in row
     assert 'aria-describedby="fld-horizon_years-help fld-horizon_years-facts"' in row
     assert 'id="fld-targets-ttft_p95_s-facts">0.0001 to 86400 s · default 2.0 s<' in html
-    assert 'id="fld-economics-tariff_per_kwh-facts">0 to 100000 USD per kWh · default: the economic_defaults catalog row for the region<' in html
+    assert re.search(r'id="fld-economics-tariff_per_kwh-facts">0 to 100000 USD per kWh · default [\d.]+ USD per kWh \(economic_defaults, region us\)<', html)
     assert 'id="fld-workloads-0--input_tokens-mean-facts">1 to 1e+08 tokens · required<' in html
     # the same text the template writes in its comment
     from deployscope.scenario import Targets
     from deployscope.scenario.schema_doc import field_doc
 
     assert field_doc("ttft_p95_s", Targets.model_fields["ttft_p95_s"], Targets).comment in template()
+
+
+def test_an_empty_economics_field_shows_the_value_the_planner_takes(client):
+    """The economic_defaults row for the scenario's region, in its currency: the same figure the
+    planner resolves when the field is left out."""
+    from deployscope.catalog import default_catalog
+    from deployscope.planning.inputs import resolve
+    from deployscope.scenario import parse_scenario
+    from deployscope.web.economic_defaults import number
+
+    text = template().replace("currency: USD", "currency: EUR").replace("  # region: us", "  region: de")
+    inputs = resolve(parse_scenario(load(text, source="t")), default_catalog())
+    r = client.post("/scenarios/new", data={"csrf_token": form_value(client.get("/scenarios/new").text, "csrf_token"),
+                                             "mode": "yaml", "action": "check", "yaml": text})
+    assert r.status_code == 200, r.text[-500:]
+    expected = {"tariff_per_kwh": f"{number(inputs.econ.tariff_usd_per_kwh * inputs.fx_per_usd)} EUR per kWh",
+                "staff_cost_per_fte": f"{number(inputs.econ.staff_usd_per_fte_year * inputs.fx_per_usd)} EUR per FTE-year",
+                "support_pct_capex": f"{number(inputs.econ.support_pct_of_capex * 100)} % of CapEx",
+                "pue": number(inputs.econ.pue)}
+    for name, value in expected.items():
+        facts = re.search(rf'id="fld-economics-{name}-facts">([^<]*)<', r.text).group(1)
+        assert facts.endswith(f" · default {value} (economic_defaults, region de)"), (name, facts)
+    assert inputs.fx_per_usd != 1.0  # converted from USD: the euro figure, not the dollar one
+    # a currency without a known rate: money defaults fall back to naming the catalog row
+    odd = client.post("/scenarios/new", data={"csrf_token": form_value(r.text, "csrf_token"), "mode": "yaml", "action": "check",
+                                               "yaml": text.replace("currency: EUR", "currency: XYZ")}).text
+    assert re.search(r'id="fld-economics-tariff_per_kwh-facts">[^<]*default: the economic_defaults catalog row for the region<', odd)
+    assert re.search(r'id="fld-economics-pue-facts">[^<]*default 1.3 \(economic_defaults, region de\)<', odd)
 
 
 def test_api_docs_carry_labels_units_and_defaults(client):

@@ -52,11 +52,15 @@ class FormField:
     error: str | None = None
     doc: FieldDoc | None = None  # what the schema says of the field: bounds, default, unit
     currency: str = "currency"  # the scenario's currency code, for units such as "EUR per kWh"
+    left_out_default: str | None = None  # the value the planner takes when the field is left out, where the schema has none
 
     @cached_property
     def facts(self) -> list[str]:
         """Allowed range with its unit, the default (said to be one), 'required'."""
-        return self.doc.facts(self.currency) if self.doc is not None else []
+        out = self.doc.facts(self.currency) if self.doc is not None else []
+        if self.left_out_default:
+            out = [f for f in out if not f.startswith("default")] + [self.left_out_default]
+        return out
 
     @property
     def input_name(self) -> str:
@@ -228,6 +232,18 @@ def scenario_form(data: Any) -> Group:
 
     data = data if isinstance(data, dict) else {}
     return build(Scenario, data, "", "General", "", _currency_code(data.get("currency", "USD")))
+
+
+def show_left_out_defaults(root: Group, data: Any) -> None:
+    """Beside each empty-able economics field, the value the planner takes when it is left out
+    (the economic_defaults row for the scenario's region, in its currency)."""
+    from .economic_defaults import left_out_values, number
+
+    values = left_out_values(data if isinstance(data, dict) else {})
+    for f in walk(root):
+        if f.path.startswith("economics.") and f.name in values and f.doc is not None and f.doc.unset:
+            value, where = values[f.name]
+            f.left_out_default = f"default {number(value)}{' ' + f.unit if f.unit else ''} ({where})"
 
 
 def _currency_code(value: Any) -> str:

@@ -61,6 +61,7 @@ def _form_context(yaml_text: str, error: DeployscopeError | None) -> dict[str, A
     except DeployscopeError as exc:
         data, yaml_error = {}, exc
     root = editor.scenario_form(data if isinstance(data, dict) else {})
+    editor.show_left_out_defaults(root, data)
     matched = editor.attach_error(root, error) if error is not None else False
     return {"root": root, "matched": matched, "yaml_error": yaml_error, "pickers": pickers()}
 
