@@ -418,6 +418,109 @@ def write_family_rows(fitted: dict[str, dict]) -> None:
     path.write_text(text, encoding="utf-8")
 
 
+# ----------------------------------------------------------------------------------------------
+# sequence overhead of an engine's current releases, on the fitting rows of those releases
+# ----------------------------------------------------------------------------------------------
+
+
+def fit_sequence_overhead(catalog, engine: str, from_version: str, dry_run: bool) -> float:  # noqa: ANN001
+    """Host time per sampled sequence per step of `engine` releases from `from_version` on, by
+    golden-section search on the mean |log error| of the max-throughput rows of fitting sources
+    (fitting_split.yaml) whose framework names such a release; everything else kept."""
+    from deployscope.catalog.engines import version_key
+    from deployscope.validate.llm_rows import engine_of, engine_version
+
+    path = validate.VALIDATION_DIR / "A_llm_inference.csv"
+    _, rows = validate.read_csv(path)
+    sel = []
+    for r in rows:
+        fw = r.get("framework", "")
+        try:
+            same = engine_of(fw) == engine
+        except Exception:  # noqa: BLE001 - a framework no engine models
+            same = False
+        v = engine_version(fw)
+        if (same and v is not None and version_key(v) >= version_key(from_version) and validate.is_fitted(r)
+                and r.get("metric") == "throughput" and validate.num(r.get("value")) is not None):
+            sel.append(r)
+    if not sel:
+        raise SystemExit(f"no fitting rows of {engine} releases from {from_version}")
+    perf = catalog.engines.get(engine).perf
+    base = (perf.step_overhead_s, perf.layer_overhead_s, perf.prefill_layer_overhead_s, perf.request_overhead_s)
+    meas = np.array([validate.num(r["value"]) for r in sel])
+
+    def loss(x: float) -> float:
+        preds = validate.predict_file(path, "llm", sel, catalog, validate.Params(overhead={engine: (*base, x)}))
+        pr = np.array([p["predicted"] if p["predicted"] is not None else np.nan for p in preds], dtype=float)
+        ok = np.isfinite(pr) & (pr > 0)
+        return float(np.mean(np.abs(np.log(pr[ok] / meas[ok])))) if ok.any() else 10.0
+
+    lo, hi = 0.0, 2e-4
+    g = (math.sqrt(5) - 1) / 2
+    a, b = hi - g * (hi - lo), lo + g * (hi - lo)
+    fa, fb = loss(a), loss(b)
+    for _ in range(40):
+        if fa < fb:
+            hi, b, fb = b, a, fa
+            a = hi - g * (hi - lo)
+            fa = loss(a)
+        else:
+            lo, a, fa = a, b, fb
+            b = lo + g * (hi - lo)
+            fb = loss(b)
+    x = float(f"{(lo + hi) / 2:.3g}")
+    sources = sorted({validate.source_key(r) for r in sel})
+    print(f"{engine} >= {from_version}: sequence_overhead_s {x:.3g} on {len(sel)} rows ({', '.join(sources)}); "
+          f"mean |log error| {loss(0.0):.4f} without, {loss(x):.4f} with")
+    if not dry_run:
+        write_sequence_overhead(engine, x, sources, len(sel))
+    return x
+
+
+def write_sequence_overhead(engine: str, x: float, sources: list[str], n_rows: int) -> None:
+    """Set `sequence_overhead_s` and its provenance in the engine's perf block of engines.yaml."""
+    path = DATA / "engines.yaml"
+    text = path.read_text(encoding="utf-8")
+    m = re.search(rf"^- id: {re.escape(engine)}\n(?:.*\n)*?(?=^- id: |\Z)", text, flags=re.M)
+    if m is None:
+        raise SystemExit(f"engine {engine!r} not in engines.yaml")
+    block = m.group(0)
+    block = re.sub(r"^    sequence_overhead_s: .*\n(?:      .*\n)*", "", block, flags=re.M)
+    block = re.sub(r"^    sequence_overhead_fitted_on: .*\n", "", block, flags=re.M)
+    line = (f"    sequence_overhead_s: {x:.3g}\n"
+            f"    sequence_overhead_fitted_on: [{', '.join(repr(s) for s in sources)}]\n")
+    block = re.sub(r"^(    request_overhead_s: .*\n)", lambda mm: mm.group(1) + line, block, count=1, flags=re.M)
+    path.write_text(text[: m.start()] + block + text[m.end():], encoding="utf-8")
+    print(f"wrote {engine} sequence_overhead_s {x:.3g} ({n_rows} rows) to {path}")
+
+
+def scan_decode_overhead(catalog) -> None:  # noqa: ANN001
+    """How well the fitting rows pin the fixed cost of a decode step: the per-layer overhead of
+    every step is moved with the prefill-step total (layer + prefill layer) held, and the mean
+    |log error| on the fitting rows printed beside the held-out TensorRT-LLM v0.14 ITL rows'
+    signed median (shown, never fitted on)."""
+    path, rows = fit_rows(catalog)
+    _, all_rows = validate.read_csv(path)
+    itl = [r for r in all_rows if r.get("metric") == "mean_itl" and not validate.is_fitted(r)]
+    perf = catalog.engines.get(ENGINE).perf
+    total = perf.layer_overhead_s + perf.prefill_layer_overhead_s
+    meas = np.array([validate.num(r["value"]) for r in rows])
+
+    def err(rs, P, m):  # noqa: ANN001, ANN202
+        pr = np.array([p["predicted"] if p["predicted"] is not None else np.nan
+                       for p in validate.predict_file(path, "llm", rs, catalog, P)], dtype=float)
+        ok = np.isfinite(pr) & (pr > 0)
+        return float(np.mean(np.abs(np.log(pr[ok] / m[ok])))), float(np.median(pr[ok] / m[ok] - 1))
+
+    m_itl = np.array([validate.num(r["value"]) for r in itl])
+    print(f"{'decode layer us':>16} {'fit |log err|':>14} {'held-out ITL signed':>20}")
+    for layer in (total, 100e-6, 70e-6, 40e-6):
+        P = validate.Params(overhead={ENGINE: (perf.step_overhead_s, layer, total - layer, perf.request_overhead_s)})
+        f, _ = err(rows, P, meas)
+        _, s_itl = err(itl, P, m_itl)
+        print(f"{layer * 1e6:16.0f} {f:14.4f} {s_itl * 100:+19.1f}%")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dry-run", action="store_true")
@@ -425,7 +528,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--family-rows", action="store_true", help="fit only the family x engine rows of the fitting files (no scipy)")
     ap.add_argument("--overheads", action="store_true",
                     help="refit only the engine's four fixed overheads (step, layer, prefill layer, request), efficiencies kept")
+    ap.add_argument("--sequence-overhead", nargs=2, metavar=("ENGINE", "FROM_VERSION"),
+                    help="fit only the engine's host time per sampled sequence on fitting rows of releases from FROM_VERSION on")
+    ap.add_argument("--scan-decode-overhead", action="store_true",
+                    help="print how the fitting loss and the held-out v0.14 ITL move with the decode-step fixed cost (writes nothing)")
     args = ap.parse_args(argv)
+    if args.scan_decode_overhead:
+        scan_decode_overhead(Catalog())
+        return 0
+    if args.sequence_overhead:
+        fit_sequence_overhead(Catalog(), args.sequence_overhead[0], args.sequence_overhead[1], args.dry_run)
+        return 0
     if args.family_rows:
         fit_family_rows(Catalog(), args.dry_run)
         return 0

@@ -34,12 +34,14 @@ def test_every_server_row_has_power_on_one_basis():
 
 
 def test_mi300x_server_on_the_system_basis_to_the_watt():
-    # 8 x 750 W + 4.6 kW host allowance = 10.6 kW, idle 0.19 x 10.6 = 2.014 kW
-    p = server_power(gpu_tdp_w=750, gpu_slots=8, host_power_kw=4.6, idle_fraction=0.19)
+    # 8 x 750 W + 4.6 kW host allowance = 10.6 kW, idle 0.29 x 10.6 = 3.074 kW (the catalog default)
+    assert default_catalog().economic_defaults.get("power.idle_fraction").value == 0.29
+    p = server_power(gpu_tdp_w=750, gpu_slots=8, host_power_kw=4.6, idle_fraction=0.29)
     assert p.max_kw == pytest.approx(10.6) and p.basis == "components"
-    assert p.idle_kw == pytest.approx(2.014)
-    # at 35 % utilization: 2.014 + 0.35 x 8.586 = 5.0191 kW
-    assert average_draw_kw(p, 0.35) == pytest.approx(5.0191)
+    assert p.idle_kw == pytest.approx(3.074)
+    # at 35 % utilization: 3.074 + 0.35 x 7.526 = 5.7081 kW; a year at PUE 1.3 and 0.10 USD/kWh: 6,500.38 USD
+    assert average_draw_kw(p, 0.35) == pytest.approx(5.7081)
+    assert round(average_draw_kw(p, 0.35) * 8_760 * 1.3 * 0.10, 2) == 6_500.38
 
 
 def test_server_power_refuses_a_row_without_power_and_idle_above_max():

@@ -61,14 +61,15 @@ def test_whole_instances_for_cloud_bursts_and_energy():
     price=st.floats(1_000, 400_000),
     burst=st.floats(0.1, 20),
     rate=st.floats(0, 0.2),
+    spare=st.integers(0, 4),
 )
-def test_hybrid_never_costs_more_than_the_better_pure_part(demand, slots, price, burst, rate):
+def test_hybrid_never_costs_more_than_the_better_pure_part(demand, slots, price, burst, rate, spare):
     kw = {"demand_gpus": demand, "gpus_per_server": slots, "server_usd": price, "fixed_usd_per_server_year": price * 0.1,
               "idle_kw": 1.0, "max_kw": 5.0, "tariff_usd_per_kwh": 0.1, "pue": 1.3, "burst_usd_per_gpu_hour": burst,
-              "discount_rate": rate, "depreciation_years": 5.0}
+              "discount_rate": rate, "depreciation_years": 5.0, "spare_gpus": spare}
     best = size_hybrid_base(**kw)
     peak = max(max(d) for d in demand)
-    n = math.ceil(peak / slots - 1e-9)
+    n = math.ceil((peak + spare) / slots - 1e-9)  # the pure on-prem fleet: the peak plus the spare
     all_burst = size_hybrid_base(**kw, max_servers=0).npv_usd
     all_onprem = size_hybrid_base(**kw, fixed_base=[n] * len(demand)).npv_usd  # the peak's servers from year 1
     assert best.npv_usd <= min(all_burst, all_onprem) + 1e-6
@@ -93,3 +94,19 @@ def test_the_team_floor_must_be_paid_by_the_base():
     # one server at 5,000 would win (9,380 < 13,140) but an owned fleet also needs 4,000 a year of staff
     r = sized(demand_gpus=[[1, 1, 1, 3]], server_usd=5_000.0, fixed_usd_per_year_if_owned=4_000.0)
     assert r.base_servers == (0,) and r.npv_usd == pytest.approx(13_140.0)
+
+
+def test_the_redundancy_spare_serves_nothing_hand_computed():
+    # 1-GPU servers at 1,000, burst 1 USD per GPU-hour, 2 GPUs busy all year (one hour standing for 8,760)
+    # no spare: 2 servers, 2,000; one spare GPU: 3 servers (2 serve, 1 idle), 3,000 beats any burst
+    assert sized(demand_gpus=[[2.0]], server_usd=1_000.0).base_servers == (2,)
+    r = sized(demand_gpus=[[2.0]], server_usd=1_000.0, spare_gpus=1)
+    assert r.base_servers == (3,) and r.npv_usd == pytest.approx(3_000.0)
+    assert r.onprem_gpu_hours == (2 * 8_760.0,) and r.burst_gpu_hours == (0.0,)
+    # a fixed base of 2 servers with a spare serves 1 GPU: 2,000 + 8,760 of burst
+    r = sized(demand_gpus=[[2.0]], server_usd=1_000.0, spare_gpus=1, fixed_base=[2])
+    assert r.npv_usd == pytest.approx(10_760.0) and r.burst_gpu_hours == (8_760.0,)
+    # the spare draws idle power only: 8-GPU server, idle 1 kW, max 3 kW, 0.1 USD/kWh, PUE 1; 6 GPUs busy + 2 spare
+    r = sized(demand_gpus=[[6.0]], gpus_per_server=8, server_usd=1.0, spare_gpus=2, idle_kw=1.0, max_kw=3.0,
+              tariff_usd_per_kwh=0.1, fixed_base=[1])
+    assert r.npv_usd == pytest.approx(1.0 + (1.0 + 6 / 8 * 2.0) * 8_760 * 0.1)

@@ -85,9 +85,10 @@ def test_fp8_on_ampere_gets_no_native_rate_and_pays_dequantization(cat):
     seqs=st.floats(0, 4),
     tp=st.sampled_from([1, 2, 4, 8]),
     model=st.sampled_from(["Llama-3.1-8B", "Mixtral-8x7B", "Mistral-7B"]),
+    engine=st.sampled_from(["trtllm", "vllm"]),
 )
-def test_scalar_step_matches_vectorized(cat, d, p, dctx, pctx, seqs, tp, model):
-    ctx = context(model, "H100", quant="fp8", engine="trtllm", catalog=cat)
+def test_scalar_step_matches_vectorized(cat, d, p, dctx, pctx, seqs, tp, model, engine):
+    ctx = context(model, "H100", quant="fp8", engine=engine, catalog=cat)
     ep = 2 if model.startswith("Mixtral") and tp >= 2 else 1
     f = llm.scalar_step_fn(ctx.shape, ctx.hw, tp, 1, ep)
     a = f(d, p, dctx, pctx, seqs)
@@ -235,3 +236,15 @@ def test_fp4_decode_on_blackwell_never_beats_weight_bytes_over_bandwidth(cat, mo
     touched = float(llm.distinct_experts(s.num_experts, s.experts_per_token, batch)) if s.moe_layers else 0.0
     experts = s.moe_layers * touched * s.expert_params * s.weight_bytes_per_param / tp
     assert t >= (dense + experts) / c.gpu.memory_bandwidth_bytes_per_s * (1 - 1e-9)
+
+
+def test_host_time_per_sequence_adds_linearly_with_the_batch(cat):
+    """The engine's host time per sampled sequence adds exactly (B2 - B1) x its value between two
+    batches whose GPU work is the same (memory-bound decode, context 0, no KV read)."""
+    base = context("Llama-3.1-8B", "H100", quant="fp8", engine="vllm", catalog=cat)
+    old = context("Llama-3.1-8B", "H100", quant="fp8", engine="vllm", engine_version="0.8.5", catalog=cat)
+    s = base.hw.sequence_overhead_s
+    assert s > 0 and old.hw.sequence_overhead_s == 0.0
+    t_new = llm.step_cost(base.shape, base.hw, decode_tokens=np.array([1.0, 64.0]))["time"]
+    t_old = llm.step_cost(old.shape, old.hw, decode_tokens=np.array([1.0, 64.0]))["time"]
+    assert (t_new - t_old) == pytest.approx([s, 64 * s], rel=1e-9)

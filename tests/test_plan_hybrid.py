@@ -65,3 +65,57 @@ def test_no_listed_hybrid_costs_more_than_its_burst_option_or_its_on_prem_option
             if pure is not None and pure.npv is not None:
                 # rounding to whole servers and whole instances is the only slack
                 assert h.npv <= pure.npv * 1.02, (h.id, pure.id, h.npv, pure.npv)
+
+
+LORA = {"name": "refresh", "model": "llama-3.3-70b-instruct", "method": "lora", "tokens": "300M", "seq_len": 4096,
+        "runs_per_year": 4, "deadline_days": 3, "dataset_gb": 2}
+
+
+def test_the_hybrid_base_holds_the_redundancy_spare_like_the_on_prem_option(lambda_plan):
+    hyb = next(o for o in lambda_plan.options if o.placement == "hybrid")
+    note = next(w for w in hyb.warnings if w.startswith("hybrid base:"))
+    assert "GPU(s) of the base held back as the n+1 spare, as in the on-prem option" in note
+    d = case("lambda")
+    d["availability"] = {"redundancy": "none"}
+    none = next(o for o in deployscope.plan(d).options if o.placement == "hybrid")
+    assert "spare" not in next(w for w in none.warnings if w.startswith("hybrid base:"))
+    # the spare serves nothing, so holding it never makes the hybrid cheaper
+    assert none.npv < hyb.npv
+
+
+def test_a_hybrid_costs_the_training_jobs_like_a_pure_option_and_says_where(lambda_plan):
+    d = case("lambda")
+    d["training"] = [LORA]
+    p = deployscope.plan(d)
+    hyb = next(o for o in p.options if o.placement == "hybrid")
+    note = next(w for w in hyb.warnings if w.startswith("hybrid batch work (refresh)"))
+    # 12 days a year of 8 GPUs: renting them as the cloud burst does beats buying a server for them
+    assert "rented on demand as cloud-lambda-gpu_8x_h100_sxm5-on_demand rents it" in note
+    assert any(k.startswith("batch.") for f in hyb.cash_flows for k in f.breakdown)
+    (job,) = [c for c in hyb.performance.components if c.kind == "training"]
+    assert job.placement == "cloud" and job.cost_basis == "lambda gpu_8x_h100_sxm5 on-demand rates"
+    without = next(o for o in lambda_plan.options if o.placement == "hybrid")
+    cloud_with = next(o for o in p.options if o.placement == "cloud")
+    cloud_without = next(o for o in lambda_plan.options if o.placement == "cloud")
+    # the training adds what the pure cloud option pays for it (plus the job's checkpoints and data on the base's storage)
+    added = cloud_with.npv - cloud_without.npv
+    assert added > 0 and hyb.npv - without.npv == pytest.approx(added, rel=0.1)
+
+
+def test_a_hybrid_keeps_busy_training_on_prem_as_the_on_prem_option_sizes_it():
+    d = case("lambda")
+    d["training"] = [dict(LORA, tokens="10B", runs_per_year=30, deadline_days=10)]  # GPUs busy most of the year
+    p = deployscope.plan(d)
+    hyb = next(o for o in p.options if o.placement == "hybrid")
+    note = next(w for w in hyb.warnings if w.startswith("hybrid batch work (refresh)"))
+    assert "on-prem, sized and costed as in on_prem-h100-sxm-80gb" in note
+    # the training GPUs are owned beside the base: its 8 GPUs and the job's 8
+    assert hyb.performance.gpus == 16 and not any(k.startswith("batch.") for f in hyb.cash_flows for k in f.breakdown)
+    (job,) = [c for c in hyb.performance.components if c.kind == "training"]
+    assert job.placement == "on_prem" and job.cost_basis.startswith("8 of the fleet's 16 GPUs")
+
+
+def test_a_batch_only_scenario_says_why_it_has_no_hybrid():
+    p = deployscope.plan(ROOT / "examples" / "synthetic-identities.yaml")
+    assert not [o for o in p.options if o.placement == "hybrid"]
+    assert any(w.startswith("no hybrid option: a hybrid splits served requests hour by hour") for w in p.warnings)

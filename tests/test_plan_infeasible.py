@@ -24,12 +24,12 @@ def test_long_prompts_list_every_on_prem_option_with_the_latency_reason():
     p = deployscope.plan(d)
     on_prem = [o for o in p.options if o.placement == "on_prem"]
     assert on_prem and all(not o.allowed for o in on_prem)
-    assert all(o.excluded_because[0].startswith("latency (TTFT/TPOT):") for o in on_prem)
+    assert all(o.excluded_because[0].startswith("latency (TTFT and TPOT):") for o in on_prem)
     assert any(w.startswith("no self-hosted option can serve this scenario: the binding constraint is latency") for w in p.warnings)
     rec = p.option(p.recommended)
     assert rec.placement == "api"
     assert any(w.startswith("latency unknown") and "cannot be checked" in w for w in rec.warnings)
-    assert "latency (TTFT/TPOT)" in " ".join(p.rationale.reasons)
+    assert "latency (TTFT and TPOT)" in " ".join(p.rationale.reasons)
 
 
 def test_a_model_that_fits_no_server_names_memory(capsys, tmp_path):
@@ -52,3 +52,88 @@ def test_spot_is_never_recommended_for_an_interactive_service():
     assert spot and all(not o.allowed for o in spot)
     assert all(o.excluded_because[0].startswith("spot:") for o in spot)
     assert not p.recommended.endswith("-spot")
+
+
+def test_long_prompts_list_cloud_offers_that_cannot_meet_the_target_with_the_reason():
+    d = saas()
+    d["workloads"][0]["input_tokens"] = {"mean": 120_000}
+    p = deployscope.plan(d)
+    cloud = [o for o in p.options if o.placement == "cloud"]
+    assert cloud and all(not o.allowed and o.npv is None for o in cloud)
+    # the 8-GPU H100 instance holds the model but no load meets the TTFT target: listed with that reason
+    p5 = p.option("cloud-aws-p5.48xlarge")
+    assert p5.excluded_because[0].startswith("latency (TTFT and TPOT):") and "TTFT p99" in p5.excluded_because[0]
+    # a single-GPU instance cannot hold the model: memory
+    assert any(o.excluded_because[0].startswith("memory:") for o in cloud)
+    assert any(w.startswith("no cloud offer can serve this scenario: the binding constraint is latency (TTFT and TPOT) / memory")
+               for w in p.warnings)
+    reasons = " ".join(p.rationale.reasons)
+    assert "No on-prem option can serve this scenario; the binding constraint: latency (TTFT and TPOT) (5 option(s))" in reasons
+    assert "No cloud option can serve this scenario; the binding constraint: latency (TTFT and TPOT)" in reasons
+    assert "Latency unknown: no published latency for this API is in the catalog" in reasons
+
+
+def test_api_options_carry_their_published_latency_or_unknown_in_json_table_and_report(capsys, tmp_path):
+    from deployscope.report import render_markdown
+
+    d = saas()
+    d["candidates"] = {"placements": ["api"], "providers": ["gemini"], "include_frontier_apis": True}
+    p = deployscope.plan(d)
+    lite = p.option("api-gemini-gemini-2.5-flash-lite")
+    assert lite.performance.published_ttft_s == 0.42 and "modelstats.ai" in lite.performance.latency_note
+    unknown = p.option("api-gemini-gemini-3.1-flash-lite")
+    assert unknown.performance.published_ttft_s is None and "latency unknown" in unknown.performance.latency_note
+    # a published TTFT above the target excludes the API, naming the figure and its source
+    pro = p.option("api-gemini-gemini-2.5-pro")
+    assert not pro.allowed and pro.excluded_because[0].startswith("latency (TTFT): gemini-2.5-pro has a published TTFT of 6.065 s")
+    # the rationale checks the recommended API's latency against the targets and says what is unknown
+    assert p.recommended == lite.id
+    assert any(r.startswith("Latency: published TTFT 0.42 s is within the 1.5 s TTFT target; its output speed is unknown")
+               for r in p.rationale.reasons)
+    assert '"latency_note"' in p.model_dump_json()
+    md = render_markdown(p)
+    assert "420 ms (published)" in md and "| unknown |" in md
+    f = tmp_path / "s.yaml"
+    f.write_text(yaml.safe_dump(d))
+    main(["plan", str(f)])
+    out = capsys.readouterr().out
+    assert "api_latency" in out and "latency unknown" in out and "published latency: TTFT 0.42 s" in out
+
+
+def test_a_published_output_speed_slower_than_the_tpot_target_excludes_the_api(tmp_path):
+    from deployscope.catalog.loader import Catalog
+
+    (tmp_path / "api_prices.yaml").write_text(yaml.safe_dump([{
+        "id": "gemini-2.5-flash-lite", "output_tokens_per_s": 10.0, "source": "test row", "as_of": "2026-12-01"}]))
+    d = saas()
+    d["candidates"] = {"placements": ["api"], "providers": ["gemini"], "include_frontier_apis": True}
+    p = deployscope.plan(d, catalog=Catalog(tmp_path))
+    o = p.option("api-gemini-gemini-2.5-flash-lite")
+    assert not o.allowed
+    assert any(r.startswith("latency (TPOT): gemini-2.5-flash-lite has a published output speed of 10 tokens/s (0.1 s per token), "
+                            "slower than the 0.05 s p95 TPOT target") for r in o.excluded_because)
+
+
+def test_the_binding_latency_target_is_named_ttft_when_only_ttft_is_missed():
+    d = saas()
+    d["workloads"][0]["input_tokens"] = {"mean": 120_000}
+    d["targets"]["tpot_p95_s"] = 1.0  # decode is fast enough; only the long prefill misses its target
+    d["candidates"] = {"placements": ["on_prem", "api"]}
+    p = deployscope.plan(d)
+    on_prem = [o for o in p.options if o.placement == "on_prem"]
+    assert on_prem and all(o.excluded_because[0].startswith("latency (TTFT): ") for o in on_prem)
+    assert "the binding constraint: latency (TTFT) (5 option(s))" in " ".join(p.rationale.reasons)
+
+
+def test_a_facility_too_small_for_every_fleet_is_named_as_the_binding_constraint():
+    d = saas()
+    d["economics"]["facility_limits"] = {"power_available_kw": 5}
+    d["candidates"] = {"placements": ["on_prem", "api"]}
+    p = deployscope.plan(d)
+    on_prem = [o for o in p.options if o.placement == "on_prem"]
+    assert on_prem and all(not o.allowed for o in on_prem)
+    # facility reasons name the power the fleet needs against what the site has; the rationale names the constraint
+    assert any(o.excluded_because[0].startswith("facility: needs") and "5 kW the facility has" in o.excluded_because[0]
+               for o in on_prem)
+    reasons = " ".join(p.rationale.reasons)
+    assert "No on-prem option can serve this scenario; the binding constraint: facility" in reasons

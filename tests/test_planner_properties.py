@@ -38,6 +38,22 @@ def pipeline():
     return build_options(EXAMPLES / "synthetic-identities.yaml")
 
 
+@pytest.fixture(scope="module")
+def hybrid():
+    """saas-chat on Lambda H100s with a training job: a listed hybrid (base + burst + training)."""
+    import yaml
+
+    d = yaml.safe_load((EXAMPLES / "saas-chat.yaml").read_text())
+    d["candidates"] = {"placements": ["on_prem", "cloud", "hybrid"], "providers": ["lambda"], "gpus": ["h100-sxm-80gb"],
+                       "cloud_pricing": ["on_demand"]}
+    d["load_profile"]["peak_to_average"] = 3.0
+    d["training"] = [{"name": "refresh", "model": "llama-3.3-70b-instruct", "method": "lora", "tokens": "300M", "seq_len": 4096,
+                      "runs_per_year": 4, "deadline_days": 3, "dataset_gb": 2}]
+    ctx, opts = build_options(d)
+    assert any(o.placement == "hybrid" for o in opts)
+    return ctx, opts
+
+
 factor = st.floats(min_value=0.05, max_value=20.0, allow_nan=False, allow_infinity=False)
 
 
@@ -56,9 +72,9 @@ def test_higher_tariff_never_lowers_on_prem_cost(saas, a, b):
 
 @SETTINGS
 @given(a=factor, b=factor)
-def test_more_demand_never_lowers_any_options_cost(saas, images, pipeline, a, b):
+def test_more_demand_never_lowers_any_options_cost(saas, images, pipeline, hybrid, a, b):
     lo, hi = min(a, b), max(a, b)
-    for ctx, opts in (saas, images, pipeline):
+    for ctx, opts in (saas, images, pipeline, hybrid):
         for o in opts:
             if o.excluded:
                 continue

@@ -134,6 +134,10 @@ def decide(ctx: Inputs, opts: list[Candidate], verdicts: dict[str, Verdict], t0:
     excluded_opts = [o for o in options if not o.allowed]
     excluded_opts.sort(key=lambda o: (o.npv if o.npv is not None else math.inf))
     keep += excluded_opts[: scn.candidates.max_options]
+    for pl in ("on_prem", "cloud", "api", "hybrid"):  # every placement's reason shows, even past the cap
+        first = next((o for o in excluded_opts if o.placement == pl), None)
+        if first is not None and first not in keep:
+            keep.append(first)
     kept_ids = {o.id for o in keep}
 
     # performance, only for the kept options (it re-runs sizing)
@@ -351,10 +355,18 @@ def _rationale(ctx: Inputs, best: Option | None, allowed: list[Option], options:
         f = cheaper_frontier[0]
         name = f.label.split(", a frontier")[0]
         reasons.append(f"A frontier API, {name}, would cost {_money(ctx, f.npv)}; it runs a different model, so compare quality before switching.")
+    binding = binding_constraints(options)
+    reasons += binding
+    if best.placement == "api":
+        reasons += api_latency_reasons(ctx, best)
     excluded = [o for o in options if not o.allowed]
-    if excluded:
-        why = excluded[0].excluded_because[0].split(". ")[0].rstrip(".") if excluded[0].excluded_because else "excluded"
-        reasons.append(f"{len(excluded)} option(s) excluded (reasons in the options list), e.g. {excluded[0].label}: {why}.")
+    if excluded and not binding:
+        # the example: an option that could have served (excluded by policy or a limit), else any
+        ex = next((o for o in excluded if o.npv is not None), excluded[0])
+        why = ex.excluded_because[0].split(". ")[0].rstrip(".") if ex.excluded_because else "excluded"
+        reasons.append(f"{len(excluded)} option(s) excluded (reasons in the options list), e.g. {ex.label}: {why}.")
+    elif excluded:
+        reasons.append(f"{len(excluded)} option(s) excluded in all (reasons in the options list).")
     if mc is not None:
         mine = next((m for m in mc.ranges if m.option_id == best.id), None)
         if mine is not None and mine.prob_best is not None:
@@ -363,3 +375,56 @@ def _rationale(ctx: Inputs, best: Option | None, allowed: list[Option], options:
     if not change:
         change = ["No single input between 0.05x and 20x of its base value changes the recommendation."]
     return Rationale(summary=summary, reasons=reasons, what_would_change=change, crossovers=crossovers)
+
+
+#: the constraints a sizing failure names first (planning.options.binding_reason)
+SIZING_KINDS = ("memory", "latency (TTFT/TPOT)", "latency (TTFT)", "latency (TPOT)", "latency (TTFT and TPOT)", "image latency",
+                "deadline", "quality floor", "facility")
+
+
+def binding_constraints(options: list[Option]) -> list[str]:
+    """For each self-hosted placement whose every option fails to serve the scenario, the constraint
+    that ruled them out (memory, TTFT/TPOT, facility...), so the rationale says what decided the
+    answer. A placement where some option could serve but is excluded (policy, spot) is left to the
+    exclusion reasons."""
+    out = []
+    for pl, word in (("on_prem", "on-prem"), ("cloud", "cloud")):
+        mine = [o for o in options if o.placement == pl]
+        if not mine or any(o.allowed for o in mine):
+            continue
+        kinds: dict[str, list[str]] = {}
+        for o in mine:
+            first = o.excluded_because[0] if o.excluded_because else "excluded"
+            kind = first.split(":", 1)[0]
+            kinds.setdefault(kind if kind in SIZING_KINDS else "policy", []).append(o.label)
+        if "policy" in kinds:
+            continue  # some could serve but the policy or a limit rules them out: the verdicts explain it
+        parts = [f"{k} ({len(v)} option(s))" for k, v in sorted(kinds.items(), key=lambda kv: -len(kv[1]))]
+        example = next(o for o in mine if o.excluded_because and o.excluded_because[0].split(":", 1)[0] in SIZING_KINDS)
+        out.append(f"No {word} option can serve this scenario; the binding constraint: {', '.join(parts)}. "
+                   f"E.g. {example.label}: {example.excluded_because[0].split(': ', 1)[-1]}")
+    return out
+
+
+def api_latency_reasons(ctx: Inputs, best: Option) -> list[str]:
+    """What is known about a recommended API's latency against the scenario's targets."""
+    if not any(d.kind == "llm" for d in ctx.demands):
+        return []
+    t = ctx.scenario.targets
+    p = best.performance
+    target = f"TTFT p95 <= {t.ttft_p95_s:g} s, TPOT p95 <= {t.tpot_p95_s:g} s"
+    if p.published_ttft_s is None and p.published_output_tokens_per_s is None:
+        return [f"Latency unknown: no published latency for this API is in the catalog, so the targets ({target}) are not "
+                "checked; measure it (deployscope bench) before relying on it."]
+    parts = []
+    if p.published_ttft_s is not None:
+        parts.append(f"published TTFT {p.published_ttft_s:g} s is within the {t.ttft_p95_s:g} s TTFT target")
+    else:
+        parts.append(f"its TTFT is unknown, so the {t.ttft_p95_s:g} s TTFT target is not checked")
+    if p.published_output_tokens_per_s is not None:
+        parts.append(f"published output speed {p.published_output_tokens_per_s:g} tokens/s "
+                     f"({1.0 / p.published_output_tokens_per_s:.3g} s per token) is within the {t.tpot_p95_s:g} s TPOT target")
+    else:
+        parts.append(f"its output speed is unknown, so the {t.tpot_p95_s:g} s TPOT target is not checked")
+    return ["Latency: " + "; ".join(parts) + ". Published figures are typical values on short prompts, not a p95 at this "
+            f"scenario's prompt length ({p.latency_note})."]

@@ -117,6 +117,9 @@ class Performance(_M):
     tpot_p95_s: float | None = None
     image_latency_s: float | None = None
     output_tokens_per_s: float | None = Field(default=None, description="installed capacity, whole deployment")
+    published_ttft_s: float | None = Field(default=None, description="hosted API: the published time to first token (the slowest row used)")
+    published_output_tokens_per_s: float | None = Field(default=None, description="hosted API: the published output speed per request (the slowest row)")
+    latency_note: str | None = Field(default=None, description="hosted API: its published latency with the source, or 'latency unknown'")
     images_per_s: float | None = None
     utilization: float | None = None
     cold_start_s: float | None = Field(default=None, description="model load time from the chosen storage")

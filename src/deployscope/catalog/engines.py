@@ -3,9 +3,10 @@ each with its source."""
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .base import Row
 from .loader import register_table
@@ -40,6 +41,46 @@ class EngineMemory(BaseModel):
     )
 
 
+def version_key(version: str) -> tuple[int, ...]:
+    """A release number as comparable integers: '0.9.0.1' -> (0, 9, 0, 1); text after the numbers is ignored."""
+    m = re.match(r"\s*v?(\d+(?:\.\d+)*)", version)
+    if m is None:
+        raise ValueError(f"{version!r} is not a release number (digits separated by dots, such as 0.9.1)")
+    return tuple(int(x) for x in m.group(1).split("."))
+
+
+class EngineRelease(BaseModel):
+    """Speed factors measured to differ in a range of an engine's releases (``from_version``
+    inclusive, ``before_version`` exclusive). Figures left out (null) keep the engine's own."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    from_version: str | None = Field(default=None, description="first release the figures apply to (inclusive)")
+    before_version: str | None = Field(default=None, description="first release they no longer apply to (exclusive)")
+    sequence_overhead_s: float | None = Field(default=None, ge=0, le=1, description="host time per sampled sequence per step")
+    fitted_on: tuple[str, ...] = Field(default=(), description="validation sources the figures were fitted on")
+    fitted_by: str | None = None
+    source: str | None = None
+    notes: str | None = None
+
+    @field_validator("from_version", "before_version")
+    @classmethod
+    def _release_number(cls, v: str | None) -> str | None:
+        if v is not None:
+            version_key(v)
+        return v
+
+    def covers(self, version: str) -> bool:
+        """Whether a release ('0.9.0.1') is in the range; '<0.9.1' (a release known only to be
+        older than 0.9.1) is when the range has no lower end and ends at or after it."""
+        if version.strip().startswith("<"):
+            bound = version_key(version.strip()[1:])
+            return self.from_version is None and self.before_version is not None and bound <= version_key(self.before_version)
+        k = version_key(version)
+        return (self.from_version is None or k >= version_key(self.from_version)) and (
+            self.before_version is None or k < version_key(self.before_version)
+        )
+
+
 class EnginePerf(BaseModel):
     """Speed factors of an engine (owned by the performance model, see docs/performance.md).
 
@@ -61,6 +102,9 @@ class EnginePerf(BaseModel):
     request_overhead_s: float = Field(
         default=0.0, ge=0, le=10, description="fixed host time per request before its first token (admission, input handling)"
     )
+    sequence_overhead_s: float = Field(
+        default=0.0, ge=0, le=1, description="host time per sequence sampled in a step (scheduling, sampling, output handling)"
+    )
     prefill_layer_overhead_s: float = Field(
         default=0.0, ge=0, le=10, description="extra fixed time per layer in a step that carries a prefill (context-phase kernels)"
     )
@@ -69,7 +113,23 @@ class EnginePerf(BaseModel):
     )
     fitted_on: tuple[str, ...] = Field(default=(), description="validation sources step_overhead_s was fitted on")
     fitted_by: str | None = None
+    sequence_overhead_fitted_on: tuple[str, ...] = Field(
+        default=(), description="validation sources sequence_overhead_s was fitted on (by scripts/fit_perf.py --sequence-overhead)"
+    )
     source: str | None = Field(default=None, description="where the scheduler defaults come from")
+    releases: tuple[EngineRelease, ...] = Field(
+        default=(), description="figures that differ in older or newer releases; the row itself describes the current release"
+    )
+
+    def for_version(self, version: str | None) -> "EnginePerf":
+        """The figures of one release (None: the current release, the row as written)."""
+        if version is None:
+            return self
+        for rel in self.releases:
+            if rel.covers(version):
+                upd = {f: getattr(rel, f) for f in ("sequence_overhead_s",) if getattr(rel, f) is not None}
+                return self.model_copy(update=upd)
+        return self
 
 
 class Engine(Row):

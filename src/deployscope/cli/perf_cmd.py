@@ -24,6 +24,10 @@ def register(app: typer.Typer) -> None:
         quant: str = typer.Option("bf16", "--quant", help="Weight format (see `deployscope catalog quant`)."),
         kv_quant: Optional[str] = typer.Option(None, "--kv-quant", help="KV-cache format (default: fp8 with fp8 weights, else 16-bit)."),
         engine: str = typer.Option("vllm", "--engine", help="Serving engine: vllm, sglang, trtllm, llamacpp."),
+        engine_version: Optional[str] = typer.Option(
+            None, "--engine-version", metavar="RELEASE",
+            help="Engine release whose measured speed factors apply, such as 0.8.5 (default: the current release).",
+        ),
         input_len: float = typer.Option(..., "--input-len", help="Prompt tokens per request."),
         output_len: float = typer.Option(..., "--output-len", help="Output tokens per request (0 for embedding models)."),
         concurrency: Optional[float] = typer.Option(None, "--concurrency", help="Requests in flight, whole deployment (closed loop)."),
@@ -54,7 +58,7 @@ def register(app: typer.Typer) -> None:
         if len(given) > 1:
             raise DeployscopeError("give one of --concurrency, --rate and --max-throughput", field="load", value="several")
         dep = Deployment(model=model, gpu=gpu, gpus=gpus, tp=tp, pp=pp, ep=ep, quant=quant, kv_quant=kv_quant, engine=engine,
-                         calibration=calibration)
+                         calibration=calibration, engine_version=engine_version)
         load = Load(input_len=input_len, output_len=output_len, concurrency=concurrency, rate=rate,
                     prefix_cache_hit_rate=prefix_hit, speculative=spec, tpot_limit_s=tpot_limit)
         res = evaluate(dep, load, simulate_requests=simulate_n)

@@ -145,6 +145,8 @@ def _latency(o: Any) -> str:
     perf = o.performance
     if perf.ttft_p95_s:
         return f"{perf.ttft_p95_s:.2f} TTFT"
+    if o.placement == "api" and perf.latency_note:  # a hosted API: its published figure, or none on record
+        return f"{perf.published_ttft_s:.2f} TTFT (published)" if perf.published_ttft_s is not None else "unknown"
     if perf.image_latency_s:
         return f"{perf.image_latency_s:.1f} image"
     return "-"
@@ -339,7 +341,7 @@ def render_plan_plain(p: Any) -> None:
     units = _unit_columns(p)
     out(f"\nOptions ({p.currency}, {p.horizon_years} years, discount rate {p.discount_rate:.1%})\n")
     out(tsv_row(["rank", "option", "placement", "npv", "total_cost", *[k for k, _ in units], "gpus", "format",
-                 "ttft_p95_s", "tpot_p95_s", "image_latency_s", "tokens_per_s_per_user", "tokens_per_s_per_gpu", "frontier"]))
+                 "ttft_p95_s", "tpot_p95_s", "image_latency_s", "tokens_per_s_per_user", "tokens_per_s_per_gpu", "frontier", "api_latency"]))
     for o in p.options:
         if not o.allowed:
             continue
@@ -347,7 +349,8 @@ def render_plan_plain(p: Any) -> None:
         out(tsv_row([o.rank, o.id, o.placement_detail, _fixed(o.npv), _fixed(o.total_cost),
                      *[_fixed(getattr(o.unit_costs, k), 6) for k, _ in units], perf.gpus, perf.quant,
                      _fixed(perf.ttft_p95_s, 4), _fixed(perf.tpot_p95_s, 4), _fixed(perf.image_latency_s, 3),
-                     _fixed(_per_user(o), 1), _fixed(_per_gpu(o), 1), "yes" if o.frontier else "no"]))
+                     _fixed(_per_user(o), 1), _fixed(_per_gpu(o), 1), "yes" if o.frontier else "no",
+                     perf.latency_note or ""]))
     excluded = [o for o in p.options if not o.allowed]
     if excluded:
         out("\nExcluded options\n")

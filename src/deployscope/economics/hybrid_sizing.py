@@ -14,6 +14,9 @@ Model (docs/economics.md, "Hybrid sizing"):
   credits its residual value at t = H (straight line over ``depreciation_years``).
 - ``fixed_usd_per_year_if_owned`` is paid in every year with at least one server (the operations
   team's floor), so a base must pay for it too;
+- ``spare_gpus``: GPUs a base of one or more servers holds back as its redundancy (N+1: one replica
+  per serving pool, as the pure on-prem fleet does); they draw idle power and serve nothing, so b
+  servers serve up to max(b x gpus_per_server - spare_gpus, 0) GPUs of the load;
 - the burst costs ``burst_usd_per_gpu_hour`` for each GPU-hour above the base, rounded up per
   hour to whole ``burst_unit_gpus`` (a cloud instance's GPUs; 0 = no rounding, API volume).
 
@@ -62,6 +65,7 @@ def size_hybrid_base(
     fixed_usd_per_year_if_owned: float = 0.0,
     max_servers: int | None = None,
     fixed_base: Sequence[int] | None = None,
+    spare_gpus: int = 0,
 ) -> HybridSizing:
     """The base (whole servers per year) that minimizes the NPV; see the module doc.
 
@@ -78,6 +82,7 @@ def size_hybrid_base(
                     ("burst_usd_per_gpu_hour", burst_usd_per_gpu_hour), ("discount_rate", discount_rate)):
         check_nonneg(name, v)
     check_nonneg("fixed_usd_per_year_if_owned", fixed_usd_per_year_if_owned)
+    check_nonneg("spare_gpus", spare_gpus)
     if max_kw < idle_kw:
         raise DeployscopeError("maximum power below idle", field="max_kw", value=max_kw, allowed=f">= {idle_kw}")
     if not depreciation_years > 0:
@@ -87,9 +92,9 @@ def size_hybrid_base(
         if d.ndim != 1 or d.size == 0:
             raise DeployscopeError("each year needs a non-empty list of hourly GPU demand", field=f"demand_gpus[{k}]", value="array")
     peak = [float(d.max()) for d in demand]
-    n_max = max_servers if max_servers is not None else int(np.ceil(max(peak) / gpus_per_server - 1e-9))
+    n_max = max_servers if max_servers is not None else int(np.ceil((max(peak) + spare_gpus) / gpus_per_server - 1e-9))
     b = np.arange(n_max + 1)  # candidate server counts
-    g = b * gpus_per_server
+    g = np.maximum(b * gpus_per_server - spare_gpus, 0)  # GPUs that serve (the spare held back)
 
     def year_cost(k: int) -> np.ndarray:
         """Running cost of year k+1 for every candidate count b (USD, undiscounted)."""
@@ -114,13 +119,13 @@ def size_hybrid_base(
             raise DeployscopeError("one non-decreasing whole number of servers per year", field="fixed_base", value=list(fixed_base))
         n_max = max(n_max, path_b[-1])
         b = np.arange(n_max + 1)
-        g = b * gpus_per_server
+        g = np.maximum(b * gpus_per_server - spare_gpus, 0)
         total = 0.0
         prev = 0
         for k, n in enumerate(path_b):
             total += unit_capex(k) * (n - prev) + float(year_cost(k)[n]) / (1.0 + discount_rate) ** (k + 1)
             prev = n
-        return _result(tuple(path_b), total, demand, gpus_per_server, peak, fixed=True)
+        return _result(tuple(path_b), total, demand, gpus_per_server, peak, fixed=True, spare_gpus=spare_gpus)
 
     # DP: V[b] = least NPV of years 1..k ending with b servers owned
     V = np.full(n_max + 1, np.inf)
@@ -143,22 +148,22 @@ def size_hybrid_base(
     path = [end]
     for k in range(H - 1, 0, -1):
         path.append(int(choice[k][path[-1]]))
-    return _result(tuple(reversed(path)), float(V[end]), demand, gpus_per_server, peak)
+    return _result(tuple(reversed(path)), float(V[end]), demand, gpus_per_server, peak, spare_gpus=spare_gpus)
 
 
 def _result(base: tuple[int, ...], npv_usd: float, demand: list[np.ndarray], gpus_per_server: int, peak: list[float],
-            fixed: bool = False) -> HybridSizing:
+            fixed: bool = False, spare_gpus: int = 0) -> HybridSizing:
     on_h, burst_h = [], []
     for k, n in enumerate(base):
         d = demand[k]
         scale = HOURS_PER_YEAR / d.size
-        served = np.minimum(d, n * gpus_per_server)
+        served = np.minimum(d, max(n * gpus_per_server - spare_gpus, 0))
         on_h.append(float(served.sum() * scale))
         burst_h.append(float((d - served).sum() * scale))
     if base[-1] == 0:
         why = ("the given base holds no server: everything bursts" if fixed else
                "no server pays for itself against the burst price at this load profile: everything bursts")
-    elif all(n * gpus_per_server >= p - 1e-9 for n, p in zip(base, peak, strict=True)):
+    elif all(n * gpus_per_server - spare_gpus >= p - 1e-9 for n, p in zip(base, peak, strict=True)):
         why = "the given base covers the whole peak: nothing bursts" if fixed else "owning capacity for the whole peak is cheapest: nothing bursts"
     else:
         why = (("the given base serves what it can" if fixed else "the base covers the hours where an owned GPU costs less than renting")

@@ -142,6 +142,7 @@ class Hardware:
     layer_overhead_s: float = 0.0
     prefill_layer_overhead_s: float = 0.0
     request_overhead_s: float = 0.0
+    sequence_overhead_s: float = 0.0  # host time per sequence sampled in a step (scheduling, sampling, output)
     link_eff: float = 1.0
     provenance: dict[str, Any] = field(default_factory=dict)
 
@@ -285,6 +286,7 @@ def hardware(gpu, shape: ModelShape, eff_row, engine_perf, *, comm_row=None) -> 
         layer_overhead_s=engine_perf.layer_overhead_s,
         prefill_layer_overhead_s=engine_perf.prefill_layer_overhead_s,
         request_overhead_s=engine_perf.request_overhead_s,
+        sequence_overhead_s=engine_perf.sequence_overhead_s,
         bandwidth_eff=eff_row.bandwidth_efficiency,
         attention_eff=eff_row.attention_efficiency,
         step_overhead_s=engine_perf.step_overhead_s,
@@ -306,6 +308,7 @@ def scaled(hw: Hardware, *, compute: float = 1.0, bandwidth: float = 1.0, overhe
         layer_overhead_s=hw.layer_overhead_s * overhead,
         prefill_layer_overhead_s=hw.prefill_layer_overhead_s * overhead,
         request_overhead_s=hw.request_overhead_s * overhead,
+        sequence_overhead_s=hw.sequence_overhead_s * overhead,
     )
 
 
@@ -444,11 +447,15 @@ def step_cost(
     )
 
     # fixed costs: per step, per layer, and per layer again in steps that carry a prefill (the
-    # context phase launches its own, larger set of kernels); prefill_seqs >= 1 means every step does
+    # context phase launches its own, larger set of kernels); prefill_seqs >= 1 means every step does.
+    # Host work per sequence the step samples (scheduling, sampling, output handling) grows with
+    # the batch: one engine process serves all the replica's sequences, so it is not split by dp
     has_prefill = np.minimum(np.asarray(prefill_seqs, dtype=float), 1.0)
+    sampled = np.asarray(decode_tokens, dtype=float) + np.asarray(prefill_seqs, dtype=float)
     overhead = (
         hw.step_overhead_s
         + (hw.layer_overhead_s + hw.prefill_layer_overhead_s * has_prefill) * shape.layers / pp_a
+        + hw.sequence_overhead_s * sampled / pp_a
         + 0.0 * T
     )
     time = gemm_time + attn_time + comm_time + overhead
@@ -511,12 +518,14 @@ def scalar_step_fn(shape: ModelShape, hw: Hardware, tp: int = 1, pp: int = 1, ep
     ce, fh = hw.compute_eff, hw.half_eff_flops
     ov = hw.step_overhead_s + hw.layer_overhead_s * shape.layers / pp_f
     ov_pre = hw.prefill_layer_overhead_s * shape.layers / pp_f
+    ov_seq = hw.sequence_overhead_s / pp_f
 
     moe = shape.moe_layers > 0
     dp = max(1.0, math.floor(ep_f / tp_f))
 
     def f(d: float, p: float, dec_ctx: float, pre_ctx: float, pre_seqs: float) -> float:
         T_all = d + p
+        ov_s = ov_seq * (d + pre_seqs)
         fe = c_expert * T_all
         wb = w_dense + w_head + (c_exp * E * (1.0 - miss**T_all) if moe else 0.0)
         has_pre = min(pre_seqs, 1.0)
@@ -539,7 +548,7 @@ def scalar_step_fn(shape: ModelShape, hw: Hardware, tp: int = 1, pp: int = 1, ep
         af = (d * dcl * shape.attn_flops_per_ctx_decode + p * pcl * shape.attn_flops_per_ctx_prefill) / tp_f
         am = (d * dcl + T * n_layers_kv) * kvl / bw
         comm_t = ar_lat + ar_bw * T + a2a_lat + a2a_bw * T + pp_lat + pp_bw * T
-        return max(gc, gm) + max(af / attn_peak, am) + comm_t + ov + ov_pre * has_pre
+        return max(gc, gm) + max(af / attn_peak, am) + comm_t + ov + ov_pre * has_pre + ov_s
 
     return f
 

@@ -25,6 +25,7 @@ class Deployment:
     ``gpus`` is the whole deployment (default: one replica). ``max_batch_size`` overrides the
     engine's scheduler cap (vLLM ``--max-num-seqs``, TensorRT-LLM ``max_batch_size``).
     ``calibration`` names a profile from `deployscope calibrate` (or is its dict).
+    ``engine_version`` picks the engine release's speed factors (None: the current release).
     """
 
     model: str
@@ -38,6 +39,7 @@ class Deployment:
     engine: str = "vllm"
     calibration: str | dict | None = None
     max_batch_size: int | None = None
+    engine_version: str | None = None
 
     def replace(self, **changes: Any) -> "Deployment":
         return dataclasses.replace(self, **changes)

@@ -344,7 +344,7 @@ def _split(model: str, gpu: str, kw: dict) -> tuple[Deployment, Load]:  # noqa: 
     return dep, load
 
 
-_DEP_FIELDS = {"gpus", "tp", "pp", "ep", "quant", "kv_quant", "engine", "calibration", "max_batch_size"}
+_DEP_FIELDS = {"gpus", "tp", "pp", "ep", "quant", "kv_quant", "engine", "calibration", "max_batch_size", "engine_version"}
 _LOAD_FIELDS = {"input_len", "output_len", "rate", "concurrency", "prefix_cache_hit_rate", "tpot_limit_s"}
 
 

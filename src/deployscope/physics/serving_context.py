@@ -40,8 +40,11 @@ def context(
     engine: str = "vllm",
     calibration: str | dict | None = None,
     catalog=None,  # noqa: ANN001
+    engine_version: str | None = None,
 ) -> Context:
-    """Resolve catalog rows and build the model shape and the calibrated hardware."""
+    """Resolve catalog rows and build the model shape and the calibrated hardware.
+
+    ``engine_version``: the engine release whose speed factors apply (None: the current release)."""
     from ..catalog.efficiency import lookup
     from .calibration import apply_calibration
 
@@ -72,7 +75,11 @@ def context(
         shape = dataclasses.replace(shape, full_layers=shape.full_layers + shape.sliding_layers, sliding_layers=0)
     gemm_dtype = shape.gemm_dtype if llm.gemm_runs_native(shape, g.family) else "bf16"
     eff = lookup(cat.efficiency, g.family, e.id, gemm_dtype)
-    hw = llm.hardware(g, shape, eff, e.perf)
+    try:
+        perf = e.perf.for_version(engine_version)
+    except ValueError as exc:
+        raise DeployscopeError(str(exc), field="engine_version", value=engine_version) from None
+    hw = llm.hardware(g, shape, eff, perf)
     hw, cal_info = apply_calibration(hw, calibration, engine=e.id, family=g.family)
     prov = {
         "catalog_rows": {
@@ -92,7 +99,8 @@ def context(
             "half_efficiency_gflop": hw.half_eff_flops / 1e9,
             "link_efficiency": hw.link_eff,
         },
-        "engine_perf": e.perf.model_dump(),
+        "engine_perf": perf.model_dump(),
+        "engine_version": engine_version or "current",
         "gemm_dtype": hw.provenance.get("gemm_dtype"),
         "native_low_precision": hw.provenance.get("native"),
         "dequantization_cost": hw.dequant,
@@ -118,7 +126,7 @@ def _sixteen(native: str) -> str:
 def for_deployment(dep: Deployment, catalog=None) -> Context:  # noqa: ANN001
     """The context of a typed deployment."""
     return context(dep.model, dep.gpu, quant=dep.quant, kv_quant=dep.kv_quant, engine=dep.engine,
-                   calibration=dep.calibration, catalog=catalog)
+                   calibration=dep.calibration, catalog=catalog, engine_version=dep.engine_version)
 
 
 def memory_budget(ctx: Context, tp, pp=1, ep=1) -> dict[str, np.ndarray]:  # noqa: ANN001

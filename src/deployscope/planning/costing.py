@@ -91,6 +91,7 @@ class OnPremCost:
     fleet: dict[str, Any] | None = None  # a hybrid's chosen base: GPUs installed per year by GPU type
     served_share: Any = None  # a hybrid's base: share of the volume it serves, per year
     busy: list[float] | None = None  # a hybrid's base: busy share of its GPUs per year
+    batch_pieces: list[Piece] | None = None  # a hybrid: training / batch pipelines on-prem besides the fixed base
     servers: dict[str, Any] = field(init=False)
     weights_tb: float = field(init=False)
     util_base: list[float] = field(init=False)
@@ -106,6 +107,17 @@ class OnPremCost:
         self.storage, self.switch, self.fabric = self.hardware.storage_row(), self.hardware.switch_row(), self.hardware.fabric_row()
         self.weights_tb = self.hardware.storage_tb(self.pieces)
         self.util_base = self.busy if self.busy is not None else utilization(self.inputs, self.pieces, self.base_share)
+        per_fte = self.inputs.catalog.economic_defaults.find("staff.gpus_per_fte")
+        if per_fte is not None and self.inputs.scenario.economics.staff_fte is None:
+            self.inputs.assume("staff.gpus_per_fte", float(per_fte.value), per_fte, unit="GPUs/FTE",
+                               note="assumption: on-prem staff grows by one FTE per this many GPUs above the floor; override: "
+                                    "economics.staff_fte in the scenario fixes the staff, or the staff.gpus_per_fte row in a "
+                                    "user catalog (economic_defaults.yaml in --catalog DIR)")
+        if self.switch is not None:
+            self.inputs.assume(f"network.{self.switch.id}.price_usd", float(self.switch.price_usd), self.switch, unit="USD per switch",
+                               note=f"assumption: one Ethernet switch per {self.switch.ports or 32} servers when a fleet has more "
+                                    "than one server, at a derived price; override: your quote as this row in a user catalog "
+                                    "(network.yaml in --catalog DIR)")
         # a scale-out fabric only for training jobs that span servers (a job on one server needs none)
         self.training_gpus = sum(
             pc.fixed_gpus for pc in self.pieces
@@ -113,17 +125,25 @@ class OnPremCost:
             and bool(needs_scale_out_fabric(pc.fixed_gpus, self.servers[pc.gpu].gpu_slots))
         )
 
+    def fleet_need(self, f: Factors) -> dict[str, Any]:
+        """GPUs owned per year by type: sized from the pieces, or a hybrid's fixed base (the same servers
+        in every draw) plus its batch work sized as the pure on-prem option sizes it."""
+        f = f.broadcast()
+        if self.fleet is None:
+            return gpus_per_year(self.inputs, self.pieces, f, self.base_share)
+        shape = (np.size(f.demand), self.inputs.H) if np.ndim(f.demand) else (self.inputs.H,)
+        need = {g: np.broadcast_to(np.asarray(v, dtype=float), shape) for g, v in self.fleet.items()}
+        for g, v in (gpus_per_year(self.inputs, self.batch_pieces, f) if self.batch_pieces else {}).items():
+            need[g] = need.get(g, 0.0) + np.broadcast_to(np.asarray(v, dtype=float), shape)
+        return need
+
     def __call__(self, f: Factors) -> Any:
         inputs, hw = self.inputs, self.hardware
         cat = inputs.catalog
         H = inputs.H
         storage, switch, fabric = self.storage, self.switch, self.fabric
         f = f.broadcast()
-        if self.fleet is not None:  # a fixed fleet (the hybrid's base): the same servers in every draw
-            shape = (np.size(f.demand), H) if np.ndim(f.demand) else (H,)
-            need = {g: np.broadcast_to(np.asarray(v, dtype=float), shape) for g, v in self.fleet.items()}
-        else:
-            need = gpus_per_year(inputs, self.pieces, f, self.base_share)
+        need = self.fleet_need(f)
         capex_y: list[dict[str, Any]] = [dict() for _ in range(H)]  # purchase for year k+1
         avg_w_y: list[Any] = [0.0] * H
         prov_y: list[Any] = [0.0] * H

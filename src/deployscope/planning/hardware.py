@@ -109,6 +109,18 @@ class Hardware:
             self.inputs.assumptions.append(Assumption(
                 name=f"servers.{s.id}.power", value=p.max_kw, unit="kW", origin="catalog_default" if p.basis == "system" else "derived",
                 note=p.note + "; average draw = idle + utilization x (maximum - idle)"))
+        if s.max_power_kw is None and s.host_power_kw is not None:
+            self.inputs.assume(
+                f"servers.{s.id}.host_power_kw", s.host_power_kw, s, unit="kW",
+                note=(f"assumption: host allowance (CPUs, fans, NICs) added to {s.gpu_slots} x the GPU's TDP, no published system "
+                      f"figure ({getattr(s, 'power_source', None) or 'see the row'}); override: max_power_kw or host_power_kw "
+                      "on this row in a user catalog (servers.yaml in --catalog DIR)"))
+        idle_row = self.inputs.catalog.economic_defaults.find("power.idle_fraction")
+        if idle_row is not None and s.idle_power_kw is None:
+            self.inputs.assume(
+                "power.idle_fraction", float(idle_row.value), idle_row, unit="fraction of system maximum",
+                note=("assumption: idle draw of servers with no published idle figure (a model loaded); override: idle_power_kw "
+                      "on a server row, or the power.idle_fraction row in a user catalog (economic_defaults.yaml in --catalog DIR)"))
         if self.inputs.catalog.economic_defaults.find("power.idle_fraction") is None and s.idle_power_kw is None:
             self.inputs.assumptions.append(Assumption(
                 name=f"servers.{s.id}.idle_power_kw", value=p.idle_kw, unit="kW", origin="assumption",

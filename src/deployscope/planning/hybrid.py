@@ -4,6 +4,12 @@ hours and volume above the base.
 
 The base is chosen once at the base inputs (whole servers, never sold, every GPU used before any
 burst); under sensitivity and Monte Carlo factors the base stays and the burst absorbs the change.
+
+Redundancy as in the pure on-prem fleet: with N+1 (N+2) the base holds one (two) spare replica(s)
+per serving pool that serve nothing. Training jobs and batch pipeline stages are costed as one of
+the pure options costs them: on-prem as in the pure on-prem option (their own GPUs, sized the same
+way, with their fabric), or rented on demand as the burst option rents them (``batch_rented``);
+only the serving load is split between the base and the burst.
 """
 
 from __future__ import annotations
@@ -28,6 +34,22 @@ from .costing import OnPremCost, row_cost
 from .hardware import Hardware
 from .inputs import Inputs
 from .pipelines import seq
+from .sizing import gpus_per_year
+
+
+def serving_pieces(pieces: list[Piece]) -> list[Piece]:
+    """The pieces a hybrid splits between base and burst (served requests); the rest is batch work."""
+    return [pc for pc in pieces if pc.kind in ("llm", "diffusion") and pc.d is not None]
+
+
+def spare_gpus(inputs: Inputs, pieces: list[Piece], gpu: str) -> int:
+    """GPUs the base holds back for redundancy: the scenario's spare replicas per serving pool on
+    this GPU type, the largest replica of each pool (as ``sizing.gpus_per_year`` sizes on-prem)."""
+    tp: dict[str, int] = {}
+    for pc in serving_pieces(pieces):
+        if pc.gpu == gpu:
+            tp[pc.pool] = max(tp.get(pc.pool, 1), pc.per_replica_gpus)
+    return inputs.spare * sum(tp.values())
 
 
 def hourly_gpus(inputs: Inputs, pieces: list[Piece], dem: Any = 1.0, whole: bool = True) -> np.ndarray:
@@ -100,8 +122,10 @@ class HybridCost:
     pieces: list[Piece]
     gpu: str
     burst: BurstSpec
+    batch_rented: Any = None  # the burst option's on-demand cost of the batch work; None: batch work on-prem
     sizing: HybridSizing = field(init=False)
     base: OnPremCost = field(init=False)
+    spare: int = field(init=False)
 
     def __post_init__(self) -> None:
         inputs, hw, econ = self.inputs, self.hardware, self.inputs.econ
@@ -110,14 +134,18 @@ class HybridCost:
         price = hw.server_price(s, inputs.catalog.accelerators.get(self.gpu)) or 0.0
         power = hw.power(s)
         space = (econ.colocation_usd_per_kw_month * 12.0 if econ.facility == "colocation" else econ.own_facility_usd_per_kw_year) * power.max_kw
+        serving = serving_pieces(self.pieces)
+        batch = [] if self.batch_rented is not None else [pc for pc in self.pieces if pc not in serving]
+        on_prem_pieces = serving + batch
+        self.spare = spare_gpus(inputs, self.pieces, self.gpu)
         # the GPUs' work each hour (fractional replicas): the base serves up to its GPUs, the burst the
         # rest in whole instances; rounding each hour to whole replicas first would round twice
-        demand = hourly_gpus(inputs, self.pieces, whole=False)  # (168, H)
+        demand = hourly_gpus(inputs, serving, whole=False)  # (168, H)
         q = inputs.scenario.load_profile.base_load_percentile
         fixed = None
         if q is not None:  # the user fixed the base at a percentile of the hourly load: honoured as given
             level = np.percentile(demand, q, axis=0)
-            fixed = [int(x) for x in np.maximum.accumulate(np.ceil(level / s.gpu_slots - 1e-9))]
+            fixed = [int(x) for x in np.maximum.accumulate(np.ceil((level + self.spare) / s.gpu_slots - 1e-9))]
         self.sizing = size_hybrid_base(
             demand_gpus=[cast("Sequence[float]", demand[:, k]) for k in range(inputs.H)], gpus_per_server=s.gpu_slots,
             server_usd=price * (1.0 + econ.installation_pct_of_capex),
@@ -125,14 +153,25 @@ class HybridCost:
             idle_kw=power.idle_kw, max_kw=power.max_kw, tariff_usd_per_kwh=econ.tariff_usd_per_kwh, pue=econ.pue,
             burst_usd_per_gpu_hour=self.burst.usd_per_gpu_hour, discount_rate=econ.discount_rate,
             depreciation_years=econ.depreciation_years, burst_unit_gpus=self.burst.unit_gpus,
-            fixed_usd_per_year_if_owned=econ.staff_fte_onprem * econ.staff_usd_per_fte_year, fixed_base=fixed,
+            # batch work on-prem already pays the operations team's floor; otherwise the base must
+            fixed_usd_per_year_if_owned=0.0 if batch else econ.staff_fte_onprem * econ.staff_usd_per_fte_year,
+            fixed_base=fixed, spare_gpus=self.spare,
         )
         base_gpus = np.array(self.sizing.base_servers, dtype=float) * s.gpu_slots
-        work = hourly_gpus(inputs, self.pieces, whole=False)  # (168, H), fractional
-        served_work = np.minimum(work, base_gpus[None, :])
+        work = demand  # (168, H), fractional
+        served_work = np.minimum(work, self.serving_gpus(base_gpus)[None, :])
         share = served_work.sum(axis=0) / np.maximum(work.sum(axis=0), 1e-12)
-        busy = list(served_work.mean(axis=0) / np.maximum(base_gpus, 1e-9))
-        self.base = OnPremCost(inputs, hw, self.pieces, fleet={self.gpu: base_gpus}, served_share=share, busy=busy)
+        # busy share of all the on-prem GPUs: the base's served work plus the batch work's busy GPUs
+        batch_need = gpus_per_year(inputs, batch, Factors()) if batch else {}
+        batch_busy = sum(pc.gpu_hours_per_year for pc in batch) / HOURS_PER_YEAR
+        total = base_gpus + sum(np.asarray(v, dtype=float) for v in batch_need.values())
+        busy = list((served_work.mean(axis=0) + batch_busy) / np.maximum(total, 1e-9))
+        self.base = OnPremCost(inputs, hw, on_prem_pieces, fleet={self.gpu: base_gpus}, served_share=share, busy=busy,
+                               batch_pieces=batch)
+
+    def serving_gpus(self, base_gpus: np.ndarray) -> np.ndarray:
+        """GPUs of the base that serve load: those installed less the redundancy spare."""
+        return np.where(base_gpus > 0, np.maximum(base_gpus - self.spare, 0.0), 0.0)
 
     @property
     def base_gpus(self) -> np.ndarray:
@@ -143,14 +182,14 @@ class HybridCost:
         inputs, b = self.inputs, self.burst
         H = inputs.H
         dem = np.asarray(f.demand, dtype=float)
-        base = self.base_gpus  # (H,)
+        base = self.serving_gpus(self.base_gpus)  # (H,) GPUs that serve
+        serving = serving_pieces(self.pieces)
         if b.kind == "api":
-            work = hourly_gpus(inputs, self.pieces, dem, whole=False)  # (..., 168, H)
+            work = hourly_gpus(inputs, serving, dem, whole=False)  # (..., 168, H)
             over = np.maximum(work - base, 0.0).sum(axis=-2) / np.maximum(work.sum(axis=-2), 1e-12)  # burst share per year
             parts = {}
-            for pc in self.pieces:
-                if pc.kind not in ("llm", "diffusion") or pc.d is None:
-                    continue
+            for pc in serving:
+                assert pc.d is not None
                 r = b.rows[pc.name]
                 yearly = pc.d.daily * DAYS_PER_YEAR
                 yearly = (np.multiply.outer(dem, yearly) if dem.ndim else yearly * dem) * over
@@ -166,11 +205,14 @@ class HybridCost:
                 else:
                     parts[pc.name] = api_cash_flows(horizon_years=H, images_per_year=seq(yearly, H), usd_per_image=r.usd_per_image * pf)
             return combine(parts, kind="api") if len(parts) > 1 else next(iter(parts.values()))
-        need = hourly_gpus(inputs, self.pieces, dem, whole=False)
+        need = hourly_gpus(inputs, serving, dem, whole=False)
         inst = np.ceil(np.maximum(need - base, 0.0) / b.unit_gpus - 1e-9).mean(axis=-2)  # whole instances each hour, yearly mean
         return cloud_cash_flows(horizon_years=H, price_usd_per_hour=b.price * f.cloud_price, instances=seq(inst, H),
                                 pricing="on_demand", hours_per_year=HOURS_PER_YEAR)
 
     def __call__(self, f: Factors) -> Any:
         f = f.broadcast()
-        return combine({"on_prem": self.base(f), "burst": self.burst_part(f)})
+        parts = {"on_prem": self.base(f), "burst": self.burst_part(f)}
+        if self.batch_rented is not None:
+            parts["batch"] = self.batch_rented(f)
+        return combine(parts)

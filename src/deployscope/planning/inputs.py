@@ -61,6 +61,15 @@ class Inputs:
                                        user_supplied=user_supplied(self.catalog, table, row.id, self.warnings))
         return self.sources[key]
 
+    def assume(self, name: str, value: Any, row: Any, note: str, unit: str | None = None) -> None:
+        """Record a labelled assumption the costing rests on (once per plan), with its source row and
+        how to override it."""
+        if any(a.name == name for a in self.assumptions):
+            return
+        self.assumptions.append(Assumption(name=name, value=value, unit=unit, origin="assumption",
+                                           source=getattr(row, "source", None), as_of=str(getattr(row, "as_of", "") or "") or None,
+                                           note=note))
+
     def money_in(self, value: float) -> float:
         """A money figure in the scenario's currency -> USD."""
         return value / self.fx_per_usd

@@ -10,6 +10,7 @@ the best exact cost found: those cannot win and are reported as pruned.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,7 @@ from ..result import Performance, Source
 from .candidates import Candidate, Demand, Factors, Piece
 from .costing import ApiCost, CloudCost, OnPremCost, Uncosted, row_cost
 from .hardware import Hardware
-from .hybrid import HybridCost, burst_spec
+from .hybrid import HybridCost, burst_spec, serving_pieces
 from .inputs import Inputs
 from .performance import ApiPerformance, CloudPerformance, OnPremPerformance, WithRentedTraining
 from .pipelines import PipelineApiCost, PipelineApiPerformance, stage_volumes
@@ -138,11 +139,26 @@ class NoPerformance:
         return Performance(gpu=self.gpu)
 
 
-def binding_reason(reason: str) -> str:
-    """The constraint a sizing failure names, first: memory, TTFT/TPOT, image latency, deadline."""
+def latency_kind(reason: str, targets: Any = None) -> str:
+    """Which latency target a 'no load meets the targets' reason misses: TTFT, TPOT or both."""
+    if targets is None:
+        return "latency (TTFT/TPOT)"
+    ttft = re.search(r"TTFT p\d+ ([0-9.eE+-]+) s", reason)
+    tpot = re.search(r"TPOT ([0-9.eE+-]+) s", reason)
+    missed = []
+    if ttft and float(ttft.group(1)) > targets.ttft_p95_s:
+        missed.append("TTFT")
+    if tpot and float(tpot.group(1)) > targets.tpot_p95_s:
+        missed.append("TPOT")
+    return f"latency ({' and '.join(missed)})" if missed else "latency (TTFT/TPOT)"
+
+
+def binding_reason(reason: str, targets: Any = None) -> str:
+    """The constraint a sizing failure names, first: memory, TTFT and/or TPOT (when the scenario's
+    ``targets`` are given: the one(s) even a trickle of load misses), image latency, deadline."""
     low = reason.lower()
     if "ttft" in low or "tpot" in low:
-        kind = "latency (TTFT/TPOT)"
+        kind = latency_kind(reason, targets)
     elif "fit" in low or "memory" in low or "per replica, more than" in low:
         kind = "memory"
     elif "image takes" in low:
@@ -170,7 +186,7 @@ def _on_prem(inputs: Inputs, sizer: Sizer, hw: Hardware, g: str, exact: bool) ->
             id=f"on_prem-{g}", label=f"On-prem {gpu.name}", placement="on_prem", detail=detail, provider=None,
             parts=[{"kind": "on_prem", "name": g, "network": "air_gapped" if net == "air_gapped" else "connected"}],
             cost=Uncosted(), perf=NoPerformance(g), sources=[inputs.source("accelerators", gpu)],
-            gpu=g, pieces=[], excluded=[binding_reason(why_not)],
+            gpu=g, pieces=[], excluded=[binding_reason(why_not, inputs.scenario.targets)],
         )
     tps = {pc.gpu: max(pc.per_replica_gpus, 1) for pc in pieces if pc.gpu is not None}
     excluded: list[str] = []
@@ -232,6 +248,7 @@ def cloud(inputs: Inputs, sizer: Sizer, verdicts: Verdicts) -> list[Candidate]:
     wanted = [PRICINGS[p] for p in scn.candidates.cloud_pricing]
     stale_days = stale_after_days(inputs.catalog)
     cands: list[tuple[float, Any, Any, str, float, Candidate]] = []
+    cannot: dict[tuple[str, str], tuple[Any, Any, str]] = {}  # (provider, gpu) -> the largest offer that cannot serve, why
     for row in inputs.catalog.cloud_instances:
         if scn.candidates.providers and row.provider not in scn.candidates.providers:
             continue
@@ -240,8 +257,12 @@ def cloud(inputs: Inputs, sizer: Sizer, verdicts: Verdicts) -> list[Candidate]:
         gpu = inputs.catalog.accelerators.find(row.gpu_id)
         if gpu is None:
             continue
-        pieces, _ = sizer.pieces(gpu.id, max_tp=row.gpu_count, exact=False)
+        pieces, why_not = sizer.pieces(gpu.id, max_tp=row.gpu_count, exact=False)
         if not pieces:
+            key2 = (row.provider, gpu.id)
+            if why_not and any(row.price(p) is not None for p in wanted) and (
+                    key2 not in cannot or row.gpu_count > cannot[key2][0].gpu_count):
+                cannot[key2] = (row, gpu, why_not)
             continue
         for pricing in wanted:
             price = row.price(pricing)
@@ -256,6 +277,7 @@ def cloud(inputs: Inputs, sizer: Sizer, verdicts: Verdicts) -> list[Candidate]:
     best_by: dict[tuple[str, str, str], tuple[float, Candidate]] = {}
     best_pricing: dict[str, float] = {}
     pruned = 0
+    untried: set[tuple[str, str]] = set()
     for lb, row, gpu, pricing, price, opt in cands:
         key = (row.provider, row.gpu_id, pricing)
         if lb == math.inf:  # excluded by policy: keep one per key, with screening figures
@@ -265,9 +287,13 @@ def cloud(inputs: Inputs, sizer: Sizer, verdicts: Verdicts) -> list[Candidate]:
             continue
         if lb > best_pricing.get(pricing, math.inf) or (key in best_by and lb > best_by[key][0]):
             pruned += 1
+            untried.add((row.provider, row.gpu_id))  # might serve: never listed as unable to
             continue
-        pieces, _ = sizer.pieces(gpu.id, max_tp=row.gpu_count, exact=True)
-        if not pieces:
+        pieces, why_not = sizer.pieces(gpu.id, max_tp=row.gpu_count, exact=True)
+        if not pieces:  # fits at the max-throughput point but no load meets the targets
+            key2 = (row.provider, gpu.id)
+            if why_not and (key2 not in cannot or row.gpu_count >= cannot[key2][0].gpu_count):
+                cannot[key2] = (row, gpu, why_not)
             continue
         o = _cloud(inputs, row, gpu, pieces, pricing, price, stale_days)
         val = base_npv(inputs, o)
@@ -277,7 +303,22 @@ def cloud(inputs: Inputs, sizer: Sizer, verdicts: Verdicts) -> list[Candidate]:
     if pruned:
         inputs.warnings.append(f"{pruned} cloud offer(s) not sized in detail: even at their max-throughput capacity they cost "
                                "more than the best offer of the same pricing")
-    return [o for _, o in best_by.values()]
+    served = {(k[0], k[1]) for k in best_by} | untried
+    return [o for _, o in best_by.values()] + [
+        _cloud_cannot(inputs, row, gpu, why) for key, (row, gpu, why) in cannot.items() if key not in served]
+
+
+def _cloud_cannot(inputs: Inputs, row: Any, gpu: Any, why_not: str) -> Candidate:
+    """A cloud offer that cannot serve the scenario (its largest instance of that GPU at that provider),
+    listed with the binding constraint so the plan says why no cloud option fits."""
+    return Candidate(
+        id=f"cloud-{row.provider}-{row.instance_type}".replace("/", "_").replace(" ", "_"),
+        label=f"{row.provider} {row.instance_type} ({row.gpu_count}x {gpu.name})",
+        placement="cloud", detail=row_placement(inputs, row), provider=row.provider,
+        parts=[policy_part(row, "cloud")], cost=Uncosted(), perf=NoPerformance(gpu.id),
+        sources=[inputs.source("cloud_instances", row), inputs.source("accelerators", gpu)],
+        gpu=gpu.id, pieces=[], excluded=[binding_reason(why_not, inputs.scenario.targets)],
+    )
 
 
 def _cloud(inputs: Inputs, row: Any, gpu: Any, pieces: list[Piece], pricing: str, price: float, stale_days: int) -> Candidate:
@@ -399,8 +440,12 @@ def api(inputs: Inputs, clouds: list[Candidate], verdicts: Verdicts) -> list[Can
             if note.startswith("latency unknown"):
                 note += "; the TTFT/TPOT targets cannot be checked for this option"
             if r.ttft_s is not None and r.ttft_s > scn.targets.ttft_p95_s:
-                opt.excluded.append(f"latency (TTFT): {r.id} publishes a median TTFT of {r.ttft_s:g} s, above the "
+                opt.excluded.append(f"latency (TTFT): {r.id} has a published TTFT of {r.ttft_s:g} s, above the "
                                     f"{scn.targets.ttft_p95_s:g} s p95 target ({r.latency_source})")
+            if r.output_tokens_per_s is not None and 1.0 / r.output_tokens_per_s > scn.targets.tpot_p95_s:
+                opt.excluded.append(f"latency (TPOT): {r.id} has a published output speed of {r.output_tokens_per_s:g} tokens/s "
+                                    f"({1.0 / r.output_tokens_per_s:.3g} s per token), slower than the {scn.targets.tpot_p95_s:g} s "
+                                    f"p95 TPOT target ({r.latency_source})")
             opt.warnings.append(note)
         if scn.training and cloud_for_batch is None:
             opt.excluded.append("the training jobs need GPUs, and no cloud instance can run them")
@@ -454,27 +499,36 @@ def pipeline_api(inputs: Inputs, cloud_for_batch: Candidate | None = None) -> li
 # ------------------------------------------------------------------------------ hybrids
 def hybrid(inputs: Inputs, hw: Hardware, on_prems: list[Candidate], bursts: list[Candidate], verdicts: Verdicts) -> list[Candidate]:
     """An on-prem base chosen by NPV over each year's hourly load (whole servers, every GPU used
-    first), bursting the hours and volume above it to the cheapest allowed API or on-demand cloud
-    fleet (planning.hybrid)."""
+    first, the redundancy spare held as on-prem), bursting the hours and volume above it to the
+    cheapest allowed API or on-demand cloud fleet; training and batch pipelines costed on-prem or
+    rented, whichever is cheaper (planning.hybrid, hybrid_cost)."""
     search = inputs.search
     ranked = sorted([o for o in on_prems if not o.excluded], key=lambda o: base_npv(inputs, o))
     ok = [o for o in bursts if not o.excluded and verdicts.allows(o)]  # bursts the policy allows
     burst_api = sorted([a for a in ok if a.placement == "api" and not a.frontier], key=lambda o: base_npv(inputs, o))
     burst_cloud = sorted([c for c in ok if c.placement == "cloud" and c.pricing == "on_demand"], key=lambda o: base_npv(inputs, o))
     picks = burst_api[:1] + burst_cloud[:1]
+    if not inputs.demands and (inputs.scenario.pipelines or inputs.scenario.training):
+        inputs.warnings.append("no hybrid option: a hybrid splits served requests hour by hour between an on-prem base and a "
+                               "burst, and this scenario has only batch work (training jobs, pipelines), which the on-prem and "
+                               "cloud options cost whole")
+        return []
+    if ranked and not picks and inputs.demands:
+        inputs.warnings.append("no hybrid option: no burst (a hosted API or an on-demand cloud offer) is allowed for this "
+                               "scenario, so an on-prem base has nothing to burst to")
     if not ranked or not picks or not inputs.demands:
         return []
     out = []
     for o in ranked[: search.hybrid_on_prem]:
         g = o.gpu
-        if g is None or any(pc.kind not in ("llm", "diffusion") for pc in o.pieces):
-            continue  # batch work (training, pipelines) has no hourly burst to split
+        if g is None:
+            continue
         for b in picks[: search.hybrid_bursts]:
             spec = burst_spec(inputs, o.pieces, b)
             if spec is None:
                 continue
             inputs.evaluated += 1
-            cost = HybridCost(inputs, hw, o.pieces, g, spec)
+            cost, batch_note = hybrid_cost(inputs, hw, o, b, g, spec)
             sz = cost.sizing
             if sz.base_servers[-1] == 0 or sum(sz.burst_gpu_hours) <= 0:
                 same = b.id if sz.base_servers[-1] == 0 else o.id
@@ -488,16 +542,50 @@ def hybrid(inputs: Inputs, hw: Hardware, on_prems: list[Candidate], bursts: list
                 id=f"hybrid-{g}+{b.id}", label=label,
                 placement="hybrid", detail=f"{o.detail}+{b.detail}", provider=b.provider,
                 parts=o.parts + b.parts, cost=cost,
-                perf=OnPremPerformance(inputs, hw, o.pieces, base_cost=cost.base),
+                perf=hybrid_performance(inputs, hw, o, b, cost),
                 sources=o.sources + b.sources, gpu=g, pieces=o.pieces, excluded=list(o.excluded),
                 warnings=list(b.warnings), stale_prices=list(b.stale_prices),
                 quality_delta=max(o.quality_delta, b.quality_delta), latency_s=o.latency_s, frontier=b.frontier,
             )
             per_year = ", ".join(str(n) for n in sz.base_servers)
             cand.warnings.append(
-                f"hybrid base: {per_year} {srv.id if srv else g} server(s) by year (whole servers, never sold); {sz.why}")
+                f"hybrid base: {per_year} {srv.id if srv else g} server(s) by year (whole servers, never sold); {sz.why}"
+                + (f"; {cost.spare} GPU(s) of the base held back as the {inputs.scenario.availability.redundancy} spare, "
+                   "as in the on-prem option" if cost.spare else ""))
+            if batch_note:
+                cand.warnings.append(batch_note)
+            if cost.batch_rented is not None:
+                cand.parts = cand.parts + [p for p in getattr(b, "parts", []) if p not in cand.parts]
             out.append(cand)
     return out
+
+
+def hybrid_cost(inputs: Inputs, hw: Hardware, o: Candidate, b: Candidate, g: str, spec: Any) -> tuple[HybridCost, str | None]:
+    """A hybrid's cost model. Training jobs and batch pipeline stages go where a pure option would run
+    them more cheaply at the base inputs: on-prem as the on-prem option sizes them, or rented on demand as
+    the burst option rents them; the note says which and what the other would have cost."""
+    batch = [pc.name for pc in o.pieces if pc.kind in ("training", "pipeline")]
+    on_prem = HybridCost(inputs, hw, o.pieces, g, spec)
+    if not batch:
+        return on_prem, None
+    rent = b.batch_cost if b.placement == "cloud" else getattr(b.cost, "batch", None)
+    names = ", ".join(batch)
+    if rent is None:
+        return on_prem, (f"hybrid batch work ({names}) on-prem, sized and costed as in {o.id}: {b.id} rents no GPUs for it")
+    rented = HybridCost(inputs, hw, o.pieces, g, spec, batch_rented=rent)
+    npv_on, npv_rent = (float(np.asarray(inputs.npv(c(Factors())))) for c in (on_prem, rented))
+    if npv_rent < npv_on:
+        return rented, (f"hybrid batch work ({names}) rented on demand as {b.id} rents it: NPV {npv_rent:,.0f} USD, "
+                        f"against {npv_on:,.0f} USD with it on-prem as in {o.id}")
+    return on_prem, (f"hybrid batch work ({names}) on-prem, sized and costed as in {o.id}: NPV {npv_on:,.0f} USD, "
+                     f"against {npv_rent:,.0f} USD renting it on demand as {b.id} does")
+
+
+def hybrid_performance(inputs: Inputs, hw: Hardware, o: Candidate, b: Candidate, cost: HybridCost) -> Any:
+    """The base's performance; training the hybrid rents is shown as the burst option rents it."""
+    if cost.batch_rented is None:
+        return OnPremPerformance(inputs, hw, o.pieces, base_cost=cost.base)
+    return WithRentedTraining(OnPremPerformance(inputs, hw, serving_pieces(o.pieces), base_cost=cost.base), b)
 
 
 # ------------------------------------------------------------------------------ the table
@@ -517,6 +605,12 @@ def enumerate_candidates(inputs: Inputs, sizer: Sizer, hw: Hardware, verdicts: V
         inputs.warnings.append(
             f"no self-hosted option can serve this scenario: the binding constraint is {' / '.join(kinds)} on every GPU "
             f"type ({', '.join(c.gpu or c.id for c in cannot)}); see each on-prem option's reason")
+    cloud_cannot = [c for c in clouds if c.excluded and not c.pieces]
+    if clouds and len(cloud_cannot) == len(clouds):
+        kinds = sorted({c.excluded[0].split(":", 1)[0] for c in cloud_cannot})
+        inputs.warnings.append(
+            f"no cloud offer can serve this scenario: the binding constraint is {' / '.join(kinds)} on every offer "
+            f"({len(cloud_cannot)} provider x GPU type(s)); see each cloud option's reason")
     if not table:
         raise DeployscopeError(
             "no option can serve this scenario: no GPU in the catalog meets the targets and no API serves the model",

@@ -43,7 +43,7 @@ class OnPremPerformance:
         inputs, hw, pieces, base_share = self.inputs, self.hardware, self.pieces, self.base_share
         f = Factors()
         base = self.base_cost
-        need = dict(base.fleet) if base is not None and base.fleet is not None else gpus_per_year(inputs, pieces, f, base_share)
+        need = base.fleet_need(f) if base is not None else gpus_per_year(inputs, pieces, f, base_share)
         comps = []
         quality = 0.0
         ttft = tpot = img_lat = None
@@ -173,7 +173,15 @@ class ApiPerformance:
         comps = [ComponentSizing(workload=d.name, kind=d.kind, model=d.model.id, placement="api", api_model=r.id,
                                  demand_peak=float(peak_rate(d, Factors())[-1]), quant=r.quantization)
                  for d, r in ((d, self.rows[d.name]) for d in self.inputs.demands)]
-        return Performance(components=comps, quant=next((r.quantization for r in self.rows.values() if r.quantization), None))
+        chat = [r for r in self.rows.values() if r.mode == "chat"]
+        ttft = [r.ttft_s for r in chat if r.ttft_s is not None]
+        speed = [r.output_tokens_per_s for r in chat if r.output_tokens_per_s is not None]
+        return Performance(
+            components=comps, quant=next((r.quantization for r in self.rows.values() if r.quantization), None),
+            published_ttft_s=max(ttft) if chat and len(ttft) == len(chat) else None,
+            published_output_tokens_per_s=min(speed) if chat and len(speed) == len(chat) else None,
+            latency_note="; ".join(dict.fromkeys(f"{r.id}: {r.latency_note()}" for r in chat)) or None,
+        )
 
 
 def memory_and_curve(inputs: Inputs, cand: Candidate, opt: Option) -> tuple[MemoryBreakdown | None, list[CurvePoint]]:

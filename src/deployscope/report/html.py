@@ -75,6 +75,23 @@ def template_helpers(plan: Any) -> dict[str, Any]:
     def pct(v: Any) -> str:
         return f"{v:.0%}" if isinstance(v, (int, float)) and math.isfinite(v) else "–"
 
+    def api_latency(o: Any, which: str) -> str | None:
+        """A hosted API's latency cell: its published figure, or 'unknown' (no p95 is modelled for it)."""
+        p = o.performance
+        if o.placement != "api" or not p.latency_note:
+            return None
+        if which == "ttft" and p.published_ttft_s is not None:
+            return f"{sec(p.published_ttft_s)} (published)"
+        if which == "tpot" and p.published_output_tokens_per_s:
+            return f"{sec(1.0 / p.published_output_tokens_per_s)} (published)"
+        return "unknown"
+
+    def ttft_cell(o: Any) -> str:
+        return api_latency(o, "ttft") or sec(o.performance.ttft_p95_s)
+
+    def tpot_cell(o: Any) -> str:
+        return api_latency(o, "tpot") or sec(o.performance.tpot_p95_s)
+
     labels = {o.id: o.label for o in plan.options}
 
     def cash_by_year(o: Any, y: int) -> Any:
@@ -88,7 +105,7 @@ def template_helpers(plan: Any) -> dict[str, Any]:
     def rate(v: Any) -> str:
         return _num(v) if isinstance(v, (int, float)) and math.isfinite(v) else "–"
 
-    return {"money": money, "sec": sec, "pct": pct, "rate": rate, "duration": duration, "per_user": tokens_per_s_per_user, "per_gpu": tokens_per_s_per_gpu, "cite": cite, "label": lambda i: labels.get(i, i), "cash_by_year": cash_by_year}
+    return {"money": money, "sec": sec, "ttft_cell": ttft_cell, "tpot_cell": tpot_cell, "pct": pct, "rate": rate, "duration": duration, "per_user": tokens_per_s_per_user, "per_gpu": tokens_per_s_per_gpu, "cite": cite, "label": lambda i: labels.get(i, i), "cash_by_year": cash_by_year}
 
 
 def training_rows(plan: Any, allowed: list[Any]) -> list[dict[str, Any]]:

@@ -71,7 +71,7 @@ def render_markdown(plan: Any) -> str:
             [o.rank, o.label, f"`{o.id}`", f"{o.placement} ({o.placement_detail})", "yes" if o.allowed else "no", m(o.npv), m(o.total_cost),
              m(o.unit_costs.per_million_tokens), m(o.unit_costs.per_image), m(o.unit_costs.per_item),
              f"{o.performance.gpus} × {o.performance.gpu}" if o.performance.gpus else None, o.performance.quant,
-             sec(o.performance.ttft_p95_s), sec(o.performance.tpot_p95_s), ctx["rate"](ctx["per_user"](o)), ctx["rate"](ctx["per_gpu"](o)),
+             ctx["ttft_cell"](o), ctx["tpot_cell"](o), ctx["rate"](ctx["per_user"](o)), ctx["rate"](ctx["per_gpu"](o)),
              ctx["why_excluded"].get(o.id, "")]
             for o in ctx["options"]
         ],

@@ -33,7 +33,7 @@ class Params:
     eff: dict[str, tuple[float, float]] = field(default_factory=dict)  # family -> (compute, bandwidth)
     half_gflop: float | None = None
     link_eff: float | None = None
-    overhead: dict[str, tuple[float, ...]] = field(default_factory=dict)  # engine -> (step, layer, prefill layer, request) s
+    overhead: dict[str, tuple[float, ...]] = field(default_factory=dict)  # engine -> (step, layer, prefill layer, request[, sequence]) s
 
 
 class Contexts:
@@ -46,12 +46,13 @@ class Contexts:
         self._cache: dict[tuple, Any] = {}
         self.sims: dict[tuple, Any] = {}
 
-    def get(self, model: str, gpu: str, quant: str, kv: str | None, engine: str) -> serving.Context:
-        key = (model, gpu, quant, kv, engine)
+    def get(self, model: str, gpu: str, quant: str, kv: str | None, engine: str, version: str | None = None) -> serving.Context:
+        key = (model, gpu, quant, kv, engine, version)
         if key not in self._cache:
             if key not in self._base:
                 try:
-                    self._base[key] = serving.context(model, gpu, quant=quant, kv_quant=kv, engine=engine, catalog=self.catalog)
+                    self._base[key] = serving.context(model, gpu, quant=quant, kv_quant=kv, engine=engine, catalog=self.catalog,
+                                                      engine_version=version)
                 except DeployscopeError as exc:
                     self._base[key] = exc
             c = self._base[key]
@@ -74,8 +75,10 @@ class Contexts:
         if p.link_eff is not None:
             hw = replace(hw, link_eff=p.link_eff)
         if c.engine.id in p.overhead:
-            so, lo, plo, ro = p.overhead[c.engine.id]
+            so, lo, plo, ro, *seq = p.overhead[c.engine.id]
             hw = replace(hw, step_overhead_s=so, layer_overhead_s=lo, prefill_layer_overhead_s=plo, request_overhead_s=ro)
+            if seq:
+                hw = replace(hw, sequence_overhead_s=seq[0])
         return replace(c, hw=hw)
 
 
@@ -96,6 +99,22 @@ def engine_of(framework: str) -> str:
     if "llama.cpp" in f:
         return "llamacpp"
     raise Skip(f"framework {framework!r} is not one of the modeled engines (TensorRT-LLM, vLLM, SGLang, llama.cpp)")
+
+
+_RELEASE = re.compile(r"(?:vllm|tensorrt-llm|sglang)[\s_:-]*v?(\d+\.\d+(?:\.\d+)*)", re.I)
+
+
+_BEFORE = re.compile(r"release before (\d+\.\d+(?:\.\d+)*)", re.I)
+
+
+def engine_version(framework: str) -> str | None:
+    """The engine release a row's framework names ('vLLM 0.4.3+rocm614', 'rocm/vllm:rocm6.4.1_vllm_0.9.1_...'),
+    '<X' where it says only 'release before X' (a date bound), or None."""
+    b = _BEFORE.search(framework)
+    if b:
+        return f"<{b.group(1)}"
+    m = _RELEASE.search(framework)
+    return m.group(1) if m else None
 
 
 _PLAIN = {
@@ -230,7 +249,7 @@ def _row(row: dict[str, str], ctxs: Contexts) -> _Row:
         raise Skip(f"hardware {gpu!r} is not in the catalog")
     engine = engine_of(row.get("framework", ""))
     quant, kv = formats(row.get("precision", ""), engine, str(getattr(g, "vendor", "")).lower())
-    ctx = ctxs.get(m.id, g.id, quant, kv, engine)
+    ctx = ctxs.get(m.id, g.id, quant, kv, engine, engine_version(row.get("framework", "")))
     gpus = int(num(row.get("gpu_count")) or 1)
     I, O = lengths(row)
     tp_s, pp_s = num(row.get("tp")), num(row.get("pp"))
