@@ -152,6 +152,13 @@ def test_main_flow(server, browser):
     page.goto(base + "/docs")
     page.wait_for_selector(".swagger-ui .info", timeout=30_000)
     assert "Deployscope" in page.inner_text(".swagger-ui .info")
+    # the scenario's fields are in the API docs with the range, default and unit the form shows
+    targets = page.locator("section.models article.json-schema-2020-12",
+                           has=page.locator("strong.json-schema-2020-12__title", has_text="Targets")).first
+    targets.locator("button.json-schema-2020-12-expand-deep-button").first.click()
+    page.wait_for_selector("text=x-unit")
+    text = targets.inner_text()
+    assert "ttft_p95_s" in text and "[0.0001, 86400]" in text and "time to first token" in text and 'x-unit"s"' in text.replace("\n", "")
     shot(page, "04-api-docs")
     watch.errors = [e for e in watch.errors if "Refused" not in e]
     watch.check()
