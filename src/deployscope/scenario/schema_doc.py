@@ -29,7 +29,8 @@ __all__ = ["Bounds", "FieldDoc", "UNIT_BY_NAME", "default_value", "field_doc", "
 # words shown in capitals (or spelled out) in labels
 _WORDS = {"ttft": "TTFT", "tpot": "TPOT", "fte": "FTE", "pue": "PUE", "gpu": "GPU", "gpus": "GPUs", "api": "API", "kv": "KV",
           "cfg": "CFG", "usd": "USD", "llm": "LLM", "capex": "CapEx", "id": "ID", "ai": "AI", "p95": "p95", "seq": "sequence",
-          "len": "length", "fx": "FX", "n": "N"}
+          "len": "length", "fx": "FX", "n": "N", "monte": "Monte", "carlo": "Carlo", "ema": "EMA", "kw": "kW", "apis": "APIs",
+          "act": "Act"}
 # units read off a name's suffix, longest first where one suffix ends another; "currency" stands
 # for the scenario's currency code. The label keeps the part before the suffix.
 _SUFFIX_UNITS = (
