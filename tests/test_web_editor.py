@@ -77,6 +77,7 @@ def test_humanize_reads_units_off_the_name():
     assert humanize("carbon_kg_per_kwh") == ("Carbon", "kg CO₂ per kWh")
     assert humanize("support_pct_capex") == ("Support", "% of CapEx")
     assert humanize("requests_per_day") == ("Requests per day", "requests a day")
+    assert humanize("kw_per_rack") == ("kW per rack", "kW") and humanize("monte_carlo_samples") == ("Monte Carlo samples", "draws")
 
 
 # every kind of list item, so that every numeric field of the schema is in the form

@@ -63,7 +63,9 @@ def humanize(name: str) -> tuple[str, str]:
                 base, unit = name[: -len(suffix)], u
                 break
     text = " ".join(_WORDS.get(w, w) for w in base.split("_") if w)
-    return (text[:1].upper() + text[1:]) if text else name, unit
+    if text.split(" ", 1)[0].islower():  # 'horizon' becomes 'Horizon'; 'kW per rack' keeps its spelling
+        text = text[:1].upper() + text[1:]
+    return text or name, unit
 
 
 # ------------------------------------------------------------------------------ type walking
