@@ -243,3 +243,49 @@ def test_piped_catalog_is_tsv_with_full_sources(capsys):
     h100 = default_catalog().accelerators.get("h100-sxm-80gb")
     assert rows["h100-sxm-80gb"][-1] == h100.source  # the whole source, not its host
     assert all(len(r) == len(cols) for r in rows.values())
+
+
+def _catalog_terminal(argv: list[str], width: int) -> str:
+    from rich.console import Console
+
+    from deployscope.cli import catalog_cmd
+
+    buf = io.StringIO()
+    saved = catalog_cmd.console, catalog_cmd.plain_output, output.plain_output
+    catalog_cmd.console = lambda: Console(file=buf, width=width, force_terminal=True, color_system=None)
+    catalog_cmd.plain_output = output.plain_output = lambda: False
+    try:
+        assert main(argv) == 0
+    finally:
+        catalog_cmd.console, catalog_cmd.plain_output, output.plain_output = saved
+    return buf.getvalue()
+
+
+CATALOG_TABLES = ["accelerators", "api_prices", "cloud_instances", "economic_defaults", "engines", "fx_rates", "jurisdictions",
+                  "licenses", "models", "policy_rules", "providers", "quant", "servers", "storage"]
+
+
+@pytest.mark.parametrize("table", CATALOG_TABLES)
+def test_catalog_tables_fit_80_columns_with_whole_headers_and_ids(table):
+    """At 80 columns a catalog table keeps the columns that fit, each header whole, ids whole up to
+    24 characters (folded after), and names the columns it leaves out."""
+    from deployscope.catalog import default_catalog
+
+    argv = ["catalog", "gpus"] if table == "accelerators" else ["catalog", "list", table]
+    out = _catalog_terminal(argv, 80)
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    ids = [r.id for r in default_catalog().table(table)]
+    fold = 14 if table == "accelerators" else 24  # nine numeric columns leave the GPU ids 14 characters a line
+    assert all(i[:fold] in out for i in ids), [i for i in ids if i[:fold] not in out][:5]
+    if table != "accelerators":
+        header = next(line for line in lines if line.lstrip().startswith("id "))
+        shown = header.split()
+        assert shown[0] == "id" and shown[-1] == "source"
+        wide = _catalog_terminal(argv, 250)
+        all_cols = next(line for line in wide.splitlines() if line.lstrip().startswith("id ")).split()
+        hidden = [c for c in all_cols if c not in shown]
+        assert set(shown) <= set(all_cols)  # every header printed whole, none broken inside a word
+        if hidden:
+            caption = " ".join(out.split("not shown at this width:", 1)[1].split())
+            assert all(c in caption for c in hidden), (hidden, caption)
