@@ -125,7 +125,8 @@ def _render_gpus(rows: list[dict[str, Any]]) -> None:
         collapse_padding=True,
     )
     wide = c.width >= 150  # the long names only where they fit
-    # Numbers never wrap; on a narrow terminal the long ids and sources fold instead.
+    with_source = c.width >= 110 or not c.is_terminal  # on a narrow terminal ids and numbers stay whole and the source is left out
+    # Numbers never wrap; without the source column the ids take the width the numbers leave
     t.add_column("id", overflow="fold", min_width=14, no_wrap=wide)
     if wide:
         t.add_column("name", overflow="fold")
@@ -135,7 +136,8 @@ def _render_gpus(rows: list[dict[str, Any]]) -> None:
         t.add_column(dtype, justify="right", no_wrap=True)
     t.add_column("TDP W", justify="right", no_wrap=True)
     t.add_column("price $", justify="right", no_wrap=True)
-    t.add_column("source", overflow="fold", min_width=10)
+    if with_source:
+        t.add_column("source", overflow="fold", min_width=10)
     for r in rows:
         mem = f"{_num(r['memory_gib'])} GiB" if r.get("memory_gib") is not None else f"{_num(r['memory_gb'])} GB"
         tf = r.get("tflops") or {}
@@ -157,13 +159,13 @@ def _render_gpus(rows: list[dict[str, Any]]) -> None:
             flops("fp4"),
             _num(r.get("tdp_w")),
             _num(r.get("price_usd")),
-            _source_cell(r.get("source")),
-        ]
+        ] + ([_source_cell(r.get("source"))] if with_source else [])
         t.add_row(*cells)
     print_table(t, c)
     c.print(
         "ˢ = half the datasheet's sparse figure; bf16 falls back to fp16/fp32 where absent. "
-        "`deployscope catalog show ID` prints a row with its full source."
+        + ("" if with_source else "Sources are left out at this width (a wider terminal, a pipe or --json shows them). ")
+        + "`deployscope catalog show ID` prints a row with its full source."
     )
 
 
@@ -183,11 +185,33 @@ def _generic_columns(table: str, rows: list[dict[str, Any]]) -> list[str]:
     return cols
 
 
+ID_FOLD = 24  # on a terminal, ids longer than this fold onto a second line; shorter ones stay whole
+CELL_WIDTH = 16  # a longer cell wraps within its column
+SOURCE_WIDTH = 16  # room for a source's host (huggingface.co) before it folds
+
+
+def _fitting_columns(width: int, ids: list[str], candidates: list[tuple[str, list[str]]]) -> list[str]:
+    """The columns that fit a terminal `width` beside the id and source, in order: each needs room
+    for its header and its typical cell, so no header breaks inside a word."""
+    def need(header: str, cells: list[str]) -> int:
+        longest = sorted(len(c) for c in cells)[int(0.9 * (len(cells) - 1))] if cells else 0  # a rare long cell may wrap
+        return max(len(header), min(longest, CELL_WIDTH)) + 2  # cell padding
+
+    used = min(max((len(i) for i in ids), default=2), ID_FOLD) + 2 + SOURCE_WIDTH + 2  # the id and the source's host
+    shown = []
+    for header, cells in candidates:
+        if used + need(header, cells) <= width:
+            shown.append(header)
+            used += need(header, cells)
+    return shown
+
+
 def _render_generic(table: str):
     def render(rows: list[dict[str, Any]]) -> None:
         from rich import box
         from rich.table import Table
 
+        c = console()
         t = Table(
             title=f"{table} (* = row from your catalog)",
             title_justify="left",
@@ -195,22 +219,21 @@ def _render_generic(table: str):
             pad_edge=False,
             collapse_padding=True,
         )
-        t.add_column("id", overflow="fold", min_width=14)
-        has_name = any("name" in r for r in rows)
-        if has_name:
-            t.add_column("name", overflow="fold")
-        cols = _generic_columns(table, rows)
-        for col in cols:
-            t.add_column(col, overflow="fold")
-        t.add_column("source", overflow="fold")
-        for r in rows:
-            cells = [r["id"] + ("*" if r.get("from_user_catalog") else "")]
-            if has_name:
-                cells.append(_plain(r.get("name")))
-            cells += [_plain(r.get(col)) for col in cols]
-            cells.append(_source_cell(r.get("source")))
-            t.add_row(*cells)
-        c = console()
+        ids = [r["id"] + ("*" if r.get("from_user_catalog") else "") for r in rows]
+        # the table's key figures first; the name (often the id again in words) where room is left
+        cols = _generic_columns(table, rows) + (["name"] if any("name" in r for r in rows) else [])
+        cells = {col: [_plain(r.get(col)) for r in rows] for col in cols}
+        shown = cols if plain_output() else _fitting_columns(c.width, ids, [(col, cells[col]) for col in cols])
+        t.add_column("id", overflow="fold", min_width=min(max((len(i) for i in ids), default=2), ID_FOLD))
+        for col in shown:
+            t.add_column(col, overflow="fold", min_width=len(col), max_width=max(len(col), CELL_WIDTH))
+        t.add_column("source", overflow="fold", min_width=SOURCE_WIDTH)
+        for i, r in enumerate(rows):
+            t.add_row(ids[i], *[cells[col][i] for col in shown], _source_cell(r.get("source")))
+        left_out = [col for col in cols if col not in shown]
+        if left_out:
+            t.caption = f"not shown at this width: {', '.join(left_out)} (a wider terminal, a pipe or --json shows them)"
+            t.caption_justify = "left"
         print_table(t, c)
         if not rows:
             c.print(f"(no rows in table {table})")
