@@ -50,3 +50,4 @@ def test_a_batch_cap_found_once_gives_the_same_operating_points(model: str, gpu:
     for k in again:
         if k != "step":
             assert np.array_equal(np.asarray(again[k]), np.asarray(reused[k]), equal_nan=True), k
+

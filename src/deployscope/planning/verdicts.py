@@ -54,6 +54,7 @@ class Verdicts:
     def __init__(self, inputs: Inputs) -> None:
         self.inputs = inputs
         self._seen: dict[VerdictKey, Verdict] = {}
+        self._facts: engine.FactView | None = None  # the same facts for every candidate: read once, at the first verdict
         role, why = engine.ai_act_role(inputs.scenario.policy)
         if not any(a.name == "policy.ai_act_role" for a in inputs.assumptions):
             origin: Literal["user", "derived"] = "user" if inputs.scenario.policy.ai_act_role is not None else "derived"
@@ -74,12 +75,14 @@ class Verdicts:
         inputs = self.inputs
         licenses = sorted({d.model.license for d in inputs.demands} | _other_licenses(inputs)) or [None]
         popt = engine.PlacementOption(id=c.id, placement=cast(engine.Placement, placement), parts=[engine.PlacementPart(**p) for p in c.parts])
+        if self._facts is None:
+            self._facts = engine.FactView.of(inputs.scenario.policy, inputs.catalog)
         reasons: list[str] = []
         obligations: list[Any] = []
         seen: set[str] = set()
         allowed = True
         for lic in licenses:
-            v = engine.evaluate(inputs.scenario.policy, popt, inputs.catalog, model_license=lic)
+            v = engine.evaluate(inputs.scenario.policy, popt, inputs.catalog, model_license=lic, view=self._facts)
             allowed = allowed and v.allowed
             for f in v.excluded_because:
                 if str(f) not in reasons:

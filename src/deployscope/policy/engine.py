@@ -16,6 +16,7 @@ Condition language (``when`` on facts, ``applies_to.any_part`` on part attribute
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Iterable, Literal, Mapping
 
@@ -286,9 +287,31 @@ def part_values(part: PlacementPart, facts: PolicyFacts, catalog=None) -> dict[s
 # --- evaluation ---------------------------------------------------------------------
 
 
-def _fire(rule, option: PlacementOption, fvals: Mapping[str, Any], pvals: list[dict[str, Any]], where: str) -> list[str] | None:
-    """None if the rule does not apply; else the names of the parts that triggered it."""
-    if not matches(fvals, rule.when, f"{where}.when"):
+@dataclass
+class FactView:
+    """The facts as the rules see them, for evaluating many options under the same facts: the
+    attribute map once, and each rule's ``when`` (which reads facts only) once, when first asked."""
+
+    facts: PolicyFacts
+    values: dict[str, Any]
+    _when: dict[tuple[str, int], bool] = field(default_factory=dict)  # (rule list, position) -> holds
+
+    @classmethod
+    def of(cls, facts: PolicyFacts, catalog: Any = None) -> FactView:
+        return cls(facts, fact_values(facts, catalog))
+
+    def when(self, rules: str, i: int, rule: Any, where: str) -> bool:
+        key = (rules, i)
+        if key not in self._when:
+            self._when[key] = matches(self.values, rule.when, f"{where}.when")
+        return self._when[key]
+
+
+def _fire(rule, option: PlacementOption, fvals: Mapping[str, Any], pvals: list[dict[str, Any]], where: str,  # noqa: ANN001
+          when: bool | None = None) -> list[str] | None:
+    """None if the rule does not apply; else the names of the parts that triggered it. ``when``:
+    whether the rule's fact condition holds, when already known."""
+    if not (matches(fvals, rule.when, f"{where}.when") if when is None else when):
         return None
     at = rule.applies_to
     if at.placements and option.placement not in at.placements:
@@ -309,10 +332,14 @@ def evaluate(
     catalog=None,
     *,
     model_license: str | None = None,
+    view: FactView | None = None,
 ) -> Verdict:
-    """Apply every rule (and the model licence's terms) to one option."""
+    """Apply every rule (and the model licence's terms) to one option. ``view``: the facts'
+    :class:`FactView`, shared by the options of one plan (the fact conditions are read once)."""
     cat = default_catalog(catalog)
-    fvals = fact_values(facts, cat)
+    if view is not None and view.facts is not facts:
+        raise ValueError("the fact view was built for other facts")
+    fvals = view.values if view is not None else fact_values(facts, cat)
     pvals = [part_values(p, facts, cat) for p in option.parts]
     excluded: list[Finding] = []
     obligations: list[Finding] = []
@@ -333,8 +360,9 @@ def evaluate(
         )
         (excluded if body.effect == "exclude" else obligations).append(f)
 
-    for rule in cat.policy_rules:
-        hit = _fire(rule, option, fvals, pvals, f"policy_rules.{rule.id}")
+    for i, rule in enumerate(cat.policy_rules):
+        where = f"policy_rules.{rule.id}"
+        hit = _fire(rule, option, fvals, pvals, where, None if view is None else view.when("policy_rules", i, rule, where))
         if hit is not None:
             add(rule.id, rule.pack, rule.version, rule, rule.source, rule.as_of, hit)
 
@@ -373,8 +401,9 @@ def evaluate(
                         parts=self_hosted,
                     )
                 )
-            for term in lic.terms:
-                hit = _fire(term, option, fvals, pvals, f"licenses.{lic.id}.{term.id}")
+            for i, term in enumerate(lic.terms):
+                where = f"licenses.{lic.id}.{term.id}"
+                hit = _fire(term, option, fvals, pvals, where, None if view is None else view.when(f"licenses.{lic.id}", i, term, where))
                 if hit is not None:
                     add(f"license.{lic.id}.{term.id}", "licenses", "1", term, lic.source, lic.as_of, hit)
 
