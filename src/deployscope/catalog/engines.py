@@ -121,6 +121,10 @@ class EnginePerf(BaseModel):
     )
     fitted_on: tuple[str, ...] = Field(default=(), description="validation sources step_overhead_s was fitted on")
     fitted_by: str | None = None
+    layer_batch_fitted_on: tuple[str, ...] = Field(
+        default=(), description="validation sources and rows (source|version[|model]) the per-layer figures were fitted on "
+        "(by scripts/fit_perf.py --decode-overhead); empty on an engine that carries them over"
+    )
     sequence_overhead_fitted_on: tuple[str, ...] = Field(
         default=(), description="validation sources sequence_overhead_s was fitted on (by scripts/fit_perf.py --sequence-overhead)"
     )
