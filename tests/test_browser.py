@@ -152,6 +152,13 @@ def test_main_flow(server, browser):
     page.goto(base + "/docs")
     page.wait_for_selector(".swagger-ui .info", timeout=30_000)
     assert "Deployscope" in page.inner_text(".swagger-ui .info")
+    # the scenario's fields are in the API docs with the range, default and unit the form shows
+    targets = page.locator("section.models article.json-schema-2020-12",
+                           has=page.locator("strong.json-schema-2020-12__title", has_text="Targets")).first
+    targets.locator("button.json-schema-2020-12-expand-deep-button").first.click()
+    page.wait_for_selector("text=x-unit")
+    text = targets.inner_text()
+    assert "ttft_p95_s" in text and "[0.0001, 86400]" in text and "time to first token" in text and 'x-unit"s"' in text.replace("\n", "")
     shot(page, "04-api-docs")
     watch.errors = [e for e in watch.errors if "Refused" not in e]
     watch.check()
@@ -175,6 +182,18 @@ def test_guided_editor_flow(server, browser, tmp_path):
     plan_timeout = 180_000
 
     page.goto(base + "/scenarios/new")
+    # beside each number: its range with the unit and its default, inside the field's own row
+    page.click("#grp-economics > summary")
+    for fid, facts in (("horizon_years", re.escape("1 to 15 years · default 3 years")),
+                       ("targets-ttft_p95_s", re.escape("0.0001 to 86400 s · default 2.0 s")),
+                       ("economics-tariff_per_kwh", r"0 to 100000 USD per kWh · default [\d.]+ USD per kWh \(economic_defaults, region us\)")):
+        assert page.is_visible(f"#fld-{fid}-facts"), fid
+        assert re.fullmatch(facts, page.inner_text(f"#fld-{fid}-facts")), fid
+        row, fact = page.locator(f"#fld-{fid}-row").bounding_box(), page.locator(f"#fld-{fid}-facts").bounding_box()
+        assert row["y"] <= fact["y"] and fact["y"] + fact["height"] <= row["y"] + row["height"] + 1, fid
+    assert "(years)" in page.inner_text("label[for=fld-horizon_years]")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator("#fld-targets-ttft_p95_s-row").screenshot(path=str(ARTIFACTS / "09-editor-field-facts.png"))
     page.fill("#fld-name", "guided-two-workloads")
     page.click("#add-rep-workloads-llm")
     page.wait_for_selector("#fld-workloads-1--model")
@@ -183,12 +202,14 @@ def test_guided_editor_flow(server, browser, tmp_path):
     page.fill("#fld-workloads-1--name", "summaries")
     page.fill("#fld-workloads-1--model", "llama-3.1-8b-instruc")  # a typo
     page.fill("#fld-workloads-1--requests_per_day", "4000")
+    assert page.inner_text("#fld-workloads-1--requests_per_day-facts") == "> 0, <= 1e+12 requests a day · optional"
+    assert page.inner_text("#fld-workloads-1--input_tokens-mean-facts") == "1 to 1e+08 tokens · required"
     page.fill("#fld-workloads-1--input_tokens-mean", "900")
     page.fill("#fld-workloads-1--output_tokens-mean", "150")
     page.click("#form-check")
     page.wait_for_selector("#fld-workloads-1--model-error")
     err = page.inner_text("#fld-workloads-1--model-error")
-    assert "unknown model" in err and "did you mean" in err
+    assert "unknown model" in err and "did you mean" in err and "Catalog page" in err and "`deployscope" not in err
     assert page.get_attribute("#fld-workloads-1--model", "aria-invalid") == "true"
     shot(page, "10-editor-unknown-model")
 
@@ -238,6 +259,51 @@ def test_guided_editor_flow(server, browser, tmp_path):
     saved = s.get_scenario("guided-two-workloads").yaml
     s.close()
     assert "summaries" in saved and "# time to first token, 95th percentile" in saved  # the template's comments kept
+    ctx.close()
+
+
+_MARKS_OUTSIDE = """() => {
+  const out = {charts: {}, outside: [], clipped: []};
+  for (const svg of document.querySelectorAll('svg.chart')) {
+    const box = svg.getBoundingClientRect();
+    if (box.width < 200 || box.left < -1 || box.right > document.documentElement.clientWidth + 1) out.clipped.push(svg.id);
+    let n = 0;
+    for (const g of svg.querySelectorAll('g.ds-plot')) {
+      const [l, t, r, b] = g.getAttribute('data-plot').split(' ').map(Number);
+      const m = g.getScreenCTM();
+      const p0 = new DOMPoint(l, t).matrixTransform(m), p1 = new DOMPoint(r, b).matrixTransform(m);
+      const tol = 6;  // a dot's radius or a line's width may stand past the plot edge, its position may not
+      for (const el of g.querySelectorAll('.ds-mark')) {
+        const bb = el.getBoundingClientRect();
+        n += 1;
+        if (bb.left < p0.x - tol || bb.right > p1.x + tol || bb.top < p0.y - tol || bb.bottom > p1.y + tol)
+          out.outside.push(svg.id + ' ' + el.tagName + ' ' + [bb.left, bb.top, bb.right, bb.bottom].map(Math.round) + ' in ' + [p0.x, p0.y, p1.x, p1.y].map(Math.round));
+      }
+    }
+    out.charts[svg.id] = n;
+  }
+  return out;
+}"""
+
+
+@pytest.mark.parametrize("example", sorted(p.name for p in EXAMPLES.glob("*.yaml")))
+def test_every_chart_of_every_example_draws_its_data_inside_its_axes_in_chromium(browser, example):
+    """The report as Chromium lays it out: every data mark of every chart within its plot area,
+    every chart whole on the page, and a chart with nothing to show is replaced by its sentence."""
+    import deployscope
+    from deployscope.report import render_html
+    from deployscope.report.charts import chart_results
+
+    plan = deployscope.plan(EXAMPLES / example)
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, offline=True)
+    page = ctx.new_page()
+    page.set_content(render_html(plan))
+    found = page.evaluate(_MARKS_OUTSIDE)
+    drawn = {f"chart-{c.id}" for c in chart_results(plan) if hasattr(c, "svg")}
+    assert drawn and set(found["charts"]) >= drawn
+    assert all(found["charts"][c] > 0 for c in drawn), found["charts"]
+    assert found["outside"] == [] and found["clipped"] == [], found
+    shot(page, f"20-charts-{example.removesuffix('.yaml')}")
     ctx.close()
 
 

@@ -270,7 +270,7 @@ def test_price_without_source_is_rejected(tmp_path):
     err = _bad(
         tmp_path,
         "- id: h100-sxm-80gb\n  source: x-sheet\n  as_of: 2026-01-01\n  price_usd: 1000\n"
-        "  price_source: null\n",
+        "  price_source: null\n  price_as_of: 2026-01-01\n",
     )
     assert "price_source" in str(err)
 

@@ -43,11 +43,68 @@ def test_shell_completion_script(capsys):
     assert "complete" in out and "deployscope" in out.lower()
 
 
+@pytest.mark.parametrize("words, cword, expected", [("deployscope pl", 1, {"plan", "plans"}), ("deployscope plan --js", 2, {"--json"})])
+def test_shell_completion_completes_commands_and_options(words, cword, expected):
+    """What the script above asks the program when Tab is pressed in bash, and its answer."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "COMP_WORDS": words, "COMP_CWORD": str(cword),
+           "_DEPLOYSCOPE_COMPLETE": "complete_bash"}
+    r = subprocess.run([sys.executable, "-m", "deployscope"], capture_output=True, text=True, timeout=60, env=env)
+    assert r.returncode == 0 and set(r.stdout.split()) == expected, r.stdout + r.stderr
+
+
+def _documented_exit_codes() -> dict[int, str]:
+    """The exit-code table of docs/cli.md: code -> meaning."""
+    section = (ROOT / "docs" / "cli.md").read_text().split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+    return {int(m.group(1)): m.group(2).strip() for m in re.finditer(r"^\| (\d+) \| ([^|]+) \|", section, re.M)}
+
+
 def test_exit_codes_table_is_documented():
-    doc = (ROOT / "docs" / "cli.md").read_text()
-    for code in ("| 0 |", "| 1 |", "| 2 |", "| 130 |"):
-        assert code in doc
+    table = _documented_exit_codes()
+    assert set(table) == {v for k, v in vars(output).items() if k.startswith("EXIT_")} == {0, 1, 2, 130}
     assert output.EXIT_OK == 0 and output.EXIT_NO_ANSWER == 1 and output.EXIT_USAGE == 2 and output.EXIT_INTERRUPTED == 130
+
+
+@pytest.mark.parametrize("mode", ["pipe", "json", "report"])
+def test_every_documented_exit_code_is_the_same_in_every_output_mode(mode, nothing_allowed, tmp_path, monkeypatch, capsys):
+    """Each row of the table in docs/cli.md, as `plan` meets it, in each output mode."""
+    import deployscope.planner
+
+    extra = {"pipe": [], "json": ["--json"], "report": ["--report", str(tmp_path / "r.html")]}[mode]
+    table = _documented_exit_codes()
+    outcomes = {
+        0: ["plan", str(EXAMPLES / "saas-chat.yaml")],  # done
+        1: ["plan", str(nothing_allowed)],  # no usable answer: every option excluded
+        2: ["plan", str(EXAMPLES / "missing.yaml")],  # bad input
+    }
+    for code, argv in outcomes.items():
+        assert main(argv + extra) == code, (table[code], mode)
+        assert "Traceback" not in capsys.readouterr().err
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(deployscope.planner, "plan", interrupted)
+    assert main(outcomes[0] + extra) == 130, table[130]
+    assert "interrupted" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_interrupted_bench_exits_130_after_printing(as_json, tmp_path, monkeypatch, capsys):
+    from deployscope.bench import load
+
+    async def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(load, "run_load", interrupted)
+    argv = ["bench", "http://127.0.0.1:9", "--model", "m", "-n", "3", "-c", "1"] + (["--json"] if as_json else [])
+    assert main(argv) == 130
+    out = capsys.readouterr().out
+    if as_json:
+        import json
+
+        assert json.loads(out)["status"] == "interrupted"  # what was measured is still printed
+    else:
+        assert "interrupted" in out
 
 
 def test_no_option_allowed_exits_1_in_every_output_mode(nothing_allowed, tmp_path, capsys):
@@ -186,3 +243,49 @@ def test_piped_catalog_is_tsv_with_full_sources(capsys):
     h100 = default_catalog().accelerators.get("h100-sxm-80gb")
     assert rows["h100-sxm-80gb"][-1] == h100.source  # the whole source, not its host
     assert all(len(r) == len(cols) for r in rows.values())
+
+
+def _catalog_terminal(argv: list[str], width: int) -> str:
+    from rich.console import Console
+
+    from deployscope.cli import catalog_cmd
+
+    buf = io.StringIO()
+    saved = catalog_cmd.console, catalog_cmd.plain_output, output.plain_output
+    catalog_cmd.console = lambda: Console(file=buf, width=width, force_terminal=True, color_system=None)
+    catalog_cmd.plain_output = output.plain_output = lambda: False
+    try:
+        assert main(argv) == 0
+    finally:
+        catalog_cmd.console, catalog_cmd.plain_output, output.plain_output = saved
+    return buf.getvalue()
+
+
+CATALOG_TABLES = ["accelerators", "api_prices", "cloud_instances", "economic_defaults", "engines", "fx_rates", "jurisdictions",
+                  "licenses", "models", "policy_rules", "providers", "quant", "servers", "storage"]
+
+
+@pytest.mark.parametrize("table", CATALOG_TABLES)
+def test_catalog_tables_fit_80_columns_with_whole_headers_and_ids(table):
+    """At 80 columns a catalog table keeps the columns that fit, each header whole, ids whole up to
+    24 characters (folded after), and names the columns it leaves out."""
+    from deployscope.catalog import default_catalog
+
+    argv = ["catalog", "gpus"] if table == "accelerators" else ["catalog", "list", table]
+    out = _catalog_terminal(argv, 80)
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    ids = [r.id for r in default_catalog().table(table)]
+    fold = 14 if table == "accelerators" else 24  # nine numeric columns leave the GPU ids 14 characters a line
+    assert all(i[:fold] in out for i in ids), [i for i in ids if i[:fold] not in out][:5]
+    if table != "accelerators":
+        header = next(line for line in lines if line.lstrip().startswith("id "))
+        shown = header.split()
+        assert shown[0] == "id" and shown[-1] == "source"
+        wide = _catalog_terminal(argv, 250)
+        all_cols = next(line for line in wide.splitlines() if line.lstrip().startswith("id ")).split()
+        hidden = [c for c in all_cols if c not in shown]
+        assert set(shown) <= set(all_cols)  # every header printed whole, none broken inside a word
+        if hidden:
+            caption = " ".join(out.split("not shown at this width:", 1)[1].split())
+            assert all(c in caption for c in hidden), (hidden, caption)

@@ -36,10 +36,13 @@ def test_price_rows_carry_the_publication_date_and_stale_ones_are_warned_about()
     assert price_age_warnings([hgx], "servers", stale_after=180, today=date(2025, 3, 1)) == []
     eur = cat.fx_rates.get("EUR")
     assert eur.price_as_of is not None and price_age_warnings([eur], "fx_rates", 180, date(2026, 12, 3))
-    # a row whose publication date is unknown says so
+    # API rows are dated by the LiteLLM release their prices come from
     api = next(iter(cat.api_prices))
-    assert api.price_as_of is None
-    assert "publication date unknown" in price_age_warnings([api], "api_prices", 180, date(2026, 12, 3))[0]
+    assert api.price_as_of == date(2026, 11, 20) and price_age_warnings([api], "api_prices", 180, date(2026, 12, 3)) == []
+    # a row whose publication date is unknown says so (an undated SkyPilot snapshot)
+    cloud = cat.cloud_instances.get("aws-p5.48xlarge-us-east-1")
+    assert cloud.price_as_of is None and cloud.price_as_of_note
+    assert "publication date unknown" in price_age_warnings([cloud], "cloud_instances", 180, date(2026, 12, 3))[0]
 
 
 def test_a_peak_to_average_the_shape_cannot_reach_exits_2_naming_the_range(tmp_path, capsys):

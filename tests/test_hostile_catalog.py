@@ -54,7 +54,7 @@ def _run(*argv: str) -> tuple[int, str, str]:
     ],
 )
 def test_user_accelerator_numbers_are_bounded(tmp_path: Path, field: str, raw: str, message: str) -> None:
-    row = {"id": "h100-sxm-80gb", "source": "my test bench", "as_of": "2025-06-01", field: "__V__"}
+    row = {"id": "h100-sxm-80gb", "source": "my test bench", "as_of": "2025-06-01", "price_as_of": "2025-06-01", field: "__V__"}
     text = yaml.safe_dump([row]).replace("__V__", raw).replace("'", "")
     d = _user_dir(tmp_path, "accelerators", text)
     with pytest.raises(CatalogError) as exc:

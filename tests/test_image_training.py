@@ -115,9 +115,48 @@ def test_higher_resolution_never_lowers_gpu_hours(sides, model):
 
 
 @settings(max_examples=20, deadline=None)
-@given(st.integers(2, 32), st.sampled_from(["sdxl", "DiT-XL-2", "stylegan2"]), st.sampled_from([None, "ethernet-25g", "ethernet-100g", "roce-200g", "ib-ndr"]))
+@given(st.sampled_from([(64, 128), (128, 256), (256, 512), (512, 1024), (128, 1024)]), st.sampled_from(["stylegan2", "stylegan3-t", "stylegan3-r"]),
+       st.sampled_from(["v100-sxm2-32gb", "a100-sxm4-80gb", "h100-sxm-80gb"]), st.sampled_from(["fp16", "fp32"]))
+def test_gan_higher_resolution_never_lowers_gpu_hours(sides, model, gpu, precision):
+    lo, hi = sides
+    a = IT.estimate(model, gpu, 8, job(2.5e7, str(lo), global_batch=32, precision=precision))
+    b = IT.estimate(model, gpu, 8, job(2.5e7, str(hi), global_batch=32, precision=precision))
+    assert b.gpu_hours >= a.gpu_hours
+
+
+def test_stylegan3_costs_more_per_image_than_stylegan2():
+    # configs.md at 1024 on 8 A100s: StyleGAN2 14.57, StyleGAN3-T 20.01, StyleGAN3-R 23.42 s/kimg
+    sec = {m: 1000 / IT.estimate(m, "a100-sxm4-40gb", 8, job(2.5e7, "1024", global_batch=32, precision="fp16")).images_per_s
+           for m in ("stylegan2", "stylegan3-t", "stylegan3-r")}
+    assert sec["stylegan2"] < sec["stylegan3-t"] < sec["stylegan3-r"]
+    assert sec["stylegan3-r"] == pytest.approx(23.42, rel=0.25)
+
+
+def test_gan_full_fp32_is_slower_than_mixed_precision():
+    # TensorFlow StyleGAN2 (FP32) vs the PyTorch code (FP16 in the 4 highest resolutions)
+    fp32 = IT.estimate("stylegan2", "v100-sxm2-32gb", 8, job(2.5e7, "1024", global_batch=32, precision="fp32", micro_batch=4))
+    mixed = IT.estimate("stylegan2", "v100-sxm2-32gb", 8, job(2.5e7, "1024", global_batch=32, precision="fp16", micro_batch=4))
+    assert fp32.gpu_hours > 1.3 * mixed.gpu_hours
+    assert fp32.memory_breakdown["activations"] > mixed.memory_breakdown["activations"]
+
+
+def test_gan_fit_reproduces_the_catalog_constants():
+    import deployscope.validate_image_training as V
+
+    f = V.fit_gan()
+    row = IT.arch_row(default_catalog(), "gan").arch
+    assert f["rows"] >= 100
+    assert f["mfu_ref"] == pytest.approx(row.mfu_ref, rel=0.02) and f["memory_passes"] == pytest.approx(row.memory_passes, rel=0.02)
+    assert f["median_ape"] <= 0.10
+    bands = V.fit_bands()
+    assert bands["gan"]["band_low"] == pytest.approx(row.band_low, abs=0.02) and bands["gan"]["band_high"] == pytest.approx(row.band_high, abs=0.02)
+    assert "note" in bands["unet"]  # one fitting row: no band is fitted from it
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(2, 32), st.sampled_from(["sdxl", "DiT-XL-2", "stylegan2", "stylegan3-r"]), st.sampled_from([None, "ethernet-25g", "ethernet-100g", "roce-200g", "ib-ndr"]))
 def test_more_nodes_never_drop_below_one_node(nodes, model, network):
-    side = {"sdxl": "1024", "DiT-XL-2": "256", "stylegan2": "1024"}[model]
+    side = {"sdxl": "1024", "DiT-XL-2": "256", "stylegan2": "1024", "stylegan3-r": "1024"}[model]
     one = IT.estimate(model, "h100-sxm-80gb", 8, job(1e8, side, global_batch=2048, network=network))
     many = IT.estimate(model, "h100-sxm-80gb", 8 * nodes, job(1e8, side, global_batch=2048, network=network))
     assert many.images_per_s >= one.images_per_s / nodes
@@ -270,8 +309,9 @@ def test_validation_rows_held_out_scores():
     recs = V.evaluate()
     s = V.summarize(recs)
     assert s["held_out"] >= 10 and s["coverage"] >= 0.8
-    # regression guard at the level reached (see docs/image-training.md), not the target
-    assert s["median_ape"] <= 0.36 and s["p90_ape"] <= 0.55
+    # the acceptance targets (median <= 30 %, p90 <= 60 %); per family too, GANs at the level reached
+    assert s["median_ape"] <= 0.30 and s["p90_ape"] <= 0.60
+    assert s["per_architecture"]["gan"]["median_ape"] <= 0.15 and s["per_architecture"]["gan"]["p90_ape"] <= 0.25
     fitted = [r for r in recs if r["fitted"]]
     assert fitted and all(any(src in (r["source"] or "") for v in V.FITTED_SOURCES.values() for src in v) for r in fitted)
 
@@ -310,10 +350,9 @@ def test_pixart_cross_attention_counts_text_once():
     from deployscope.physics.diffusion import dit_flops
 
     d = {"num_layers": 28, "hidden_size": 1152, "mlp_ratio": 4, "patch_size": 2}
-    joint = dit_flops(d, 4096, 300)  # text tokens through every block (MMDiT-style)
-    cross = dit_flops({**d, "cross_attention": True}, 4096, 300)  # PixArt: text only as cross-attention keys/values
-    no_text = dit_flops({**d, "cross_attention": True}, 4096, 0)
-    assert no_text < cross < joint
+    joint = dit_flops(d, 4096, 300) - dit_flops(d, 4096, 0)  # text tokens through every block (MMDiT-style)
+    cross = dit_flops({**d, "cross_attention": True}, 4096, 300) - dit_flops({**d, "cross_attention": True}, 4096, 0)  # PixArt: k/v only
+    assert 0 < cross < joint
     r = IT.estimate("pixart-sigma", "a100-sxm4-80gb", 64, job(1e8, "512", global_batch=1024, precomputed_latents=True, precomputed_text=True))
     assert r.arch == "dit" and r.fits
 
@@ -350,3 +389,39 @@ def test_plan_terminal_report_lists_training_jobs(capsys):
                       "cost_per_year", "cost_basis"]
     lora = next(line.split("\t") for line in out.splitlines() if line.startswith("persona-lora\t"))
     assert lora[5] == "48.00" and float(lora[8]) > 0 and "on-demand rates" in lora[9]
+
+
+def test_sana_linear_attention_grows_with_tokens_not_their_square():
+    cat = default_catalog()
+    sana, pixart = IT.arch_of("sana", cat), IT.arch_of("pixart", cat)
+    assert sana.latent_factor == 32 and sana.multiple() == 32
+    # 4x the pixels = 4x the image tokens: linear attention keeps the denoiser's FLOPs near 4x, PixArt's quadratic attention goes beyond
+    s_ratio = IT.denoiser_forward_flops(sana, 2048, 2048) / IT.denoiser_forward_flops(sana, 1024, 1024)
+    p_ratio = IT.denoiser_forward_flops(pixart, 2048, 2048) / IT.denoiser_forward_flops(pixart, 1024, 1024)
+    assert 3.7 < s_ratio < 4.1 and p_ratio > s_ratio + 0.3  # below 4x: the caption k/v projections stay fixed
+    r = IT.estimate("sana", "h100-sxm-80gb", 64, job(1e9, "1024", global_batch=2048))
+    assert r.gpu_hours > 0 and r.stages[0]["flops_parts"]["text_encoders"] > 0  # Gemma 2 runs per image unless precomputed
+    with pytest.raises(DeployscopeError) as exc:
+        IT.estimate("sana", "h100-sxm-80gb", 8, job(1e6, "1000", global_batch=64))
+    assert exc.value.field == "resolution"
+
+
+def test_dit_forward_flops_match_the_published_figure():
+    # DiT paper (arXiv:2212.09748) Table 4: DiT-XL/2 at 256 px, 118.6 Gflops (multiply-adds) per forward pass
+    arch = IT.arch_of("DiT-XL-2", default_catalog())
+    assert IT.denoiser_forward_flops(arch, 256, 256) == pytest.approx(2 * 118.6e9, rel=0.03)
+
+
+def test_gan_memory_matches_the_published_peak():
+    # configs.md: StyleGAN2 1024 px, 8 GPUs, 4 images per GPU: 7.3 GB; StyleGAN3-R 1024 px, 8 GPUs: 9.9 GB (maximum observed per GPU)
+    for model, gib in (("stylegan2", 7.3), ("stylegan3-r", 9.9)):
+        r = IT.estimate(model, "a100-sxm4-40gb", 8, job(2.5e7, "1024", global_batch=32, precision="fp16", micro_batch=4, zero=0))
+        assert r.memory_per_gpu_bytes / 2**30 == pytest.approx(gib, rel=0.35)
+
+
+def test_stylegan3_generates_with_more_flops_than_stylegan2():
+    from deployscope.physics.diffusion import estimate as gen
+
+    sg2 = gen("stylegan2", "a100-sxm4-80gb", resolution=(1024, 1024))
+    sg3 = gen("stylegan3-t", "a100-sxm4-80gb", resolution=(1024, 1024))
+    assert sg3.flops_per_image > 1.5 * sg2.flops_per_image

@@ -168,9 +168,10 @@ def test_public_api_is_flat():
 
 def test_facility_rack_power_excludes_servers_with_the_reason():
     data = yaml.safe_load((EXAMPLES / "hospital-assistant.yaml").read_text())
-    data["economics"]["facility_limits"] = {"kw_per_rack": 3, "cooling": "air"}
+    data["economics"]["facility_limits"] = {"kw_per_rack": 0.9, "cooling": "air"}
     data["monte_carlo_samples"] = 0
-    # air-gapped, and no server fits a 3 kW rack: every option is excluded, each with its reason
+    # air-gapped, and no priced server fits a 0.9 kW rack (the lowest is a workstation with two 300 W
+    # cards and a 350 W host, 0.95 kW): every option is excluded, each with its reason
     p = deployscope.plan(data)
     assert p.recommended is None
     assert p.options and all(not o.allowed and o.excluded_because for o in p.options)
@@ -192,7 +193,10 @@ def test_facility_power_limit_excludes_large_fleets():
     data["monte_carlo_samples"] = 0
     p = deployscope.plan(data)
     onprem = [o for o in p.options if o.placement == "on_prem"]
-    assert onprem and all(not o.allowed and "kW" in o.excluded_because[0] for o in onprem)
+    assert onprem and all(not o.allowed for o in onprem)
+    # every option that fits the model and meets the latency targets is refused for the power it needs
+    sized = [o for o in onprem if not o.excluded_because[0].startswith(("latency", "memory"))]
+    assert sized and all("kW" in o.excluded_because[0] for o in sized)
     assert p.option(p.recommended).placement == "api"
 
 

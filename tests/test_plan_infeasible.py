@@ -24,7 +24,9 @@ def test_long_prompts_list_every_on_prem_option_with_the_latency_reason():
     p = deployscope.plan(d)
     on_prem = [o for o in p.options if o.placement == "on_prem"]
     assert on_prem and all(not o.allowed for o in on_prem)
-    assert all(o.excluded_because[0].startswith("latency (TTFT and TPOT):") for o in on_prem)
+    # each names its binding constraint: latency, or memory where the model does not fit the cards a PCIe server links
+    assert all(o.excluded_because[0].startswith(("latency (TTFT and TPOT):", "memory:")) for o in on_prem)
+    assert sum(o.excluded_because[0].startswith("latency (TTFT and TPOT):") for o in on_prem) >= 5
     assert any(w.startswith("no self-hosted option can serve this scenario: the binding constraint is latency") for w in p.warnings)
     rec = p.option(p.recommended)
     assert rec.placement == "api"
@@ -68,7 +70,9 @@ def test_long_prompts_list_cloud_offers_that_cannot_meet_the_target_with_the_rea
     assert any(w.startswith("no cloud offer can serve this scenario: the binding constraint is latency (TTFT and TPOT) / memory")
                for w in p.warnings)
     reasons = " ".join(p.rationale.reasons)
-    assert "No on-prem option can serve this scenario; the binding constraint: latency (TTFT and TPOT) (5 option(s))" in reasons
+    # the PCIe cards that cannot hold the model in two linked cards are bound by memory
+    assert ("No on-prem option can serve this scenario; the binding constraint: latency (TTFT and TPOT) (9 option(s)), "
+            "memory (4 option(s))") in reasons
     assert "No cloud option can serve this scenario; the binding constraint: latency (TTFT and TPOT)" in reasons
     assert "Latency unknown: no published latency for this API is in the catalog" in reasons
 
@@ -121,8 +125,8 @@ def test_the_binding_latency_target_is_named_ttft_when_only_ttft_is_missed():
     d["candidates"] = {"placements": ["on_prem", "api"]}
     p = deployscope.plan(d)
     on_prem = [o for o in p.options if o.placement == "on_prem"]
-    assert on_prem and all(o.excluded_because[0].startswith("latency (TTFT): ") for o in on_prem)
-    assert "the binding constraint: latency (TTFT) (5 option(s))" in " ".join(p.rationale.reasons)
+    assert on_prem and all(o.excluded_because[0].startswith(("latency (TTFT): ", "memory: ")) for o in on_prem)
+    assert "the binding constraint: latency (TTFT) (9 option(s)), memory (4 option(s))" in " ".join(p.rationale.reasons)
 
 
 def test_a_facility_too_small_for_every_fleet_is_named_as_the_binding_constraint():

@@ -17,6 +17,7 @@ from deployscope.cli import main
 from deployscope.errors import CatalogError, DeployscopeError
 
 CAT = Catalog("")
+SAAS = Path(__file__).resolve().parent.parent / "examples" / "saas-chat.yaml"
 
 
 @pytest.fixture(autouse=True)
@@ -89,6 +90,126 @@ def test_staleness():
     assert "gcp-a3-highgpu-1g-us-central1" in stale_rows(rows, stale_after=180, today=date(2026, 1, 1))
 
 
+def test_every_bundled_price_row_is_dated():
+    """Every row that carries a price says when it was published (price_as_of), or why that is unknown."""
+    for t in ("cloud_instances", "api_prices", "servers", "network", "storage", "fx_rates"):
+        for r in CAT.table(t):
+            if any(getattr(r, f) is not None for f in type(r).price_fields):
+                assert r.price_as_of is not None or r.price_as_of_note, (t, r.id)
+    for r in CAT.api_prices:  # the LiteLLM 1.110.2 snapshot, published on PyPI on 2026-11-20
+        assert r.price_as_of == date(2026, 11, 20), r.id
+    for a in CAT.accelerators:
+        if a.price_usd is not None:
+            assert a.price_as_of and a.price_source, a.id
+
+
+def test_pcie_servers_are_buyable():
+    """The 8-GPU PCIe chassis has a price, so the PCIe cards it takes can be bought on-prem."""
+    srv = CAT.servers.get("pcie-8gpu-server")
+    assert srv.price_usd == pytest.approx(85271 - 8 * 7709) and not srv.includes_gpus and srv.price_as_of
+    priced = [g for g in srv.accepts_gpu_ids if CAT.accelerators.get(g).price_usd is not None]
+    assert {"l40s", "h100-pcie-80gb", "h100-nvl-94gb", "a100-pcie-80gb"} <= set(priced)
+
+
+def _user_row(tmp_path: Path, table: str, row: dict) -> Catalog:
+    d = tmp_path / "cat"
+    d.mkdir(exist_ok=True)
+    (d / f"{table}.yaml").write_text(yaml.safe_dump([row]))
+    return Catalog(d)
+
+
+CLOUD_ROW = {"id": "mine", "provider": "broker", "instance_type": "x", "gpu_id": "l40s", "gpu_count": 1,
+             "price_usd_per_hour": 1.0, "jurisdiction": "DE", "data_region": "DE", "source": "my quote", "as_of": "2026-01-01"}
+
+
+def test_user_price_rows_need_a_price_date(tmp_path):
+    with pytest.raises(CatalogError) as ei:
+        _ = _user_row(tmp_path, "cloud_instances", CLOUD_ROW).cloud_instances
+    assert ei.value.field == "cloud_instances[0].price_as_of" and "price_as_of is missing" in str(ei.value)
+    with pytest.raises(CatalogError) as ei:  # unknown is allowed only when the row says why
+        _ = _user_row(tmp_path, "cloud_instances", {**CLOUD_ROW, "price_as_of": None}).cloud_instances
+    assert ei.value.field == "cloud_instances[0].price_as_of" and "price_as_of_note" in str(ei.value)
+    row = _user_row(tmp_path, "cloud_instances", {**CLOUD_ROW, "price_as_of": None, "price_as_of_note": "verbal quote"}).cloud_instances.get("mine")
+    assert row.price_as_of is None
+    row = _user_row(tmp_path, "cloud_instances", {**CLOUD_ROW, "price_as_of": "2025-06-30"}).cloud_instances.get("mine")
+    assert row.price_as_of == date(2025, 6, 30) and row.age_days(date(2025, 7, 30)) == 30  # age from the publication date
+    no_price = {k: v for k, v in CLOUD_ROW.items() if k != "price_usd_per_hour"} | {"notes": "not sold here"}
+    assert _user_row(tmp_path, "cloud_instances", no_price).cloud_instances.get("mine").price_as_of is None
+    server = {"id": "my-box", "name": "box", "vendor": "me", "form_factor": "pcie", "gpu_slots": 4, "accepts_gpu_ids": ["l40s"],
+              "includes_gpus": False, "price_usd": 9000, "rack_units": 2, "cooling": "air", "source": "quote", "as_of": "2026-01-01"}
+    with pytest.raises(CatalogError) as ei:
+        _ = _user_row(tmp_path, "servers", server).servers
+    assert ei.value.field == "servers[0].price_as_of"
+
+
+def test_user_repricing_of_a_bundled_row_needs_its_own_date(tmp_path):
+    """A user price on a bundled row must not inherit the bundled row's publication date."""
+    base = {"id": "pcie-8gpu-server", "price_usd": 20000, "source": "our quote", "as_of": "2026-11-01"}
+    with pytest.raises(CatalogError) as ei:
+        _ = _user_row(tmp_path, "servers", base).servers
+    assert ei.value.field == "servers[0].price_as_of" and "price_usd" in str(ei.value)
+    srv = _user_row(tmp_path, "servers", {**base, "price_as_of": "2026-10-15"}).servers.get("pcie-8gpu-server")
+    assert srv.price_usd == 20000 and srv.price_as_of == date(2026, 10, 15)
+    # a change that touches no price keeps the bundled date
+    srv = _user_row(tmp_path, "servers", {"id": "pcie-8gpu-server", "rack_units": 5, "source": "our rack", "as_of": "2026-11-01"}).servers.get("pcie-8gpu-server")
+    assert srv.rack_units == 5 and srv.price_as_of == CAT.servers.get("pcie-8gpu-server").price_as_of
+
+
+def test_user_gpu_price_needs_its_own_date(tmp_path):
+    """A negotiated card price in the user catalog never inherits the bundled card price's date."""
+    with pytest.raises(CatalogError) as ei:
+        _ = _user_row(tmp_path, "accelerators", {"id": "l40s", "price_usd": 6500, "price_source": "our PO",
+                                                 "source": "our PO", "as_of": "2026-11-01"}).accelerators
+    assert ei.value.field == "accelerators[0].price_as_of"
+    gpu = _user_row(tmp_path, "accelerators", {"id": "l40s", "price_usd": 6500, "price_source": "our PO", "price_as_of": "2026-11-01",
+                                               "source": "our PO", "as_of": "2026-11-01"}).accelerators.get("l40s")
+    assert gpu.price_usd == 6500 and gpu.price_as_of == date(2026, 11, 1)
+
+
+def test_money_defaults_are_prices(tmp_path):
+    """A tariff, colocation rate or salary (an economic default with a currency) needs its price
+    date; a ratio or a count does not."""
+    for r in CAT.economic_defaults:
+        if r.currency:
+            assert r.price_as_of is not None or r.price_as_of_note, r.id
+    with pytest.raises(CatalogError) as ei:  # your tariff must not inherit the bundled row's date
+        _ = _user_row(tmp_path, "economic_defaults", {"id": "electricity.de", "value": 0.25, "source": "our contract", "as_of": "2026-11-01"}).economic_defaults
+    assert ei.value.field == "economic_defaults[0].price_as_of"
+    row = _user_row(tmp_path, "economic_defaults", {"id": "electricity.de", "value": 0.25, "source": "our contract", "as_of": "2026-11-01",
+                                                    "price_as_of": "2026-10-01"}).economic_defaults.get("electricity.de")
+    assert row.value == 0.25 and row.price_as_of == date(2026, 10, 1)
+    row = _user_row(tmp_path, "economic_defaults", {"id": "pue.own", "value": 1.2, "source": "our meter", "as_of": "2026-11-01"}).economic_defaults.get("pue.own")
+    assert row.value == 1.2 and row.price_as_of is None  # a ratio, not a price
+
+
+def test_cli_refuses_an_undated_user_price(tmp_path, capsys):
+    d = tmp_path / "cat"
+    d.mkdir()
+    (d / "api_prices.yaml").write_text(yaml.safe_dump([{
+        "id": "deepinfra-llama-3.3-70b-turbo", "input_usd_per_million_tokens": 0.05, "source": "our contract", "as_of": "2026-11-01"}]))
+    assert main(["--catalog", str(d), "plan", str(SAAS), "--json"]) == 2
+    err = capsys.readouterr().err
+    assert "price_as_of" in err and "deepinfra-llama-3.3-70b-turbo" in err
+
+
+def test_plan_warns_by_publication_date(tmp_path, capsys):
+    """Stale-price warnings read price_as_of, not the date a row was read: for API rows as for cloud,
+    server and GPU-card rows."""
+    d = tmp_path / "cat"
+    d.mkdir()
+    (d / "api_prices.yaml").write_text(yaml.safe_dump([{
+        "id": "deepinfra-llama-3.3-70b-turbo", "input_usd_per_million_tokens": 0.1, "source": "our contract",
+        "as_of": date.today().isoformat(), "price_as_of": "2024-01-31"}]))
+    assert main(["--catalog", str(d), "plan", str(SAAS), "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert any("api_prices deepinfra-llama-3.3-70b-turbo: price published 2024-01-31" in w for w in plan["warnings"])
+    assert any(w.startswith("cloud_instances ") and "publication date unknown" in w for w in plan["warnings"])
+    assert any(w.startswith("servers ") and "price published" in w for w in plan["warnings"])
+    # a chassis sold without GPUs: the GPU card's own price date is warned about too
+    assert any(w.startswith("accelerators ") and "price published" in w for w in plan["warnings"])
+    assert any(w.startswith("storage nvme-tlc-enterprise: price published 2026-03-01") for w in plan["warnings"])
+
+
 def test_fx():
     assert to_usd(100.0, "EUR", CAT) == pytest.approx(118.14)  # ECB reference rate of 2026-02-26
     with pytest.raises(DeployscopeError) as ei:
@@ -137,13 +258,15 @@ def test_import_skypilot(tmp_path):
     out.mkdir()
     (out / "cloud_instances.yaml").write_text(yaml.safe_dump([{
         "id": "mine", "provider": "onprem-broker", "instance_type": "x", "gpu_id": "l40s", "gpu_count": 1,
-        "price_usd_per_hour": 1.0, "jurisdiction": "DE", "data_region": "DE", "source": "my quote", "as_of": "2026-01-01"}]))
+        "price_usd_per_hour": 1.0, "jurisdiction": "DE", "data_region": "DE", "source": "my quote", "as_of": "2026-01-01",
+        "price_as_of": "2026-01-01"}]))
     s = import_prices(src, out)
     assert s["added"] == 3 and s["kept"] == 1 and s["parsed"]["skipped (no GPU)"] == 1
     cat = Catalog(out)
     p5 = cat.cloud_instances.get("aws-p5.48xlarge-us-east-1")
     assert p5.price_usd_per_hour == 55.04 and p5.spot_usd_per_hour == 10.24 and p5.gpu_id == "h100-sxm-80gb"
     assert p5.source.startswith("imported from vms.csv") and p5.as_of == date(2023, 11, 14)
+    assert p5.price_as_of == date(2023, 11, 14) and p5.price_as_of_note  # a snapshot's prices are dated by the snapshot
     # bundled certifications are kept when the import refreshes a bundled row's price
     assert "DPF" in p5.certifications
     p4d = cat.cloud_instances.get("aws-p4d.24xlarge-eu-central-1")
@@ -179,6 +302,7 @@ def test_import_litellm(tmp_path):
     assert gpt.frontier and not gpt.open_weight and gpt.output_usd_per_million_tokens == pytest.approx(10.0)
     assert cat.api_prices.get("litellm-fal_ai-fal-ai-flux-schnell").usd_per_image == 0.003
     assert gpt.as_of == date(2026, 6, 1)
+    assert gpt.price_as_of == date(2026, 6, 1)
     s2 = import_prices(src, tmp_path / "cat2", match="gpt")
     assert s2["added"] == 1
 
@@ -216,6 +340,11 @@ def test_cli_import_and_list(tmp_path, capsys, monkeypatch):
     assert "api_prices" not in data
     row = next(r for r in data["cloud_instances"] if r["id"] == "aws-p4d.24xlarge-eu-central-1")
     assert "age_days" in row and isinstance(row["stale"], bool)
+    assert row["price_date_known"] is True  # imported: dated by the snapshot
+    assert main(["prices", "list", "--cloud", "--json"]) == 0
+    bundled = {r["id"]: r for r in json.loads(capsys.readouterr().out)["cloud_instances"]}
+    assert bundled["aws-p5.48xlarge-us-east-1"]["price_date_known"] is False  # an undated SkyPilot snapshot
+    assert bundled["gcp-a3-highgpu-1g-us-central1"]["price_date_known"] is True
     assert main(["prices", "list", "--api"]) == 0
     assert "frontier" in capsys.readouterr().out
 
@@ -227,3 +356,19 @@ def test_cli_errors_exit_2(tmp_path, capsys, monkeypatch):
     assert "catalog" in capsys.readouterr().err
     assert main(["prices", "import", str(src), "--catalog", str(tmp_path / "c"), "--as-of", "yesterday"]) == 2
     assert main(["prices", "import", str(src), "--catalog", str(tmp_path / "c"), "--kind", "csv"]) == 2
+
+
+def test_plan_level_price_warnings_merge_unknown_dates_and_skip_excluded_options():
+    from deployscope.catalog.prices import summarize_price_warnings
+
+    rows = [f"cloud_instances r{i}: price publication date unknown (read 2026-11-2{i}); confirm the current price" for i in range(5)]
+    other = "servers s: price published 2024-01-01 (older than 180 days); refresh it or give your own figure"
+    out = summarize_price_warnings([rows[0], other, *rows[1:]])
+    assert out == ["cloud_instances: price publication date unknown for 5 rows (r0, r1, r2, r3, r4; read 2026-11-20 to "
+                   "2026-11-24); confirm the current prices", other]
+    assert summarize_price_warnings(rows[:3]) == rows[:3]  # a few stay one per line
+    import deployscope
+
+    plan = deployscope.plan(Path(__file__).resolve().parents[1] / "examples" / "hospital-assistant.yaml")
+    assert not any(w.startswith("cloud_instances") for w in plan.warnings)  # air-gapped: no cloud option can be chosen
+    assert any("cloud_instances" in w for o in plan.options if not o.allowed for w in o.warnings)

@@ -16,16 +16,16 @@ KEY = re.compile(r"^(?P<indent> *)(?:# )?(?P<lead> *)(?:- )?(?P<key>[a-z_0-9]+):
 
 def _described_fields(model, seen=None):
     """Every (name, description) pair of the scenario schema, nested models and list items included."""
-    from deployscope.scenario.commented_yaml import _args, _list_models, _model_of
+    from deployscope.scenario.schema_doc import list_models, members, model_of
 
     seen = set() if seen is None else seen
     out = {}
     for name, info in model.model_fields.items():
         assert info.description, f"{model.__name__}.{name} has no description"
-        out.setdefault(name, set()).add(comment_for(info))
-        subs = [m for m in [_model_of(info.annotation), *_list_models(info.annotation)] if m is not None]
+        out.setdefault(name, set()).add(comment_for(info, name, model))
+        subs = [m for m in [model_of(info.annotation), *list_models(info.annotation)] if m is not None]
         for sub in subs:
-            for m in [sub, *[a for a in _args(sub) if a is not sub]]:
+            for m in [sub, *[a for a in members(sub) if a is not sub]]:
                 if m not in seen:
                     seen.add(m)
                     for k, v in _described_fields(m, seen).items():
@@ -50,8 +50,17 @@ def test_every_field_line_carries_its_schema_description_as_its_comment():
 def test_comments_state_allowed_values_bounds_and_defaults():
     text = template()
     assert "objective: npv  # what the recommendation minimizes; npv | total_cost | unit_cost | latency; default npv" in text
-    assert re.search(r"^horizon_years: 3  # years of cash flows; NPV over this horizon; 1 to 15; default 3$", text, re.M)
+    assert re.search(r"^horizon_years: 3  # years of cash flows; NPV over this horizon; 1 to 15 years; default 3 years$", text, re.M)
     assert "redundancy: n+1  # spare replicas per on-prem pool; none | n+1 | n+2; default n+1" in text
+    # bounds carry the unit (exclusive bounds written as such), required fields say so
+    assert "  ttft_p95_s: 2.0  # time to first token, 95th percentile, seconds; 0.0001 to 86400 s; default 2.0 s" in text
+    assert "  # api_discount_pct: 0  # negotiated discount on list API prices; >= 0, < 100 %; default 0 %" in text
+    assert "    users: 2000  # active users (with requests_per_user_per_day); > 0, <= 1e+10 users; optional" in text
+    assert "      mean: 1200  # mean tokens per request; 1 to 1e+08 tokens; required" in text
+    # an economics field left out is filled from the catalog, and the comment says so
+    assert re.search(r"# pue: 1.4  # .*; 1 to 3; default: the economic_defaults catalog row for the region$", text, re.M)
+    # a list of numbers states the bound of each item
+    assert re.search(r"# hourly:  # 24 relative weights.*; each 0 to 1e\+09; optional$", text, re.M)
 
 
 def test_every_top_level_and_section_field_is_written():

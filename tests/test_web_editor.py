@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import typing
 import warnings
 from pathlib import Path
 
@@ -16,6 +17,7 @@ warnings.filterwarnings("ignore", message=".*httpx.*", category=DeprecationWarni
 from deployscope.errors import DeployscopeError  # noqa: E402
 from deployscope.safe_yaml import load  # noqa: E402
 from deployscope.scenario import Scenario, template  # noqa: E402
+from deployscope.scenario.schema_doc import humanize  # noqa: E402
 from deployscope.web import editor  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -70,10 +72,151 @@ def test_labels_units_help_and_widgets_come_from_the_schema(client):
 
 
 def test_humanize_reads_units_off_the_name():
-    assert editor.humanize("ttft_p95_s") == ("TTFT p95", "s")
-    assert editor.humanize("colocation_per_kw_month") == ("Colocation", "per kW-month")
-    assert editor.humanize("support_pct_capex") == ("Support", "% of CapEx")
-    assert editor.humanize("requests_per_day") == ("Requests per day", "")
+    assert humanize("ttft_p95_s") == ("TTFT p95", "s")
+    assert humanize("colocation_per_kw_month") == ("Colocation", "currency per kW-month")
+    assert humanize("carbon_kg_per_kwh") == ("Carbon", "kg CO₂ per kWh")
+    assert humanize("support_pct_capex") == ("Support", "% of CapEx")
+    assert humanize("requests_per_day") == ("Requests per day", "requests a day")
+    assert humanize("kw_per_rack") == ("kW per rack", "kW") and humanize("monte_carlo_samples") == ("Monte Carlo samples", "draws")
+
+
+# every kind of list item, so that every numeric field of the schema is in the form
+FULL = {"name": "full", "currency": "EUR", "workloads": [
+    {"name": "chat", "kind": "llm", "model": "llama-3.1-8b-instruct", "requests_per_day": 100, "input_tokens": 100, "output_tokens": 10},
+    {"name": "img", "kind": "diffusion", "model": "sdxl", "images_per_day": 10}],
+    "training": [{"name": "t", "model": "llama-3.1-8b-instruct", "tokens": "1M"},
+                 {"name": "i", "kind": "image_training", "model": "sdxl", "images": 1000}],
+    "pipelines": [{"name": "p", "items_per_day": 10, "stages": [
+        {"name": "a", "kind": "llm", "model": "llama-3.1-8b-instruct", "gpu": "l40s", "input_len": 10, "output_len": 10},
+        {"name": "b", "kind": "diffusion", "model": "sdxl", "gpu": "l40s"}]}]}
+
+
+def _numeric_fields():
+    return [f for f in editor.walk(editor.scenario_form(FULL)) if f.widget in ("number", "integer")]
+
+
+def test_every_numeric_field_states_its_range_unit_and_default():
+    """Beside every number the form says its allowed range with the unit, and its default as a
+    default ('default 3 years'), or that it is required, optional or filled from the catalog."""
+    fields = _numeric_fields()
+    assert len(fields) > 60
+    for f in fields:
+        assert f.doc is not None and f.doc.unit, f"{f.path}: no unit"
+        assert f.doc.bounds, f"{f.path}: no range"
+        facts = f.facts
+        assert facts[0] == f.doc.bounds.text(f.doc.unit_in("EUR")), (f.path, facts)
+        assert f.doc.unit == "no unit" or facts[0].endswith(f.doc.unit_in("EUR")), (f.path, facts)
+        last = facts[-1]
+        assert last in ("required", "optional") or last.startswith("default"), (f.path, facts)
+        if f.default is not None:
+            assert last.startswith(f"default {f.default}") or last.startswith(f"default {float(f.default):g}"), (f.path, facts)
+    by_path = {f.path: f.facts for f in fields}
+    assert by_path["horizon_years"] == ["1 to 15 years", "default 3 years"]
+    assert by_path["targets.ttft_p95_s"] == ["0.0001 to 86400 s", "default 2.0 s"]
+    assert by_path["workloads[0].requests_per_day"] == ["> 0, <= 1e+12 requests a day", "optional"]
+    assert by_path["workloads[0].input_tokens.mean"] == ["1 to 1e+08 tokens", "required"]
+    assert by_path["economics.api_discount_pct"] == [">= 0, < 100 %", "default 0 %"]
+    # money in the scenario's currency; an economics field left out comes from the catalog
+    assert by_path["economics.tariff_per_kwh"] == ["0 to 100000 EUR per kWh", "default: the economic_defaults catalog row for the region"]
+
+
+@pytest.mark.parametrize("path", [f.path for f in _numeric_fields()])
+def test_the_range_the_form_states_is_the_one_validation_enforces(path):
+    """The stated bounds come from the pydantic constraints: a value on an inclusive bound is
+    accepted, one on an exclusive bound or just past a bound is refused."""
+    from pydantic import TypeAdapter, ValidationError
+
+    f = next(x for x in _numeric_fields() if x.path == path)
+    b = f.doc.bounds
+    field_info = _field_info(path)
+    adapter = TypeAdapter(typing.Annotated[field_info.annotation, field_info])
+    for edge, inclusive, outward in ((b.low, b.low_inclusive, -1), (b.high, b.high_inclusive, +1)):
+        if edge is None:
+            continue
+        if inclusive:
+            adapter.validate_python(edge)
+        else:
+            with pytest.raises(ValidationError):
+                adapter.validate_python(edge)
+        step = max(abs(edge) * 1e-3, 1e-6) if f.widget == "number" else 1
+        with pytest.raises(ValidationError):
+            adapter.validate_python(edge + outward * step)
+
+
+def _field_info(path):
+    """The FieldInfo behind a form path such as workloads[1].steps (the item's kind picks the model)."""
+    from deployscope.scenario.schema_doc import list_models, model_of, pick_model
+
+    model, data = Scenario, FULL
+    keys = editor.split_path(path)
+    for i, k in enumerate(keys):
+        info = model.model_fields[k] if isinstance(k, str) else None
+        if i == len(keys) - 1:
+            return info
+        if isinstance(k, int):
+            continue
+        data = data.get(k, {}) if isinstance(data, dict) else {}
+        if isinstance(keys[i + 1], int):
+            data = data[keys[i + 1]]
+            model = pick_model(list_models(info.annotation), data.get("kind"))
+        else:
+            model = model_of(info.annotation)
+    raise AssertionError(path)
+
+
+def test_the_form_shows_range_unit_and_default_beside_each_field(client):
+    html = client.get("/scenarios/new").text
+    row = re.search(r'<div class="ds-field[^"]*" id="fld-horizon_years-row">.*?</div>\s*</div>', html, re.S).group(0)
+    assert '<span class="ds-unit">(years)</span>' in row
+    assert '<p class="ds-facts" id="fld-horizon_years-facts">1 to 15 years · default 3 years</p>' in row
+    assert 'aria-describedby="fld-horizon_years-help fld-horizon_years-facts"' in row
+    assert 'id="fld-targets-ttft_p95_s-facts">0.0001 to 86400 s · default 2.0 s<' in html
+    assert re.search(r'id="fld-economics-tariff_per_kwh-facts">0 to 100000 USD per kWh · default [\d.]+ USD per kWh \(economic_defaults, region us\)<', html)
+    assert 'id="fld-workloads-0--input_tokens-mean-facts">1 to 1e+08 tokens · required<' in html
+    # the same text the template writes in its comment
+    from deployscope.scenario import Targets
+    from deployscope.scenario.schema_doc import field_doc
+
+    assert field_doc("ttft_p95_s", Targets.model_fields["ttft_p95_s"], Targets).comment in template()
+
+
+def test_an_empty_economics_field_shows_the_value_the_planner_takes(client):
+    """The economic_defaults row for the scenario's region, in its currency: the same figure the
+    planner resolves when the field is left out."""
+    from deployscope.catalog import default_catalog
+    from deployscope.planning.inputs import resolve
+    from deployscope.scenario import parse_scenario
+    from deployscope.web.economic_defaults import number
+
+    text = template().replace("currency: USD", "currency: EUR").replace("  # region: us", "  region: de")
+    inputs = resolve(parse_scenario(load(text, source="t")), default_catalog())
+    r = client.post("/scenarios/new", data={"csrf_token": form_value(client.get("/scenarios/new").text, "csrf_token"),
+                                             "mode": "yaml", "action": "check", "yaml": text})
+    assert r.status_code == 200, r.text[-500:]
+    expected = {"tariff_per_kwh": f"{number(inputs.econ.tariff_usd_per_kwh * inputs.fx_per_usd)} EUR per kWh",
+                "staff_cost_per_fte": f"{number(inputs.econ.staff_usd_per_fte_year * inputs.fx_per_usd)} EUR per FTE-year",
+                "support_pct_capex": f"{number(inputs.econ.support_pct_of_capex * 100)} % of CapEx",
+                "pue": number(inputs.econ.pue)}
+    for name, value in expected.items():
+        facts = re.search(rf'id="fld-economics-{name}-facts">([^<]*)<', r.text).group(1)
+        assert facts.endswith(f" · default {value} (economic_defaults, region de)"), (name, facts)
+    assert inputs.fx_per_usd != 1.0  # converted from USD: the euro figure, not the dollar one
+    # a currency without a known rate: money defaults fall back to naming the catalog row
+    odd = client.post("/scenarios/new", data={"csrf_token": form_value(r.text, "csrf_token"), "mode": "yaml", "action": "check",
+                                               "yaml": text.replace("currency: EUR", "currency: XYZ")}).text
+    assert re.search(r'id="fld-economics-tariff_per_kwh-facts">[^<]*default: the economic_defaults catalog row for the region<', odd)
+    assert re.search(r'id="fld-economics-pue-facts">[^<]*default 1.3 \(economic_defaults, region de\)<', odd)
+
+
+def test_api_docs_carry_labels_units_and_defaults(client):
+    schema = client.get("/api/scenario-schema").json()
+    ttft = schema["$defs"]["Targets"]["properties"]["ttft_p95_s"]
+    assert ttft["title"] == "TTFT p95" and ttft["x-unit"] == "s" and ttft["minimum"] == 0.0001 and ttft["default"] == 2.0
+    assert schema["$defs"]["Economics"]["properties"]["pue"]["x-default"] == "the economic_defaults catalog row for the region"
+    openapi = client.get("/openapi.json").json()["components"]["schemas"]
+    assert openapi["Targets"]["properties"]["ttft_p95_s"]["x-unit"] == "s"
+    assert openapi["PlanIn"]["properties"]["scenario"]["anyOf"][0] == {"$ref": "#/components/schemas/Scenario"}
+    assert "#/$defs/" not in str(openapi)
 
 
 # ----------------------------------------------------------------------------- editing without YAML
@@ -89,6 +232,10 @@ def test_two_workloads_built_with_the_form_only_and_saved_with_comments(client, 
     assert r.status_code == 422
     err = re.search(r'id="fld-workloads-1--model-error"[^>]*>([^<]*)', r.text)
     assert err and "unknown model" in err.group(1) and "did you mean" in err.group(1)
+    # a web user is pointed at the Catalog page, not at a command to run
+    assert "the Catalog page lists them all" in err.group(1) and "deployscope catalog" not in err.group(1)
+    banner = re.search(r'id="form-error"[^>]*>(.*?)</div>', r.text, re.S).group(1)
+    assert "did you mean" in banner and "deployscope catalog" not in banner
     fields["f:workloads[1].model"] = "llama-3.1-8b-instruct"
     r = post_form(client, r.text, "check", fields)
     assert r.status_code == 200 and "The scenario is valid." in r.text, re.findall(r'ds-field-error[^>]*>([^<]*)', r.text)
@@ -128,6 +275,32 @@ def test_remove_a_workload_and_an_emptied_field_falls_back_to_its_default(client
         editor.apply_action(doc, "remove:__class__")
 
 
+def test_training_jobs_pipelines_and_stages_are_added_and_removed_with_the_buttons(client):
+    """Every add button the form shows works, and the item it adds is filled in and valid."""
+    page = client.get("/scenarios/new").text
+    buttons = re.findall(r'name="action" value="(add:[^"]+)"', page)
+    assert {"add:training", "add:training:image_training", "add:pipelines"} <= set(buttons)
+    for action in ("add:training", "add:training:image_training", "add:pipelines"):
+        r = post_form(client, page, action, {})
+        assert r.status_code == 200 and "Added an item" in r.text, (action, re.findall(r'ds-field-error[^>]*>([^<]*)', r.text))
+        page = r.text
+    assert 'name="f:training[0].tokens"' in page and 'name="f:training[1].images"' in page
+    assert 'value="add:pipelines[0].stages:llm"' in page and 'value="add:pipelines[0].stages:diffusion"' in page
+    r = post_form(client, page, "add:pipelines[0].stages:llm", {})
+    assert 'name="f:pipelines[0].stages[0].input_len"' in r.text
+    fields = {"f:training[0].model": "llama-3.1-8b-instruct", "f:training[0].tokens": "100M",
+              "f:training[1].model": "sdxl", "f:training[1].images": "10000",
+              "f:pipelines[0].items_per_day": "100", "f:pipelines[0].stages[0].model": "llama-3.1-8b-instruct",
+              "f:pipelines[0].stages[0].gpu": "l40s", "f:pipelines[0].stages[0].input_len": "400", "f:pipelines[0].stages[0].output_len": "100"}
+    r = post_form(client, r.text, "check", fields)
+    assert r.status_code == 200 and "The scenario is valid." in r.text, re.findall(r'ds-field-error[^>]*>([^<]*)', r.text)
+    for item in ("pipelines[0]", "training[1]", "training[0]"):
+        r = post_form(client, r.text, f"remove:{item}", {})
+        assert "Removed the item" in r.text and f'id="grp-{item.replace("[", "-").replace("]", "-")}"' not in r.text
+    data = load(form_value(r.text, "base_yaml"), source="form")
+    assert not data.get("training") and not data.get("pipelines")
+
+
 def test_switching_a_workload_kind_drops_the_fields_it_does_not_have():
     doc = editor.load_document(template())
     editor.apply_form(doc, {"f:workloads[0].kind": ["diffusion"]}, set())
@@ -145,6 +318,8 @@ def test_a_plan_error_returns_to_the_form_with_the_error_beside_the_field(client
     r = client.post(f"/scenarios/{sid}/plan", data={"csrf_token": tok})
     assert r.status_code == 422
     assert 'id="scenario-form"' in r.text and 'id="fld-workloads-0--model-error"' in r.text and "did you mean" in r.text
+    err = re.search(r'id="fld-workloads-0--model-error"[^>]*>([^<]*)', r.text).group(1)
+    assert "Catalog page" in err and "`deployscope" not in err  # also when the error comes back from a plan process
 
 
 def test_error_page_links_back(client):

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ._version import __version__
+from .catalog.prices import summarize_price_warnings
 from .economics import break_even_month
 from .economics.uncertainty import tornado
 from .parallel import current, monte_carlo_samples
@@ -199,10 +200,11 @@ def decide(ctx: Inputs, opts: list[Candidate], verdicts: dict[str, Verdict], t0:
 
     rationale = _rationale(ctx, recommended, allowed, options, crossovers, mc, latency)
     warnings = list(ctx.warnings)
-    for o in keep:  # stale prices of the options shown are worth a plan-level warning
-        for w in by_id[o.id].stale_prices:
-            if w not in warnings:
-                warnings.append(w)
+    stale: list[str] = []
+    for o in keep:  # stale prices of the options one could choose are worth a plan-level warning
+        if o.allowed:
+            stale += [w for w in by_id[o.id].stale_prices if w not in stale and w not in warnings]
+    warnings += summarize_price_warnings(stale)
     sources = list(ctx.sources.values())
     plan = Plan(
         deployscope_version=__version__, scenario_name=scn.name, scenario=scn.model_dump(mode="json"),

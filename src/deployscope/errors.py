@@ -46,13 +46,16 @@ class DeployscopeError(Exception):
 class UnknownName(DeployscopeError):
     """A model, GPU, format or other catalog id that is not in the catalog."""
 
+    LIST_HINT = "see `deployscope catalog` for the full list"  # the web app points at its Catalog page instead
+
     def __init__(self, kind: str, name: str, suggestions: list[str], field: str | None = None) -> None:
         hint = f"; did you mean: {', '.join(suggestions)}?" if suggestions else ""
         super().__init__(
-            f"unknown {kind} {name!r}{hint} (see `deployscope catalog` for the full list)",
+            f"unknown {kind} {name!r}{hint} ({self.LIST_HINT})",
             field=field or kind,
             value=name,
         )
+        self.kind = kind
         self.suggestions = suggestions
 
 

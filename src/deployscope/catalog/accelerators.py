@@ -34,6 +34,7 @@ class Interconnect(BaseModel):
 
 class Accelerator(Row):
     kind: ClassVar[str] = "GPU"
+    price_fields: ClassVar[tuple[str, ...]] = ("price_usd",)
 
     name: str
     vendor: str

@@ -11,9 +11,9 @@ from __future__ import annotations
 import difflib
 import re
 from datetime import date
-from typing import ClassVar, Generic, Iterator, TypeVar
+from typing import Any, ClassVar, Generic, Iterator, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..errors import UnknownName
 
@@ -31,12 +31,47 @@ class Row(BaseModel):
     price_as_of: date | None = Field(
         default=None,
         description="priced rows: the date the price was published (as_of may be the date it was read); "
-        "null = publication date unknown",
+        "null = publication date unknown (then price_as_of_note says why)",
     )
+    price_as_of_note: str | None = None
     notes: str | None = None
 
     # Human label for error messages ("GPU", "model", ...); set by subclasses.
     kind: ClassVar[str] = "row"
+    #: fields holding a price: a row that sets any of them must say when the price was published
+    price_fields: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def priced_fields(cls, raw: dict[str, Any]) -> list[str]:
+        """The price fields a raw row sets (a subclass may decide from other fields, e.g. a currency)."""
+        return [f for f in cls.price_fields if raw.get(f) is not None]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _price_dated(cls, data: Any) -> Any:
+        problem = missing_price_date(cls, data)
+        if problem:
+            raise ValueError(problem)
+        return data
+
+
+def missing_price_date(row_type: type[Row], raw: Any) -> str | None:
+    """Why a raw row of `row_type` lacks the publication date of its price, or None if it is dated.
+
+    A row that sets any of its price fields (``row_type.priced_fields``) must carry ``price_as_of``
+    (YYYY-MM-DD, the date the price was published, apart from ``as_of``); ``price_as_of: null`` is
+    accepted only with a ``price_as_of_note`` that says why the date is unknown."""
+    if not isinstance(raw, dict):
+        return None
+    priced = row_type.priced_fields(raw)
+    if not priced:
+        return None
+    if "price_as_of" not in raw:
+        return (f"price_as_of is missing: a row with a price ({priced[0]}) needs the date the price was "
+                "published (YYYY-MM-DD), or price_as_of: null with price_as_of_note saying why it is unknown")
+    if raw["price_as_of"] is None and not raw.get("price_as_of_note"):
+        return "price_as_of is null: say why the publication date is unknown in price_as_of_note, or give the date (YYYY-MM-DD)"
+    return None
 
 
 def normalize(name: str) -> str:

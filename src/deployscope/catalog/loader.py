@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from .. import safe_yaml
 from ..errors import CatalogError
-from .base import Row, Table
+from .base import Row, Table, missing_price_date
 
 BUNDLED_DIR = Path(__file__).parent / "data"
 USER_CATALOG_ENV = "DEPLOYSCOPE_CATALOG"
@@ -71,6 +71,13 @@ def format_validation_error(exc: ValidationError) -> str:
 
 
 def _validate(spec: TableSpec[R], raw: dict[str, Any], path: Path, index: int) -> R:
+    problem = missing_price_date(spec.row_type, raw)
+    if problem:
+        raise CatalogError(
+            f"{path}: row {index} (id {raw.get('id', '?')!r}): {problem}",
+            field=f"{spec.name}[{index}].price_as_of",
+            value=raw.get("price_as_of"),
+        )
     try:
         return spec.row_type.model_validate(raw)
     except ValidationError as exc:
@@ -157,6 +164,14 @@ class Catalog:
                                 f"{user_path}: row {i} (id {rid!r}) overrides a bundled row but gives no "
                                 f"{' or '.join(missing)}: say where your figures come from",
                                 field=f"{spec.name}[{i}].{missing[0]}",
+                                value=rid,
+                            )
+                        repriced = [f for f in spec.row_type.priced_fields({**raws[rid], **raw}) if f in raw]
+                        if repriced and "price_as_of" not in raw:  # the bundled date would be taken for the user's price
+                            raise CatalogError(
+                                f"{user_path}: row {i} (id {rid!r}) gives its own {repriced[0]} but no price_as_of: "
+                                "say when your price was published (YYYY-MM-DD), or price_as_of: null with price_as_of_note",
+                                field=f"{spec.name}[{i}].price_as_of",
                                 value=rid,
                             )
                         raw = {**raws[rid], **raw}

@@ -5,7 +5,7 @@
 Nothing is fetched: the user names a file they downloaded. Rows are validated before anything is
 written; the target file is replaced atomically (temp file + rename) and rows already there with
 other ids are kept. Imported rows say where they come from (``source: imported from <file>``) and
-carry ``as_of`` = the file's modification date unless given.
+carry ``as_of`` and ``price_as_of`` = the file's modification date unless given.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ GCP_UNAVAILABLE_SENTINEL = 700.0  # SkyPilot's GCP catalog prices unavailable TP
 FRONTIER_PREFIXES = ("gpt-", "o1", "o3", "o4", "chatgpt", "claude", "gemini", "gpt-image", "dall-e")
 _EU_REGION = re.compile(r"^(eu|europe)", re.I)
 _US_REGION = re.compile(r"^(us|northamerica)", re.I)
+#: a snapshot holds the prices in force when it was made: its date (file date or --as-of) is the price date
+_PRICE_DATE_NOTE = "the snapshot's date: the prices the file held when it was made"
 
 
 def guess_kind(path: Path) -> str:
@@ -222,6 +224,8 @@ def parse_skypilot(path: Path, catalog: Catalog, provider: str, as_of: date) -> 
             source=f"imported from {path.name} (SkyPilot catalog CSV)",
             as_of=as_of.isoformat(),
             as_of_note="file date" if as_of == file_date(path) else "given at import",
+            price_as_of=as_of.isoformat(),
+            price_as_of_note=_PRICE_DATE_NOTE,
             notes="; ".join(notes),
         )
         out.append(row)
@@ -299,6 +303,8 @@ def parse_litellm(path: Path, catalog: Catalog, as_of: date, match: str | None =
         row["source"] = f"imported from {path.name} (LiteLLM price map)"
         row["as_of"] = as_of.isoformat()
         row["as_of_note"] = "file date" if as_of == file_date(path) else "given at import"
+        row["price_as_of"] = as_of.isoformat()
+        row["price_as_of_note"] = _PRICE_DATE_NOTE
         notes = []
         if model_id is None:
             notes.append("model not matched to the model catalog")

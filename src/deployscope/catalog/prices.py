@@ -10,8 +10,9 @@ user catalog overrides them.
 
 from __future__ import annotations
 
+import re
 from datetime import date
-from typing import ClassVar, Iterable, Literal, Self
+from typing import Any, ClassVar, Iterable, Literal, Self
 
 from pydantic import Field, model_validator
 
@@ -49,10 +50,10 @@ class _Priced(Row):
         if self.certifications and not self.certifications_source:
             raise ValueError("certifications need certifications_source")
         return self
-        return self
 
     def age_days(self, today: date | None = None) -> int:
-        return ((today or date.today()) - self.as_of).days
+        """Age of the price: from its publication date (``price_as_of``), else from the date it was read."""
+        return ((today or date.today()) - (self.price_as_of or self.as_of)).days
 
     def is_stale(self, stale_after_days: int = DEFAULT_STALE_AFTER_DAYS, today: date | None = None) -> bool:
         return self.age_days(today) > stale_after_days
@@ -62,6 +63,7 @@ class CloudInstance(_Priced):
     """A cloud GPU instance type in a set of regions at one price."""
 
     kind: ClassVar[str] = "cloud instance"
+    price_fields: ClassVar[tuple[str, ...]] = ("price_usd_per_hour", "price_1y_usd_per_hour", "price_3y_usd_per_hour", "spot_usd_per_hour")
 
     instance_type: str = Field(min_length=1)
     gpu_id: str = Field(description="accelerator id in accelerators.yaml")
@@ -108,6 +110,7 @@ class ApiPrice(_Priced):
     """A hosted model API price: per 1M tokens (LLM) or per image (diffusion)."""
 
     kind: ClassVar[str] = "API price"
+    price_fields: ClassVar[tuple[str, ...]] = ("input_usd_per_million_tokens", "output_usd_per_million_tokens", "usd_per_image")
 
     model: str = Field(description="model id in models.yaml where it exists, else the provider's model name")
     model_family: str = Field(description="family, to match self-hosted options of the same family (llama3, qwen3...)")
@@ -156,6 +159,7 @@ class Server(Row):
     """A server or workstation that takes GPUs."""
 
     kind: ClassVar[str] = "server"
+    price_fields: ClassVar[tuple[str, ...]] = ("price_usd",)
 
     name: str
     vendor: str
@@ -188,6 +192,7 @@ class NetworkItem(Row):
     """Network gear: switches, NICs, cables; priced per unit."""
 
     kind: ClassVar[str] = "network item"
+    price_fields: ClassVar[tuple[str, ...]] = ("price_usd",)
 
     name: str
     fabric: Literal["infiniband", "ethernet", "nvlink"]
@@ -208,6 +213,7 @@ class StorageItem(Row):
     """A storage tier: price per TB and read throughput (which sets model-load / cold-start time)."""
 
     kind: ClassVar[str] = "storage item"
+    price_fields: ClassVar[tuple[str, ...]] = ("price_usd_per_tb",)
 
     name: str
     tier: Literal["nvme", "nas", "object", "hdd", "parallel_fs"]
@@ -234,6 +240,12 @@ class EconomicDefault(Row):
     """
 
     kind: ClassVar[str] = "economic default"
+    price_fields: ClassVar[tuple[str, ...]] = ("value",)
+
+    @classmethod
+    def priced_fields(cls, raw: dict[str, Any]) -> list[str]:
+        """A money default (one with a currency: a tariff, a colocation rate, a salary) is a price."""
+        return ["value"] if raw.get("currency") and raw.get("value") is not None else []
 
     value: float = Field(ge=0, le=1e9, description="the default, in `unit`")
     unit: str = Field(description="unit of value, e.g. USD/kWh, EUR/kWh, kgCO2/kWh, ratio, USD/kW-month, years")
@@ -247,6 +259,7 @@ class FxRate(Row):
     """USD per unit of a currency: a user input with a stated default and date."""
 
     kind: ClassVar[str] = "currency rate"
+    price_fields: ClassVar[tuple[str, ...]] = ("usd_per_unit",)
 
     usd_per_unit: float = Field(ge=1e-8, le=1e4, gt=0)
     assumption: bool = True
@@ -337,6 +350,31 @@ def resolve_hardware_prices(prices: dict[str, float], catalog: Catalog | None = 
             )
     return out
 
+
+
+_UNKNOWN_DATE = re.compile(r"^(?P<table>\S+) (?P<id>\S+): price publication date unknown \(read (?P<read>[\d-]+)\); confirm the current price$")
+
+
+def summarize_price_warnings(warnings: Iterable[str], keep: int = 3) -> list[str]:
+    """Plan-level price warnings: up to ``keep`` unknown-date rows of one table listed one per
+    line (as `price_age_warnings` writes them), more merged into one line naming every row."""
+    warnings = list(warnings)
+    unknown: dict[str, list[re.Match[str]]] = {}
+    for w in warnings:
+        m = _UNKNOWN_DATE.match(w)
+        if m:
+            unknown.setdefault(m["table"], []).append(m)
+    out: list[str] = []
+    for w in warnings:
+        m = _UNKNOWN_DATE.match(w)
+        if m is None or len(unknown[m["table"]]) <= keep:
+            out.append(w)
+        elif w == unknown[m["table"]][0].string:
+            rows = unknown[m["table"]]
+            read = sorted({r["read"] for r in rows})
+            out.append(f"{m['table']}: price publication date unknown for {len(rows)} rows ({', '.join(r['id'] for r in rows)}; "
+                       f"read {' to '.join([read[0], read[-1]] if len(read) > 1 else read)}); confirm the current prices")
+    return out
 
 
 def price_age_warnings(

@@ -182,6 +182,11 @@ class ImageArchSection(_Section):
         default=0.0, ge=0, description="small-batch term positions / (positions + this): latent positions per GPU micro-batch at which the share halves"
     )
     resolution_multiple: int = Field(default=8, ge=1, description="pixels a side must be a multiple of, before the model's own latent/patch factor")
+    fp32_share: float | None = Field(
+        default=None, gt=0, le=4, description="GAN layer roofline: share of the fp32 peak that FP32 layers and the FIR filters reach (None: mfu_ref)"
+    )
+    layer_overhead_s: float = Field(default=0.0, ge=0, description="GAN layer roofline: seconds per layer pass per micro-batch (kernel launches, small ops)")
+    winograd_fp32_3x3: float = Field(default=1.0, ge=1, description="arithmetic reduction of FP32 3x3 convolutions (cuDNN Winograd); 1 = none")
     band_low: float | None = Field(default=None, gt=0, description="error band: low multiplier on GPU-hours (validation)")
     band_high: float | None = Field(default=None, gt=0, description="error band: high multiplier on GPU-hours (validation)")
     band_rows: str | None = Field(default=None, description="which validation rows the band comes from")
@@ -205,15 +210,19 @@ class ImageMethodSection(_Section):
 class GanPassesSection(_Section):
     """Generator and discriminator passes per real image shown (StyleGAN2-class training loop)."""
 
-    generator_passes: float = Field(gt=0)
-    discriminator_passes: float = Field(gt=0)
-    regularization_share: float = Field(ge=0, description="extra work of lazy R1 and path-length regularization, share of the main loop")
+    generator_passes: float = Field(gt=0, description="generator forward-pass equivalents per real image in the main loop")
+    discriminator_passes: float = Field(gt=0, description="discriminator forward-pass equivalents per real image in the main loop")
+    generator_reg_passes: float = Field(ge=0, description="lazy path-length regularization: generator passes per real image (models without it skip them)")
+    discriminator_reg_passes: float = Field(ge=0, description="lazy R1 regularization: discriminator passes per real image")
 
 
 class ImageMemorySection(_Section):
     resnet_bytes_per_element: float = Field(gt=0, description="activation bytes kept per resnet-block output element (16-bit)")
     transformer_bytes_per_token_hidden: float = Field(gt=0, description="activation bytes kept per token per hidden unit per transformer block (16-bit, flash attention)")
     checkpointed_share: float = Field(gt=0, le=1, description="share of activations kept under activation checkpointing")
+    gan_tensors_per_layer: float = Field(
+        default=7.0, gt=0, description="GAN: tensors of a layer's output size kept for backward per layer (x 2 bytes in FP16, 4 in FP32)"
+    )
     framework_overhead_bytes: float = Field(ge=0)
     ema_bytes_per_param: float = Field(ge=0, description="EMA copy of the trainable weights, bytes per parameter")
 

@@ -92,7 +92,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     try:
-        app(args=argv, prog_name="deployscope", standalone_mode=False)
+        returned = app(args=argv, prog_name="deployscope", standalone_mode=False)
+        # typer answers some exits with a code instead of raising: Ctrl-C inside a command is 130
+        if isinstance(returned, int) and not isinstance(returned, bool) and returned != EXIT_OK:
+            if returned == EXIT_INTERRUPTED:
+                print("interrupted", file=sys.stderr)
+            return returned
     except DeployscopeError as exc:
         from .output import print_error
 

@@ -183,11 +183,33 @@ def _generic_columns(table: str, rows: list[dict[str, Any]]) -> list[str]:
     return cols
 
 
+ID_FOLD = 24  # on a terminal, ids longer than this fold onto a second line; shorter ones stay whole
+CELL_WIDTH = 16  # a longer cell wraps within its column
+SOURCE_WIDTH = 16  # room for a source's host (huggingface.co) before it folds
+
+
+def _fitting_columns(width: int, ids: list[str], candidates: list[tuple[str, list[str]]]) -> list[str]:
+    """The columns that fit a terminal `width` beside the id and source, in order: each needs room
+    for its header and its typical cell, so no header breaks inside a word."""
+    def need(header: str, cells: list[str]) -> int:
+        longest = sorted(len(c) for c in cells)[int(0.9 * (len(cells) - 1))] if cells else 0  # a rare long cell may wrap
+        return max(len(header), min(longest, CELL_WIDTH)) + 2  # cell padding
+
+    used = min(max((len(i) for i in ids), default=2), ID_FOLD) + 2 + SOURCE_WIDTH + 2  # the id and the source's host
+    shown = []
+    for header, cells in candidates:
+        if used + need(header, cells) <= width:
+            shown.append(header)
+            used += need(header, cells)
+    return shown
+
+
 def _render_generic(table: str):
     def render(rows: list[dict[str, Any]]) -> None:
         from rich import box
         from rich.table import Table
 
+        c = console()
         t = Table(
             title=f"{table} (* = row from your catalog)",
             title_justify="left",
@@ -195,22 +217,21 @@ def _render_generic(table: str):
             pad_edge=False,
             collapse_padding=True,
         )
-        t.add_column("id", overflow="fold", min_width=14)
-        has_name = any("name" in r for r in rows)
-        if has_name:
-            t.add_column("name", overflow="fold")
-        cols = _generic_columns(table, rows)
-        for col in cols:
-            t.add_column(col, overflow="fold")
-        t.add_column("source", overflow="fold")
-        for r in rows:
-            cells = [r["id"] + ("*" if r.get("from_user_catalog") else "")]
-            if has_name:
-                cells.append(_plain(r.get("name")))
-            cells += [_plain(r.get(col)) for col in cols]
-            cells.append(_source_cell(r.get("source")))
-            t.add_row(*cells)
-        c = console()
+        ids = [r["id"] + ("*" if r.get("from_user_catalog") else "") for r in rows]
+        # the table's key figures first; the name (often the id again in words) where room is left
+        cols = _generic_columns(table, rows) + (["name"] if any("name" in r for r in rows) else [])
+        cells = {col: [_plain(r.get(col)) for r in rows] for col in cols}
+        shown = cols if plain_output() else _fitting_columns(c.width, ids, [(col, cells[col]) for col in cols])
+        t.add_column("id", overflow="fold", min_width=min(max((len(i) for i in ids), default=2), ID_FOLD))
+        for col in shown:
+            t.add_column(col, overflow="fold", min_width=len(col), max_width=max(len(col), CELL_WIDTH))
+        t.add_column("source", overflow="fold", min_width=SOURCE_WIDTH)
+        for i, r in enumerate(rows):
+            t.add_row(ids[i], *[cells[col][i] for col in shown], _source_cell(r.get("source")))
+        left_out = [col for col in cols if col not in shown]
+        if left_out:
+            t.caption = f"not shown at this width: {', '.join(left_out)} (a wider terminal, a pipe or --json shows them)"
+            t.caption_justify = "left"
         print_table(t, c)
         if not rows:
             c.print(f"(no rows in table {table})")

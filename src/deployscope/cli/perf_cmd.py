@@ -167,6 +167,9 @@ def _render_validate(r: dict[str, Any]) -> None:
         merged = {f"{key}: {k}": v for key in ("family", "format", "moe", "pipeline", "engine") for k, v in groups.get(key, {}).items()}
         if merged:
             table(f"held out, {cls}, by hardware family, format, dense/MoE, pipeline and engine", merged)
+    if h.get("groups", {}).get("architecture"):  # image-model training rows: per architecture family and source
+        table("held out, image training, by architecture", h["groups"]["architecture"])
+        table("held out, by source", h["groups"].get("source", {}))
     table("by source", r.get("groups", {}).get("source", {}))
     table("by hardware", r.get("groups", {}).get("hardware", {}))
     table("by precision", r.get("groups", {}).get("precision", {}))

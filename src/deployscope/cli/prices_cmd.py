@@ -17,9 +17,16 @@ prices_app = typer.Typer(help="Cloud GPU and hosted-API prices: list them (with 
 
 def _row(r: Any, today: date, stale_days: int) -> dict[str, Any]:
     d = r.model_dump(mode="json")
-    d["age_days"] = r.age_days(today)
+    d["age_days"] = r.age_days(today)  # from the publication date, else from the date the row was read
+    d["price_date_known"] = r.price_as_of is not None
     d["stale"] = r.is_stale(stale_days, today)
     return d
+
+
+def _age(r: dict[str, Any]) -> str:
+    """Age column: days since the price was published; '?' marks a row whose publication date is
+    unknown (the age is then since it was read, a lower bound)."""
+    return f"{r['age_days']}" + ("" if r["price_date_known"] else "+ ?") + (" STALE" if r["stale"] else "")
 
 
 @prices_app.command("list")
@@ -29,7 +36,8 @@ def list_prices(
     provider: Optional[str] = typer.Option(None, "--provider", help="Only this provider."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Price rows with their age in days; rows older than prices.stale_after_days are flagged."""
+    """Price rows with their age in days since the price was published ("+ ?" where that date is
+    unknown: the age since the row was read); rows older than prices.stale_after_days are flagged."""
     from ..catalog import default_catalog
     from ..catalog.prices import stale_after_days
 
@@ -67,7 +75,7 @@ def list_prices(
                     money(r["price_3y_usd_per_hour"]),
                     money(r["spot_usd_per_hour"]),
                     f"{r['jurisdiction']}/{r['data_region']}",
-                    f"{r['age_days']}" + (" STALE" if r["stale"] else ""),
+                    _age(r),
                 )
             c.print(t)
         if "api_prices" in d:
@@ -84,7 +92,7 @@ def list_prices(
                     money(r["usd_per_image"]),
                     kind,
                     f"{r['jurisdiction']}/{r['data_region']}",
-                    f"{r['age_days']}" + (" STALE" if r["stale"] else ""),
+                    _age(r),
                 )
             c.print(t)
 

@@ -17,7 +17,11 @@ architecture in the model row's ``details`` (Hugging Face diffusers config names
   77 text tokens and GEGLU feed-forward, level by level, with the skip connections of the up path;
 * **MMDiT** (SD3.x) and **FLUX** (double-stream + single-stream blocks): per token
   ``2 x`` the weights its stream uses, plus joint attention ``4 n^2 d`` per block over
-  ``n = image tokens + text tokens``, image tokens = ``(H/8/p) x (W/8/p)``;
+  ``n = image tokens + text tokens``, image tokens = ``(H/8/p) x (W/8/p)``; the adaLN modulation
+  layers once per image (they map the conditioning vector, not the tokens);
+* **PixArt / Sana** (cross-attention DiTs): self-attention over the image tokens (Sana: linear
+  attention, ``4 n d d_head``) and cross-attention to the caption tokens, GLU-MBConv feed-forward
+  for Sana;
 * **VAE decoder** (KL-f8): conv_in, mid block (two ResNets + one single-head attention over
   ``h x w`` latents), four up blocks of three ResNets and an upsampler, conv_out;
 * **StyleGAN2** generator: the synthesis convolutions at every resolution (channels
@@ -47,6 +51,7 @@ import numpy as np
 from ..catalog.error_bands import find_band
 from ..catalog.loader import default_catalog
 from ..errors import DeployscopeError
+from . import gan_layers as GL
 
 QUANTS = ("fp32", "fp16", "bf16", "fp8", "int8")
 ENGINES = ("pytorch", "pytorch-compiled", "tensorrt")
@@ -164,27 +169,37 @@ def dit_flops(details: dict[str, Any], img_tokens: float, txt_tokens: float) -> 
     """FLOPs of one MMDiT (SD3) or FLUX forward pass (batch 1)."""
     n = img_tokens + txt_tokens
     mlp = float(details.get("mlp_ratio", 4))
-    if details.get("cross_attention"):  # PixArt: self-attention over the image tokens, cross-attention to the text
+    if details.get("cross_attention"):  # PixArt, Sana: self-attention over the image tokens, cross-attention to the text
         d = float(details["hidden_size"])
-        per_img = (4 + 2 + 2 * mlp) * d * d  # self q, k, v, o + cross q, o + MLP, per image token
+        # GLU-MBConv (Sana): 1x1 to 2 x hidden, depthwise 3x3, gate, 1x1 back = 3 x ratio d^2 MACs per token
+        mlp_macs = 3 * mlp if details.get("mlp_glu") else 2 * mlp
+        per_img = (4 + 2 + mlp_macs) * d * d  # self q, k, v, o + cross q, o + MLP, per image token
         kv_text = 2.0 * txt_tokens * d * d  # cross k, v of the (projected) text tokens
-        return int(details["num_layers"]) * (2.0 * per_img * img_tokens + 2.0 * kv_text + 4.0 * img_tokens**2 * d + 4.0 * img_tokens * txt_tokens * d)
+        if details.get("linear_attention"):  # ReLU linear attention: K^T V then Q (K^T V), head_dim^2 per head and token
+            self_attn = 4.0 * img_tokens * d * float(details.get("attention_head_dim", 32))
+        else:
+            self_attn = 4.0 * img_tokens**2 * d
+        return int(details["num_layers"]) * (2.0 * per_img * img_tokens + 2.0 * kv_text + self_attn + 4.0 * img_tokens * txt_tokens * d)
+    # adaLN modulation (6 d^2 per block and stream, 3 d^2 per single block) maps the one conditioning
+    # vector of the image to shifts and scales: once per image, not per token. With it counted per
+    # image, DiT-XL/2 at 256 px is 2 x 118.6 GMACs, the DiT paper's Table 4 figure (Peebles & Xie,
+    # arXiv:2212.09748), plus the attention matmuls
     if "num_double_blocks" in details:
         d = float(details["hidden_size"])
         dbl = int(details["num_double_blocks"])
         sgl = int(details.get("num_single_blocks", 0))
-        per_stream = (4 + 2 * mlp + 6) * d * d  # q,k,v,o + MLP + adaLN modulation (6d)
-        f = dbl * (2.0 * per_stream * n + 4.0 * n * n * d)
-        single = (3 + mlp + (1 + mlp) + 3) * d * d  # fused qkv+mlp in, (attn + mlp) out, modulation (3d)
-        f += sgl * (2.0 * single * n + 4.0 * n * n * d)
+        per_stream = (4 + 2 * mlp) * d * d  # q, k, v, o + MLP per token
+        f = dbl * (2.0 * per_stream * n + 4.0 * n * n * d + 2 * 2.0 * 6 * d * d)
+        single = (3 + mlp + (1 + mlp)) * d * d  # fused qkv+mlp in, (attn + mlp) out
+        f += sgl * (2.0 * single * n + 4.0 * n * n * d + 2.0 * 3 * d * d)
         return f
     try:
         d = float(details.get("hidden_size") or details["num_attention_heads"] * details["attention_head_dim"])
         layers = int(details["num_layers"])
     except KeyError as exc:
         raise DeployscopeError(f"DiT details lack {exc.args[0]!r}", field="model.components.details", value=exc.args[0]) from None
-    per_stream = (4 + 2 * mlp + 6) * d * d
-    return layers * (2.0 * per_stream * n + 4.0 * n * n * d)
+    per_stream = (4 + 2 * mlp) * d * d
+    return layers * (2.0 * per_stream * n + 4.0 * n * n * d + 2.0 * 6 * d * d)
 
 
 def stylegan2_flops(details: dict[str, Any]) -> float:
@@ -291,8 +306,9 @@ def _uses_cfg(spec: Any, cfg: bool) -> tuple[bool, str | None]:
 
 def _text_tokens(spec: Any) -> float:
     clip = any(c.arch == "clip" and "pooled" not in str(c.details.get("use", "")) for c in spec.components if c.role == "text_encoder")
-    t5 = sum(float(c.details.get("max_tokens", 256)) for c in spec.components if c.role == "text_encoder" and c.arch == "t5")
-    return (CLIP_TOKENS if clip else 0.0) + t5
+    # T5 and decoder-LLM text encoders (Sana's Gemma 2) hand their whole token sequence to the denoiser
+    seq = sum(float(c.details.get("max_tokens", 256)) for c in spec.components if c.role == "text_encoder" and c.arch != "clip")
+    return (CLIP_TOKENS if clip else 0.0) + seq
 
 
 def _check_int(name: str, value: Any) -> int:
@@ -371,12 +387,15 @@ def estimate(
     use_cfg = False
     text_f = 0.0
     if spec.modality == "gan":
-        if den.arch != "stylegan":
-            raise DeployscopeError(f"GAN architecture {den.arch!r} not modelled", field="model", value=spec.id, allowed="stylegan")
+        if den.arch not in ("stylegan", "stylegan3"):
+            raise DeployscopeError(f"GAN architecture {den.arch!r} not modelled", field="model", value=spec.id, allowed="stylegan, stylegan3")
         gres = int(den.details.get("resolution", w))
         if (w, h) != (gres, gres):
             raise DeployscopeError(f"{spec.id} generates {gres}x{gres} images only", field="resolution", value=f"{w}x{h}", allowed=f"{gres}x{gres}")
-        den_f_call = stylegan2_flops(den.details) * batch
+        if den.arch == "stylegan3":  # alias-free layers: convolutions + FIR up/downsampling filters (gan_layers)
+            den_f_call = GL.flops(GL.stylegan3_generator(den.details, gres, int(den.details.get("num_fp16_res", 4)))) * batch
+        else:
+            den_f_call = stylegan2_flops(den.details) * batch
         calls = 1
         step_b = batch
         vae_f = 0.0

@@ -11,10 +11,12 @@ with the same counters as image generation, :mod:`deployscope.physics.diffusion`
   precomputed (x 3 when the text encoder is trained), + the VAE encoder unless the latents are
   precomputed;
 * **GAN**: per real image shown to the discriminator, ``generator_passes`` generator and
-  ``discriminator_passes`` discriminator forward-pass equivalents, plus the lazy regularization
-  share (StyleGAN2 training loop; catalog ``image_training`` gan row).
+  ``discriminator_passes`` discriminator forward-pass equivalents, plus lazy R1 (and, for
+  StyleGAN2, path-length) regularization passes (catalog ``image_training`` gan row); the layers
+  of StyleGAN2/StyleGAN3 generators and the residual discriminator from :mod:`.gan_layers`.
 
-Time: FLOPs / (peak FLOP/s of the precision x the architecture's fitted share of peak), the share
+Time (GANs: a roofline per layer instead, see :func:`gan_seconds_per_image`): FLOPs / (peak
+FLOP/s of the precision x the architecture's fitted share of peak), the share
 scaled by a cluster term ``(max(gpus, ref) / ref)^-exponent``, a small-batch term
 ``positions / (positions + half)`` (latent positions on a GPU per micro-batch) and the network
 factor of :mod:`deployscope.physics.training` (data-parallel gradient traffic against the step's
@@ -40,6 +42,7 @@ import numpy as np
 from ..catalog.loader import default_catalog
 from ..errors import DeployscopeError
 from . import diffusion as D
+from . import gan_layers as GL
 from . import training as T
 
 METHODS = ("pretrain", "full", "lora", "dreambooth", "textual-inversion")
@@ -150,9 +153,9 @@ def arch_of(model: Any, catalog: Any) -> ImageArch:
     den = next((c for c in spec.components if c.role in ("denoiser", "generator")), None)
     if den is None:
         raise DeployscopeError(f"{spec.id} has no denoiser or generator component", field="model", value=spec.id)
-    kind = {"unet": "unet", "dit": "dit", "mmdit": "dit", "flux": "dit", "stylegan": "gan"}.get(den.arch)
+    kind = {"unet": "unet", "dit": "dit", "mmdit": "dit", "flux": "dit", "stylegan": "gan", "stylegan3": "gan"}.get(den.arch)
     if kind is None:
-        raise DeployscopeError(f"denoiser architecture {den.arch!r} is not modelled for training", field="model", value=spec.id, allowed="unet, dit, mmdit, stylegan")
+        raise DeployscopeError(f"denoiser architecture {den.arch!r} is not modelled for training", field="model", value=spec.id, allowed="unet, dit, mmdit, stylegan, stylegan3")
     vae = next((c for c in spec.components if c.role == "vae"), None)
     tes = tuple(c for c in spec.components if c.role == "text_encoder")
     factor = int(vae.details.get("downsample_factor", 8)) if vae is not None else 1
@@ -181,21 +184,12 @@ def vae_encode_flops(details: dict[str, Any], h: int, w: int) -> float:
     return f + D._conv(prev, 2 * zc, low)
 
 
-def stylegan2_discriminator_flops(details: dict[str, Any], res: int) -> float:
-    """FLOPs of a StyleGAN2 residual discriminator forward pass for one image (networks_stylegan2.py)."""
-    base = float(details.get("channel_base", 32768))
-    cmax = float(details.get("channel_max", 512))
-
-    def c(r: int) -> float:
-        return min(base / r, cmax)
-
-    f = 2.0 * 3 * c(res) * res * res  # fromRGB (1x1)
-    r = res
-    while r > 4:
-        f += D._conv(c(r), c(r), r * r) + D._conv(c(r), c(r // 2), (r // 2) ** 2) + 2.0 * c(r) * c(r // 2) * (r // 2) ** 2
-        r //= 2
-    f += D._conv(c(4) + 1, c(4), 16) + 2.0 * c(4) * 16 * c(4) + 2.0 * c(4)  # epilogue: mbstd, conv, fc, out
-    return f
+def gan_layers(arch: ImageArch, res: int, precision: str) -> tuple[Any, Any]:
+    """Generator and discriminator layer tables at one resolution; FP32 runs have no FP16 layers, mixed
+    precision runs the model's ``num_fp16_res`` highest resolutions in FP16 (NVlabs PyTorch default 4)."""
+    d = dict(arch.denoiser.details)
+    fp16_res = 0 if precision in ("fp32", "tf32") else int(d.get("num_fp16_res", 4))
+    return GL.generator_layers(arch.denoiser.arch, d, res, fp16_res), GL.discriminator_layers(d, res, fp16_res)
 
 
 def _text_tokens(arch: ImageArch) -> float:
@@ -205,9 +199,7 @@ def _text_tokens(arch: ImageArch) -> float:
 def denoiser_forward_flops(arch: ImageArch, width: int, height: int) -> float:
     """One forward pass of the denoiser (or the GAN generator) for one image."""
     if arch.kind == "gan":
-        d = dict(arch.denoiser.details)
-        d["resolution"] = width
-        return D.stylegan2_flops(d)
+        return GL.flops(gan_layers(arch, width, "bf16")[0])
     lh, lw = height // arch.latent_factor, width // arch.latent_factor
     if arch.kind == "unet":
         return D.unet_flops(arch.denoiser.details, lh, lw)
@@ -223,16 +215,11 @@ def positions(arch: ImageArch, width: int, height: int) -> float:
     return float(lh * lw) if arch.kind == "unet" else float((lh // arch.patch) * (lw // arch.patch))
 
 
-def activation_bytes_per_image(arch: ImageArch, width: int, height: int, mem: Any) -> float:
-    """Activations kept for the backward pass per image, 16-bit, no checkpointing."""
-    if arch.kind == "gan":
-        d = arch.denoiser.details
-        base, cmax = float(d.get("channel_base", 32768)), float(d.get("channel_max", 512))
-        elems, r = 0.0, 4
-        while r <= width:
-            elems += 3 * min(base / r, cmax) * r * r  # generator (2 convs + toRGB) and discriminator (mirrored)
-            r *= 2
-        return 2 * elems * mem.resnet_bytes_per_element
+def activation_bytes_per_image(arch: ImageArch, width: int, height: int, mem: Any, precision: str = "bf16") -> float:
+    """Activations kept for the backward pass per image, 16-bit, no checkpointing (GAN: by layer precision)."""
+    if arch.kind == "gan":  # tensors of each generator and discriminator layer's output size
+        layers = np.vstack(gan_layers(arch, width, precision))
+        return float((layers[:, GL.ELEMS] * np.where(layers[:, GL.FP16] > 0, 2.0, 4.0)).sum()) * mem.gan_tensors_per_layer
     lh, lw = height // arch.latent_factor, width // arch.latent_factor
     if arch.kind == "dit":
         dd = arch.denoiser.details
@@ -412,9 +399,9 @@ def flops_per_image(arch: ImageArch, stage: Stage, job: ImageJob, mrow: Any, gan
     """Model FLOPs of one training image at one stage, by part."""
     den = denoiser_forward_flops(arch, stage.width, stage.height)
     if arch.kind == "gan":
-        disc = stylegan2_discriminator_flops(arch.denoiser.details, stage.width)
-        main = gan.generator_passes * den + gan.discriminator_passes * disc
-        return {"generator": gan.generator_passes * den * (1 + gan.regularization_share), "discriminator": gan.discriminator_passes * disc * (1 + gan.regularization_share), "total": main * (1 + gan.regularization_share)}
+        gp, dp = gan_passes(arch, gan)
+        disc = GL.flops(gan_layers(arch, stage.width, "bf16")[1])
+        return {"generator": gp * den, "discriminator": dp * disc, "total": gp * den + dp * disc}
     per = mrow.denoiser_passes * den * mrow.images_per_sample
     text = 0.0
     if not job.precomputed_text or job.train_text_encoder or mrow.trainable == "embedding":
@@ -424,6 +411,27 @@ def flops_per_image(arch: ImageArch, stage: Stage, job: ImageJob, mrow: Any, gan
     if not job.precomputed_latents and arch.vae is not None:
         vae = vae_encode_flops(arch.vae.details, stage.height, stage.width) * mrow.images_per_sample
     return {"denoiser": per, "text_encoders": text, "vae_encoder": vae, "total": per + text + vae}
+
+
+def gan_passes(arch: ImageArch, gan: Any) -> tuple[float, float]:
+    """Generator and discriminator forward-pass equivalents per real image, lazy regularization included
+    (path-length regularization only where the model's training config uses it: StyleGAN2, not StyleGAN3)."""
+    pl = bool(arch.denoiser.details.get("path_length_reg", True))
+    return gan.generator_passes + (gan.generator_reg_passes if pl else 0.0), gan.discriminator_passes + gan.discriminator_reg_passes
+
+
+def gan_seconds_per_image(arch: ImageArch, res: int, precision: str, acc: Any, micro: int, gan: Any, arow: Any, cluster: float = 1.0,
+                          params: tuple[float, float, float, float] | None = None) -> float:
+    """GPU-seconds per real image of GAN training: per-layer roofline of the generator and discriminator
+    passes + a fixed cost per layer pass and micro-batch. ``params`` (share16, share32, memory_passes,
+    layer_overhead_s) overrides the arch row's fitted values (used by the fit only)."""
+    s16, s32, k, ovh = params if params is not None else (arow.mfu_ref, arow.fp32_share or arow.mfu_ref, arow.memory_passes, arow.layer_overhead_s)
+    g, d = gan_layers(arch, res, precision)
+    gp, dp = gan_passes(arch, gan)
+    p16, p32, bw = peak_of(acc, "fp16"), acc.peak_flops("fp32"), acc.memory_bandwidth_bytes_per_s
+    t = gp * GL.layer_time(g, p16, p32, bw, s16 * cluster, s32 * cluster, k, arow.winograd_fp32_3x3)
+    t += dp * GL.layer_time(d, p16, p32, bw, s16 * cluster, s32 * cluster, k, arow.winograd_fp32_3x3)
+    return t + ovh * (gp * len(g) + dp * len(d)) / micro
 
 
 def estimate(model: Any, gpu: Any, gpus: int, job: ImageJob, catalog: Any = None, *, memory_passes: float | None = None) -> ImageTrainingResult:
@@ -464,10 +472,11 @@ def estimate(model: Any, gpu: Any, gpus: int, job: ImageJob, catalog: Any = None
 
     # ---- trainable parameters and memory
     n_den = arch.denoiser_params
+    n_disc = GL.discriminator_params(arch.denoiser.details, max(s.width for s in job.stages)) if arch.kind == "gan" else 0.0
     if mrow.trainable == "all":
         trainable = n_den + (sum(c.params_b for c in arch.text_encoders) * 1e9 if job.train_text_encoder else 0.0)
         if arch.kind == "gan":
-            trainable = n_den * 2  # generator + a discriminator of about its size (StyleGAN2)
+            trainable = n_den + n_disc  # generator + its discriminator
     elif mrow.trainable == "adapters":
         trainable = lora_params(arch, mrow.lora_rank or 4)
     else:
@@ -479,9 +488,9 @@ def estimate(model: Any, gpu: Any, gpus: int, job: ImageJob, catalog: Any = None
         frozen += arch.vae.params_b * 1e9
     if job.train_text_encoder:
         frozen -= sum(c.params_b for c in arch.text_encoders) * 1e9
-    base_weights = (n_den * (2 if arch.kind == "gan" else 1)) * 2.0  # 16-bit weights of what runs forward and back
+    base_weights = (n_den + n_disc) * 2.0  # 16-bit weights of what runs forward and back
     ema_b = mem.ema_bytes_per_param if job.ema else 0.0
-    act_per_img = max(activation_bytes_per_image(arch, s.width, s.height, mem) for s in job.stages) * mrow.images_per_sample
+    act_per_img = max(activation_bytes_per_image(arch, s.width, s.height, mem, job.precision) for s in job.stages) * mrow.images_per_sample
     if job.checkpointing:
         act_per_img *= mem.checkpointed_share
 
@@ -542,7 +551,12 @@ def estimate(model: Any, gpu: Any, gpus: int, job: ImageJob, catalog: Any = None
         traffic_b = activation_bytes_per_image(arch, s.width, s.height, mem) * elem * mrow.images_per_sample * den_passes
         if not job.precomputed_latents and arch.vae is not None:
             traffic_b += vae_encoder_activation_bytes(arch.vae.details, s.height, s.width, mem) * elem / 3.0  # forward only
-        t_img = max(f["total"] / (peak * eff), passes * traffic_b / bw)  # roofline: the slower of compute and memory traffic
+        if gan is not None:  # per-layer roofline: FP16 high-resolution layers, FP32 low-resolution ones and FIR filters
+            cluster = float(share_of_peak(1.0, arow.scale_exponent, arow.ref_gpus, gpus, 1.0, 0.0))
+            t_img = gan_seconds_per_image(arch, s.width, job.precision, acc, micro, gan, arow, cluster)
+            traffic_b = 0.0
+        else:
+            t_img = max(f["total"] / (peak * eff), passes * traffic_b / bw)  # roofline: the slower of compute and memory traffic
         sec = n * t_img
         step_compute = global_batch * t_img / gpus
         total_flops += n * f["total"]
@@ -591,16 +605,29 @@ def estimate(model: Any, gpu: Any, gpus: int, job: ImageJob, catalog: Any = None
     energy_kwh = gpu_hours * (acc.tdp_w * en.gpu_power_fraction + server_w) / 1000.0
     images_per_s = job.images / (busy_s / gpus)
     mfu = total_flops / (peak_of(acc, job.precision) * busy_s)
+    if arch.kind == "gan":
+        gp, dp = gan_passes(arch, gan)
+        n16 = int(arch.denoiser.details.get("num_fp16_res", 4))
+        fp16_note = "every layer in FP32" if job.precision in ("fp32", "tf32") else f"the {n16} highest resolutions in FP16, the rest in FP32"
+        timing = [
+            f"GAN: {gp:g} generator + {dp:g} discriminator passes per real image (lazy regularization included); discriminator counted as StyleGAN2's residual D",
+            f"time per layer (row {arow_r.id}) the slower of compute (FP16 layers at {arow.mfu_ref:g} of the tensor peak, FP32 layers and FIR filters at "
+            f"{arow.fp32_share or arow.mfu_ref:g} of the FP32 peak, FP32 3x3 convolutions {arow.winograd_fp32_3x3:g}x cheaper with Winograd) and {arow.memory_passes:g} x "
+            f"its activation bytes at HBM bandwidth, + {arow.layer_overhead_s * 1e6:,.0f} us per layer pass and micro-batch; "
+            f"{fp16_note}; network factor {net_factor:.3f}",
+        ]
+    else:
+        timing = [
+            f"time per image = FLOPs / (peak x {arow.mfu_ref:g} x cluster term) + {passes:g} x activation bytes / HBM bandwidth (row {arow_r.id}); network factor {net_factor:.3f}",
+            f"latents {'precomputed' if job.precomputed_latents else 'encoded on the fly (VAE encoder forward per image)'}; text embeddings {'precomputed' if job.precomputed_text else 'encoded on the fly'}",
+        ]
     assumptions = [
-        f"time per image = FLOPs / (peak x {arow.mfu_ref:g} x cluster term) + {passes:g} x activation bytes / HBM bandwidth (row {arow_r.id}); network factor {net_factor:.3f}",
+        *timing,
         f"precision {job.precision}: peak {peak / 1e12:,.0f} TFLOP/s and {bw / 1e9:,.0f} GB/s per {acc.id}",
         f"global batch {global_batch} images: micro-batch {micro} per GPU x {accum} accumulation step(s)",
         f"goodput {goodput:.3f} at {gpus} GPUs (row {llm_row.id}): GPU-hours and wall-clock include interruptions",
         f"energy: GPU at {en.gpu_power_fraction:g} x TDP ({acc.tdp_w:g} W) + {server_w:g} W server share per GPU, before PUE",
-        f"latents {'precomputed' if job.precomputed_latents else 'encoded on the fly (VAE encoder forward per image)'}; text embeddings {'precomputed' if job.precomputed_text else 'encoded on the fly'}",
     ]
-    if arch.kind == "gan":
-        assumptions.append(f"GAN: {gan.generator_passes:g} generator + {gan.discriminator_passes:g} discriminator passes per real image, + {gan.regularization_share:.0%} regularization; discriminator counted as StyleGAN2's residual D")
     sources = sorted({arow_r.source, mrow_r.source, _one(cat, "memory").source, energy_r.source, chosen.source} | ({_one(cat, 'gan').source} if gan else set()))
     return ImageTrainingResult(
         model=arch.name, arch=arch.kind, gpu=acc.id, gpus=gpus, method=job.method, images=job.images, stages=stage_out,

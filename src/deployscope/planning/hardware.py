@@ -4,7 +4,7 @@ storage, switches and the training fabric."""
 
 from __future__ import annotations
 
-import math
+import copy
 from typing import Any
 
 from ..catalog.prices import resolve_hardware_prices
@@ -26,22 +26,48 @@ class Hardware:
     def __init__(self, inputs: Inputs) -> None:
         self.inputs = inputs
         self._power: dict[str, ServerPower] = {}
+        self._servers: dict[tuple[str, int], tuple[list[Any], list[str]]] = {}
+        self._pinned: dict[str, str] = {}  # GPU id -> the server id an option is costed in
         # every key of the user's price map names a catalog GPU or server (did you mean...)
         resolved = resolve_hardware_prices(dict(inputs.scenario.economics.hardware_prices), inputs.catalog)
         self._gpu_prices = {rid: inputs.money_in(v) for table, rid, v in resolved.values() if table == "accelerators"}
         self._server_prices = {rid: inputs.money_in(v) for table, rid, v in resolved.values() if table == "servers"}
 
+    def pinned(self, chassis: dict[str, str]) -> "Hardware":
+        """This hardware view with the server of some GPU types fixed (GPU id -> server id), sharing
+        its caches: how an option is costed in the chassis chosen for it."""
+        view = copy.copy(self)
+        view._pinned = {**self._pinned, **chassis}
+        return view
+
     def server_for(self, gpu_id: str, max_tp: int) -> tuple[Any, list[str]]:
-        """The cheapest server per GPU slot for this GPU that the facility can host, and why others cannot."""
+        """The server this GPU goes in: the chassis pinned for it, else the cheapest per GPU slot
+        that the facility can host; and why others cannot."""
+        servers, why = self.servers_for(gpu_id, max_tp)
+        pin = self._pinned.get(gpu_id)
+        chosen = next((s for s in servers if s.id == pin), None) if pin else None
+        return (chosen or (servers[0] if servers else None)), why
+
+    def servers_for(self, gpu_id: str, max_tp: int) -> tuple[list[Any], list[str]]:
+        """Every priced server that takes this GPU and that the facility can host, cheapest per
+        GPU slot first, and why the others cannot."""
+        key = (gpu_id, max_tp)
+        if key not in self._servers:
+            self._servers[key] = self._eligible_servers(gpu_id, max_tp)
+        return self._servers[key]
+
+    def _eligible_servers(self, gpu_id: str, max_tp: int) -> tuple[list[Any], list[str]]:
         inputs = self.inputs
         lim = inputs.scenario.economics.facility_limits
-        best = None
-        best_cost = math.inf
+        ranked: list[tuple[float, Any]] = []
         why: list[str] = []
         gpu = inputs.catalog.accelerators.get(gpu_id)
         for s in inputs.catalog.servers:
             if gpu_id not in s.accepts_gpu_ids:
                 continue
+            if not s.includes_gpus and s.accepts_gpu_ids[0] != gpu_id:
+                # a chassis sold without GPUs holds the GPU asked for: its power follows that GPU's TDP
+                s = s.model_copy(update={"accepts_gpu_ids": (gpu_id, *(g for g in s.accepts_gpu_ids if g != gpu_id))})
             if s.gpu_slots < max_tp:
                 continue
             kw_max = self.rated_power(s).max_kw
@@ -54,10 +80,9 @@ class Hardware:
             price = self.server_price(s, gpu)
             if price is None:
                 continue
-            per_slot = price / s.gpu_slots
-            if per_slot < best_cost:
-                best, best_cost = s, per_slot
-        return best, why
+            ranked.append((price / s.gpu_slots, s))
+        ranked.sort(key=lambda r: r[0])
+        return [s for _, s in ranked], why
 
     def gpu_price(self, gpu: Any) -> float | None:
         """Price of one GPU: the scenario's negotiated price, else the catalog's, USD."""
@@ -97,17 +122,19 @@ class Hardware:
     def power(self, s: Any) -> ServerPower:
         """A server's idle and maximum system power, kW, on one basis for every row
         (economics.fleet.server_power); the plan records how each figure was obtained."""
-        if s.id in self._power:
-            return self._power[s.id]
+        key = f"{s.id}:{s.accepts_gpu_ids[0]}"  # a chassis row draws what its GPUs draw
+        if key in self._power:
+            return self._power[key]
         p = self._server_power(s)
+        row = s.id if s.includes_gpus else f"{s.id}[{s.accepts_gpu_ids[0]}]"
         if s.max_power_kw is None and s.host_power_kw is None:
             self.inputs.assumptions.append(Assumption(
-                name=f"servers.{s.id}.max_power_kw", value=p.max_kw, unit="kW", origin="derived",
+                name=f"servers.{row}.max_power_kw", value=p.max_kw, unit="kW", origin="derived",
                 note=f"the server row has no system power: {s.gpu_slots} x the GPU's TDP only (no host allowance); "
                      "add max_power_kw or host_power_kw to a user catalog row to replace it"))
         else:
             self.inputs.assumptions.append(Assumption(
-                name=f"servers.{s.id}.power", value=p.max_kw, unit="kW", origin="catalog_default" if p.basis == "system" else "derived",
+                name=f"servers.{row}.power", value=p.max_kw, unit="kW", origin="catalog_default" if p.basis == "system" else "derived",
                 note=p.note + "; average draw = idle + utilization x (maximum - idle)"))
         if s.max_power_kw is None and s.host_power_kw is not None:
             self.inputs.assume(
@@ -123,9 +150,9 @@ class Hardware:
                       "on a server row, or the power.idle_fraction row in a user catalog (economic_defaults.yaml in --catalog DIR)"))
         if self.inputs.catalog.economic_defaults.find("power.idle_fraction") is None and s.idle_power_kw is None:
             self.inputs.assumptions.append(Assumption(
-                name=f"servers.{s.id}.idle_power_kw", value=p.idle_kw, unit="kW", origin="assumption",
+                name=f"servers.{row}.idle_power_kw", value=p.idle_kw, unit="kW", origin="assumption",
                 note="no idle figure in the catalog: the server is costed at its maximum power every hour"))
-        self._power[s.id] = p
+        self._power[key] = p
         return p
 
     def storage_row(self) -> Any:

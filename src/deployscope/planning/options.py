@@ -172,6 +172,19 @@ def binding_reason(reason: str, targets: Any = None) -> str:
     return f"{kind}: {reason}"
 
 
+def cheapest_chassis(inputs: Inputs, hw: Hardware, pieces: list[Piece], tps: dict[str, int]) -> Hardware:
+    """The hardware view with each GPU type in the chassis that gives the lowest NPV for this fleet:
+    the cheapest per slot can be the dearest buy for one or two GPUs (an 8-slot server against a
+    2-GPU workstation)."""
+    for gg in sorted({pc.gpu for pc in pieces if pc.gpu is not None}):
+        servers, _ = hw.servers_for(gg, tps.get(gg, 1))
+        if len(servers) < 2:
+            continue
+        npv = {s.id: float(np.asarray(inputs.npv(OnPremCost(inputs, hw.pinned({gg: s.id}), pieces)(Factors())))) for s in servers}
+        hw = hw.pinned({gg: min(servers, key=lambda s: npv[s.id]).id})
+    return hw
+
+
 def _on_prem(inputs: Inputs, sizer: Sizer, hw: Hardware, g: str, exact: bool) -> Candidate | None:
     net = inputs.network
     detail = "on_prem_air_gapped" if net == "air_gapped" else "on_prem"
@@ -197,6 +210,8 @@ def _on_prem(inputs: Inputs, sizer: Sizer, hw: Hardware, g: str, exact: bool) ->
                 excluded += reasons
             else:
                 return None  # no priced server for this GPU: not a buyable option
+    if not excluded:
+        hw = cheapest_chassis(inputs, hw, pieces, tps)
     opt = Candidate(
         id=f"on_prem-{g}", label=f"On-prem {gpu.name}", placement="on_prem", detail=detail, provider=None,
         parts=[{"kind": "on_prem", "name": g, "network": "air_gapped" if net == "air_gapped" else "connected"}],
@@ -208,9 +223,11 @@ def _on_prem(inputs: Inputs, sizer: Sizer, hw: Hardware, g: str, exact: bool) ->
         srv, _ = hw.server_for(gg, tps.get(gg, 1))
         if srv is not None:
             opt.sources.append(inputs.source("servers", srv))
+    dated: list[tuple[str, Any]] = []  # price rows this option's cost rests on, warned about by price date
     for table, row in (("storage", hw.storage_row()), ("network", hw.switch_row()), ("network", hw.fabric_row())):
         if row is not None and (table == "storage" or len(pieces) > 1 or any(pc.kind == "training" for pc in pieces)):
             opt.sources.append(inputs.source(table, row))
+            dated.append((table, row))
     opt.sources += model_sources(inputs, pieces)
     if exact and not excluded:
         need = gpus_per_year(inputs, pieces, Factors())
@@ -227,11 +244,18 @@ def _on_prem(inputs: Inputs, sizer: Sizer, hw: Hardware, g: str, exact: bool) ->
             w = facility_warning(kw, float(quoted.value), f"{quoted.id}: {quoted.source}")
             if w:
                 opt.warnings.append(w)
+        quotes = inputs.scenario.economics.hardware_prices
         for gg in {pc.gpu for pc in pieces if pc.gpu is not None}:
             srv, _ = hw.server_for(gg, tps.get(gg, 1))
-            if srv is not None and srv.id not in inputs.scenario.economics.hardware_prices:
-                opt.stale_prices += [w for w in price_age_warnings([srv], "servers", catalog=inputs.catalog)
-                                     if w not in opt.stale_prices]
+            if srv is None:
+                continue
+            if srv.id not in quotes:
+                dated.append(("servers", srv))
+            gpu_row = inputs.catalog.accelerators.find(gg)
+            if gpu_row is not None and gpu_row.price_usd is not None and not srv.includes_gpus and gg not in quotes:
+                dated.append(("accelerators", gpu_row))  # a chassis price: the GPU cards are priced on their own
+        for table, row in dated:
+            opt.stale_prices += [w for w in price_age_warnings([row], table, catalog=inputs.catalog) if w not in opt.stale_prices]
     if not exact and excluded:
         opt.warnings.append("sized at the max-throughput point (not costed: excluded by the facility)")
     opt.latency_s = latency(pieces)
@@ -334,8 +358,7 @@ def _cloud(inputs: Inputs, row: Any, gpu: Any, pieces: list[Piece], pricing: str
     opt.burst_cost = CloudCost(inputs, pieces, row, pricing, price, staff=False)
     if any(pc.kind in ("training", "pipeline") for pc in pieces):
         opt.batch_cost = CloudCost(inputs, pieces, row, pricing, price, staff=False, serving_part=False)
-    if row.is_stale(stale_days):
-        opt.stale_prices.append(f"price of {row.id} is from {row.as_of} (older than {stale_days} days): check it")
+    opt.stale_prices += price_age_warnings([row], "cloud_instances", stale_after=stale_days)
     if pricing in ("1y", "3y"):
         totals = opt.cost(Factors()).breakdown_totals()
         beyond = sum(float(v) for k, v in totals.items() if k.endswith("commitment_beyond_horizon"))
@@ -432,8 +455,7 @@ def api(inputs: Inputs, clouds: list[Candidate], verdicts: Verdicts) -> list[Can
             sources=[inputs.source("api_prices", r) for r in rows.values()], frontier=is_frontier,
         )
         for r in rows.values():
-            if r.is_stale(stale_days):
-                opt.stale_prices.append(f"price of {r.id} is from {r.as_of} (older than {stale_days} days): check it")
+            opt.stale_prices += [w for w in price_age_warnings([r], "api_prices", stale_after=stale_days) if w not in opt.stale_prices]
             note = r.latency_note()
             if r.mode != "chat":
                 continue
@@ -490,6 +512,8 @@ def pipeline_api(inputs: Inputs, cloud_for_batch: Candidate | None = None) -> li
                         cost=PipelineApiCost(inputs.H, stages, rows, batch),
                         perf=_with_training(PipelineApiPerformance(rows), cloud_for_batch if batch else None),
                         sources=[inputs.source("api_prices", r) for r in rows.values()])
+        for r in rows.values():
+            opt.stale_prices += [w for w in price_age_warnings([r], "api_prices", catalog=inputs.catalog) if w not in opt.stale_prices]
         if scn.training and cloud_for_batch is None:
             opt.excluded.append("the training jobs need GPUs, and no cloud instance can run them")
         out.append(opt)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
@@ -320,6 +320,13 @@ class FacilityLimits(_M):
 class Economics(_M):
     """Money inputs. Every field left out is taken from the economic_defaults catalog table."""
 
+    # what a field left out becomes (the template, the form and the API schema say it)
+    left_out: ClassVar[dict[str, str]] = {
+        "*": "the economic_defaults catalog row for the region",
+        "facility": "colocation (listed as an assumption)",
+        "utilization": "the busy share the demand gives each pool",
+    }
+
     region: str = Field(default="us", description="region of the default tariff, carbon, colocation and staff rows: us, eu, de, fr, it")
     tariff_per_kwh: float | None = Field(default=None, ge=0, le=MAX_TARIFF, description="electricity price, scenario currency per kWh")
     carbon_kg_per_kwh: float | None = Field(default=None, ge=0, le=2, description="grid carbon intensity (lignite ~1.2)")
@@ -379,7 +386,7 @@ class Scenario(_M):
     """Deployscope scenario. Validate with `deployscope scenario validate FILE`, plan with
     `deployscope plan FILE`. Every field is documented in docs/scenario.md. Fields left out of
     `economics` come from the economic_defaults catalog table and are listed as assumptions.
-    Each comment gives the field's meaning, then its allowed values, bounds and default."""
+    Each comment gives the field's meaning, then its allowed values, bounds with their unit, and default."""
 
     name: str = Field(min_length=1, description="the scenario's name (plans and saved scenarios are listed by it)")
     description: str | None = Field(default=None, description="one line on what is being planned")

@@ -1,7 +1,8 @@
 """The commented scenario template (`deployscope scenario init`), generated from the schema.
 
 Every comment is the field's ``description`` followed by what the schema itself says about the
-field: its allowed values (a ``Literal``), its bounds and its default. Only the example values are
+field: its allowed values (a ``Literal``), its bounds with their unit and its default (see
+:mod:`deployscope.scenario.schema_doc`, which the web form and the API schema read too). Only the example values are
 hand-written (:data:`EXAMPLE`, beside this module), so the template, the web form and the API
 docs cannot drift apart. A field the example leaves out is still written, commented out, so the
 template lists every field a section accepts.
@@ -10,15 +11,13 @@ template lists every field a section accepts.
 from __future__ import annotations
 
 import inspect
-import json
-import types
-import typing
 from dataclasses import dataclass
-from typing import Any, Literal, Union
+from typing import Any
 
-import annotated_types as at
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
+
+from .schema_doc import default_value, field_doc, flow_yaml, list_models, model_of, pick_model
 
 __all__ = ["EXAMPLE", "Commented", "comment_for", "render"]
 
@@ -109,17 +108,10 @@ def render(model: type[BaseModel], example: dict[str, Any]) -> str:
     return "\n".join([*header, *_block(model, example, 0, False)]) + "\n"
 
 
-def comment_for(info: FieldInfo) -> str:
-    """The field's description, then its allowed values, bounds and default, from the schema."""
-    parts = [info.description or ""]
-    allowed = _literal_values(info.annotation)
-    if len(allowed) > 1:
-        parts.append(" | ".join(allowed))
-    parts.append(_bounds(info))
-    default = _default_text(info)
-    if default is not None:
-        parts.append(f"default {default}")
-    return "; ".join(p for p in parts if p)
+def comment_for(info: FieldInfo, name: str = "", owner: type[BaseModel] | None = None) -> str:
+    """The field's description, then its allowed values, bounds with unit, and default, from the
+    schema (:func:`deployscope.scenario.schema_doc.field_doc`, which the web form shows too)."""
+    return field_doc(name, info, owner).comment
 
 
 def _block(model: type[BaseModel], example: dict[str, Any], depth: int, in_comment: bool) -> list[str]:
@@ -131,29 +123,30 @@ def _block(model: type[BaseModel], example: dict[str, Any], depth: int, in_comme
         names += [n for n in fields if n not in example]
     out: list[str] = []
     for name in names:
-        value = example.get(name, Commented(_default_value(fields[name])))
+        value = example.get(name, Commented(default_value(fields[name])))
         if isinstance(value, Commented) and not in_comment:
-            out += _comment_out(_entry(name, fields[name], value.value, depth, True), depth)
+            out += _comment_out(_entry(name, model, value.value, depth, True), depth)
         else:
-            out += _entry(name, fields[name], value.value if isinstance(value, Commented) else value, depth, in_comment)
+            out += _entry(name, model, value.value if isinstance(value, Commented) else value, depth, in_comment)
     return out
 
 
-def _entry(name: str, info: FieldInfo, value: Any, depth: int, in_comment: bool) -> list[str]:
+def _entry(name: str, owner: type[BaseModel], value: Any, depth: int, in_comment: bool) -> list[str]:
     pad = _INDENT * depth
-    comment = comment_for(info)
-    sub = _model_of(info.annotation)
+    info = owner.model_fields[name]
+    comment = comment_for(info, name, owner)
+    sub = model_of(info.annotation)
     if isinstance(value, dict) and sub is not None and value:
         return [f"{pad}{name}:  # {comment}", *_block(sub, value, depth + 1, in_comment)]
-    items = _list_models(info.annotation)
+    items = list_models(info.annotation)
     if isinstance(value, list) and items and value and all(isinstance(v, (dict, Commented)) for v in value):
         out = [f"{pad}{name}:  # {comment}"]
         for item in value:
             raw = item.value if isinstance(item, Commented) else item
-            lines = _list_item(_pick(items, raw), raw, depth + 1, in_comment or isinstance(item, Commented))
+            lines = _list_item(pick_model(items, raw.get("kind")), raw, depth + 1, in_comment or isinstance(item, Commented))
             out += _comment_out(lines, depth + 1) if isinstance(item, Commented) and not in_comment else lines
         return out
-    return [f"{pad}{name}: {_scalar(value)}".rstrip() + f"  # {comment}"]
+    return [f"{pad}{name}: {flow_yaml(value)}".rstrip() + f"  # {comment}"]
 
 
 def _list_item(model: type[BaseModel], example: dict[str, Any], depth: int, in_comment: bool) -> list[str]:
@@ -168,115 +161,3 @@ def _comment_out(lines: list[str], depth: int) -> list[str]:
     """`# ` at the block's own indentation: deleting it gives back valid YAML."""
     col = len(_INDENT * depth)
     return [f"{line[:col]}# {line[col:]}" for line in lines]
-
-
-def _scalar(value: Any, flow: bool = False) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return f"{value:g}" if isinstance(value, float) and abs(value) >= 1e6 else str(value)
-    if isinstance(value, str):
-        return value if _plain(value, flow) else json.dumps(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_scalar(v, True) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {_scalar(v, True)}" for k, v in value.items()) + "}"
-    return str(value)
-
-
-def _plain(text: str, flow: bool) -> bool:
-    """Whether `text` reads back as the same string unquoted in YAML (in a flow list or mapping)."""
-    import yaml
-
-    if not text or text != text.strip() or any(c in text for c in ":#{}[]&*!|>'\"%@`" + (",{}[]" if flow else "")):
-        return False
-    try:
-        return bool(yaml.safe_load(text) == text)
-    except yaml.YAMLError:
-        return False
-
-
-def _default_value(info: FieldInfo) -> Any:
-    if info.is_required():
-        return None
-    if info.default_factory is not None:
-        made = info.default_factory()  # type: ignore[call-arg]
-        return None if isinstance(made, BaseModel) else made
-    return None if isinstance(info.default, BaseModel) else info.default
-
-
-def _default_text(info: FieldInfo) -> str | None:
-    value = _default_value(info)
-    if value is None or value == [] or value == {}:
-        return None
-    return _scalar(value)
-
-
-def _bounds(info: FieldInfo) -> str:
-    low = high = None
-    pieces = []
-    for m in info.metadata:
-        if isinstance(m, at.Ge):
-            low = _num(m.ge)
-        elif isinstance(m, at.Gt):
-            pieces.append(f"> {_num(m.gt)}")
-        elif isinstance(m, at.Le):
-            high = _num(m.le)
-        elif isinstance(m, at.Lt):
-            pieces.append(f"< {_num(m.lt)}")
-    if low is not None and high is not None:
-        return f"{low} to {high}"
-    lower = [f">= {low}"] if low is not None else [p for p in pieces if p[0] == ">"]
-    upper = [f"<= {high}"] if high is not None else [p for p in pieces if p[0] == "<"]
-    return ", ".join(lower + upper)
-
-
-def _num(x: Any) -> str:
-    return f"{x:g}" if isinstance(x, float) else str(x)
-
-
-# ------------------------------------------------------------------------------ type walking
-def _args(ann: Any) -> tuple[Any, ...]:
-    """The members of a union or Annotated, or of an Optional; the type itself otherwise."""
-    origin = typing.get_origin(ann)
-    if origin is typing.Annotated:
-        return _args(typing.get_args(ann)[0])
-    if origin in (Union, types.UnionType):
-        return tuple(a for member in typing.get_args(ann) for a in _args(member))
-    return (ann,)
-
-
-def _literal_values(ann: Any) -> list[str]:
-    out: list[str] = []
-    for a in _args(ann):
-        if typing.get_origin(a) is Literal:
-            out += [str(v) for v in typing.get_args(a)]
-        elif typing.get_origin(a) is list:
-            out += _literal_values(typing.get_args(a)[0])
-    return out
-
-
-def _model_of(ann: Any) -> type[BaseModel] | None:
-    for a in _args(ann):
-        if isinstance(a, type) and issubclass(a, BaseModel):
-            return a
-    return None
-
-
-def _list_models(ann: Any) -> list[type[BaseModel]]:
-    for a in _args(ann):
-        if typing.get_origin(a) is list:
-            return [m for m in _args(typing.get_args(a)[0]) if isinstance(m, type) and issubclass(m, BaseModel)]
-    return []
-
-
-def _pick(models: list[type[BaseModel]], example: dict[str, Any]) -> type[BaseModel]:
-    """The list member an example item is: the one whose `kind` it names, else the first."""
-    kind = example.get("kind")
-    for m in models:
-        f = m.model_fields.get("kind")
-        if f is not None and kind in typing.get_args(f.annotation):
-            return m
-    return models[0]

@@ -91,6 +91,8 @@ def predict_file(
         else:
             src = (row.get("source") or "") + " " + (row.get("source_type") or "")
             fitted = any(s and s in src for s in fitted_sources)
+            if kind == "image_training":  # architecture family (unet, dit, gan) for the per-family scores
+                labels = {"architecture": vit.arch_kind(row)}
             try:  # row content never makes validate fail
                 pred, reason = fn(row, catalog)  # type: ignore[misc]
             except Exception as exc:  # noqa: BLE001
@@ -127,6 +129,11 @@ def _source_label(row: dict[str, str], kind: str) -> str:
         if st.startswith("AMD ROCm"):
             return "AMD ROCm performance pages"
         return f"{st} {rv}".strip()
+    if kind == "image_training":  # the document, not its type: several sources share "primary (official README)"
+        url = (row.get("source") or row.get("source_type") or "").split(" ")[0]
+        for part in ("https://", "www.", "github.com/", "blob/main/"):
+            url = url.replace(part, "")
+        return url.strip()[:90]
     return (row.get("source_type") or row.get("source") or "").strip()[:60]
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 GROUP_KEYS = ("source", "hardware", "precision", "metric", "metric_class", "file",
-              "family", "format", "moe", "pipeline", "engine")
+              "family", "format", "moe", "pipeline", "engine", "architecture")
 
 
 def metric_class(metric: str) -> str:

@@ -87,13 +87,33 @@ def health(request: Request) -> dict[str, Any]:
     return {"status": "ok", "version": __version__, "store": request.app.state.store.display_url}
 
 
+def with_scenario_schema(openapi: dict[str, Any]) -> dict[str, Any]:
+    """Add the scenario's schema (labels, units, bounds, defaults) to the OpenAPI document, so
+    the API docs list every scenario field, and point `PlanIn.scenario` at it."""
+    import json
+
+    from ..scenario import Scenario
+    from ..scenario.schema_doc import json_schema
+
+    scenario = json.loads(json.dumps(json_schema(Scenario)).replace('"#/$defs/', '"#/components/schemas/'))
+    schemas = openapi.setdefault("components", {}).setdefault("schemas", {})
+    for name, sub in scenario.pop("$defs", {}).items():
+        schemas.setdefault(name, sub)
+    schemas.setdefault("Scenario", scenario)
+    plan_in = schemas.get("PlanIn", {}).get("properties", {}).get("scenario")
+    if plan_in is not None:
+        plan_in["anyOf"] = [{"$ref": "#/components/schemas/Scenario"}, {"type": "null"}]
+    return openapi
+
+
 @router.get("/api/scenario-schema", tags=["meta"])
 def scenario_schema() -> Response:
-    """The scenario's JSON Schema: every field with its description, unit and allowed values (the
-    same descriptions the web form shows)."""
+    """The scenario's JSON Schema: every field with its label (`title`), description, unit
+    (`x-unit`), bounds, default and allowed values: what the web form shows beside each field."""
     from ..scenario import Scenario
+    from ..scenario.schema_doc import json_schema
 
-    return json_response(Scenario.model_json_schema())
+    return json_response(json_schema(Scenario))
 
 
 # ----------------------------------------------------------------------------- plan

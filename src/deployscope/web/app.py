@@ -21,6 +21,7 @@ from .. import __version__
 from ..store import Store
 from . import errors
 from .api import router as api_router
+from .api import with_scenario_schema
 from .export_routes import router as export_router
 from .offload import PlanPool
 from .pages import routers as page_routers
@@ -55,6 +56,12 @@ def create_app(store: Store | None = None, token: str | None = None, *, allowed_
         redoc_url=None,
         openapi_url="/openapi.json",
     )
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is None:
+            with_scenario_schema(FastAPI.openapi(api))
+        return api.openapi_schema  # type: ignore[return-value]
+
+    api.openapi = openapi  # type: ignore[method-assign]
     api.state.store = store
     api.state.token = token or None
     api.state.plans = PlanPool(plan_workers, plan_processes)

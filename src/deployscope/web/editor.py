@@ -15,35 +15,24 @@ parsed by the safe loader, so its limits hold here too.
 
 from __future__ import annotations
 
+import copy
 import math
 import re
-import types
 import typing
 from dataclasses import dataclass, field
+from functools import cached_property
 from io import StringIO
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from ..errors import DeployscopeError
+from ..scenario.schema_doc import FieldDoc, field_doc, flow_yaml, humanize, kind_of, list_models, model_of, single
 
 FIELD_PREFIX = "f:"  # one input per scalar field: f:workloads[0].model
 SEEN_PREFIX = "m:"  # marks a checkbox group as present in the form (an unchecked one sends nothing)
 MAX_ITEMS_PER_GROUP = 64
-
-# words shown in capitals, and units read off the field name's suffix
-_WORDS = {"ttft": "TTFT", "tpot": "TPOT", "fte": "FTE", "pue": "PUE", "gpu": "GPU", "gpus": "GPUs", "api": "API", "kv": "KV",
-          "cfg": "CFG", "usd": "USD", "llm": "LLM", "capex": "CapEx", "id": "ID", "ai": "AI", "p95": "p95", "seq": "sequence",
-          "len": "length", "fx": "FX", "n": "N"}
-_UNITS = (
-    ("_per_kw_month", "per kW-month"), ("_per_kw_year", "per kW-year"), ("_per_kwh", "per kWh"), ("_kg_per_kwh", "kg CO₂ per kWh"),
-    ("_pct_capex", "% of CapEx"), ("_pct", "%"), ("_per_day", "per day"), ("_per_year", "per year"), ("_days", "days"),
-    ("_years", "years"), ("_kw", "kW"), ("_gb", "GB"), ("_s", "s"), ("_usd", "USD"), ("_per_fte", "per FTE"), ("_tokens", "tokens"),
-)
-_UNIT_BY_NAME = {"tokens": "tokens", "mean": "tokens", "p95": "tokens", "max": "tokens", "steps": "steps", "seq_len": "tokens",
-                 "input_len": "tokens", "output_len": "tokens", "users": "users", "batch": "images"}
-
 
 # ----------------------------------------------------------------------------- the schema walk
 @dataclass
@@ -61,6 +50,17 @@ class FormField:
     required: bool = False
     picker: str | None = None  # datalist id for pickers and chips
     error: str | None = None
+    doc: FieldDoc | None = None  # what the schema says of the field: bounds, default, unit
+    currency: str = "currency"  # the scenario's currency code, for units such as "EUR per kWh"
+    left_out_default: str | None = None  # the value the planner takes when the field is left out, where the schema has none
+
+    @cached_property
+    def facts(self) -> list[str]:
+        """Allowed range with its unit, the default (said to be one), 'required'."""
+        out = self.doc.facts(self.currency) if self.doc is not None else []
+        if self.left_out_default:
+            out = [f for f in out if not f.startswith("default")] + [self.left_out_default]
+        return out
 
     @property
     def input_name(self) -> str:
@@ -81,7 +81,7 @@ class FormField:
         if self.widget in ("chips",) and isinstance(v, list):
             return ", ".join(str(x) for x in v)
         if isinstance(v, (list, dict, tuple)):
-            return _flow(v)
+            return flow_yaml(v)
         return str(v)
 
     @property
@@ -98,7 +98,7 @@ class FormField:
         if isinstance(d, bool):
             return f"default: {'true' if d else 'false'}"
         if isinstance(d, (list, tuple, dict)):
-            return f"default: {_flow(d)}"
+            return f"default: {flow_yaml(d)}"
         return f"default: {d}"
 
 
@@ -137,99 +137,19 @@ class Repeat:
         return "rep-" + re.sub(r"[^A-Za-z0-9_-]", "-", self.path)
 
 
-def _flow(v: Any) -> str:
-    import json
-
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{k}: {_flow(x)}" for k, x in v.items()) + "}"
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_flow(x) for x in v) + "]"
-    if isinstance(v, str):
-        return v if re.fullmatch(r"[A-Za-z0-9_.+-]+", v) and v not in ("true", "false", "null") else json.dumps(v)
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    return str(v)
-
-
-def humanize(name: str) -> tuple[str, str]:
-    """(label, unit) of a field name: 'ttft_p95_s' -> ('TTFT p95', 's')."""
-    unit = _UNIT_BY_NAME.get(name, "")
-    base = name
-    for suffix, u in _UNITS:
-        if name.endswith(suffix) and len(name) > len(suffix):
-            base, unit = name[: -len(suffix)], u
-            if suffix in ("_per_day", "_per_year", "_tokens"):
-                base, unit = name, ""  # the label says it already
-            break
-    words = [_WORDS.get(w, w) for w in base.split("_") if w]
-    text = " ".join(words)
-    return (text[:1].upper() + text[1:]) if text else name, unit
-
-
-def _strip_optional(ann: Any) -> tuple[Any, bool]:
-    origin = typing.get_origin(ann)
-    if origin in (Union, types.UnionType):
-        args = [a for a in typing.get_args(ann) if a is not type(None)]
-        if len(args) < len(typing.get_args(ann)) and len(args) == 1:
-            return args[0], True
-    return ann, False
-
-
-def _unwrap_annotated(ann: Any) -> Any:
-    while typing.get_origin(ann) is typing.Annotated:
-        ann = typing.get_args(ann)[0]
-    return ann
-
-
-def _union_models(ann: Any) -> list[type[BaseModel]]:
-    ann = _unwrap_annotated(ann)
-    if isinstance(ann, type) and issubclass(ann, BaseModel):
-        return [ann]
-    if typing.get_origin(ann) in (Union, types.UnionType):
-        out = []
-        for a in typing.get_args(ann):
-            a = _unwrap_annotated(a)
-            if isinstance(a, type) and issubclass(a, BaseModel):
-                out.append(a)
-        return out
-    return []
-
-
-def _kind_of(model: type[BaseModel]) -> str:
-    f = model.model_fields.get("kind")
-    if f is not None:
-        args = typing.get_args(f.annotation)
-        if args:
-            return str(args[0])
-    return ""
-
-
-def _default_of(info: FieldInfo) -> Any:
-    if info.is_required():
-        return None
-    if info.default_factory is not None:
-        try:
-            return info.default_factory()  # type: ignore[call-arg]
-        except TypeError:
-            return None
-    d = info.default
-    if isinstance(d, BaseModel):
-        return None
-    return d
-
-
 _SHORTHAND = {"TokenLengths": "mean", "Currency": "code"}  # models that accept a bare scalar
 _PICKERS = {"model": "dl-models", "gpu": "dl-gpus"}
 _CHIP_PICKERS = {"gpus": "dl-gpus", "api_models": "dl-apis", "providers": "dl-providers", "quants": "dl-quants"}
 
 
-def _field(path: str, name: str, info: FieldInfo, data: dict[str, Any] | None) -> FormField | None:
-    ann, _ = _strip_optional(_unwrap_annotated(info.annotation))
-    label, unit = humanize(name)
+def _field(path: str, name: str, info: FieldInfo, data: dict[str, Any] | None, owner: type[BaseModel], currency: str) -> FormField:
+    ann = single(info.annotation)
+    doc = field_doc(name, info, owner)
     present = isinstance(data, dict) and name in data
     value = data.get(name) if isinstance(data, dict) else None
-    ff = FormField(path=path, name=name, label=label, unit=unit, help=info.description or "", value=value, present=present,
-                   default=_default_of(info), required=info.is_required(), widget="text")
+    unit = doc.unit_in(currency) if doc.unit != "no unit" else ""
+    ff = FormField(path=path, name=name, label=doc.label, unit=unit, help=doc.help, value=value, present=present, default=copy.deepcopy(doc.default),
+                   required=doc.required, widget="text", doc=doc, currency=currency)
     origin = typing.get_origin(ann)
     args = typing.get_args(ann)
     if origin is Literal:
@@ -245,7 +165,7 @@ def _field(path: str, name: str, info: FieldInfo, data: dict[str, Any] | None) -
         if name in _PICKERS:
             ff.widget, ff.picker = "picker", _PICKERS[name]
     elif origin is list and args:
-        inner, _ = _strip_optional(_unwrap_annotated(args[0]))
+        inner = single(args[0])
         if typing.get_origin(inner) is Literal:
             ff.widget, ff.choices = "checkboxes", [str(a) for a in typing.get_args(inner)]
         elif inner is str:
@@ -257,34 +177,32 @@ def _field(path: str, name: str, info: FieldInfo, data: dict[str, Any] | None) -
     return ff
 
 
-def build(model: type[BaseModel], data: Any, path: str = "", title: str = "General", help: str = "") -> Group:
-    """The form of `model` filled from `data` (the parsed YAML mapping at `path`)."""
+def build(model: type[BaseModel], data: Any, path: str = "", title: str = "General", help: str = "", currency: str = "currency") -> Group:
+    """The form of `model` filled from `data` (the parsed YAML mapping at `path`); `currency` is
+    the scenario's currency code, named in the units of money fields."""
     if not isinstance(data, dict):
         key = _SHORTHAND.get(model.__name__)
         data = {key: data} if key and data is not None else {}
     group = Group(path=path, title=title, help=help or (model.__doc__ or "").strip().split("\n")[0])
     for name, info in model.model_fields.items():
         p = f"{path}.{name}" if path else name
-        ann = _unwrap_annotated(info.annotation)
-        inner, _ = _strip_optional(ann)
+        inner = single(info.annotation)
         label, _ = humanize(name)
         sub = data.get(name)
-        if isinstance(inner, type) and issubclass(inner, BaseModel):
-            group.groups.append(build(inner, sub, p, label, info.description or ""))
+        sub_model = model_of(info.annotation)
+        if sub_model is not None and inner is sub_model:
+            group.groups.append(build(inner, sub, p, label, info.description or "", currency))
             continue
-        if typing.get_origin(inner) is list and typing.get_args(inner):
-            models = _union_models(typing.get_args(inner)[0])
-            if models:
-                group.groups.append(_repeat(p, label, info.description or "", models, sub))
-                continue
-        ff = _field(p, name, info, data)
-        if ff is not None:
-            group.fields.append(ff)
+        models = list_models(info.annotation) if typing.get_origin(inner) is list else []
+        if models:
+            group.groups.append(_repeat(p, label, info.description or "", models, sub, currency))
+            continue
+        group.fields.append(_field(p, name, info, data, model, currency))
     return group
 
 
-def _repeat(path: str, title: str, help: str, models: list[type[BaseModel]], items: Any) -> Group:
-    by_kind = {_kind_of(m): m for m in models}
+def _repeat(path: str, title: str, help: str, models: list[type[BaseModel]], items: Any, currency: str) -> Group:
+    by_kind = {kind_of(m): m for m in models}
     rep = Repeat(path=path, title=title, help=help, kinds=[k for k in by_kind] if len(by_kind) > 1 else [""])
     for i, item in enumerate(items if isinstance(items, list) else []):
         kind = item.get("kind") if isinstance(item, dict) else None
@@ -292,7 +210,8 @@ def _repeat(path: str, title: str, help: str, models: list[type[BaseModel]], ite
             kind = _infer_kind(item, by_kind)
         model = by_kind.get(kind, models[0])
         name = item.get("name") if isinstance(item, dict) else None
-        g = build(model, item, f"{path}[{i}]", f"{title[:-1] if title.endswith('s') else title} {i + 1}" + (f": {name}" if name else ""))
+        g = build(model, item, f"{path}[{i}]", f"{title[:-1] if title.endswith('s') else title} {i + 1}" + (f": {name}" if name else ""),
+                  currency=currency)
         g.repeat = rep
         rep.items.append(g)
     holder = Group(path=path, title=title, help=help)
@@ -311,21 +230,35 @@ def _infer_kind(item: Any, by_kind: dict[str, type[BaseModel]]) -> str:
 def scenario_form(data: Any) -> Group:
     from ..scenario import Scenario
 
-    root = build(Scenario, data if isinstance(data, dict) else {}, "", "General", "")
-    return root
+    data = data if isinstance(data, dict) else {}
+    return build(Scenario, data, "", "General", "", _currency_code(data.get("currency", "USD")))
+
+
+def show_left_out_defaults(root: Group, data: Any) -> None:
+    """Beside each empty-able economics field, the value the planner takes when it is left out
+    (the economic_defaults row for the scenario's region, in its currency)."""
+    from .economic_defaults import left_out_values, number
+
+    values = left_out_values(data if isinstance(data, dict) else {})
+    for f in walk(root):
+        if f.path.startswith("economics.") and f.name in values and f.doc is not None and f.doc.unset:
+            value, where = values[f.name]
+            f.left_out_default = f"default {number(value)}{' ' + f.unit if f.unit else ''} ({where})"
+
+
+def _currency_code(value: Any) -> str:
+    """The scenario's currency code as written ('currency' while it is not a valid code)."""
+    code = value.get("code", "USD") if isinstance(value, dict) else value
+    return code if isinstance(code, str) and re.fullmatch(r"[A-Z]{3}", code) else "currency"
 
 
 def walk(group: Group) -> list[FormField]:
-    out = list(group.fields)
-    for g in group.groups:
-        out += walk(g)
-        if g.repeat is not None and g.repeat.path == g.path:
-            for item in g.repeat.items:
-                out += walk(item)
-    return out
+    """Every field of the form, in the order it shows them."""
+    return [f for g in all_groups(group) for f in g.fields]
 
 
 def all_groups(group: Group) -> list[Group]:
+    """`group` and every group inside it (repeated items included), in the order the form shows them."""
     out = [group]
     for g in group.groups:
         out += all_groups(g)
@@ -337,8 +270,10 @@ def all_groups(group: Group) -> list[Group]:
 
 def attach_error(root: Group, error: DeployscopeError) -> bool:
     """Put `error` beside the field (or group) it names; False when nothing in the form matches."""
+    from .errors import page_message
+
     ef = error.field or ""
-    text = str(error.args[0]) if error.args else str(error)
+    text = page_message(error)
     if error.allowed:
         text += f" (allowed: {error.allowed})"
     for f in walk(root):
@@ -535,7 +470,7 @@ def _drop_foreign_keys(doc: Any, kind_path: str, kind: str) -> None:
     for k in split_path(item_path):
         node = node[k]
     models = (LLMStage, DiffusionStage) if ".stages[" in kind_path else (LLMWorkload, DiffusionWorkload)
-    target = next((m for m in models if _kind_of(m) == kind), None)
+    target = next((m for m in models if kind_of(m) == kind), None)
     if target is None or not isinstance(node, dict):
         return
     for key in [k for k in node if k not in target.model_fields]:
@@ -613,9 +548,10 @@ def apply_action(doc: Any, action: str) -> bool:
     if action.startswith("add:"):
         _, path, *kind = action.split(":")
         rep = _repeats(doc).get(path)
-        if rep is None or (kind and kind[0] not in rep.kinds) or (not kind and rep.kinds != [""]):
+        name = kind[0] if kind else ""  # '' is the member without a kind (a language-model training job)
+        if rep is None or len(kind) > 1 or name not in rep.kinds:
             raise DeployscopeError("not a list the form can add to", field="action", value=action)
-        add_item(doc, path, kind[0] if kind else "")
+        add_item(doc, path, name)
         return True
     if action.startswith("remove:"):
         path = action.split(":", 1)[1]

@@ -11,12 +11,19 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import DeployscopeError
+from ..errors import DeployscopeError, UnknownName
 from ..store import NotFound, StoreBusy
 from .offload import LimitExceeded, Overloaded
 from .rendering import is_api, json_response, page
 
 log = logging.getLogger("deployscope.web")
+
+
+def page_message(exc: DeployscopeError, with_field: bool = False) -> str:
+    """The error's message on a web page: where the CLI's message points at a command
+    (`deployscope catalog`), a page points at the Catalog page instead."""
+    text = str(exc) if with_field else str(exc.args[0]) if exc.args else str(exc)
+    return text.replace(UnknownName.LIST_HINT, "the Catalog page lists them all")  # also once rebuilt from a plan process
 
 
 def status_of(exc: DeployscopeError) -> int:
@@ -52,7 +59,7 @@ def install(api: FastAPI) -> None:
         headers = retry_headers(exc)
         if is_api(request):
             return json_response(exc.to_dict(), status, headers)
-        return error_page(request, status, str(exc), exc.field, headers)
+        return error_page(request, status, page_message(exc, with_field=True), exc.field, headers)
 
     @api.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -18,6 +18,7 @@ from ...errors import DeployscopeError
 from ...references import check_references
 from ...store import Store
 from .. import editor
+from ..errors import page_message
 from ..offload import in_thread, parse_off_loop, parse_yaml, scenario_from_text
 from ..rendering import page, store_of
 
@@ -60,6 +61,7 @@ def _form_context(yaml_text: str, error: DeployscopeError | None) -> dict[str, A
     except DeployscopeError as exc:
         data, yaml_error = {}, exc
     root = editor.scenario_form(data if isinstance(data, dict) else {})
+    editor.show_left_out_defaults(root, data)
     matched = editor.attach_error(root, error) if error is not None else False
     return {"root": root, "matched": matched, "yaml_error": yaml_error, "pickers": pickers()}
 
@@ -70,6 +72,7 @@ async def form_page(request: Request, *, yaml_text: str, scenario_id: int | None
     if ctx["yaml_error"] is not None and error is None:
         error = ctx["yaml_error"]
     return page(request, "scenario_form.html", status, yaml_text=yaml_text, scenario_id=scenario_id, error=error,
+                error_text=page_message(error) if error is not None else "",
                 error_matched=ctx["matched"], message=message, root=ctx["root"], pickers=ctx["pickers"],
                 field_prefix=editor.FIELD_PREFIX, seen_prefix=editor.SEEN_PREFIX)
 

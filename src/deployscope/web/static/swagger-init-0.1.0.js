@@ -5,6 +5,7 @@ window.addEventListener("DOMContentLoaded", function () {
     dom_id: "#swagger-ui",
     validatorUrl: null, // never ask validator.swagger.io
     deepLinking: true,
+    showExtensions: true, // x-unit and x-default of the scenario fields
     presets: [SwaggerUIBundle.presets.apis],
     layout: "BaseLayout",
   });
