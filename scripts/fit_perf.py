@@ -18,6 +18,11 @@ TensorRT-LLM perf-overview v0.9.0) - every other source stays held out and is on
 Loss: mean absolute log error (robust to the odd outlier row). Optimizer: scipy Nelder-Mead on
 bounded, log/logit-transformed parameters (scipy is a development dependency of this script only).
 
+``--decode-overhead``: fit only TensorRT-LLM's per-layer step costs - fixed, extra in prefill steps,
+and the part that grows with the step's sequences and saturates - on the same fitting rows plus
+``fitting_split.yaml`` ``llm_fit_rows`` (the 8B rows of the v0.14 online-serving table), each row's
+|log error| capped at log 2; efficiencies kept; other engines keep their flat per-layer cost.
+
 ``--family-rows``: fit the compute efficiency of each family x engine in the labelled fitting files
 (``validation/fitting_split.yaml`` ``fitting_files``: Blackwell x FP4 with TensorRT-LLM, CDNA3 x
 vLLM from MLPerf Inference v5.0), one row each, everything else kept.
@@ -497,7 +502,8 @@ def write_sequence_overhead(engine: str, x: float, sources: list[str], n_rows: i
 
 
 def scan_decode_overhead(catalog) -> None:  # noqa: ANN001
-    """How well the fitting rows pin the fixed cost of a decode step: the per-layer overhead of
+    """How well the fitting rows pin a flat (batch-independent) fixed cost of a decode step, the
+    form before --decode-overhead: the batch-dependent part set to zero, the per-layer overhead of
     every step is moved with the prefill-step total (layer + prefill layer) held, and the mean
     |log error| on the fitting rows printed beside the held-out TensorRT-LLM v0.14 ITL rows'
     signed median (shown, never fitted on)."""
@@ -517,7 +523,8 @@ def scan_decode_overhead(catalog) -> None:  # noqa: ANN001
     m_itl = np.array([validate.num(r["value"]) for r in itl])
     print(f"{'decode layer us':>16} {'fit |log err|':>14} {'held-out ITL signed':>20}")
     for layer in (total, 100e-6, 70e-6, 40e-6):
-        P = validate.Params(overhead={ENGINE: (perf.step_overhead_s, layer, total - layer, perf.request_overhead_s)})
+        P = validate.Params(overhead={ENGINE: (perf.step_overhead_s, layer, total - layer, perf.request_overhead_s)},
+                            hw={ENGINE: {"layer_batch_overhead_s": 0.0}})
         f, _ = err(rows, P, meas)
         _, s_itl = err(itl, P, m_itl)
         print(f"{layer * 1e6:16.0f} {f:14.4f} {s_itl * 100:+19.1f}%")
