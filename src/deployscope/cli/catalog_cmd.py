@@ -125,7 +125,8 @@ def _render_gpus(rows: list[dict[str, Any]]) -> None:
         collapse_padding=True,
     )
     wide = c.width >= 150  # the long names only where they fit
-    # Numbers never wrap; on a narrow terminal the long ids and sources fold instead.
+    with_source = c.width >= 110 or not c.is_terminal  # on a narrow terminal ids and numbers stay whole and the source is left out
+    # Numbers never wrap; without the source column the ids take the width the numbers leave
     t.add_column("id", overflow="fold", min_width=14, no_wrap=wide)
     if wide:
         t.add_column("name", overflow="fold")
@@ -135,7 +136,8 @@ def _render_gpus(rows: list[dict[str, Any]]) -> None:
         t.add_column(dtype, justify="right", no_wrap=True)
     t.add_column("TDP W", justify="right", no_wrap=True)
     t.add_column("price $", justify="right", no_wrap=True)
-    t.add_column("source", overflow="fold", min_width=10)
+    if with_source:
+        t.add_column("source", overflow="fold", min_width=10)
     for r in rows:
         mem = f"{_num(r['memory_gib'])} GiB" if r.get("memory_gib") is not None else f"{_num(r['memory_gb'])} GB"
         tf = r.get("tflops") or {}
@@ -157,13 +159,13 @@ def _render_gpus(rows: list[dict[str, Any]]) -> None:
             flops("fp4"),
             _num(r.get("tdp_w")),
             _num(r.get("price_usd")),
-            _source_cell(r.get("source")),
-        ]
+        ] + ([_source_cell(r.get("source"))] if with_source else [])
         t.add_row(*cells)
     print_table(t, c)
     c.print(
         "ˢ = half the datasheet's sparse figure; bf16 falls back to fp16/fp32 where absent. "
-        "`deployscope catalog show ID` prints a row with its full source."
+        + ("" if with_source else "Sources are left out at this width (a wider terminal, a pipe or --json shows them). ")
+        + "`deployscope catalog show ID` prints a row with its full source."
     )
 
 
