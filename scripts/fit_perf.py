@@ -18,6 +18,11 @@ TensorRT-LLM perf-overview v0.9.0) - every other source stays held out and is on
 Loss: mean absolute log error (robust to the odd outlier row). Optimizer: scipy Nelder-Mead on
 bounded, log/logit-transformed parameters (scipy is a development dependency of this script only).
 
+``--decode-overhead`` (``scripts/fit_decode.py``): fit only TensorRT-LLM's per-layer step costs - fixed, extra in prefill steps,
+and the part that grows with the step's sequences and saturates - on the same fitting rows plus
+``fitting_split.yaml`` ``llm_fit_rows`` (the 8B rows of the v0.14 online-serving table), each row's
+|log error| capped at log 2; efficiencies kept; other engines keep their flat per-layer cost.
+
 ``--family-rows``: fit the compute efficiency of each family x engine in the labelled fitting files
 (``validation/fitting_split.yaml`` ``fitting_files``: Blackwell x FP4 with TensorRT-LLM, CDNA3 x
 vLLM from MLPerf Inference v5.0), one row each, everything else kept.
@@ -197,14 +202,16 @@ def write_engine_overheads(vals: dict[str, float]) -> None:
             cur = m.group(1)
         if line.startswith("    step_overhead_s:"):
             line = f"    step_overhead_s: {_fmt(vals['step_s'])}\n"
-        elif line.startswith(("    layer_overhead_s:", "    prefill_layer_overhead_s:", "    request_overhead_s:")):
+        elif line.startswith("    request_overhead_s:") or (cur == ENGINE and line.startswith(("    layer_overhead_s:", "    prefill_layer_overhead_s:"))):
+            # other engines keep their flat per-layer cost (see write_decode_overhead)
             continue
         elif line.startswith("    fitted_on:") or line.startswith("    fitted_by:"):
             continue
         out.append(line)
         if line.startswith("    step_overhead_s:"):
-            out.append(f"    layer_overhead_s: {_fmt(vals['layer_s'])}\n")
-            out.append(f"    prefill_layer_overhead_s: {_fmt(vals['prefill_layer_s'])}\n")
+            if cur == ENGINE:
+                out.append(f"    layer_overhead_s: {_fmt(vals['layer_s'])}\n")
+                out.append(f"    prefill_layer_overhead_s: {_fmt(vals['prefill_layer_s'])}\n")
             out.append(f"    request_overhead_s: {_fmt(vals['request_s'])}\n")
             if cur == ENGINE:
                 out.append(f"    fitted_on: [{sources}]\n")
@@ -495,7 +502,8 @@ def write_sequence_overhead(engine: str, x: float, sources: list[str], n_rows: i
 
 
 def scan_decode_overhead(catalog) -> None:  # noqa: ANN001
-    """How well the fitting rows pin the fixed cost of a decode step: the per-layer overhead of
+    """How well the fitting rows pin a flat (batch-independent) fixed cost of a decode step, the
+    form before --decode-overhead: the batch-dependent part set to zero, the per-layer overhead of
     every step is moved with the prefill-step total (layer + prefill layer) held, and the mean
     |log error| on the fitting rows printed beside the held-out TensorRT-LLM v0.14 ITL rows'
     signed median (shown, never fitted on)."""
@@ -515,7 +523,8 @@ def scan_decode_overhead(catalog) -> None:  # noqa: ANN001
     m_itl = np.array([validate.num(r["value"]) for r in itl])
     print(f"{'decode layer us':>16} {'fit |log err|':>14} {'held-out ITL signed':>20}")
     for layer in (total, 100e-6, 70e-6, 40e-6):
-        P = validate.Params(overhead={ENGINE: (perf.step_overhead_s, layer, total - layer, perf.request_overhead_s)})
+        P = validate.Params(overhead={ENGINE: (perf.step_overhead_s, layer, total - layer, perf.request_overhead_s)},
+                            hw={ENGINE: {"layer_batch_overhead_s": 0.0}})
         f, _ = err(rows, P, meas)
         _, s_itl = err(itl, P, m_itl)
         print(f"{layer * 1e6:16.0f} {f:14.4f} {s_itl * 100:+19.1f}%")
@@ -532,7 +541,14 @@ def main(argv: list[str] | None = None) -> int:
                     help="fit only the engine's host time per sampled sequence on fitting rows of releases from FROM_VERSION on")
     ap.add_argument("--scan-decode-overhead", action="store_true",
                     help="print how the fitting loss and the held-out v0.14 ITL move with the decode-step fixed cost (writes nothing)")
+    ap.add_argument("--decode-overhead", action="store_true",
+                    help="fit only the per-layer step costs (fixed, prefill extra, batch-dependent and saturating)")
     args = ap.parse_args(argv)
+    if args.decode_overhead:
+        from fit_decode import fit_decode_overhead
+
+        fit_decode_overhead(Catalog(), args.dry_run, args.maxiter if args.maxiter != 1500 else 120)
+        return 0
     if args.scan_decode_overhead:
         scan_decode_overhead(Catalog())
         return 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -248,3 +250,20 @@ def test_host_time_per_sequence_adds_linearly_with_the_batch(cat):
     t_new = llm.step_cost(base.shape, base.hw, decode_tokens=np.array([1.0, 64.0]))["time"]
     t_old = llm.step_cost(old.shape, old.hw, decode_tokens=np.array([1.0, 64.0]))["time"]
     assert (t_new - t_old) == pytest.approx([s, 64 * s], rel=1e-9)
+
+
+def test_batch_dependent_layer_time_grows_with_the_sequences_and_saturates(cat):
+    """The per-layer latency that grows with the step's sequences: zero extra at none, each added
+    sequence adds less than the one before, and it never exceeds its full value per layer."""
+    ctx = context("Llama-3.1-8B", "H100", quant="fp8", engine="trtllm", catalog=cat)
+    hw = ctx.hw
+    assert hw.layer_batch_overhead_s > 0 and hw.layer_batch_half_seqs > 0
+    flat = replace(hw, layer_batch_overhead_s=0.0)
+    n = np.array([1.0, 2.0, 4.0, 8.0, 16.0, 64.0, 512.0])
+    kw = dict(decode_ctx=0.0)  # no KV read: the GPU work is the same memory-bound weight read
+    extra = llm.step_cost(ctx.shape, hw, decode_tokens=n, **kw)["overhead"] - llm.step_cost(ctx.shape, flat, decode_tokens=n, **kw)["overhead"]
+    full = hw.layer_batch_overhead_s * ctx.shape.layers
+    assert np.all(extra > 0) and np.all(extra < full)
+    assert extra == pytest.approx(full * n / (n + hw.layer_batch_half_seqs), rel=1e-9)
+    per_seq = np.diff(extra) / np.diff(n)
+    assert np.all(np.diff(per_seq) < 0)  # saturating: each added sequence costs less

@@ -108,11 +108,23 @@ class EnginePerf(BaseModel):
     prefill_layer_overhead_s: float = Field(
         default=0.0, ge=0, le=10, description="extra fixed time per layer in a step that carries a prefill (context-phase kernels)"
     )
+    layer_batch_overhead_s: float = Field(
+        default=0.0, ge=0, le=10,
+        description="per-layer time that grows with the sequences in a step and saturates: "
+        "layer_batch_overhead_s x n / (n + layer_batch_half_seqs) for n sequences (small-M kernels filling their tiles)",
+    )
+    layer_batch_half_seqs: float = Field(
+        default=1.0, gt=0, le=1_000_000, description="sequences in a step at which the batch-dependent per-layer time is half its full value"
+    )
     sliding_window_attention: bool = Field(
         default=True, description="the engine limits sliding-window layers to their window (else they attend the full context)"
     )
     fitted_on: tuple[str, ...] = Field(default=(), description="validation sources step_overhead_s was fitted on")
     fitted_by: str | None = None
+    layer_batch_fitted_on: tuple[str, ...] = Field(
+        default=(), description="validation sources and rows (source|version[|model]) the per-layer figures were fitted on "
+        "(by scripts/fit_perf.py --decode-overhead); empty on an engine that carries them over"
+    )
     sequence_overhead_fitted_on: tuple[str, ...] = Field(
         default=(), description="validation sources sequence_overhead_s was fitted on (by scripts/fit_perf.py --sequence-overhead)"
     )

@@ -18,7 +18,9 @@ over ``max(tp, ep)`` GPUs):
 * **Communication**: tensor-parallel all-reduce (two per layer, one for parallel-attention
   models), expert-parallel all-to-all (dispatch + combine per MoE layer), pipeline send/recv
   (see :mod:`deployscope.physics.comm`).
-* A fixed **engine overhead** per step (kernel launch, scheduling, sampling).
+* A fixed **engine overhead** per step (kernel launch, scheduling, sampling) and per layer, plus
+  a per-layer latency that grows with the sequences in the step and saturates once they fill the
+  kernels' tiles (``layer_batch_overhead_s x n / (n + layer_batch_half_seqs)``).
 
 Each group takes ``max(FLOPs / (peak x efficiency), bytes / (bandwidth x efficiency))``; groups
 add. GEMM efficiency depends on the tokens in the step (``e_max x T / (T + T_half)``, catalog data
@@ -143,6 +145,8 @@ class Hardware:
     prefill_layer_overhead_s: float = 0.0
     request_overhead_s: float = 0.0
     sequence_overhead_s: float = 0.0  # host time per sequence sampled in a step (scheduling, sampling, output)
+    layer_batch_overhead_s: float = 0.0  # per-layer latency that grows with the step's sequences and saturates
+    layer_batch_half_seqs: float = 1.0  # sequences at which it reaches half of layer_batch_overhead_s
     link_eff: float = 1.0
     provenance: dict[str, Any] = field(default_factory=dict)
 
@@ -287,6 +291,8 @@ def hardware(gpu, shape: ModelShape, eff_row, engine_perf, *, comm_row=None) -> 
         prefill_layer_overhead_s=engine_perf.prefill_layer_overhead_s,
         request_overhead_s=engine_perf.request_overhead_s,
         sequence_overhead_s=engine_perf.sequence_overhead_s,
+        layer_batch_overhead_s=engine_perf.layer_batch_overhead_s,
+        layer_batch_half_seqs=engine_perf.layer_batch_half_seqs,
         bandwidth_eff=eff_row.bandwidth_efficiency,
         attention_eff=eff_row.attention_efficiency,
         step_overhead_s=engine_perf.step_overhead_s,
@@ -309,6 +315,7 @@ def scaled(hw: Hardware, *, compute: float = 1.0, bandwidth: float = 1.0, overhe
         prefill_layer_overhead_s=hw.prefill_layer_overhead_s * overhead,
         request_overhead_s=hw.request_overhead_s * overhead,
         sequence_overhead_s=hw.sequence_overhead_s * overhead,
+        layer_batch_overhead_s=hw.layer_batch_overhead_s * overhead,
     )
 
 
@@ -450,11 +457,18 @@ def step_cost(
     # context phase launches its own, larger set of kernels); prefill_seqs >= 1 means every step does.
     # Host work per sequence the step samples (scheduling, sampling, output handling) grows with
     # the batch: one engine process serves all the replica's sequences, so it is not split by dp
+    # A per-layer latency that grows with the sequences of one attention group and saturates
+    # (small-M GEMM and per-sequence attention kernels take longer with each added row until
+    # their tiles are full): layer_batch_overhead_s x n / (n + layer_batch_half_seqs).
     has_prefill = np.minimum(np.asarray(prefill_seqs, dtype=float), 1.0)
     sampled = np.asarray(decode_tokens, dtype=float) + np.asarray(prefill_seqs, dtype=float)
+    layer_fixed = hw.layer_overhead_s + hw.prefill_layer_overhead_s * has_prefill
+    if hw.layer_batch_overhead_s:
+        n_seq = sampled / dp
+        layer_fixed = layer_fixed + hw.layer_batch_overhead_s * n_seq / (n_seq + hw.layer_batch_half_seqs)
     overhead = (
         hw.step_overhead_s
-        + (hw.layer_overhead_s + hw.prefill_layer_overhead_s * has_prefill) * shape.layers / pp_a
+        + layer_fixed * shape.layers / pp_a
         + hw.sequence_overhead_s * sampled / pp_a
         + 0.0 * T
     )
@@ -519,6 +533,8 @@ def scalar_step_fn(shape: ModelShape, hw: Hardware, tp: int = 1, pp: int = 1, ep
     ov = hw.step_overhead_s + hw.layer_overhead_s * shape.layers / pp_f
     ov_pre = hw.prefill_layer_overhead_s * shape.layers / pp_f
     ov_seq = hw.sequence_overhead_s / pp_f
+    ov_batch = hw.layer_batch_overhead_s * shape.layers / pp_f
+    half = hw.layer_batch_half_seqs
 
     moe = shape.moe_layers > 0
     dp = max(1.0, math.floor(ep_f / tp_f))
@@ -526,6 +542,9 @@ def scalar_step_fn(shape: ModelShape, hw: Hardware, tp: int = 1, pp: int = 1, ep
     def f(d: float, p: float, dec_ctx: float, pre_ctx: float, pre_seqs: float) -> float:
         T_all = d + p
         ov_s = ov_seq * (d + pre_seqs)
+        if ov_batch:
+            n_seq = (d + pre_seqs) / dp
+            ov_s += ov_batch * n_seq / (n_seq + half)
         fe = c_expert * T_all
         wb = w_dense + w_head + (c_exp * E * (1.0 - miss**T_all) if moe else 0.0)
         has_pre = min(pre_seqs, 1.0)

@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ..errors import DeployscopeError
-from .files import DEFAULT_FILES, VALIDATION_DIR, dataset_of, fit_split, is_fitted, num, read_csv, source_key
+from .files import DEFAULT_FILES, VALIDATION_DIR, dataset_of, fit_split, is_fitted, num, read_csv, row_key, source_key
 from .llm_rows import Contexts, Params, Skip, predict_llm_row
 from .scoring import by_class, groups, metric_class, summary
 
 __all__ = [
     "DEFAULT_FILES", "FIT_SOURCES", "VALIDATION_DIR", "Params", "dataset_of", "fit_split", "is_fitted", "metric_class",
-    "num", "predict_file", "read_csv", "run", "source_key",
+    "num", "predict_file", "read_csv", "row_key", "run", "source_key",
 ]
 
 FIT_SOURCES: tuple[str, ...] = fit_split().llm_fit_sources
@@ -162,7 +162,8 @@ def run(files: Iterable[str | Path] | None = None, *, catalog=None, params: Para
     out["heldout"] = {**summary(held), "groups": groups(held), "by_class": by_class(held)}
     from ..validate_image_training import fitting_split as image_fitting_split
 
-    out["fitting_split"] = {"llm_fit_sources": list(FIT_SOURCES), "fitting_files": list(fit_split().fitting_files),
+    out["fitting_split"] = {"llm_fit_sources": list(FIT_SOURCES), "llm_fit_rows": list(fit_split().llm_fit_rows),
+                            "fitting_files": list(fit_split().fitting_files),
                             "image_training": image_fitting_split()}
     out["predictions"] = preds
     out["wall_time_s"] = time.perf_counter() - t0

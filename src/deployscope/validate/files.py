@@ -30,6 +30,7 @@ class FitSplit:
     llm_fit_sources: tuple[str, ...]
     fitting_files: tuple[str, ...]
     heldout_families: tuple[tuple[str, tuple[int, ...]], ...]  # (source_type, first held-out version)
+    llm_fit_rows: tuple[str, ...] = ()  # `source_type|round_or_version|model`: a stated part of a source
 
     def in_heldout_family(self, source_type: str, version: str) -> bool:
         """True for a source of a family that is held out (never fitted on, never shipped)."""
@@ -54,7 +55,8 @@ def _load_yaml(name: str) -> Any:
 def fit_split() -> FitSplit:
     d = _load_yaml("fitting_split.yaml")
     fams = tuple((f["source_type"], _version(str(f["from"])) or (0,)) for f in d["heldout_families"])
-    return FitSplit(llm_fit_sources=tuple(d["llm_fit_sources"]), fitting_files=tuple(d.get("fitting_files", ())), heldout_families=fams)
+    return FitSplit(llm_fit_sources=tuple(d["llm_fit_sources"]), fitting_files=tuple(d.get("fitting_files", ())), heldout_families=fams,
+                    llm_fit_rows=tuple(d.get("llm_fit_rows", ())))
 
 
 @lru_cache(maxsize=1)
@@ -134,5 +136,12 @@ def source_key(row: dict[str, str]) -> str:
     return f"{row.get('source_type', '').strip()}|{row.get('round_or_version', '').strip()}"
 
 
+def row_key(row: dict[str, str]) -> str:
+    """`source_type|round_or_version|model`: the selector of a stated part of a source."""
+    return f"{source_key(row)}|{row.get('model', '').strip()}"
+
+
 def is_fitted(row: dict[str, str]) -> bool:
-    return source_key(row) in fit_split().llm_fit_sources
+    """Whether an A-schema row is a fitting row: its whole source is, or its source and model are."""
+    split = fit_split()
+    return source_key(row) in split.llm_fit_sources or row_key(row) in split.llm_fit_rows

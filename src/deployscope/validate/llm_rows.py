@@ -34,6 +34,7 @@ class Params:
     half_gflop: float | None = None
     link_eff: float | None = None
     overhead: dict[str, tuple[float, ...]] = field(default_factory=dict)  # engine -> (step, layer, prefill layer, request[, sequence]) s
+    hw: dict[str, dict[str, float]] = field(default_factory=dict)  # engine -> {Hardware field: value}, applied last
 
 
 class Contexts:
@@ -79,6 +80,8 @@ class Contexts:
             hw = replace(hw, step_overhead_s=so, layer_overhead_s=lo, prefill_layer_overhead_s=plo, request_overhead_s=ro)
             if seq:
                 hw = replace(hw, sequence_overhead_s=seq[0])
+        if c.engine.id in p.hw:
+            hw = replace(hw, **p.hw[c.engine.id])
         return replace(c, hw=hw)
 
 
