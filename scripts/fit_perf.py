@@ -242,7 +242,8 @@ def write_error_bands(report: dict) -> dict:
 
     source = (
         f"held-out rows of src/deployscope/validation/A_llm_inference.csv (sources other than "
-        f"{', '.join(validate.FIT_SOURCES)}), scored by deployscope validate after {SCRIPT}; "
+        f"{', '.join(validate.FIT_SOURCES)}, and the single rows fitting_split.yaml lists under llm_fit_rows), "
+        f"scored by deployscope validate after {SCRIPT}; "
         "low/high = 5th/95th percentile of measured / predicted"
     )
     applies = {"throughput": "output tokens/s and requests/s", "ttft": "time to first token", "tpot": "time per output token"}
