@@ -39,7 +39,7 @@ def create_app(store: Store | None = None, token: str | None = None, *, allowed_
     request needs ``Authorization: Bearer TOKEN`` (or the cookie set by ``/login``).
     `allowed_hosts`: Host header values accepted (``serve`` passes the loopback names when it
     binds to loopback, which defeats DNS rebinding). `plan_workers` / `plan_processes`: the plan
-    pool (default: ``$DEPLOYSCOPE_PLAN_WORKERS`` or the CPU count up to 4, in processes unless
+    pool (default: ``$DEPLOYSCOPE_PLAN_WORKERS`` or the usable cores up to 16, in processes unless
     ``$DEPLOYSCOPE_PLAN_PROCESSES=0``).
     """
     store = store if store is not None else Store()

