@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import time
 import pytest
 
 from deployscope.errors import DeployscopeError
