@@ -221,6 +221,24 @@ def write_engine_overheads(vals: dict[str, float]) -> None:
     path.write_text("".join(out), encoding="utf-8")
 
 
+def golden_section(loss, lo: float, hi: float, iterations: int) -> float:
+    """The minimum of a one-parameter loss on [lo, hi] by golden-section search (the midpoint of
+    the last bracket)."""
+    g = (math.sqrt(5) - 1) / 2
+    a, b = hi - g * (hi - lo), lo + g * (hi - lo)
+    fa, fb = loss(a), loss(b)
+    for _ in range(iterations):
+        if fa < fb:
+            hi, b, fb = b, a, fa
+            a = hi - g * (hi - lo)
+            fa = loss(a)
+        else:
+            lo, a, fa = a, b, fb
+            b = lo + g * (hi - lo)
+            fb = loss(b)
+    return (lo + hi) / 2
+
+
 def write_error_bands(report: dict) -> dict:
     """Held-out bands per metric class: the 5th and 95th percentiles of measured / predicted."""
     bands: dict[str, dict] = {"*": {}}
@@ -310,20 +328,7 @@ def fit_family_rows(catalog, dry_run: bool) -> dict[str, dict]:  # noqa: ANN001
             ok = np.isfinite(pr) & (pr > 0)
             return float(np.mean(np.abs(np.log(pr[ok] / meas[ok])))) if ok.any() else 10.0
 
-        lo, hi = 0.1, 1.0
-        g = (math.sqrt(5) - 1) / 2
-        a, b = hi - g * (hi - lo), lo + g * (hi - lo)
-        fa, fb = loss(a), loss(b)
-        for _ in range(30):
-            if fa < fb:
-                hi, b, fb = b, a, fa
-                a = hi - g * (hi - lo)
-                fa = loss(a)
-            else:
-                lo, a, fa = a, b, fb
-                b = lo + g * (hi - lo)
-                fb = loss(b)
-        ce = round((lo + hi) / 2, 4)
+        ce = round(golden_section(loss, 0.1, 1.0, 30), 4)
         sources = sorted({validate.source_key(r) for r in rows})
         link, link_rows = fit_link(catalog, fam, eng, ce, be)
         if link is not None:
@@ -463,20 +468,7 @@ def fit_sequence_overhead(catalog, engine: str, from_version: str, dry_run: bool
         ok = np.isfinite(pr) & (pr > 0)
         return float(np.mean(np.abs(np.log(pr[ok] / meas[ok])))) if ok.any() else 10.0
 
-    lo, hi = 0.0, 2e-4
-    g = (math.sqrt(5) - 1) / 2
-    a, b = hi - g * (hi - lo), lo + g * (hi - lo)
-    fa, fb = loss(a), loss(b)
-    for _ in range(40):
-        if fa < fb:
-            hi, b, fb = b, a, fa
-            a = hi - g * (hi - lo)
-            fa = loss(a)
-        else:
-            lo, a, fa = a, b, fb
-            b = lo + g * (hi - lo)
-            fb = loss(b)
-    x = float(f"{(lo + hi) / 2:.3g}")
+    x = float(f"{golden_section(loss, 0.0, 2e-4, 40):.3g}")
     sources = sorted({validate.source_key(r) for r in sel})
     print(f"{engine} >= {from_version}: sequence_overhead_s {x:.3g} on {len(sel)} rows ({', '.join(sources)}); "
           f"mean |log error| {loss(0.0):.4f} without, {loss(x):.4f} with")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -170,6 +170,16 @@ def binding_reason(reason: str, targets: Any = None) -> str:
     else:
         kind = "sizing"
     return f"{kind}: {reason}"
+
+
+def _warn_if_none_serves(inputs: Inputs, options: list[Candidate], what: str, each: str,
+                         which: Callable[[list[Candidate]], str], reason_of: str) -> None:
+    """A plan warning naming the binding constraint when no option of a placement can serve."""
+    cannot = [c for c in options if c.excluded and not c.pieces]
+    if options and len(cannot) == len(options):
+        kinds = sorted({c.excluded[0].split(":", 1)[0] for c in cannot})
+        inputs.warnings.append(f"{what} can serve this scenario: the binding constraint is {' / '.join(kinds)} on every "
+                               f"{each} ({which(cannot)}); see each {reason_of}'s reason")
 
 
 def cheapest_chassis(inputs: Inputs, hw: Hardware, pieces: list[Piece], tps: dict[str, int]) -> Hardware:
@@ -623,18 +633,10 @@ def enumerate_candidates(inputs: Inputs, sizer: Sizer, hw: Hardware, verdicts: V
     hybrids = hybrid(inputs, hw, on_prems, apis + clouds, verdicts) if "hybrid" in wanted else []
     table = [c for group, kind in ((on_prems, "on_prem"), (clouds, "cloud"), (apis, "api"), (hybrids, "hybrid"))
              if kind in wanted for c in group]
-    cannot = [c for c in on_prems if c.excluded and not c.pieces]
-    if on_prems and len(cannot) == len(on_prems):
-        kinds = sorted({c.excluded[0].split(":", 1)[0] for c in cannot})
-        inputs.warnings.append(
-            f"no self-hosted option can serve this scenario: the binding constraint is {' / '.join(kinds)} on every GPU "
-            f"type ({', '.join(c.gpu or c.id for c in cannot)}); see each on-prem option's reason")
-    cloud_cannot = [c for c in clouds if c.excluded and not c.pieces]
-    if clouds and len(cloud_cannot) == len(clouds):
-        kinds = sorted({c.excluded[0].split(":", 1)[0] for c in cloud_cannot})
-        inputs.warnings.append(
-            f"no cloud offer can serve this scenario: the binding constraint is {' / '.join(kinds)} on every offer "
-            f"({len(cloud_cannot)} provider x GPU type(s)); see each cloud option's reason")
+    _warn_if_none_serves(inputs, on_prems, "no self-hosted option", "GPU type",
+                         lambda cannot: ", ".join(c.gpu or c.id for c in cannot), "on-prem option")
+    _warn_if_none_serves(inputs, clouds, "no cloud offer", "offer",
+                         lambda cannot: f"{len(cannot)} provider x GPU type(s)", "cloud option")
     if not table:
         raise DeployscopeError(
             "no option can serve this scenario: no GPU in the catalog meets the targets and no API serves the model",
