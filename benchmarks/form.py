@@ -16,14 +16,14 @@ import time
 
 def render_once() -> str:
     from deployscope.scenario import template
-    from deployscope.web.pages.scenarios import _form_context
+    from deployscope.web.pages.scenarios import _build_form_context
     from deployscope.web.rendering import templates
 
     text = template()
-    ctx = _form_context(text, None)
+    ctx = _build_form_context(text, None)  # not the served cache: what a changed text costs
     return templates().env.get_template("scenario_form.html").render(
         request=None, yaml_text=text, scenario_id=None, error=None, error_text="", error_matched=False, message=None,
-        root=ctx["root"], pickers=ctx["pickers"], field_prefix="f:", seen_prefix="m:", csrf_field="csrf_token", csrf_token="t",
+        pickers=ctx["pickers"], fields_html=ctx["fields_html"], csrf_field="csrf_token", csrf_token="t",
     )
 
 

@@ -8,6 +8,7 @@ value and what is allowed. Economics fields left out are filled by the planner f
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date, datetime
 from pathlib import Path
@@ -583,9 +584,11 @@ def load_scenario(path_or_data: str | Path | dict[str, Any] | Scenario) -> Scena
     return parse_scenario(data, source=str(p))
 
 
+@functools.lru_cache(maxsize=1)
 def template() -> str:
     """A commented scenario template (what `deployscope scenario init` writes), generated from the
-    schema's descriptions (see :mod:`deployscope.scenario.commented_yaml`)."""
+    schema's descriptions (see :mod:`deployscope.scenario.commented_yaml`); the schema is fixed, so
+    it is generated once."""
     from .commented_yaml import EXAMPLE, render
 
     return render(Scenario, EXAMPLE)

@@ -54,7 +54,22 @@ def pickers() -> dict[str, list[tuple[str, str]]]:
 
 
 def _form_context(yaml_text: str, error: DeployscopeError | None) -> dict[str, Any]:
-    """Runs in a thread: the form built from the YAML, the error placed beside its field."""
+    """Runs in a thread: the form built from the YAML, the error placed beside its field, and
+    its fields as HTML. A form with no error depends on its text alone: the last few are kept."""
+    if error is None and len(yaml_text) <= MAX_CACHED_FORM_TEXT:
+        return _clean_form_context(yaml_text, id(default_catalog()))  # the form shows catalog defaults and pickers
+    return _build_form_context(yaml_text, error)
+
+
+MAX_CACHED_FORM_TEXT = 64 * 1024  # the template is ~20 KiB; larger texts are rendered each time
+
+
+@lru_cache(maxsize=16)
+def _clean_form_context(yaml_text: str, catalog_id: int) -> dict[str, Any]:
+    return _build_form_context(yaml_text, None)
+
+
+def _build_form_context(yaml_text: str, error: DeployscopeError | None) -> dict[str, Any]:
     yaml_error = None
     try:
         data = parse_yaml(yaml_text, "yaml")
@@ -63,7 +78,25 @@ def _form_context(yaml_text: str, error: DeployscopeError | None) -> dict[str, A
     root = editor.scenario_form(data if isinstance(data, dict) else {})
     editor.show_left_out_defaults(root, data)
     matched = editor.attach_error(root, error) if error is not None else False
-    return {"root": root, "matched": matched, "yaml_error": yaml_error, "pickers": pickers()}
+    return {"root": root, "matched": matched, "yaml_error": yaml_error, "pickers": pickers(), "fields_html": fields_html(root)}
+
+
+@lru_cache(maxsize=2)
+def _field_macros(templates_id: int) -> Any:
+    from ..rendering import templates
+
+    return templates().env.get_template("_scenario_fields.html").make_module({"form_seen_prefix": editor.SEEN_PREFIX})
+
+
+def fields_html(root: Any) -> dict[str, Any]:
+    """The form's general fields and its groups as HTML (templates/_scenario_fields.html)."""
+    from markupsafe import Markup
+
+    from ..rendering import templates
+
+    macros = _field_macros(id(templates()))
+    return {"general": Markup("".join(macros.field(f) for f in root.fields)),
+            "groups": Markup("".join(macros.group(g, 0) for g in root.groups))}
 
 
 async def form_page(request: Request, *, yaml_text: str, scenario_id: int | None, error: DeployscopeError | None = None,
@@ -73,8 +106,7 @@ async def form_page(request: Request, *, yaml_text: str, scenario_id: int | None
         error = ctx["yaml_error"]
     return page(request, "scenario_form.html", status, yaml_text=yaml_text, scenario_id=scenario_id, error=error,
                 error_text=page_message(error) if error is not None else "",
-                error_matched=ctx["matched"], message=message, root=ctx["root"], pickers=ctx["pickers"],
-                field_prefix=editor.FIELD_PREFIX, seen_prefix=editor.SEEN_PREFIX)
+                error_matched=ctx["matched"], message=message, pickers=ctx["pickers"], fields_html=ctx["fields_html"])
 
 
 @router.get("/scenarios", response_class=HTMLResponse)
