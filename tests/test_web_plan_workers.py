@@ -3,6 +3,7 @@ or exactly what $DEPLOYSCOPE_PLAN_WORKERS says."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,62 @@ def test_start_up_objects_are_frozen_out_of_full_collections():
         assert gc.get_freeze_count() == frozen  # a collection leaves them frozen
     finally:
         gc.unfreeze()
+
+
+def _descendants(pid: int) -> set[int]:
+    out: set[int] = set()
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            try:
+                kids = [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            out.update(kids)
+            todo += kids
+    return out
+
+
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGKILL"])
+def test_plan_workers_end_with_the_server(tmp_path: Path, signal_name: str) -> None:
+    """Stopping the server (or killing it outright) leaves no plan worker behind."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    import httpx
+
+    if not Path("/proc/self/task").exists():
+        pytest.skip("needs /proc to find the workers")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "deployscope", "serve", "--port", str(port), "--db", f"sqlite:///{tmp_path}/w.db"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(base + "/api/health", timeout=1, trust_env=False)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        example = Path(__file__).resolve().parents[1] / "examples" / "saas-chat.yaml"
+        r = httpx.post(base + "/api/plan", json={"yaml": example.read_text(encoding="utf-8")}, timeout=120, trust_env=False)
+        assert r.status_code == 200
+        workers = _descendants(server.pid)
+        assert workers, "the plan ran in a worker process"
+        server.send_signal(getattr(signal, signal_name))
+        server.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(Path(f"/proc/{w}").exists() for w in workers):
+            time.sleep(0.2)
+        left = [w for w in workers if Path(f"/proc/{w}").exists() and "Z" not in Path(f"/proc/{w}/stat").read_text().split()[2]]
+        assert not left, f"workers still running after {signal_name}: {left}"
+    finally:
+        if server.poll() is None:
+            os.kill(server.pid, signal.SIGKILL)

@@ -170,7 +170,22 @@ def _warm() -> None:
     import deployscope.planner  # noqa: F401
     import deployscope.web.rendering  # noqa: F401
 
+    _exit_with_parent(os.getppid())
     freeze_startup_objects()
+
+
+def _exit_with_parent(parent: int, every_s: float = 1.0) -> None:
+    """A plan worker ends when the server that started it is gone, however the server ended
+    (killed, out of memory): a watch thread sees it re-parented."""
+    import threading
+
+    def watch() -> None:
+        while True:
+            time.sleep(every_s)
+            if os.getppid() != parent:
+                os._exit(0)
+
+    threading.Thread(target=watch, name="deployscope-parent-watch", daemon=True).start()
 
 
 def freeze_startup_objects() -> None:
@@ -261,6 +276,7 @@ class PlanPool:
             self._waiting -= 1
 
     def close(self) -> None:
+        """Stop the workers: queued plans are cancelled, a plan being computed finishes first."""
         if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None

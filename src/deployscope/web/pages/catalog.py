@@ -5,6 +5,7 @@ JavaScript and the URL can be shared)."""
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -99,6 +100,20 @@ def catalog_page(request: Request) -> Response:
 
 @router.get("/catalog/{table}", response_class=HTMLResponse)
 def catalog_table_page(request: Request, table: str, q: str = "", sort: str = "", desc: int = 0) -> Response:
-    rows, columns = sorted_rows(table, q[:200], sort[:100], bool(desc))
-    return page(request, "catalog_table.html", table=table, rows=rows, columns=columns, q=q, sort=sort, desc=bool(desc),
-                tables=catalog_tables(), rounded=rounded)
+    n_rows, html = rows_html(table, q[:200], sort[:100], bool(desc), id(catalog()))
+    return page(request, "catalog_table.html", table=table, n_rows=n_rows, rows_html=html, q=q, sort=sort, desc=bool(desc),
+                tables=catalog_tables())
+
+
+@lru_cache(maxsize=32)
+def rows_html(table: str, q: str, sort: str, desc: bool, catalog_id: int) -> tuple[int, Any]:
+    """A table's rows as HTML for one filter and sort (they depend on the catalog alone: the
+    last few are kept per catalog)."""
+    from markupsafe import Markup
+
+    from ..rendering import templates
+
+    rows, columns = sorted_rows(table, q, sort, desc)
+    html = templates().env.get_template("_catalog_rows.html").render(
+        table=table, rows=rows, columns=columns, q=q, sort=sort, desc=desc, rounded=rounded)
+    return len(rows), Markup(html)

@@ -4,6 +4,7 @@ the inputs that differ)."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Optional
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -23,13 +24,42 @@ REPORT_FORMATS = {"html": "text/html; charset=utf-8", "md": "text/markdown; char
 MAX_DIFFERENCES = 200
 
 
+@lru_cache(maxsize=8)
+def _typed_plan(pid: int, plan_json: str) -> Any:
+    """A saved plan as a typed Plan. A saved plan never changes, so the last few read are kept,
+    keyed by their text (a deleted or replaced plan is never served from here)."""
+    import json
+
+    from ...result import Plan
+
+    return Plan.model_validate(json.loads(plan_json))  # as PlanRecord.to_plan reads it
+
+
+@lru_cache(maxsize=8)
+def _plan_view(pid: int, plan_json: str) -> dict[str, Any]:
+    """The plan page's context of a saved plan with its body (tables and charts, which depend on
+    the plan alone) rendered, kept like _typed_plan."""
+    from markupsafe import Markup
+
+    from ...report.html import plan_context
+    from ..rendering import templates
+
+    ctx = plan_context(_typed_plan(pid, plan_json))
+    body = templates().env.get_template("_plan_body.html.j2").render(**ctx)
+    return {**ctx, "plan_body": Markup(body)}
+
+
+def typed_plan(rec: Any) -> Any:
+    return _typed_plan(rec.id, rec.plan_json)
+
+
 def report_response(store: Store, pid: int, fmt: str) -> Response:
     from ...report import report_bytes
 
     if fmt not in REPORT_FORMATS:
         raise DeployscopeError(f"unknown report format {fmt!r}", field="format", value=fmt, allowed=sorted(REPORT_FORMATS))
     rec = store.get_plan(pid)
-    data = report_bytes(rec.to_plan(), fmt)
+    data = report_bytes(typed_plan(rec), fmt)
     fname = f"deployscope-plan-{rec.id}.{fmt}"
     return Response(data, media_type=REPORT_FORMATS[fmt], headers={"Content-Disposition": f'attachment; filename="{fname}"'})
 
@@ -53,11 +83,9 @@ def plans_page(request: Request, store: Store = Depends(store_of)) -> Response:
 
 @router.get("/plans/{pid}", response_class=HTMLResponse)
 def plan_page(request: Request, pid: int, store: Store = Depends(store_of)) -> Response:
-    from ...report.html import plan_context
-
     rec = store.get_plan(pid)
-    return page(request, "plan.html", **plan_context(rec.to_plan()), plan_id=rec.id, preview_yaml=None, scenario_id=rec.scenario_id,
-                created_at=rec.created_at)
+    return page(request, "plan.html", **_plan_view(rec.id, rec.plan_json), plan_id=rec.id, preview_yaml=None,
+                scenario_id=rec.scenario_id, created_at=rec.created_at)
 
 
 @router.get("/plans/{pid}/report.{fmt}")
@@ -121,7 +149,7 @@ def compare(request: Request, a: Optional[int] = None, b: Optional[int] = None, 
         if pid is None:
             continue
         rec = store.get_plan(pid)
-        plan = rec.to_plan()
+        plan = typed_plan(rec)
         plans.append(plan)
         charts = [c for c in (cumulative_cost_chart(plan), unit_cost_chart(plan)) if c is not None]
         sides.append({"rec": rec, "plan": plan, "best": plan.best, "charts": charts, "catalog_date": catalog_date(plan),
