@@ -399,3 +399,14 @@ def test_every_field_the_template_writes_is_described_in_the_schema():
     written = [f for f in fields.values() if f.present]
     assert len(written) > 20
     assert [f.path for f in written if not f.help] == []
+
+
+def test_form_help_points_at_the_page_not_a_cli_listing_and_rates_read_as_rates():
+    from deployscope.scenario import Currency, LLMWorkload, schema_doc
+    from deployscope.web.editor import web_help
+
+    model = schema_doc.field_doc("model", LLMWorkload.model_fields["model"], LLMWorkload)
+    assert "deployscope catalog models" in model.help  # the template comment keeps the command
+    assert "deployscope catalog models" not in web_help(model.help) and "Catalog page" in web_help(model.help)
+    rate = schema_doc.field_doc("per_usd", Currency.model_fields["per_usd"], Currency)
+    assert rate.unit_in("USD") == "currency per USD" and rate.unit_in("EUR") == "EUR per USD"

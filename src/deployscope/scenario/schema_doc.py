@@ -251,8 +251,11 @@ class FieldDoc:
     unset: str  # what happens when an optional field without a default is left out ('' = nothing)
 
     def unit_in(self, currency: str = "currency") -> str:
-        """The unit with the scenario's currency code in it ('USD per kWh')."""
-        return self.unit.replace("currency", currency) if self.unit.startswith("currency") else self.unit
+        """The unit with the scenario's currency code in it ('USD per kWh'); an exchange rate
+        keeps its words where the code would read 'USD per USD'."""
+        if not self.unit.startswith("currency") or (currency == "USD" and self.unit == "currency per USD"):
+            return self.unit
+        return self.unit.replace("currency", currency)
 
     def default_text(self, currency: str = "currency") -> str:
         """'default 3 years', 'default: the economic_defaults catalog table', or '' (none)."""

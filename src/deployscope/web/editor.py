@@ -142,13 +142,25 @@ _PICKERS = {"model": "dl-models", "gpu": "dl-gpus"}
 _CHIP_PICKERS = {"gpus": "dl-gpus", "api_models": "dl-apis", "providers": "dl-providers", "quants": "dl-quants"}
 
 
+#: CLI commands a schema description points at, and what the web app offers instead
+_WEB_EQUIVALENTS = {"(`deployscope catalog models`)": "(search them in the field, or on the Catalog page)",
+                    "(from `deployscope calibrate`)": "(a profile written by `deployscope calibrate` from your measurements)"}
+
+
+def web_help(text: str) -> str:
+    """A field's help as the form shows it: where the description names a CLI listing, the page."""
+    for cli, web in _WEB_EQUIVALENTS.items():
+        text = text.replace(cli, web)
+    return text
+
+
 def _field(path: str, name: str, info: FieldInfo, data: dict[str, Any] | None, owner: type[BaseModel], currency: str) -> FormField:
     ann = single(info.annotation)
     doc = field_doc(name, info, owner)
     present = isinstance(data, dict) and name in data
     value = data.get(name) if isinstance(data, dict) else None
     unit = doc.unit_in(currency) if doc.unit != "no unit" else ""
-    ff = FormField(path=path, name=name, label=doc.label, unit=unit, help=doc.help, value=value, present=present, default=copy.deepcopy(doc.default),
+    ff = FormField(path=path, name=name, label=doc.label, unit=unit, help=web_help(doc.help), value=value, present=present, default=copy.deepcopy(doc.default),
                    required=doc.required, widget="text", doc=doc, currency=currency)
     origin = typing.get_origin(ann)
     args = typing.get_args(ann)
