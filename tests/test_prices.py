@@ -359,10 +359,14 @@ def test_cli_errors_exit_2(tmp_path, capsys, monkeypatch):
 
 
 def test_plan_level_price_warnings_merge_unknown_dates_and_skip_excluded_options():
-    from deployscope.catalog.prices import summarize_price_warnings
+    from datetime import date
 
-    rows = [f"cloud_instances r{i}: price publication date unknown (read 2026-11-2{i}); confirm the current price" for i in range(5)]
-    other = "servers s: price published 2024-01-01 (older than 180 days); refresh it or give your own figure"
+    from deployscope.catalog.prices import PriceAge, summarize_price_warnings
+
+    rows = [PriceAge(f"cloud_instances r{i}: price publication date unknown (read 2026-11-2{i}); confirm the current price",
+                     "cloud_instances", f"r{i}", date(2026, 11, 20 + i), None) for i in range(5)]
+    other = PriceAge("servers s: price published 2024-01-01 (older than 180 days); refresh it or give your own figure",
+                     "servers", "s", date(2026, 11, 24), date(2024, 1, 1))
     out = summarize_price_warnings([rows[0], other, *rows[1:]])
     assert out == ["cloud_instances: price publication date unknown for 5 rows (r0, r1, r2, r3, r4; read 2026-11-20 to "
                    "2026-11-24); confirm the current prices", other]

@@ -10,7 +10,6 @@ user catalog overrides them.
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Any, ClassVar, Iterable, Literal, Self
 
@@ -352,34 +351,44 @@ def resolve_hardware_prices(prices: dict[str, float], catalog: Catalog | None = 
 
 
 
-_UNKNOWN_DATE = re.compile(r"^(?P<table>\S+) (?P<id>\S+): price publication date unknown \(read (?P<read>[\d-]+)\); confirm the current price$")
+class PriceAge(str):
+    """A price-age warning: its text, and the row it is about (so a plan can group them)."""
+
+    table: str
+    row_id: str
+    read: date | None
+    published: date | None
+
+    def __new__(cls, text: str, table: str = "", row_id: str = "", read: date | None = None,
+                published: date | None = None) -> PriceAge:
+        obj = super().__new__(cls, text)
+        obj.table, obj.row_id, obj.read, obj.published = table, row_id, read, published
+        return obj
 
 
 def summarize_price_warnings(warnings: Iterable[str], keep: int = 3) -> list[str]:
-    """Plan-level price warnings: up to ``keep`` unknown-date rows of one table listed one per
-    line (as `price_age_warnings` writes them), more merged into one line naming every row."""
+    """Plan-level price warnings: up to ``keep`` rows of one table whose publication date is
+    unknown listed one per line, more merged into one line naming every row."""
     warnings = list(warnings)
-    unknown: dict[str, list[re.Match[str]]] = {}
+    unknown: dict[str, list[PriceAge]] = {}
     for w in warnings:
-        m = _UNKNOWN_DATE.match(w)
-        if m:
-            unknown.setdefault(m["table"], []).append(m)
+        if isinstance(w, PriceAge) and w.published is None:
+            unknown.setdefault(w.table, []).append(w)
     out: list[str] = []
     for w in warnings:
-        m = _UNKNOWN_DATE.match(w)
-        if m is None or len(unknown[m["table"]]) <= keep:
+        rows = unknown.get(w.table, []) if isinstance(w, PriceAge) and w.published is None else []
+        if len(rows) <= keep:
             out.append(w)
-        elif w == unknown[m["table"]][0].string:
-            rows = unknown[m["table"]]
-            read = sorted({r["read"] for r in rows})
-            out.append(f"{m['table']}: price publication date unknown for {len(rows)} rows ({', '.join(r['id'] for r in rows)}; "
+        elif w is rows[0]:
+            read = sorted({r.read.isoformat() for r in rows if r.read is not None})
+            out.append(f"{w.table}: price publication date unknown for {len(rows)} rows ({', '.join(r.row_id for r in rows)}; "
                        f"read {' to '.join([read[0], read[-1]] if len(read) > 1 else read)}); confirm the current prices")
     return out
 
 
 def price_age_warnings(
     rows: Iterable[Row], table: str, stale_after: int | None = None, today: date | None = None, catalog: Catalog | None = None
-) -> list[str]:
+) -> list[PriceAge]:
     """One warning per priced row whose price is older than ``stale_after`` days (by
     ``price_as_of``, the publication date), or whose publication date is unknown (then by
     ``as_of``, the date it was read, and the warning says so)."""
@@ -389,8 +398,9 @@ def price_age_warnings(
     for r in rows:
         if r.price_as_of is not None:
             if (today - r.price_as_of).days > days:
-                out.append(f"{table} {r.id}: price published {r.price_as_of.isoformat()} (older than {days} days); "
-                           "refresh it or give your own figure")
+                out.append(PriceAge(f"{table} {r.id}: price published {r.price_as_of.isoformat()} (older than {days} days); "
+                                    "refresh it or give your own figure", table, r.id, r.as_of, r.price_as_of))
         else:
-            out.append(f"{table} {r.id}: price publication date unknown (read {r.as_of.isoformat()}); confirm the current price")
+            out.append(PriceAge(f"{table} {r.id}: price publication date unknown (read {r.as_of.isoformat()}); confirm the current price",
+                                table, r.id, r.as_of, None))
     return out
