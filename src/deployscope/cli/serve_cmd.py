@@ -26,20 +26,6 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _warm_server() -> None:
-    """Read the catalog and import the report renderer before the first request, then freeze
-    those objects out of the garbage collector's full passes (see web.offload)."""
-    from ..catalog import default_catalog
-    from ..report import html  # noqa: F401
-    from ..web.offload import freeze_startup_objects
-
-    try:
-        default_catalog().check()
-    except DeployscopeError:  # a bad user catalog: the requests that read it report the error
-        pass
-    freeze_startup_objects()
-
-
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind. Anything but loopback requires --token."),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
@@ -65,6 +51,7 @@ def serve(
         import uvicorn
 
         from ..web.app import create_app
+        from ..web.offload import warm_server
     except ImportError as exc:
         raise DeployscopeError(f"the web app needs its extra ({exc.name} is missing): pip install '.[web]' in the Deployscope checkout", field="serve") from None
     from ..store import Store
@@ -74,7 +61,7 @@ def serve(
         store = Store(db)
         allowed = ("127.0.0.1", "localhost", "[::1]", "::1") if is_loopback(host) else None
         app = create_app(store, token=token, allowed_hosts=allowed)
-        _warm_server()
+        warm_server()
         shown = f"[{host}]" if ":" in host else host
         typer.echo(f"Deployscope {'(token required) ' if token else ''}on http://{shown}:{port}/  · store {store.display_url}", err=True)
         config = uvicorn.Config(app, host=host, port=port, log_level=log_level, server_header=False, access_log=False)

@@ -158,15 +158,29 @@ def _raise(payload: tuple[Any, ...]) -> None:
     raise cls(message, field=field, value=value, allowed=allowed)
 
 
-def _warm() -> None:
-    """Worker start-up: import the planner and the JSON writer and read the catalog once, not on
-    the first request."""
+def _read_catalog_now() -> None:
+    """Parse every catalog table now (they are parsed on first use otherwise)."""
     from ..catalog import default_catalog
 
     try:
-        default_catalog().check()  # tables are parsed on first use: parse them all now
-    except DeployscopeError:  # a bad user catalog: the plan that reads it reports the error
+        default_catalog().check()
+    except DeployscopeError:  # a bad user catalog: the request that reads it reports the error
         pass
+
+
+def warm_server() -> None:
+    """The serving process before its first request: the catalog read, the report renderer
+    imported, and those objects frozen out of full collections."""
+    _read_catalog_now()
+    from ..report import html  # noqa: F401
+
+    freeze_startup_objects()
+
+
+def _warm() -> None:
+    """Worker start-up: import the planner and the JSON writer and read the catalog once, not on
+    the first request."""
+    _read_catalog_now()
     import deployscope.planner  # noqa: F401
     import deployscope.web.rendering  # noqa: F401
 

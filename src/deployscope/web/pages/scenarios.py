@@ -81,8 +81,8 @@ def _build_form_context(yaml_text: str, error: DeployscopeError | None) -> dict[
     return {"root": root, "matched": matched, "yaml_error": yaml_error, "pickers": pickers(), "fields_html": fields_html(root)}
 
 
-@lru_cache(maxsize=2)
-def _field_macros(templates_id: int) -> Any:
+@lru_cache(maxsize=1)
+def _field_macros() -> Any:
     from ..rendering import templates
 
     return templates().env.get_template("_scenario_fields.html").make_module({"form_seen_prefix": editor.SEEN_PREFIX})
@@ -92,9 +92,7 @@ def fields_html(root: Any) -> dict[str, Any]:
     """The form's general fields and its groups as HTML (templates/_scenario_fields.html)."""
     from markupsafe import Markup
 
-    from ..rendering import templates
-
-    macros = _field_macros(id(templates()))
+    macros = _field_macros()
     return {"general": Markup("".join(macros.field(f) for f in root.fields)),
             "groups": Markup("".join(macros.group(g, 0) for g in root.groups))}
 
