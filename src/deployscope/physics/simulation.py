@@ -71,7 +71,7 @@ def simulate(
     O = [0.0 if enc else max(1.0, float(x)) for x in np.resize(np.asarray(output_len, dtype=float), n)]
     closed = concurrency is not None
     if closed:
-        c = max(1, int(concurrency))
+        c = min(max(1, int(concurrency)), n)  # more clients than requests: every request at once
         arrival = [0.0 if i < c else math.inf for i in range(n)]
     elif rate is None or not math.isfinite(rate):
         arrival = [0.0] * n
