@@ -21,6 +21,7 @@ from ..economics.fleet import facility_warning
 from ..errors import DeployscopeError
 from ..feasibility import check_training_feasible
 from ..result import Performance, Source
+from .api_latency import api_prefill_rate, assume_api_prefill, context_window_reason, ttft_at_prompt
 from .candidates import Candidate, Demand, Factors, Piece
 from .costing import ApiCost, CloudCost, OnPremCost, Uncosted, row_cost
 from .hardware import Hardware
@@ -464,24 +465,41 @@ def api(inputs: Inputs, clouds: list[Candidate], verdicts: Verdicts) -> list[Can
             cost=ApiCost(inputs, rows, disc, batch), perf=_with_training(ApiPerformance(inputs, rows), cloud_for_batch),
             sources=[inputs.source("api_prices", r) for r in rows.values()], frontier=is_frontier,
         )
-        for r in rows.values():
+        for name, r in rows.items():
             opt.stale_prices += [w for w in price_age_warnings([r], "api_prices", stale_after=stale_days) if w not in opt.stale_prices]
-            note = r.latency_note()
             if r.mode != "chat":
                 continue
+            opt.excluded += api_latency_exclusions(inputs, r, next(d.workload for d in inputs.demands if d.name == name))
+            note = r.latency_note()
             if note.startswith("latency unknown"):
                 note += "; the TTFT/TPOT targets cannot be checked for this option"
-            if r.ttft_s is not None and r.ttft_s > scn.targets.ttft_p95_s:
-                opt.excluded.append(f"latency (TTFT): {r.id} has a published TTFT of {r.ttft_s:g} s, above the "
-                                    f"{scn.targets.ttft_p95_s:g} s p95 target ({r.latency_source})")
-            if r.output_tokens_per_s is not None and 1.0 / r.output_tokens_per_s > scn.targets.tpot_p95_s:
-                opt.excluded.append(f"latency (TPOT): {r.id} has a published output speed of {r.output_tokens_per_s:g} tokens/s "
-                                    f"({1.0 / r.output_tokens_per_s:.3g} s per token), slower than the {scn.targets.tpot_p95_s:g} s "
-                                    f"p95 TPOT target ({r.latency_source})")
             opt.warnings.append(note)
         if scn.training and cloud_for_batch is None:
             opt.excluded.append("the training jobs need GPUs, and no cloud instance can run them")
         out.append(opt)
+    return out
+
+
+def api_latency_exclusions(inputs: Inputs, r: Any, w: Any) -> list[str]:
+    """Why an API row cannot serve workload `w`: prompts beyond its context window, or its TTFT at
+    the workload's prompt length (planning.api_latency) or its published output speed outside the targets."""
+    out = []
+    window = context_window_reason(r, w)
+    if window:
+        out.append(window)
+    ttft_target = w.ttft_p95_s or inputs.scenario.targets.ttft_p95_s
+    tpot_target = w.tpot_p95_s or inputs.scenario.targets.tpot_p95_s
+    t = ttft_at_prompt(r, w.input_tokens.mean, api_prefill_rate(inputs))
+    if t is not None:
+        if not t.prefill_published and t.prompt_tokens > t.reference_tokens:
+            assume_api_prefill(inputs)
+        if t.at_prompt_s > ttft_target:
+            out.append(f"latency (TTFT): {r.id}: {t.note()}, above the {ttft_target:g} s "
+                       f"p95 target ({r.latency_source})")
+    if r.output_tokens_per_s is not None and 1.0 / r.output_tokens_per_s > tpot_target:
+        out.append(f"latency (TPOT): {r.id} has a published output speed of {r.output_tokens_per_s:g} tokens/s "
+                   f"({1.0 / r.output_tokens_per_s:.3g} s per token), slower than the {tpot_target:g} s "
+                   f"p95 TPOT target ({r.latency_source})")
     return out
 
 
