@@ -603,7 +603,9 @@ def hybrid(inputs: Inputs, hw: Hardware, on_prems: list[Candidate], bursts: list
             cand.warnings.append(
                 f"hybrid base: {per_year} {srv.id if srv else g} server(s) by year (whole servers, never sold); {sz.why}"
                 + (f"; {cost.spare} GPU(s) of the base held back as the {inputs.scenario.availability.redundancy} spare, "
-                   "as in the on-prem option" if cost.spare else ""))
+                   "as in the on-prem option" if cost.spare else "")
+                + (f"; {int(cost.held[-1])} GPU(s) of the base run the on-prem batch work (base and batch work are one fleet "
+                   "of whole servers)" if cost.held[-1] > 0 else ""))
             if batch_note:
                 cand.warnings.append(batch_note)
             if cost.batch_rented is not None:
