@@ -125,3 +125,21 @@ def test_prompts_beyond_an_apis_context_window_exclude_it_with_that_reason():
         input_tokens = deployscope.scenario.TokenLengths(**w["input_tokens"])
 
     assert "the workload's longest prompt is 130,000 tokens" in context_window_reason(r, W)
+
+
+def test_a_provider_is_offered_with_its_cheapest_row_whose_context_window_takes_the_prompts(tmp_path):
+    from deployscope.catalog.loader import Catalog
+
+    base = next(r for r in default_catalog().api_prices if r.id == "together-llama-3.3-70b-turbo")
+    cheap = base.model_dump(mode="json", exclude_none=True)
+    cheap.update({"id": "together-llama-3.3-70b-short", "input_usd_per_million_tokens": 0.01,
+                  "output_usd_per_million_tokens": 0.01, "max_input_tokens": 8_000, "max_input_tokens_source": "test row"})
+    (tmp_path / "api_prices.yaml").write_text(yaml.safe_dump([cheap]))
+    cat = Catalog(tmp_path)
+    d = saas(["together_ai"], 1_000)
+    assert deployscope.plan(d, catalog=cat).option("api-together_ai").performance.components[0].api_model == cheap["id"]
+    d = saas(["together_ai"], 20_000)
+    d["targets"]["ttft_p95_s"] = 600.0
+    o = deployscope.plan(d, catalog=cat).option("api-together_ai")
+    # the cheaper row cannot take 20,000-token prompts: the provider is offered with the row that can
+    assert o.allowed and o.performance.components[0].api_model == "together-llama-3.3-70b-turbo"

@@ -438,7 +438,9 @@ def api(inputs: Inputs, clouds: list[Candidate], verdicts: Verdicts) -> list[Can
                 frontier.append((r, d))
                 continue
             cur = per_provider.setdefault(r.provider, {})
-            if d.name not in cur or row_cost(r, d) < row_cost(cur[d.name], d):
+            # the cheapest row whose context window takes the prompts; one that cannot only where none can
+            key = (context_window_reason(r, d.workload) is not None, row_cost(r, d))
+            if d.name not in cur or key < (context_window_reason(cur[d.name], d.workload) is not None, row_cost(cur[d.name], d)):
                 cur[d.name] = r
     combos: list[tuple[str, dict[str, Any], bool]] = []
     for prov, rows in per_provider.items():
