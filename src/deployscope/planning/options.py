@@ -439,8 +439,7 @@ def api(inputs: Inputs, clouds: list[Candidate], verdicts: Verdicts) -> list[Can
                 continue
             cur = per_provider.setdefault(r.provider, {})
             # the cheapest row whose context window takes the prompts; one that cannot only where none can
-            key = (context_window_reason(r, d.workload) is not None, row_cost(r, d))
-            if d.name not in cur or key < (context_window_reason(cur[d.name], d.workload) is not None, row_cost(cur[d.name], d)):
+            if d.name not in cur or _row_key(r, d) < _row_key(cur[d.name], d):
                 cur[d.name] = r
     combos: list[tuple[str, dict[str, Any], bool]] = []
     for prov, rows in per_provider.items():
@@ -480,6 +479,13 @@ def api(inputs: Inputs, clouds: list[Candidate], verdicts: Verdicts) -> list[Can
             opt.excluded.append("the training jobs need GPUs, and no cloud instance can run them")
         out.append(opt)
     return out
+
+
+def _row_key(r: Any, d: Demand) -> tuple[bool, float]:
+    """Order of preference among a provider's rows for a workload: those whose context window takes
+    its prompts first, then the cheapest."""
+    too_long = d.kind == "llm" and context_window_reason(r, d.workload) is not None
+    return too_long, row_cost(r, d)
 
 
 def api_latency_exclusions(inputs: Inputs, r: Any, w: Any) -> list[str]:
