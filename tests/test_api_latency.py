@@ -143,3 +143,26 @@ def test_a_provider_is_offered_with_its_cheapest_row_whose_context_window_takes_
     o = deployscope.plan(d, catalog=cat).option("api-together_ai")
     # the cheaper row cannot take 20,000-token prompts: the provider is offered with the row that can
     assert o.allowed and o.performance.components[0].api_model == "together-llama-3.3-70b-turbo"
+
+
+def test_the_web_comparison_shows_an_apis_ttft_at_the_prompt(tmp_path):
+    import warnings
+
+    warnings.filterwarnings("ignore", message=".*httpx.*", category=DeprecationWarning)
+    from fastapi.testclient import TestClient
+
+    from deployscope.store import Store
+    from deployscope.web.app import create_app
+
+    d = saas(["gemini"], 20_000)
+    d["workloads"][0]["api_models"] = ["gemini-2.5-flash"]
+    plan = deployscope.plan(d)
+    assert plan.recommended == "api-gemini-gemini-2.5-flash"
+    store = Store(str(tmp_path / "web.db"))
+    try:
+        sid = store.save_scenario("long prompts", "name: long\n")
+        a, b = store.save_plan(sid, plan), store.save_plan(sid, plan)
+        html = TestClient(create_app(store, plan_processes=False)).get(f"/compare?a={a}&b={b}").text
+        assert "860 ms (published 492 ms + prompt prefill)" in html
+    finally:
+        store.close()
