@@ -63,7 +63,8 @@ import numpy as np
 from ..catalog.error_bands import find_band
 from ..catalog.loader import default_catalog
 from ..errors import DeployscopeError
-from .training_mfu import MIN_SCALE_GPUS, gemm_factor, goodput_at, mfu_model, recompute_factor, ridge_of
+from .training_mfu import MIN_SCALE_GPUS as MIN_SCALE_GPUS  # re-exported: the fit reads it here
+from .training_mfu import gemm_factor, goodput_at, mfu_model, recompute_factor, ridge_of
 
 METHODS = ("pretrain", "full", "lora", "qlora")
 RECOMPUTE = ("none", "selective", "full")
