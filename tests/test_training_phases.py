@@ -96,7 +96,7 @@ def test_phase_plan_rejects_what_it_cannot_read(bad):
 
 def test_long_context_pre_training_is_the_extension():
     assert phase_of("long-context pre-training") == "context-extension"
-    assert phase_of("annealing") == "pre-training"
+    assert phase_of("annealing") is None  # a plan step only (the last stage of pre-training), not a CLI phase
     assert phase_of("SFT") == "post-training"
 
 

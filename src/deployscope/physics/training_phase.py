@@ -4,8 +4,8 @@ A phase sets the method and sequence length a training job defaults to: pre-trai
 extension train every weight with the pre-training recipe (context extension at the model's full
 context window, with the extension's own token count), post-training / SFT fine-tunes every
 weight at 4,096 tokens. Rows and users write phases in many ways; :data:`PHASES` lists the
-aliases read. Annealing is the last stage of pre-training (Llama 3 paper, arXiv:2407.21783
-sec 3.4: initial pre-training, long-context pre-training, annealing).
+aliases read. In a phase plan, annealing is read as pre-training: the Llama 3 paper (arXiv:2407.21783
+sec 3.4) names it the last stage of pre-training, after initial and long-context pre-training.
 
 A run of several phases is written as a plan (:func:`parse_phases`), one step per phase::
 
@@ -25,7 +25,7 @@ from typing import Callable
 from ..errors import DeployscopeError
 
 PHASES: dict[str, tuple[str, ...]] = {
-    "pre-training": ("pre-training", "pretraining", "pretrain", "pre-train", "annealing"),
+    "pre-training": ("pre-training", "pretraining", "pretrain", "pre-train"),
     "context-extension": ("context-extension", "context extension", "long-context", "long context", "context-length extension"),
     "post-training": ("post-training", "posttraining", "post-train", "sft", "supervised fine-tuning", "instruction tuning"),
 }
@@ -78,7 +78,8 @@ def parse_phases(text: str) -> list[PhaseStep]:
         if not item:
             continue
         m = _STEP.match(item)
-        phase = phase_of(m.group("label")) if m else None
+        # annealing is the last stage of pre-training (Llama 3 paper sec 3.4), read in a plan only
+        phase = (phase_of(m.group("label")) or ("pre-training" if "annealing" in m.group("label").lower() else None)) if m else None
         seq = _SEQ.match(m.group("seq") or "") if m and not m.group("unstated") else None
         if m is None or phase is None or (not m.group("unstated") and seq is None):
             raise DeployscopeError(
