@@ -129,3 +129,15 @@ def test_card_rows_with_phases_add_the_long_context_stage():
     steps = parse_phases(row["phases"])
     assert sum(s.tokens or 0 for s in steps) == pytest.approx(float(row["training_tokens_b"]) * 1e9 + 40e6)
     assert np.isfinite(phased)
+
+
+def test_training_split_names_no_heldout_family():
+    """The held-out families (validation/README.md) are never a training fit source nor a check row,
+    and the catalog's MFU rows were fitted only on the listed sources."""
+    split = V.training_fitting_split()
+    banned = ("MLPerf", "perf-overview", "TensorRT-LLM", "PixArt", "Würstchen", "SD3", "GigaGAN", "micro-budget", "QLoRA post")
+    for key in (*split["fit_sources"], *split["check_rows"]):
+        assert not any(b.lower() in key.lower() for b in banned), key
+    for row in default_catalog().training_efficiency:
+        if row.mfu is not None:
+            assert set(row.mfu.fitted_on) <= set(split["fit_sources"]), row.id
