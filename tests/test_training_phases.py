@@ -141,3 +141,30 @@ def test_training_split_names_no_heldout_family():
     for row in default_catalog().training_efficiency:
         if row.mfu is not None:
             assert set(row.mfu.fitted_on) <= set(split["fit_sources"]), row.id
+
+
+def test_train_phases_sums_the_stated_phases(capsys):
+    """`train --phases`: one estimate per stated phase and stage, summed; an unstated phase is named,
+    not priced; the plan's own tokens cannot be mixed with --tokens (usage error, exit 2)."""
+    import json
+
+    from deployscope.cli import main
+
+    plan = "pre-training 100B@4096; context-extension 10B@4096..32768x3; post-training unstated"
+    base = ["train", "Llama-3.1-8B", "--gpu", "H100", "--gpus", "64", "--json"]
+    assert main(base + ["--phases", plan]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert [p["phase"] for p in d["phases"]] == ["pre-training", "context-extension", "post-training"]
+    assert d["tokens"] == pytest.approx(110e9) and d["unstated"] == ["post-training unstated"]
+    assert d["gpu_hours"] == pytest.approx(sum(p["gpu_hours"] or 0 for p in d["phases"]))
+    assert [s["seq_len"] for s in d["phases"][1]["stages"]] == [8192, 16384, 32768]
+    pre = T.estimate("Llama-3.1-8B", "H100", 64, "100B", method="pretrain", seq_len=4096)
+    assert d["phases"][0]["gpu_hours"] == pytest.approx(pre.gpu_hours)
+    # a token at 32K costs more than at 4K (attention grows with the window)
+    ext = d["phases"][1]
+    assert ext["gpu_hours"] / 10e9 > d["phases"][0]["gpu_hours"] / 100e9
+    assert main(base + ["--phases", plan, "--tokens", "1T"]) == 2
+    assert "--phases" in capsys.readouterr().err
+    assert main(base + ["--phases", "pre-training 1T"]) == 2
+    assert "phases" in capsys.readouterr().err
+    assert main(base + ["--phases", "post-training unstated"]) == 2

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from ..errors import DeployscopeError
 
@@ -111,3 +111,36 @@ def plan_total(steps: list[PhaseStep], run: Callable[[str, int, float], float]) 
         for s in st.seq_lens:
             total += run(method, s, st.tokens / len(st.seq_lens))
     return total, unstated
+
+
+def estimate_plan(model: Any, gpu: Any, gpus: int, plan: str, **kw: Any) -> dict[str, Any]:
+    """A run of several phases (`plan`, see :func:`parse_phases`) on `gpus` GPUs: each stated
+    phase estimated at its own sequence length and method, and the totals. ``kw`` goes to
+    :func:`deployscope.physics.training.estimate` (zero, micro_batch, optimizer, network, ...)."""
+    from .training import estimate
+
+    steps = parse_phases(plan)
+    if not any(s.tokens for s in steps):
+        raise DeployscopeError("states no phase with tokens", field="phases", value=plan, allowed="e.g. 'pre-training 2T@4096; context-extension 50B@32768'")
+    rows: list[dict[str, Any]] = []
+
+    def run(method: str, seq: int, tokens: float) -> float:
+        r = estimate(model, gpu, gpus, tokens, method=method, seq_len=seq, **kw)
+        rows.append({"method": method, "seq_len": seq, "tokens": tokens, "flops": r.flops, "mfu": r.mfu, "gpu_hours": r.gpu_hours,
+                     "wall_days": r.wall_days, "energy_kwh": r.energy_kwh, "fits": r.fits, "memory_per_gpu_bytes": r.memory_per_gpu_bytes})
+        return r.gpu_hours
+
+    gpu_hours, unstated = plan_total(steps, run)
+    phases, i = [], 0
+    for st in steps:
+        parts = rows[i:i + len(st.seq_lens)]
+        i += len(parts)
+        phases.append({"label": st.label, "phase": st.phase, "tokens": st.tokens, "seq_lens": list(st.seq_lens), "stages": parts,
+                       "gpu_hours": sum(p["gpu_hours"] for p in parts) if parts else None})
+    return {
+        "model": getattr(model, "id", model), "gpu": getattr(gpu, "id", gpu), "gpus": gpus, "plan": plan, "phases": phases,
+        "tokens": sum(p["tokens"] for p in rows), "flops": sum(p["flops"] for p in rows), "gpu_hours": gpu_hours,
+        "wall_days": sum(p["wall_days"] for p in rows), "energy_kwh": sum(p["energy_kwh"] for p in rows),
+        "fits": all(p["fits"] for p in rows), "memory_per_gpu_bytes": max(p["memory_per_gpu_bytes"] for p in rows),
+        "unstated": unstated,
+    }
