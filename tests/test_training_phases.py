@@ -87,7 +87,8 @@ def test_phase_plan_reads_stages_and_unstated_phases():
     assert {m for m, _, _ in seen} == {"pretrain"} and len(seen) == 8
 
 
-@pytest.mark.parametrize("bad", ["pre-training", "pre-training 10B", "warm-up 10B@4096", "pre-training 10B@8192..4096x2", "pre-training ten@4096"])
+@pytest.mark.parametrize("bad", ["pre-training", "pre-training 10B", "warm-up 10B@4096", "pre-training 10B@8192..4096x2", "pre-training ten@4096",
+                                 "pre-training 0B@4096", "pre-training 10B@0", "pre-training 10B@4096..8192x0", "pre-training 10B@4096..8192x100000"])
 def test_phase_plan_rejects_what_it_cannot_read(bad):
     with pytest.raises(DeployscopeError) as e:
         parse_phases(bad)

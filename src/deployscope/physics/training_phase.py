@@ -31,6 +31,7 @@ PHASES: dict[str, tuple[str, ...]] = {
 }
 # "long-context pre-training" names the extension: the more specific phases are matched first
 _MATCH_ORDER = ("context-extension", "post-training", "pre-training")
+MAX_STAGES = 64  # stages of one phase in a plan (each is one estimate)
 
 
 def phase_of(text: str) -> str | None:
@@ -90,13 +91,15 @@ def parse_phases(text: str) -> list[PhaseStep]:
             steps.append(PhaseStep(item, phase, None, ()))
             continue
         a, b, n = int(seq.group("a")), seq.group("b"), seq.group("n")
-        if b is None:
-            lens: tuple[int, ...] = (a,)
-        else:
-            if int(n) < 1 or int(b) <= a:
-                raise DeployscopeError(f"stages must rise from {a} to a longer length in >= 1 steps (got {item!r})", field="phases", value=text)
-            lens = tuple(round(a * (int(b) / a) ** (i / int(n))) for i in range(1, int(n) + 1))
-        steps.append(PhaseStep(m.group("label").strip(), phase, parse_tokens(m.group("tokens").strip()), lens))
+        if a < 1 or (b is not None and not (1 <= int(n) <= MAX_STAGES and int(b) > a)):
+            raise DeployscopeError(f"sequence lengths must be >= 1 and stages rise to a longer length in 1-{MAX_STAGES} steps (got {item!r})",
+                                   field="phases", value=text)
+        lens: tuple[int, ...] = (a,) if b is None else tuple(round(a * (int(b) / a) ** (i / int(n))) for i in range(1, int(n) + 1))
+        try:
+            tokens = parse_tokens(m.group("tokens").strip())
+        except DeployscopeError as exc:
+            raise DeployscopeError(f"cannot read the tokens of {item!r}: {exc}", field="phases", value=text) from None
+        steps.append(PhaseStep(m.group("label").strip(), phase, tokens, lens))
     return steps
 
 
