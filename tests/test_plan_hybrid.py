@@ -41,7 +41,10 @@ def test_hybrid_base_is_chosen_by_npv_and_beats_both_pure_parts(lambda_plan):
 
 
 def test_a_degenerate_hybrid_is_not_listed_and_the_plan_says_why():
-    p = deployscope.plan(case("aws"))
+    d = case("aws")
+    # at 31,904.63 per H100 (an HGX H100 at 255,237.04) owning the whole peak beats every AWS burst
+    d["economics"]["hardware_prices"] = {"h100-sxm-80gb": 31_904.63}
+    p = deployscope.plan(d)
     assert not [o for o in p.options if o.placement == "hybrid"]
     assert any("nothing bursts, so it is the same as on_prem-h100-sxm-80gb" in w for w in p.warnings)
 
