@@ -127,7 +127,7 @@ def test_a_batch_only_scenario_says_why_it_has_no_hybrid():
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(pta=st.floats(2.0, 4.0), runs=st.integers(0, 40), tokens=st.sampled_from(["300M", "3B", "10B"]))
+@given(pta=st.floats(2.0, 3.3), runs=st.integers(0, 40), tokens=st.sampled_from(["300M", "3B", "10B"]))
 def test_a_hybrid_never_costs_more_than_the_better_pure_part_by_more_than_one_whole_server(pta, runs, tokens):
     d = case("lambda")
     d["load_profile"]["peak_to_average"] = pta
