@@ -472,8 +472,10 @@ def fit_sequence_overhead(catalog, engine: str, from_version: str, dry_run: bool
         except Exception:  # noqa: BLE001 - a framework no engine models
             same = False
         v = engine_version(fw)
+        # max-throughput rows, and the output throughput of a burst at an unbounded request rate
+        burst = r.get("metric") == "output_throughput" and "QPS=INF" in r.get("scenario", "")
         if (same and v is not None and version_key(v) >= version_key(from_version) and validate.is_fitted(r)
-                and r.get("metric") == "throughput" and validate.num(r.get("value")) is not None):
+                and (r.get("metric") == "throughput" or burst) and validate.num(r.get("value")) is not None):
             sel.append(r)
     if not sel:
         raise SystemExit(f"no fitting rows of {engine} releases from {from_version}")
