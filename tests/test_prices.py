@@ -238,7 +238,8 @@ a3-highgpu-1g,H100,1,26,234,1.18251,0.5,us-central1,us-central1-a
 LITELLM = {
     "sample_spec": {"mode": "chat"},
     "together_ai/meta-llama/Llama-3.3-70B-Instruct-Turbo": {"litellm_provider": "together_ai", "mode": "chat", "input_cost_per_token": 8.8e-07, "output_cost_per_token": 8.8e-07},
-    "gpt-4o": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 2.5e-06, "output_cost_per_token": 1e-05},
+    "gpt-4o": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 2.5e-06, "output_cost_per_token": 1e-05,
+               "max_input_tokens": 128000},
     "text-embedding-3-small": {"litellm_provider": "openai", "mode": "embedding", "input_cost_per_token": 2e-08},
     "fal_ai/fal-ai/flux/schnell": {"litellm_provider": "fal_ai", "mode": "image_generation", "output_cost_per_image": 0.003},
     "fireworks_ai/accounts/fireworks/models/flux-1-dev-fp8": {"litellm_provider": "fireworks_ai", "mode": "image_generation", "input_cost_per_token": 1e-07},
@@ -300,6 +301,9 @@ def test_import_litellm(tmp_path):
     assert llama.input_usd_per_million_tokens == pytest.approx(0.88)
     gpt = cat.api_prices.get("litellm-gpt-4o")
     assert gpt.frontier and not gpt.open_weight and gpt.output_usd_per_million_tokens == pytest.approx(10.0)
+    # the context window comes along, so longer prompts exclude the API; a map without one leaves it unset
+    assert gpt.max_input_tokens == 128_000 and gpt.max_input_tokens_source == "prices.json, key 'gpt-4o'"
+    assert llama.max_input_tokens is None
     assert cat.api_prices.get("litellm-fal_ai-fal-ai-flux-schnell").usd_per_image == 0.003
     assert gpt.as_of == date(2026, 6, 1)
     assert gpt.price_as_of == date(2026, 6, 1)
@@ -376,3 +380,37 @@ def test_plan_level_price_warnings_merge_unknown_dates_and_skip_excluded_options
     plan = deployscope.plan(Path(__file__).resolve().parents[1] / "examples" / "hospital-assistant.yaml")
     assert not any(w.startswith("cloud_instances") for w in plan.warnings)  # air-gapped: no cloud option can be chosen
     assert any("cloud_instances" in w for o in plan.options if not o.allowed for w in o.warnings)
+
+
+def test_system_per_gpu_prices_are_the_system_price_shared_out():
+    """A GPU priced per system (HGX/DGX/OAM) costs its server's price / slots, so moving one moves
+    the other and a per-GPU override moves the server by slots x the difference only."""
+    for s in CAT.servers:
+        if not s.includes_gpus or s.price_usd is None:
+            continue
+        gpu = CAT.accelerators.get(s.accepts_gpu_ids[0])
+        if gpu.price_basis == "system-per-gpu":
+            assert gpu.price_usd * s.gpu_slots == pytest.approx(s.price_usd, abs=0.05), s.id
+            assert gpu.price_as_of == s.price_as_of, s.id
+
+
+def test_8gpu_systems_carry_2026_prices_or_say_why_not():
+    """HGX/DGX systems are priced from 2026 quotes; a row left on an older figure says no 2026 one was found."""
+    for s in CAT.servers:
+        if s.includes_gpus and s.price_usd is not None:
+            if s.price_as_of < date(2026, 1, 1):
+                assert "no 2026 price" in (s.notes or "").lower(), s.id
+            else:
+                notes = (s.notes or "").lower()  # the figure it replaced stays on record, or there was none
+                assert "older figure" in notes or "had no price" in notes, s.id
+    assert CAT.servers.get("hgx-h100-8gpu").price_as_of == date(2026, 7, 14)
+
+
+def test_skypilot_rows_are_dated_by_a_public_record_or_say_none_was_found():
+    dated = {r.id: r.price_as_of for r in CAT.cloud_instances if "skypilot-catalog" in r.source and r.price_as_of}
+    assert dated == {"aws-p5en.48xlarge-us-east-1": date(2026, 7, 27), "aws-p5en.48xlarge-eu-north-1": date(2026, 8, 6),
+                     "nebius-h100-1gpu-eu-north1": date(2025, 8, 12), "nebius-b200-8gpu": date(2025, 8, 12)}
+    for r in CAT.cloud_instances:
+        if "skypilot-catalog" in r.source:
+            note = r.price_as_of_note or ""
+            assert ("dated public record" in note) and (r.price_as_of is not None or "no dated public record" in note), r.id

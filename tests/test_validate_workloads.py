@@ -78,15 +78,18 @@ def test_diffusion_coverage(records):
 def test_training_accuracy_regression_guard(records):
     # Figures reported in docs/training.md; a change that worsens them must be deliberate.
     gpu_hours = [r for r in records["C"] if r["metric"] == "gpu_hours" and r["ape"] is not None]
-    assert len(gpu_hours) == 20
+    assert len(gpu_hours) == 23
     held = [r["ape"] for r in gpu_hours if not r["fitted_on"]]
-    assert len(held) == 12  # Meta cards (Llama 2, Llama 3), LLaMA-1, BLOOM, Falcon, StarCoder
-    assert statistics.median(held) <= 0.11  # the acceptance goal is 0.15
+    assert len(held) == 15  # Meta cards (Llama 2, Llama 3, Llama 3.1), LLaMA-1, BLOOM, Falcon, StarCoder
+    assert statistics.median(held) <= 0.12  # the acceptance goal is 0.15
+    # the twelve rows scored before the Llama 3.1 card rows (check rows with stated phases) were added
+    before = [r["ape"] for r in gpu_hours if not r["fitted_on"] and "llama-models" not in r["source"]]
+    assert len(before) == 12 and statistics.median(before) <= 0.11
     assert statistics.median(r["ape"] for r in gpu_hours) <= 0.26  # Pythia's slower stack included
     fitted_mfu = _apes(records["C"], lambda m: m == "mfu", heldout=False)
     assert statistics.median(fitted_mfu) <= 0.10
     primary = [r["ape"] for r in gpu_hours if "MODEL_CARD" in r["source"] or "BLOOM" in r["source"] or "falcon" in r["source"]]
-    assert len(primary) == 7 and statistics.median(primary) <= 0.12
+    assert len(primary) == 10 and statistics.median(primary) <= 0.21
 
 
 def test_error_band_rows_match_the_catalog(cat):
@@ -97,7 +100,7 @@ def test_error_band_rows_match_the_catalog(cat):
         stored = cat.error_bands.get(rid)
         assert stored.low == pytest.approx(row["low"], abs=0.02) and stored.high == pytest.approx(row["high"], abs=0.02), rid
         assert stored.rows == row["rows"] and stored.low < 1 < stored.high
-    assert fresh["training-gpu_hours"]["rows"] == 20 and fresh["diffusion-images_per_s"]["rows"] == 44
+    assert fresh["training-gpu_hours"]["rows"] == 23 and fresh["diffusion-images_per_s"]["rows"] == 44
 
 
 def test_write_error_band_rows_keeps_the_other_rows(tmp_path):

@@ -27,21 +27,21 @@ from .errors import DeployscopeError
 
 VALIDATION_DIR = Path(__file__).parent / "validation"
 
+def training_fitting_split() -> dict[str, list[str]]:
+    """The training entries of validation/fitting_split.yaml: the fit sources and the check rows."""
+    import yaml
+
+    d = yaml.safe_load((VALIDATION_DIR / "fitting_split.yaml").read_text(encoding="utf-8"))
+    return {"fit_sources": list(d["training_fit_sources"]), "check_rows": list(d.get("training_check_rows", ()))}
+
+
 # Fitted on (whole sources); everything else is held out.
 #  B: MLPerf Inference v4.1 SDXL (TensorRT engine efficiency) and the diffusers fast_diffusion
 #     tutorial (PyTorch eager and compiled efficiency). Held out: MLPerf v4.0 and all of fal.ai.
-#  C: MegaScale Table 2 (Megatron-LM rows: Ampere MFU and the cluster-size term), the Llama 3
-#     paper Table 4 (Hopper MFU) and Pythia Table 5 (GPU-hours of eight sizes on one software
-#     stack: the width coefficient only; Pythia's own MFU level is not used by predictions). PaLM
-#     is a TPU run the catalog cannot price (no TPU row), so it informs nothing. Held out: Meta
-#     model cards (Llama 2, Llama 3), BLOOM, Falcon, LLaMA-1, StarCoder, MPT, SmolLM3,
-#     BloombergGPT, MT-NLG, GLM-130B, Gopher, torchtune, QLoRA.
+#  C: `training_fit_sources` in validation/fitting_split.yaml (MegaScale, Llama 3 paper Table 4,
+#     Pythia); every other source is held out, the Meta model cards as stated check rows.
 #  D: nothing is fitted; memory is first-principles arithmetic.
-FITTED_SOURCES: dict[str, list[str]] = {
-    "B": ["inference_results_v4.1", "fast_diffusion.md"],
-    "C": ["arXiv:2402.15627", "arXiv:2407.21783", "arXiv:2304.01373"],
-    "D": [],
-}
+FITTED_SOURCES: dict[str, list[str]] = {"B": ["inference_results_v4.1", "fast_diffusion.md"], "C": training_fitting_split()["fit_sources"], "D": []}
 # The same lists under the names the `validate` harness uses for the three file kinds.
 FITTED_SOURCES.update({"diffusion": FITTED_SOURCES["B"], "training": FITTED_SOURCES["C"], "memory": FITTED_SOURCES["D"]})
 
@@ -159,6 +159,13 @@ def _predict_training_row(row: dict[str, Any], catalog: Any) -> tuple[float | No
     if metric == "training_flops":
         r = _training_estimate(setup, catalog, tokens, gpus)
         return r.flops_dense, None  # the published figure is 6 N D (attention stated apart)
+    if metric == "gpu_hours" and (row.get("phases") or "").strip():
+        from .physics.training_phase import parse_phases, plan_total
+
+        def run(method: str, seq: int, n_tokens: float) -> float:
+            return _training_estimate({**setup, "method": method, "seq": seq}, catalog, n_tokens, gpus).gpu_hours
+
+        return plan_total(parse_phases(row["phases"]), run)[0], None  # unstated phases (post-training) not predicted
     if metric == "gpu_hours":
         r = _training_estimate(setup, catalog, tokens, gpus)
         return r.gpu_hours, None
@@ -415,13 +422,9 @@ def read_rows(name: str) -> list[dict[str, str]]:
 
 
 def _fit_points(catalog: Any) -> list[dict[str, Any]]:
-    """One point per fitted row: the share of peak the GPUs spent on executed FLOPs (eta), and the
-    row's family, GPU count, hidden size and ridge point.
-
-    * MFU rows (MegaScale Table 2 Megatron-LM rows, Llama 3 Table 4 8K-context rows): eta is the
-      published MFU converted from the public 6 N convention to executed FLOPs;
-    * GPU-hours rows (Pythia Table 5): eta = executed FLOPs / (peak x GPU-hours x goodput).
-    """
+    """One point per fitted row: the share of peak spent on executed FLOPs (eta), family, GPUs,
+    hidden size, ridge. MFU rows (MegaScale Table 2 Megatron-LM, Llama 3 Table 4 at 8K): the
+    published MFU in executed FLOPs; Pythia GPU-hours: executed FLOPs / (peak x GPU-h x goodput)."""
     from .physics import training as T
 
     pts = []
@@ -458,12 +461,10 @@ def _fit_points(catalog: Any) -> list[dict[str, Any]]:
 def fit_training(catalog: Any = None) -> dict[str, Any]:
     """Fit the MFU rows: per-family mfu_ref, a shared cluster exponent and a shared width coefficient.
 
-    Least squares in log space, in two steps, over the fitted sources (FITTED_SOURCES["C"]):
-    1. the cluster exponent from MegaScale Table 2's Megatron-LM MFU rows (175B on 256-12,288
-       GPUs: one width, many cluster sizes) with the Llama 3 Table 4 8K-context rows;
-    2. the width coefficient from Pythia Table 5 GPU-hours (eight hidden sizes, 512-5,120, one
-       software stack, one GPU type), with the levels: Ampere (MegaScale), Hopper (Llama 3) and
-       Pythia's own, a nuisance parameter that predictions never use.
+    Least squares in log space over FITTED_SOURCES["C"], in two steps: 1. the cluster exponent from
+    MegaScale Table 2's Megatron-LM rows (175B, 256-12,288 GPUs) with Llama 3 Table 4 at 8K; 2. the
+    width coefficient from Pythia Table 5 (hidden 512-5,120, one stack) with the levels: Ampere,
+    Hopper and Pythia's own (a nuisance parameter predictions never use).
     """
     import numpy as np
 

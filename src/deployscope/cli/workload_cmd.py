@@ -36,6 +36,10 @@ def train(
     phase: str | None = typer.Option(
         None, "--phase", help="pre-training | context-extension (full context window) | post-training (SFT); sets method and seq-len defaults."
     ),
+    phases: str | None = typer.Option(
+        None, "--phases",
+        help="A run of several phases instead of --tokens/--phase: 'pre-training 2T@4096; context-extension 50B@4096..32768x3; post-training 5B@4096'.",
+    ),
     images: str | None = typer.Option(None, "--images", help="Image models: images shown (1B, 500M; GANs also 25000kimg)."),
     resolution: str = typer.Option("", "--resolution", "-r", help="Image models: 1024, 768x1024, or stages SIDE:SHARE,... e.g. 256:0.6,512:0.3,1024:0.1 (default: the model's native size)."),
     global_batch: int | None = typer.Option(None, "--global-batch", "-b", help="Image models: images per optimizer step (default per method)."),
@@ -70,6 +74,15 @@ def train(
             micro_batch=micro_batch, network=network, as_json=as_json, raw_files=raw_files,
         )
         return
+    if phases is not None:
+        if tokens is not None or phase is not None or seq_len is not None or method is not None:
+            raise DeployscopeError("takes its tokens, sequence lengths and methods from the plan: leave out --tokens, --phase, --seq-len and --method",
+                                   field="--phases", value=phases)
+        from ..physics.training_phase import estimate_plan
+
+        plan = estimate_plan(model, gpu, gpus, phases, zero=zero, micro_batch=micro_batch or 1, optimizer=optimizer, recompute=recompute, network=network)
+        emit(plan, as_json, _render_plan)
+        return
     if tokens is None:
         raise DeployscopeError("is required for a language model", field="--tokens", value=None, allowed="a token count: 2T, 500B, 10M")
     from ..physics.training import arch_of, estimate
@@ -94,6 +107,23 @@ def train(
     data["phase"] = phase_of(phase) if phase is not None else None
     data["memory_per_gpu_gib"] = r.memory_per_gpu_bytes / GIB
     emit(data, as_json, _render_train)
+
+
+def _render_plan(d: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    t = Table(title=f"{d['model']} · {len(d['phases'])} phases · {d['gpus']} x {d['gpu']}", title_justify="left")
+    for col, justify in (("phase", "left"), ("tokens", "right"), ("seq len", "right"), ("GPU-hours", "right")):
+        t.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for p in d["phases"]:
+        seq = "-" if not p["seq_lens"] else (str(p["seq_lens"][0]) if len(p["seq_lens"]) == 1 else f"{p['seq_lens'][0]}..{p['seq_lens'][-1]}")
+        t.add_row(p["label"], _fmt(p["tokens"], ",.3g") if p["tokens"] else "not stated", seq, _fmt(p["gpu_hours"], ",.0f") if p["gpu_hours"] else "-")
+    t.add_row("total", _fmt(d["tokens"], ",.3g"), "", _fmt(d["gpu_hours"], ",.0f"))
+    c = console()
+    c.print(t)
+    c.print(f"wall-clock {d['wall_days']:,.1f} days, {d['energy_kwh']:,.0f} kWh before PUE; fits: {'yes' if d['fits'] else 'NO'}")
+    if d["unstated"]:
+        c.print(f"not predicted (no tokens stated): {', '.join(d['unstated'])}")
 
 
 def _render_train(d: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ Achievable MFU (catalog ``training_efficiency`` rows, fitted by
 
     mfu = mfu_ref[family] x (max(gpus, 64) / ref_gpus)^-scale_exponent   (cluster term)
                           x 1 / (1 + width_coeff x ridge / hidden)  (width term)
+                          x min(1, GEMM intensity / ridge)   (per-GPU GEMM size, see training_mfu)
                           x method throughput factor x recompute factor
                           x network factor                          (see below)
 
@@ -62,10 +63,11 @@ import numpy as np
 from ..catalog.error_bands import find_band
 from ..catalog.loader import default_catalog
 from ..errors import DeployscopeError
+from .training_mfu import MIN_SCALE_GPUS as MIN_SCALE_GPUS  # re-exported: the fit reads it here
+from .training_mfu import gemm_factor, goodput_at, mfu_model, recompute_factor, ridge_of
 
 METHODS = ("pretrain", "full", "lora", "qlora")
 RECOMPUTE = ("none", "selective", "full")
-MIN_SCALE_GPUS = 64.0  # below 64 GPUs the cluster term stays at its 64-GPU value (assumption: no data below)
 SECONDS_PER_HOUR = 3600.0
 SECONDS_PER_DAY = 86_400.0
 
@@ -112,40 +114,6 @@ def attention_flops(n_layers, attn_dim, seq_len, tokens, compute_multiplier=1.0)
         * np.asarray(tokens, dtype=float)
         * np.asarray(compute_multiplier, dtype=float)
     )
-
-
-# -------------------------------------------------------------------------------------- MFU
-def mfu_model(mfu_ref, ref_gpus, scale_exponent, width_coeff, ridge, hidden, gpus):  # noqa: ANN001
-    """Cluster and width terms of the MFU model (arrays); method/recompute/network factors apart.
-
-    ``ridge``: peak bf16 FLOP/s / HBM bytes/s of the GPU; ``hidden``: the model's hidden size.
-    """
-    g = np.maximum(np.asarray(gpus, dtype=float), MIN_SCALE_GPUS)
-    scale = (g / np.asarray(ref_gpus, dtype=float)) ** (-np.asarray(scale_exponent, dtype=float))
-    width = 1.0 / (1.0 + np.asarray(width_coeff, dtype=float) * np.asarray(ridge, dtype=float) / np.maximum(np.asarray(hidden, dtype=float), 1.0))
-    return np.asarray(mfu_ref, dtype=float) * scale * width
-
-
-def goodput_at(goodput, goodput_ref_gpus, gpus):  # noqa: ANN001
-    """Share of wall-clock spent training: lost share (1/goodput - 1) scales with gpus / goodput_ref_gpus."""
-    gp = np.asarray(goodput, dtype=float)
-    if goodput_ref_gpus is None:
-        return gp
-    lost = (1.0 / gp - 1.0) * np.asarray(gpus, dtype=float) / float(goodput_ref_gpus)
-    return 1.0 / (1.0 + lost)
-
-
-def ridge_of(acc: Any) -> float:
-    """Peak bf16 FLOP/s per HBM byte/s of an accelerator (its roofline ridge point)."""
-    bw = float(getattr(acc, "memory_bandwidth_gb_s", 0.0) or 0.0) * 1e9
-    return acc.peak_flops("bf16") / bw if bw > 0 else 0.0
-
-
-def recompute_factor(recompute: str, method: str) -> float:
-    """MFU lost to recomputation: hardware does 8N (LoRA 6N) per token for 6N (4N) counted."""
-    if recompute != "full":
-        return 1.0
-    return 4.0 / 6.0 if method in ("lora", "qlora") else 6.0 / 8.0
 
 
 # ----------------------------------------------------------------------------------- memory
@@ -543,6 +511,8 @@ def estimate(
 
     # ---- MFU before the network
     base = float(mfu_model(eff.mfu_ref, eff.ref_gpus, eff.scale_exponent, eff.width_coeff, ridge, a.hidden, gpus))  # of executed FLOPs
+    gemm = float(gemm_factor(micro_batch * seq_len, a.hidden, chosen_tp, ridge))  # 1 unless the per-GPU matmuls are memory-bound
+    base *= gemm
     rc = recompute_factor(recompute, method)
     base *= mrow.throughput_factor * rc
 
@@ -595,6 +565,7 @@ def estimate(
         f"global batch {global_batch_tokens:,.0f} tokens per optimizer step (data-parallel traffic per step)",
         f"goodput {goodput:.3f} at {gpus} GPUs: GPU-hours and wall-clock include interruptions and restarts (tokens/s and MFU do not)",
         f"width term: 1 / (1 + {eff.width_coeff:g} x ridge {ridge:.0f} FLOP/B / hidden {a.hidden:.0f}) = {1.0 / (1.0 + eff.width_coeff * ridge / max(a.hidden, 1.0)):.3f}",
+        f"per-GPU GEMM {micro_batch * seq_len} tokens x hidden {a.hidden:.0f} / tp {chosen_tp}: roofline factor {gemm:.3f} (1 = compute-bound)",
         f"energy: GPU at {energy.gpu_power_fraction:g} x TDP ({acc.tdp_w:g} W) + {server_w:g} W server share per GPU, before PUE",
         f"memory: tensor parallel {chosen_tp} x {('ZeRO-' + str(zero)) if zero else 'DDP'} over {dp} data-parallel ranks, optimizer {orow.optimizer}, recompute {recompute}, micro-batch {micro_batch}",
     ]

@@ -161,10 +161,11 @@ def run(files: Iterable[str | Path] | None = None, *, catalog=None, params: Para
     out["groups"] = groups(preds)
     out["heldout"] = {**summary(held), "groups": groups(held), "by_class": by_class(held)}
     from ..validate_image_training import fitting_split as image_fitting_split
+    from ..validate_workloads import training_fitting_split as vw_training_split
 
     out["fitting_split"] = {"llm_fit_sources": list(FIT_SOURCES), "llm_fit_rows": list(fit_split().llm_fit_rows),
                             "fitting_files": list(fit_split().fitting_files),
-                            "image_training": image_fitting_split()}
+                            "image_training": image_fitting_split(), "training": vw_training_split()}
     out["predictions"] = preds
     out["wall_time_s"] = time.perf_counter() - t0
     return out
