@@ -23,9 +23,10 @@ and the part that grows with the step's sequences and saturates - on the same fi
 ``fitting_split.yaml`` ``llm_fit_rows`` (the 8B rows of the v0.14 online-serving table), each row's
 |log error| capped at log 2; efficiencies kept; other engines keep their flat per-layer cost.
 
-``--family-rows``: fit the compute efficiency of each family x engine in the labelled fitting files
-(``validation/fitting_split.yaml`` ``fitting_files``: Blackwell x FP4 with TensorRT-LLM, CDNA3 x
-vLLM from MLPerf Inference v5.0), one row each, everything else kept.
+``--family-rows``: fit the compute efficiency of each family x engine x format in the labelled fitting
+files (``validation/fitting_split.yaml`` ``fitting_files``: Blackwell x FP4 with TensorRT-LLM, CDNA3 x
+vLLM from MLPerf Inference v5.0) and, for families with neither a global fit nor rows there, in the
+fitting sources of ``A_llm_inference.csv`` (CDNA4 x vLLM), one row each, everything else kept.
 
 Writes: ``catalog/data/efficiency.yaml`` (one fitted row per family x engine, and the '*' x '*'
 prior replaced by the mean of the fitted families), the ``perf:`` overheads of the fitted engine
@@ -304,23 +305,41 @@ def fit_family_rows(catalog, dry_run: bool) -> dict[str, dict]:  # noqa: ANN001
     server throughput rows; other figures from the existing rows) by golden-section search on the
     mean |log error|, and write one efficiency row per pair."""
     from deployscope.catalog.efficiency import lookup
-    from deployscope.validate.llm_rows import engine_of
+    from deployscope.validate.llm_rows import Skip, engine_of
 
     split = validate.fit_split()
-    groups: dict[tuple[str, str], list[dict[str, str]]] = {}
+    groups: dict[tuple[str, str, str], list[dict[str, str]]] = {}
+    files: dict[tuple[str, str, str], str] = {}
+
+    def add(r: dict[str, str], name: str) -> None:
+        g = catalog.accelerators.find(r.get("hardware", ""))
+        if g is None or r.get("metric") not in FAMILY_ROW_METRICS or validate.num(r.get("value")) is None:
+            return
+        eng = engine_of(r.get("framework", ""))
+        try:
+            key = (g.family, eng, llm_rows_formats(r, eng, catalog))
+        except Skip:  # a format the model does not take (a mixed MXFP4 x MXFP6 GEMM): not a fitting row
+            return
+        if catalog.models.find(r.get("model", "")) is None:
+            return
+        groups.setdefault(key, []).append(r)
+        files[key] = name
+
     for name in split.fitting_files:
-        path = validate.VALIDATION_DIR / name
-        _, rows = validate.read_csv(path)
-        for r in rows:
-            g = catalog.accelerators.find(r.get("hardware", ""))
-            if g is None or r.get("metric") not in FAMILY_ROW_METRICS or validate.num(r.get("value")) is None:
-                continue
-            groups.setdefault((g.family, engine_of(r.get("framework", ""))), []).append(r)
+        for r in validate.read_csv(validate.VALIDATION_DIR / name)[1]:
+            add(r, name)
+    # families with neither a global fit nor rows in the fitting files are fitted on the fitting
+    # sources of A_llm_inference.csv (fitting_split.yaml llm_fit_sources; CDNA4 x vLLM)
+    covered = set(FAMILIES) | {k[0] for k in groups}
+    for r in validate.read_csv(validate.VALIDATION_DIR / "A_llm_inference.csv")[1]:
+        g = catalog.accelerators.find(r.get("hardware", ""))
+        if g is not None and g.family not in covered and validate.is_fitted(r):
+            add(r, "A_llm_inference.csv")
     out: dict[str, dict] = {}
-    for (fam, eng), rows in sorted(groups.items()):
+    for (fam, eng, _fmt), rows in sorted(groups.items()):
         be = lookup(catalog.efficiency, fam, eng).bandwidth_efficiency
         meas = np.array([validate.num(r["value"]) for r in rows])
-        path = validate.VALIDATION_DIR / split.fitting_files[0]
+        path = validate.VALIDATION_DIR / files[(fam, eng, _fmt)]
 
         def loss(ce: float, rows=rows, meas=meas, fam=fam, be=be, path=path) -> float:  # noqa: ANN001
             preds = validate.predict_file(path, "llm", rows, catalog, validate.Params(eff={fam: (ce, be)}))
@@ -335,7 +354,7 @@ def fit_family_rows(catalog, dry_run: bool) -> dict[str, dict]:  # noqa: ANN001
             sources = sorted(set(sources) | {validate.source_key(r) for r in link_rows})
         fmts = sorted({llm_rows_formats(r, eng, catalog) for r in rows})
         out[f"{fam}-{eng}-{'-'.join(fmts)}"] = {"family": fam, "engine": eng, "formats": fmts, "compute_efficiency": ce, "bandwidth_efficiency": be, "link_efficiency": link, "link_rows": len(link_rows), "rows": len(rows), "loss": loss(ce),
-                               "sources": sources, "files": list(split.fitting_files)}
+                               "sources": sources, "files": [files[(fam, eng, _fmt)]]}
         print(f"{fam} x {eng}: compute_efficiency {ce} on {len(rows)} rows ({', '.join(sources)}), mean |log error| {loss(ce):.4f}")
     # engines without rows of their own on that family x format get the fitted figures, marked as
     # carried over (an assumption, below the engine's own row in the lookup order)
@@ -453,8 +472,10 @@ def fit_sequence_overhead(catalog, engine: str, from_version: str, dry_run: bool
         except Exception:  # noqa: BLE001 - a framework no engine models
             same = False
         v = engine_version(fw)
+        # max-throughput rows, and the output throughput of a burst at an unbounded request rate
+        burst = r.get("metric") == "output_throughput" and "QPS=INF" in r.get("scenario", "")
         if (same and v is not None and version_key(v) >= version_key(from_version) and validate.is_fitted(r)
-                and r.get("metric") == "throughput" and validate.num(r.get("value")) is not None):
+                and (r.get("metric") == "throughput" or burst) and validate.num(r.get("value")) is not None):
             sel.append(r)
     if not sel:
         raise SystemExit(f"no fitting rows of {engine} releases from {from_version}")

@@ -110,3 +110,68 @@ def test_the_redundancy_spare_serves_nothing_hand_computed():
     r = sized(demand_gpus=[[6.0]], gpus_per_server=8, server_usd=1.0, spare_gpus=2, idle_kw=1.0, max_kw=3.0,
               tariff_usd_per_kwh=0.1, fixed_base=[1])
     assert r.npv_usd == pytest.approx(1.0 + (1.0 + 6 / 8 * 2.0) * 8_760 * 0.1)
+
+
+def test_batch_work_runs_in_the_bases_servers_hand_computed():
+    # 8-GPU servers at 10,000, burst 1 USD per GPU-hour, one hour standing for 8,760, r = 0
+    # serving needs 3 GPUs, a training job holds 4: one server holds both (3 + 4 <= 8): 10,000, nothing bursts
+    r = sized(demand_gpus=[[3.0]], gpus_per_server=8, server_usd=10_000.0, held_gpus=[4.0])
+    assert r.base_servers == (1,) and r.npv_usd == pytest.approx(10_000.0) and r.burst_gpu_hours == (0.0,)
+    # rounded apart, the job would take a server of its own: the serving base (1 server, 10,000 < 3 x 8,760 of
+    # burst) plus ceil(4 / 8) = 1 server for the job = 20,000
+    apart = sized(demand_gpus=[[3.0]], gpus_per_server=8, server_usd=10_000.0).npv_usd + 10_000.0
+    assert apart == pytest.approx(20_000.0) and r.npv_usd == apart - 10_000.0
+    # a job of 6 GPUs leaves 2 to serve: 1 server + 1 GPU of burst all year = 18,760 beats 2 servers (20,000)
+    r = sized(demand_gpus=[[3.0]], gpus_per_server=8, server_usd=10_000.0, held_gpus=[6.0])
+    assert r.base_servers == (1,) and r.npv_usd == pytest.approx(18_760.0) and r.burst_gpu_hours == (8_760.0,)
+    # the base always holds the batch work, even where bursting everything would be cheaper: 9 GPUs need 2 servers
+    r = sized(demand_gpus=[[1.0]], gpus_per_server=8, server_usd=10_000.0, held_gpus=[9.0])
+    assert r.base_servers == (2,) and r.npv_usd == pytest.approx(20_000.0)
+    # with the spare: 8 - 1 spare - 4 held = 3 serve
+    r = sized(demand_gpus=[[3.0]], gpus_per_server=8, server_usd=10_000.0, held_gpus=[4.0], spare_gpus=1)
+    assert r.base_servers == (1,) and r.burst_gpu_hours == (0.0,)
+
+
+def test_held_gpus_are_checked():
+    from deployscope.errors import DeployscopeError
+
+    with pytest.raises(DeployscopeError, match="held_gpus"):
+        sized(demand_gpus=[[1.0]], held_gpus=[1.0, 2.0])
+    with pytest.raises(DeployscopeError, match="held_gpus"):
+        sized(demand_gpus=[[1.0]], held_gpus=[-1.0])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    demand=st.lists(st.lists(st.floats(0, 40), min_size=1, max_size=24), min_size=1, max_size=4),
+    slots=st.sampled_from([1, 4, 8]),
+    price=st.floats(1_000, 400_000),
+    burst=st.floats(0.3, 20),
+    rate=st.floats(0, 0.2),
+    spare=st.integers(0, 4),
+    held=st.integers(0, 20),
+)
+def test_one_fleet_never_costs_more_than_the_batch_work_rounded_apart_and_within_a_server_of_the_better_pure_part(
+        demand, slots, price, burst, rate, spare, held):
+    # burst at least the power an owned GPU draws busy (4 kW / 8 GPUs x 0.1 USD/kWh x 1.3 = 0.065 USD per GPU-hour)
+    kw = {"demand_gpus": demand, "gpus_per_server": slots, "server_usd": price, "fixed_usd_per_server_year": price * 0.1,
+          "idle_kw": 1.0, "max_kw": 5.0, "tariff_usd_per_kwh": 0.1, "pue": 1.3, "burst_usd_per_gpu_hour": burst,
+          "discount_rate": rate, "depreciation_years": 5.0, "spare_gpus": spare}
+    H = len(demand)
+    one = size_hybrid_base(**kw, held_gpus=[held] * H)
+    batch_servers = math.ceil(held / slots - 1e-9)
+    # the batch work's own servers, costed under the same model (no load: capex, fixed costs and idle power)
+    own = size_hybrid_base(**{**kw, "demand_gpus": [[0.0]] * H, "spare_gpus": 0}, fixed_base=[batch_servers] * H).npv_usd
+    apart = size_hybrid_base(**kw).npv_usd + own
+    assert one.npv_usd <= apart + 1e-6 * max(1.0, apart)
+    assert all(n * slots >= held for n in one.base_servers)  # every year's batch work fits
+    # the better pure part: everything on-prem (the peak, spare and batch in whole servers) or the least base that
+    # holds the batch work with everything else bursting; the optimum is never above either
+    peak = max(max(d) for d in demand)
+    n = math.ceil((peak + spare + held) / slots - 1e-9)
+    pure_onprem = size_hybrid_base(**kw, held_gpus=[held] * H, fixed_base=[n] * H).npv_usd
+    pure_burst = size_hybrid_base(**kw, held_gpus=[held] * H, fixed_base=[batch_servers] * H).npv_usd
+    assert one.npv_usd <= min(pure_onprem, pure_burst) + 1e-6 * max(1.0, pure_onprem)
+    # rounded apart, the batch work costs up to one whole server (bought in year 1, run all horizon) more: never more
+    one_server = size_hybrid_base(**{**kw, "demand_gpus": [[0.0]] * H, "spare_gpus": 0}, fixed_base=[1] * H).npv_usd
+    assert apart - one.npv_usd <= one_server + 1e-6 * max(1.0, apart)

@@ -93,14 +93,17 @@ def test_api_options_carry_their_published_latency_or_unknown_in_json_table_and_
     assert unknown.performance.published_ttft_s is None and "latency unknown" in unknown.performance.latency_note
     # a published TTFT above the target excludes the API, naming the figure and its source
     pro = p.option("api-gemini-gemini-2.5-pro")
-    assert not pro.allowed and pro.excluded_because[0].startswith("latency (TTFT): gemini-2.5-pro has a published TTFT of 6.065 s")
-    # the rationale checks the recommended API's latency against the targets and says what is unknown
+    assert not pro.allowed and pro.excluded_because[0].startswith(
+        "latency (TTFT): gemini-2.5-pro: TTFT 6.43 s at a 1,500-token prompt = published 6.065 s (at 0 prompt tokens)")
+    # the rationale checks the recommended API's latency, scaled to the prompt, and says what is unknown
     assert p.recommended == lite.id
-    assert any(r.startswith("Latency: published TTFT 0.42 s is within the 1.5 s TTFT target; its output speed is unknown")
+    assert lite.performance.ttft_at_prompt_s == 0.42 + 1500 * 0.24e-3
+    assert any(r.startswith("Latency: TTFT 0.78 s at the scenario's mean prompt (published 0.42 s on a short prompt, plus the "
+                            "prompt's prefill) is within the 1.5 s TTFT target; its output speed is unknown")
                for r in p.rationale.reasons)
-    assert '"latency_note"' in p.model_dump_json()
+    assert '"latency_note"' in p.model_dump_json() and '"ttft_at_prompt_s"' in p.model_dump_json()
     md = render_markdown(p)
-    assert "420 ms (published)" in md and "| unknown |" in md
+    assert "780 ms (published 420 ms + prompt prefill)" in md and "| unknown |" in md
     f = tmp_path / "s.yaml"
     f.write_text(yaml.safe_dump(d))
     main(["plan", str(f)])

@@ -238,7 +238,8 @@ a3-highgpu-1g,H100,1,26,234,1.18251,0.5,us-central1,us-central1-a
 LITELLM = {
     "sample_spec": {"mode": "chat"},
     "together_ai/meta-llama/Llama-3.3-70B-Instruct-Turbo": {"litellm_provider": "together_ai", "mode": "chat", "input_cost_per_token": 8.8e-07, "output_cost_per_token": 8.8e-07},
-    "gpt-4o": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 2.5e-06, "output_cost_per_token": 1e-05},
+    "gpt-4o": {"litellm_provider": "openai", "mode": "chat", "input_cost_per_token": 2.5e-06, "output_cost_per_token": 1e-05,
+               "max_input_tokens": 128000},
     "text-embedding-3-small": {"litellm_provider": "openai", "mode": "embedding", "input_cost_per_token": 2e-08},
     "fal_ai/fal-ai/flux/schnell": {"litellm_provider": "fal_ai", "mode": "image_generation", "output_cost_per_image": 0.003},
     "fireworks_ai/accounts/fireworks/models/flux-1-dev-fp8": {"litellm_provider": "fireworks_ai", "mode": "image_generation", "input_cost_per_token": 1e-07},
@@ -300,6 +301,9 @@ def test_import_litellm(tmp_path):
     assert llama.input_usd_per_million_tokens == pytest.approx(0.88)
     gpt = cat.api_prices.get("litellm-gpt-4o")
     assert gpt.frontier and not gpt.open_weight and gpt.output_usd_per_million_tokens == pytest.approx(10.0)
+    # the context window comes along, so longer prompts exclude the API; a map without one leaves it unset
+    assert gpt.max_input_tokens == 128_000 and gpt.max_input_tokens_source == "prices.json, key 'gpt-4o'"
+    assert llama.max_input_tokens is None
     assert cat.api_prices.get("litellm-fal_ai-fal-ai-flux-schnell").usd_per_image == 0.003
     assert gpt.as_of == date(2026, 6, 1)
     assert gpt.price_as_of == date(2026, 6, 1)

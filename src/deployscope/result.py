@@ -119,6 +119,9 @@ class Performance(_M):
     output_tokens_per_s: float | None = Field(default=None, description="installed capacity, whole deployment")
     published_ttft_s: float | None = Field(default=None, description="hosted API: the published time to first token (the slowest row used)")
     published_output_tokens_per_s: float | None = Field(default=None, description="hosted API: the published output speed per request (the slowest row)")
+    ttft_at_prompt_s: float | None = Field(
+        default=None, description="hosted API: the published TTFT scaled to the workload's mean prompt (published TTFT + "
+                                  "(prompt - the prompt it was measured at) / prefill rate; the slowest row); see latency_note")
     latency_note: str | None = Field(default=None, description="hosted API: its published latency with the source, or 'latency unknown'")
     images_per_s: float | None = None
     utilization: float | None = None

@@ -281,6 +281,10 @@ def parse_litellm(path: Path, catalog: Catalog, as_of: date, match: str | None =
             row["mode"] = "chat"
             row["input_usd_per_million_tokens"] = round(float(pin) * 1e6, 9)
             row["output_usd_per_million_tokens"] = round(float(pout) * 1e6, 9)
+            window = spec.get("max_input_tokens")
+            if isinstance(window, int) and not isinstance(window, bool) and window > 0:
+                row["max_input_tokens"] = window  # the plan excludes the API for longer prompts
+                row["max_input_tokens_source"] = f"{path.name}, key '{key}'"
         elif mode == "image_generation":
             img = spec.get("output_cost_per_image")
             if not isinstance(img, (int, float)):

@@ -126,11 +126,28 @@ class ApiPrice(_Priced):
     ttft_s: float | None = Field(default=None, gt=0, description="published time to first token, seconds (median)")
     output_tokens_per_s: float | None = Field(default=None, gt=0, description="published output speed per request, tokens/s (median)")
     latency_source: str | None = Field(default=None, description="where the latency figures come from, with its date")
+    latency_prompt_tokens: int | None = Field(
+        default=None, ge=0, le=10_000_000,
+        description="prompt length the published TTFT was measured at (the source's methodology; 0 where it is not stated)")
+    latency_prompt_note: str | None = Field(default=None, description="where latency_prompt_tokens comes from")
+    prefill_tokens_per_s: float | None = Field(
+        default=None, gt=0, le=1e8,
+        description="published prompt-processing rate for this provider and model, tokens/s (from a long-prompt TTFT)")
+    prefill_source: str | None = Field(default=None, description="where prefill_tokens_per_s comes from, with its date")
+    max_input_tokens: int | None = Field(default=None, gt=0, le=100_000_000, description="longest prompt the API accepts, tokens")
+    max_input_tokens_source: str | None = None
 
     @model_validator(mode="after")
     def _latency_source(self) -> "ApiPrice":
         if (self.ttft_s is not None or self.output_tokens_per_s is not None) and not self.latency_source:
             raise ValueError("published latency figures need latency_source")
+        if self.ttft_s is not None and (self.latency_prompt_tokens is None or not self.latency_prompt_note):
+            raise ValueError("a published ttft_s needs latency_prompt_tokens and latency_prompt_note: the prompt length it "
+                             "was measured at, from the source's methodology (0 with a note where the source does not say)")
+        if self.prefill_tokens_per_s is not None and not self.prefill_source:
+            raise ValueError("prefill_tokens_per_s needs prefill_source")
+        if self.max_input_tokens is not None and not self.max_input_tokens_source:
+            raise ValueError("max_input_tokens needs max_input_tokens_source")
         return self
 
     def latency_note(self) -> str:

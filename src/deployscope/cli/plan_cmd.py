@@ -146,6 +146,8 @@ def _latency(o: Any) -> str:
     if perf.ttft_p95_s:
         return f"{perf.ttft_p95_s:.2f} TTFT"
     if o.placement == "api" and perf.latency_note:  # a hosted API: its published figure, or none on record
+        if perf.ttft_at_prompt_s is not None:
+            return f"{perf.ttft_at_prompt_s:.2f} TTFT (published {perf.published_ttft_s:.2f} + prompt)"
         return f"{perf.published_ttft_s:.2f} TTFT (published)" if perf.published_ttft_s is not None else "unknown"
     if perf.image_latency_s:
         return f"{perf.image_latency_s:.1f} image"
@@ -341,7 +343,7 @@ def render_plan_plain(p: Any) -> None:
     units = _unit_columns(p)
     out(f"\nOptions ({p.currency}, {p.horizon_years} years, discount rate {p.discount_rate:.1%})\n")
     out(tsv_row(["rank", "option", "placement", "npv", "total_cost", *[k for k, _ in units], "gpus", "format",
-                 "ttft_p95_s", "tpot_p95_s", "image_latency_s", "tokens_per_s_per_user", "tokens_per_s_per_gpu", "frontier", "api_latency"]))
+                 "ttft_p95_s", "tpot_p95_s", "image_latency_s", "tokens_per_s_per_user", "tokens_per_s_per_gpu", "frontier", "api_latency", "api_ttft_at_prompt_s"]))
     for o in p.options:
         if not o.allowed:
             continue
@@ -350,7 +352,7 @@ def render_plan_plain(p: Any) -> None:
                      *[_fixed(getattr(o.unit_costs, k), 6) for k, _ in units], perf.gpus, perf.quant,
                      _fixed(perf.ttft_p95_s, 4), _fixed(perf.tpot_p95_s, 4), _fixed(perf.image_latency_s, 3),
                      _fixed(_per_user(o), 1), _fixed(_per_gpu(o), 1), "yes" if o.frontier else "no",
-                     perf.latency_note or ""]))
+                     perf.latency_note or "", _fixed(perf.ttft_at_prompt_s, 4)]))
     excluded = [o for o in p.options if not o.allowed]
     if excluded:
         out("\nExcluded options\n")

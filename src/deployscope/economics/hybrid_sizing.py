@@ -17,6 +17,10 @@ Model (docs/economics.md, "Hybrid sizing"):
 - ``spare_gpus``: GPUs a base of one or more servers holds back as its redundancy (N+1: one replica
   per serving pool, as the pure on-prem fleet does); they draw idle power and serve nothing, so b
   servers serve up to max(b x gpus_per_server - spare_gpus, 0) GPUs of the load;
+- ``held_gpus[k]``: GPUs of the base that batch work kept on-prem (training jobs, batch pipeline
+  stages) holds in year k+1: the base and the batch work are one fleet of whole servers, so a base
+  must hold them (b x gpus_per_server >= held) and b servers serve up to
+  max(b x gpus_per_server - spare_gpus - held, 0) GPUs of the load;
 - the burst costs ``burst_usd_per_gpu_hour`` for each GPU-hour above the base, rounded up per
   hour to whole ``burst_unit_gpus`` (a cloud instance's GPUs; 0 = no rounding, API volume).
 
@@ -66,6 +70,7 @@ def size_hybrid_base(
     max_servers: int | None = None,
     fixed_base: Sequence[int] | None = None,
     spare_gpus: int = 0,
+    held_gpus: Sequence[float] | None = None,
 ) -> HybridSizing:
     """The base (whole servers per year) that minimizes the NPV; see the module doc.
 
@@ -83,6 +88,9 @@ def size_hybrid_base(
         check_nonneg(name, v)
     check_nonneg("fixed_usd_per_year_if_owned", fixed_usd_per_year_if_owned)
     check_nonneg("spare_gpus", spare_gpus)
+    held = [0.0] * len(demand_gpus) if held_gpus is None else [float(x) for x in held_gpus]
+    if len(held) != len(demand_gpus) or any(not x >= 0 for x in held):
+        raise DeployscopeError("one non-negative GPU count per year", field="held_gpus", value=list(held_gpus or []))
     if max_kw < idle_kw:
         raise DeployscopeError("maximum power below idle", field="max_kw", value=max_kw, allowed=f">= {idle_kw}")
     if not depreciation_years > 0:
@@ -92,21 +100,24 @@ def size_hybrid_base(
         if d.ndim != 1 or d.size == 0:
             raise DeployscopeError("each year needs a non-empty list of hourly GPU demand", field=f"demand_gpus[{k}]", value="array")
     peak = [float(d.max()) for d in demand]
-    n_max = max_servers if max_servers is not None else int(np.ceil((max(peak) + spare_gpus) / gpus_per_server - 1e-9))
+    n_max = max_servers if max_servers is not None else int(np.ceil((max(peak) + spare_gpus + max(held)) / gpus_per_server - 1e-9))
+    n_max = max(n_max, int(np.ceil(max(held) / gpus_per_server - 1e-9)))  # the batch work always fits
     b = np.arange(n_max + 1)  # candidate server counts
-    g = np.maximum(b * gpus_per_server - spare_gpus, 0)  # GPUs that serve (the spare held back)
 
     def year_cost(k: int) -> np.ndarray:
-        """Running cost of year k+1 for every candidate count b (USD, undiscounted)."""
+        """Running cost of year k+1 for every candidate count b (USD, undiscounted); inf where the
+        servers cannot hold that year's batch work."""
         d = demand[k]
         scale = HOURS_PER_YEAR / d.size
+        g = np.maximum(b * gpus_per_server - spare_gpus - held[k], 0)  # GPUs that serve (spare and batch held back)
         served = np.minimum(d[None, :], g[:, None])  # (B, hours)
         over = d[None, :] - served
         if burst_unit_gpus > 0:
             over = np.ceil(over / burst_unit_gpus - 1e-9) * burst_unit_gpus
         energy_kwh = (b * idle_kw * d.size + served.sum(axis=1) / gpus_per_server * (max_kw - idle_kw)) * scale * pue
         owned = np.where(b > 0, fixed_usd_per_year_if_owned, 0.0)  # the team any on-prem fleet needs
-        return owned + b * fixed_usd_per_server_year + energy_kwh * tariff_usd_per_kwh + over.sum(axis=1) * scale * burst_usd_per_gpu_hour
+        cost = owned + b * fixed_usd_per_server_year + energy_kwh * tariff_usd_per_kwh + over.sum(axis=1) * scale * burst_usd_per_gpu_hour
+        return np.where(b * gpus_per_server >= held[k] - 1e-9, cost, np.inf)
 
     # value of a server bought at t = k (for operating year k+1): price now, residual credit at H
     def unit_capex(k: int) -> float:
@@ -119,13 +130,12 @@ def size_hybrid_base(
             raise DeployscopeError("one non-decreasing whole number of servers per year", field="fixed_base", value=list(fixed_base))
         n_max = max(n_max, path_b[-1])
         b = np.arange(n_max + 1)
-        g = np.maximum(b * gpus_per_server - spare_gpus, 0)
         total = 0.0
         prev = 0
         for k, n in enumerate(path_b):
             total += unit_capex(k) * (n - prev) + float(year_cost(k)[n]) / (1.0 + discount_rate) ** (k + 1)
             prev = n
-        return _result(tuple(path_b), total, demand, gpus_per_server, peak, fixed=True, spare_gpus=spare_gpus)
+        return _result(tuple(path_b), total, demand, gpus_per_server, peak, fixed=True, spare_gpus=spare_gpus, held=held)
 
     # DP: V[b] = least NPV of years 1..k ending with b servers owned
     V = np.full(n_max + 1, np.inf)
@@ -148,22 +158,23 @@ def size_hybrid_base(
     path = [end]
     for k in range(H - 1, 0, -1):
         path.append(int(choice[k][path[-1]]))
-    return _result(tuple(reversed(path)), float(V[end]), demand, gpus_per_server, peak, spare_gpus=spare_gpus)
+    return _result(tuple(reversed(path)), float(V[end]), demand, gpus_per_server, peak, spare_gpus=spare_gpus, held=held)
 
 
 def _result(base: tuple[int, ...], npv_usd: float, demand: list[np.ndarray], gpus_per_server: int, peak: list[float],
-            fixed: bool = False, spare_gpus: int = 0) -> HybridSizing:
+            fixed: bool = False, spare_gpus: int = 0, held: Sequence[float] | None = None) -> HybridSizing:
+    held = held or [0.0] * len(base)
     on_h, burst_h = [], []
     for k, n in enumerate(base):
         d = demand[k]
         scale = HOURS_PER_YEAR / d.size
-        served = np.minimum(d, max(n * gpus_per_server - spare_gpus, 0))
+        served = np.minimum(d, max(n * gpus_per_server - spare_gpus - held[k], 0))
         on_h.append(float(served.sum() * scale))
         burst_h.append(float((d - served).sum() * scale))
-    if base[-1] == 0:
+    if base[-1] == 0 or (any(held) and not any(on_h)):
         why = ("the given base holds no server: everything bursts" if fixed else
                "no server pays for itself against the burst price at this load profile: everything bursts")
-    elif all(n * gpus_per_server - spare_gpus >= p - 1e-9 for n, p in zip(base, peak, strict=True)):
+    elif all(n * gpus_per_server - spare_gpus - h >= p - 1e-9 for n, p, h in zip(base, peak, held, strict=True)):
         why = "the given base covers the whole peak: nothing bursts" if fixed else "owning capacity for the whole peak is cheapest: nothing bursts"
     else:
         why = (("the given base serves what it can" if fixed else "the base covers the hours where an owned GPU costs less than renting")

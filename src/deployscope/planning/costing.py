@@ -92,6 +92,7 @@ class OnPremCost:
     served_share: Any = None  # a hybrid's base: share of the volume it serves, per year
     busy: list[float] | None = None  # a hybrid's base: busy share of its GPUs per year
     batch_pieces: list[Piece] | None = None  # a hybrid: training / batch pipelines on-prem besides the fixed base
+    held_batch: dict[str, Any] | None = None  # a hybrid: GPUs per type of that batch work the fixed base already holds
     servers: dict[str, Any] = field(init=False)
     weights_tb: float = field(init=False)
     util_base: list[float] = field(init=False)
@@ -133,8 +134,12 @@ class OnPremCost:
             return gpus_per_year(self.inputs, self.pieces, f, self.base_share)
         shape = (np.size(f.demand), self.inputs.H) if np.ndim(f.demand) else (self.inputs.H,)
         need = {g: np.broadcast_to(np.asarray(v, dtype=float), shape) for g, v in self.fleet.items()}
+        held = self.held_batch or {}
         for g, v in (gpus_per_year(self.inputs, self.batch_pieces, f) if self.batch_pieces else {}).items():
-            need[g] = need.get(g, 0.0) + np.broadcast_to(np.asarray(v, dtype=float), shape)
+            v = np.broadcast_to(np.asarray(v, dtype=float), shape)
+            if g in held:  # in the base's servers: only batch work beyond what the base holds adds GPUs
+                v = np.maximum(v - np.asarray(held[g], dtype=float), 0.0)
+            need[g] = need.get(g, 0.0) + v
         return need
 
     def __call__(self, f: Factors) -> Any:

@@ -7,9 +7,12 @@ burst); under sensitivity and Monte Carlo factors the base stays and the burst a
 
 Redundancy as in the pure on-prem fleet: with N+1 (N+2) the base holds one (two) spare replica(s)
 per serving pool that serve nothing. Training jobs and batch pipeline stages are costed as one of
-the pure options costs them: on-prem as in the pure on-prem option (their own GPUs, sized the same
-way, with their fabric), or rented on demand as the burst option rents them (``batch_rented``);
-only the serving load is split between the base and the burst.
+the pure options costs them: on-prem as in the pure on-prem option (the GPUs it sizes for them,
+with their fabric), or rented on demand as the burst option rents them (``batch_rented``); only the
+serving load is split between the base and the burst. Batch work kept on-prem on the base's GPU
+type runs in the base's servers: base and batch are one fleet of whole servers (every GPU bought
+is used: the batch work's GPUs first, then the spare, then serving), so a hybrid never rounds its
+batch work to servers of its own the way a separate fleet would.
 """
 
 from __future__ import annotations
@@ -126,6 +129,7 @@ class HybridCost:
     sizing: HybridSizing = field(init=False)
     base: OnPremCost = field(init=False)
     spare: int = field(init=False)
+    held: np.ndarray = field(init=False)  # GPUs of the base the on-prem batch work holds, per year
 
     def __post_init__(self) -> None:
         inputs, hw, econ = self.inputs, self.hardware, self.inputs.econ
@@ -138,6 +142,8 @@ class HybridCost:
         batch = [] if self.batch_rented is not None else [pc for pc in self.pieces if pc not in serving]
         on_prem_pieces = serving + batch
         self.spare = spare_gpus(inputs, self.pieces, self.gpu)
+        # batch work on the base's GPU type is held inside the base's servers (one fleet); other types apart
+        self.held = self._held(batch, Factors())
         # the GPUs' work each hour (fractional replicas): the base serves up to its GPUs, the burst the
         # rest in whole instances; rounding each hour to whole replicas first would round twice
         demand = hourly_gpus(inputs, serving, whole=False)  # (168, H)
@@ -145,7 +151,7 @@ class HybridCost:
         fixed = None
         if q is not None:  # the user fixed the base at a percentile of the hourly load: honoured as given
             level = np.percentile(demand, q, axis=0)
-            fixed = [int(x) for x in np.maximum.accumulate(np.ceil((level + self.spare) / s.gpu_slots - 1e-9))]
+            fixed = [int(x) for x in np.maximum.accumulate(np.ceil((level + self.spare + self.held) / s.gpu_slots - 1e-9))]
         self.sizing = size_hybrid_base(
             demand_gpus=[cast("Sequence[float]", demand[:, k]) for k in range(inputs.H)], gpus_per_server=s.gpu_slots,
             server_usd=price * (1.0 + econ.installation_pct_of_capex),
@@ -155,23 +161,30 @@ class HybridCost:
             depreciation_years=econ.depreciation_years, burst_unit_gpus=self.burst.unit_gpus,
             # batch work on-prem already pays the operations team's floor; otherwise the base must
             fixed_usd_per_year_if_owned=0.0 if batch else econ.staff_fte_onprem * econ.staff_usd_per_fte_year,
-            fixed_base=fixed, spare_gpus=self.spare,
+            fixed_base=fixed, spare_gpus=self.spare, held_gpus=[float(x) for x in self.held],
         )
         base_gpus = np.array(self.sizing.base_servers, dtype=float) * s.gpu_slots
         work = demand  # (168, H), fractional
         served_work = np.minimum(work, self.serving_gpus(base_gpus)[None, :])
         share = served_work.sum(axis=0) / np.maximum(work.sum(axis=0), 1e-12)
         # busy share of all the on-prem GPUs: the base's served work plus the batch work's busy GPUs
-        batch_need = gpus_per_year(inputs, batch, Factors()) if batch else {}
+        apart = [pc for pc in batch if pc.gpu != self.gpu]  # batch work on another GPU type: a fleet of its own
+        batch_need = gpus_per_year(inputs, apart, Factors()) if apart else {}
         batch_busy = sum(pc.gpu_hours_per_year for pc in batch) / HOURS_PER_YEAR
         total = base_gpus + sum(np.asarray(v, dtype=float) for v in batch_need.values())
         busy = list((served_work.mean(axis=0) + batch_busy) / np.maximum(total, 1e-9))
         self.base = OnPremCost(inputs, hw, on_prem_pieces, fleet={self.gpu: base_gpus}, served_share=share, busy=busy,
-                               batch_pieces=batch)
+                               batch_pieces=batch, held_batch={self.gpu: self.held} if batch else None)
+
+    def _held(self, batch: list[Piece], f: Factors) -> np.ndarray:
+        """GPUs of the base's type the on-prem batch work needs each year (as the on-prem option sizes it)."""
+        mine = [pc for pc in batch if pc.gpu == self.gpu]
+        need = gpus_per_year(self.inputs, mine, f).get(self.gpu) if mine else None
+        return np.zeros(self.inputs.H) if need is None else np.asarray(need, dtype=float)
 
     def serving_gpus(self, base_gpus: np.ndarray) -> np.ndarray:
-        """GPUs of the base that serve load: those installed less the redundancy spare."""
-        return np.where(base_gpus > 0, np.maximum(base_gpus - self.spare, 0.0), 0.0)
+        """GPUs of the base that serve load: those installed less the batch work's and the redundancy spare."""
+        return np.where(base_gpus > 0, np.maximum(base_gpus - self.spare - self.held, 0.0), 0.0)
 
     @property
     def base_gpus(self) -> np.ndarray:

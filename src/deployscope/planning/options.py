@@ -21,6 +21,7 @@ from ..economics.fleet import facility_warning
 from ..errors import DeployscopeError
 from ..feasibility import check_training_feasible
 from ..result import Performance, Source
+from .api_latency import api_prefill_rate, assume_api_prefill, context_window_reason, ttft_at_prompt
 from .candidates import Candidate, Demand, Factors, Piece
 from .costing import ApiCost, CloudCost, OnPremCost, Uncosted, row_cost
 from .hardware import Hardware
@@ -437,7 +438,8 @@ def api(inputs: Inputs, clouds: list[Candidate], verdicts: Verdicts) -> list[Can
                 frontier.append((r, d))
                 continue
             cur = per_provider.setdefault(r.provider, {})
-            if d.name not in cur or row_cost(r, d) < row_cost(cur[d.name], d):
+            # the cheapest row whose context window takes the prompts; one that cannot only where none can
+            if d.name not in cur or _row_key(r, d) < _row_key(cur[d.name], d):
                 cur[d.name] = r
     combos: list[tuple[str, dict[str, Any], bool]] = []
     for prov, rows in per_provider.items():
@@ -464,24 +466,48 @@ def api(inputs: Inputs, clouds: list[Candidate], verdicts: Verdicts) -> list[Can
             cost=ApiCost(inputs, rows, disc, batch), perf=_with_training(ApiPerformance(inputs, rows), cloud_for_batch),
             sources=[inputs.source("api_prices", r) for r in rows.values()], frontier=is_frontier,
         )
-        for r in rows.values():
+        for name, r in rows.items():
             opt.stale_prices += [w for w in price_age_warnings([r], "api_prices", stale_after=stale_days) if w not in opt.stale_prices]
-            note = r.latency_note()
             if r.mode != "chat":
                 continue
+            opt.excluded += api_latency_exclusions(inputs, r, next(d.workload for d in inputs.demands if d.name == name))
+            note = r.latency_note()
             if note.startswith("latency unknown"):
                 note += "; the TTFT/TPOT targets cannot be checked for this option"
-            if r.ttft_s is not None and r.ttft_s > scn.targets.ttft_p95_s:
-                opt.excluded.append(f"latency (TTFT): {r.id} has a published TTFT of {r.ttft_s:g} s, above the "
-                                    f"{scn.targets.ttft_p95_s:g} s p95 target ({r.latency_source})")
-            if r.output_tokens_per_s is not None and 1.0 / r.output_tokens_per_s > scn.targets.tpot_p95_s:
-                opt.excluded.append(f"latency (TPOT): {r.id} has a published output speed of {r.output_tokens_per_s:g} tokens/s "
-                                    f"({1.0 / r.output_tokens_per_s:.3g} s per token), slower than the {scn.targets.tpot_p95_s:g} s "
-                                    f"p95 TPOT target ({r.latency_source})")
             opt.warnings.append(note)
         if scn.training and cloud_for_batch is None:
             opt.excluded.append("the training jobs need GPUs, and no cloud instance can run them")
         out.append(opt)
+    return out
+
+
+def _row_key(r: Any, d: Demand) -> tuple[bool, float]:
+    """Order of preference among a provider's rows for a workload: those whose context window takes
+    its prompts first, then the cheapest."""
+    too_long = d.kind == "llm" and context_window_reason(r, d.workload) is not None
+    return too_long, row_cost(r, d)
+
+
+def api_latency_exclusions(inputs: Inputs, r: Any, w: Any) -> list[str]:
+    """Why an API row cannot serve workload `w`: prompts beyond its context window, or its TTFT at
+    the workload's prompt length (planning.api_latency) or its published output speed outside the targets."""
+    out = []
+    window = context_window_reason(r, w)
+    if window:
+        out.append(window)
+    ttft_target = w.ttft_p95_s or inputs.scenario.targets.ttft_p95_s
+    tpot_target = w.tpot_p95_s or inputs.scenario.targets.tpot_p95_s
+    t = ttft_at_prompt(r, w.input_tokens.mean, api_prefill_rate(inputs))
+    if t is not None:
+        if not t.prefill_published and t.prompt_tokens > t.reference_tokens:
+            assume_api_prefill(inputs)
+        if t.at_prompt_s > ttft_target:
+            out.append(f"latency (TTFT): {r.id}: {t.note()}, above the {ttft_target:g} s "
+                       f"p95 target ({r.latency_source})")
+    if r.output_tokens_per_s is not None and 1.0 / r.output_tokens_per_s > tpot_target:
+        out.append(f"latency (TPOT): {r.id} has a published output speed of {r.output_tokens_per_s:g} tokens/s "
+                   f"({1.0 / r.output_tokens_per_s:.3g} s per token), slower than the {tpot_target:g} s "
+                   f"p95 TPOT target ({r.latency_source})")
     return out
 
 
@@ -585,7 +611,9 @@ def hybrid(inputs: Inputs, hw: Hardware, on_prems: list[Candidate], bursts: list
             cand.warnings.append(
                 f"hybrid base: {per_year} {srv.id if srv else g} server(s) by year (whole servers, never sold); {sz.why}"
                 + (f"; {cost.spare} GPU(s) of the base held back as the {inputs.scenario.availability.redundancy} spare, "
-                   "as in the on-prem option" if cost.spare else ""))
+                   "as in the on-prem option" if cost.spare else "")
+                + (f"; {int(cost.held[-1])} GPU(s) of the base run the on-prem batch work (base and batch work are one fleet "
+                   "of whole servers)" if cost.held[-1] > 0 else ""))
             if batch_note:
                 cand.warnings.append(batch_note)
             if cost.batch_rented is not None:

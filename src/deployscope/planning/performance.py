@@ -13,6 +13,7 @@ import numpy as np
 from ..physics import serving
 from ..physics.memory import estimate_memory, max_sequences, weight_bytes
 from ..result import ComponentSizing, CurvePoint, MemoryBreakdown, Option, Performance
+from .api_latency import api_prefill_rate, ttft_at_prompt
 from .candidates import HOURS_PER_YEAR, Candidate, Factors, Piece
 from .costing import OnPremCost, cloud_instances_needed
 from .hardware import Hardware
@@ -176,11 +177,18 @@ class ApiPerformance:
         chat = [r for r in self.rows.values() if r.mode == "chat"]
         ttft = [r.ttft_s for r in chat if r.ttft_s is not None]
         speed = [r.output_tokens_per_s for r in chat if r.output_tokens_per_s is not None]
+        workloads = {d.name: d.workload for d in self.inputs.demands}
+        scaled = {name: ttft_at_prompt(r, workloads[name].input_tokens.mean, api_prefill_rate(self.inputs))
+                  for name, r in self.rows.items() if r.mode == "chat" and name in workloads}
+        at_prompt = [t.at_prompt_s for t in scaled.values() if t is not None]
+        notes = {f"{r.id}: {r.latency_note()}" + (f"; {scaled[n].note()}" if scaled.get(n) is not None else ""): None  # type: ignore[union-attr]
+                 for n, r in self.rows.items() if r.mode == "chat"}
         return Performance(
             components=comps, quant=next((r.quantization for r in self.rows.values() if r.quantization), None),
             published_ttft_s=max(ttft) if chat and len(ttft) == len(chat) else None,
             published_output_tokens_per_s=min(speed) if chat and len(speed) == len(chat) else None,
-            latency_note="; ".join(dict.fromkeys(f"{r.id}: {r.latency_note()}" for r in chat)) or None,
+            ttft_at_prompt_s=max(at_prompt) if chat and len(at_prompt) == len(chat) else None,
+            latency_note="; ".join(notes) or None,
         )
 
 

@@ -80,6 +80,8 @@ def template_helpers(plan: Any) -> dict[str, Any]:
         p = o.performance
         if o.placement != "api" or not p.latency_note:
             return None
+        if which == "ttft" and p.ttft_at_prompt_s is not None:
+            return f"{sec(p.ttft_at_prompt_s)} (published {sec(p.published_ttft_s)} + prompt prefill)"
         if which == "ttft" and p.published_ttft_s is not None:
             return f"{sec(p.published_ttft_s)} (published)"
         if which == "tpot" and p.published_output_tokens_per_s:
