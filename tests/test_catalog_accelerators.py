@@ -210,7 +210,7 @@ def test_user_override_changes_price_and_keeps_the_rest(tmp_path):
     assert h100.price_source == "our purchase order PO-1234"
     assert h100.tflops["bf16"] == pytest.approx(989.4)  # untouched fields come from the bundled row
     assert cat.user_rows("accelerators") == {"h100-sxm-80gb"}
-    assert Catalog(user_dir=None).accelerators.get("H100 SXM").price_usd == pytest.approx(285000 / 8)
+    assert Catalog(user_dir=None).accelerators.get("H100 SXM").price_usd == pytest.approx(31904.63)
 
 
 def test_user_catalog_adds_a_new_accelerator(tmp_path):

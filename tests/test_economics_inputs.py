@@ -29,11 +29,11 @@ def test_price_rows_carry_the_publication_date_and_stale_ones_are_warned_about()
 
     cat = default_catalog()
     hgx = cat.servers.get("hgx-h100-8gpu")
-    assert hgx.price_as_of == date(2026, 7, 14) != hgx.as_of  # the price's date, apart from the date it was read
-    assert price_age_warnings([hgx], "servers", stale_after=180, today=date(2026, 12, 3)) == []
-    w = price_age_warnings([hgx], "servers", stale_after=180, today=date(2027, 3, 1))
-    assert w == [("servers hgx-h100-8gpu: price published 2026-07-14 (older than 180 days); "
+    assert hgx.price_as_of == date(2025, 1, 31) != hgx.as_of  # the price's date, apart from the date it was read
+    w = price_age_warnings([hgx], "servers", stale_after=180, today=date(2026, 12, 3))
+    assert w == [("servers hgx-h100-8gpu: price published 2025-01-31 (older than 180 days); "
                  "refresh it or give your own figure")]
+    assert price_age_warnings([hgx], "servers", stale_after=180, today=date(2025, 3, 1)) == []
     a100 = cat.servers.get("hgx-a100-8gpu")  # no 2026 system price was found: the 2025 one is flagged
     assert a100.price_as_of == date(2025, 3, 4) and price_age_warnings([a100], "servers", 180, date(2026, 12, 3))
     eur = cat.fx_rates.get("EUR")

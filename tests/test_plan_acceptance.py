@@ -18,8 +18,8 @@ from deployscope.cli import main
 from deployscope.planner import Factors, build_options
 
 ROOT = Path(__file__).resolve().parents[1]
-HGX_H100 = 285_000.00  # catalog hgx-h100-8gpu (and dgx-h100), 8 GPUs included
-H100_PER_GPU = 35_625.00  # its per-GPU share (the catalog accelerator row)
+HGX_H100 = 255_237.04  # catalog hgx-h100-8gpu (and dgx-h100), 8 GPUs included
+H100_PER_GPU = 31_904.63  # its per-GPU share (the catalog accelerator row)
 
 
 def saas(**candidates) -> dict:
@@ -41,8 +41,8 @@ def test_a_per_gpu_override_lowers_on_prem_cost_by_the_hand_amount():
     # servers bought each year, read from the catalog-price flows: whole HGX systems
     bought = [round(float(f.breakdown.get("servers", 0.0)) / HGX_H100, 9) for f in a.flows]
     assert all(n == int(n) for n in bought) and sum(bought) == 3
-    delta = 8 * (H100_PER_GPU - 22_000)  # 109,000 per server
-    assert round(delta, 2) == 109_000.00
+    delta = 8 * (H100_PER_GPU - 22_000)  # 79,237.04 per server
+    assert round(delta, 2) == 79_237.04
     assert round(a.breakdown_totals()["servers"] - b.breakdown_totals()["servers"], 2) == round(3 * delta, 2)
     assert round(b.breakdown_totals()["servers"], 2) == 3 * 176_000.00
     # NPV by hand: each server's price and 10 % installation when bought (t = j), 10 % support a

@@ -12,7 +12,7 @@ import yaml
 
 from deployscope.catalog import Catalog
 from deployscope.catalog.price_import import import_prices
-from deployscope.catalog.prices import stale_after_days, stale_rows, to_usd
+from deployscope.catalog.prices import price_age_warnings, stale_after_days, stale_rows, to_usd
 from deployscope.cli import main
 from deployscope.errors import CatalogError, DeployscopeError
 
@@ -395,15 +395,34 @@ def test_system_per_gpu_prices_are_the_system_price_shared_out():
 
 
 def test_8gpu_systems_carry_2026_prices_or_say_why_not():
-    """HGX/DGX systems are priced from 2026 quotes; a row left on an older figure says no 2026 one was found."""
+    """HGX/DGX systems carry a 2026 price only from a page that could be read; a row left on an older
+    figure says no 2026 one was found, and the plan flags it as old."""
     for s in CAT.servers:
         if s.includes_gpus and s.price_usd is not None:
             if s.price_as_of < date(2026, 1, 1):
                 assert "no 2026 price" in (s.notes or "").lower(), s.id
+                assert price_age_warnings([s], "servers", 180, date(2026, 12, 3)), s.id
             else:
                 notes = (s.notes or "").lower()  # the figure it replaced stays on record, or there was none
                 assert "older figure" in notes or "had no price" in notes, s.id
-    assert CAT.servers.get("hgx-h100-8gpu").price_as_of == date(2026, 7, 14)
+    # the July 2026 HGX figures could not be verified on any readable page: the Epoch AI rows stand
+    hgx = CAT.servers.get("hgx-h100-8gpu")
+    assert (hgx.price_usd, hgx.price_as_of) == (pytest.approx(255_237.04), date(2025, 1, 31))
+    assert "no page giving it could be read" in hgx.notes
+    assert CAT.servers.get("dgx-h100").price_usd == hgx.price_usd  # HGX and DGX of one board cost alike
+    assert CAT.servers.get("hgx-b200-8gpu-liquid").price_usd == CAT.servers.get("dgx-b200").price_usd
+
+
+def test_price_sources_give_an_address_or_a_dataset():
+    """Every bundled price of a system sold with its GPUs, and its per-GPU share, names where it can be
+    read again: a URL, or the Epoch AI dataset (whose rows carry their own URLs). A bare site name is
+    not enough."""
+    for s in CAT.servers:
+        if s.price_usd is not None and s.includes_gpus:
+            assert "https://" in s.source or "epoch ai" in s.source.lower(), s.id
+    for g in CAT.accelerators:
+        if g.price_usd is not None and g.price_basis == "system-per-gpu":
+            assert "https://" in (g.price_source or ""), g.id
 
 
 def test_skypilot_rows_are_dated_by_a_public_record_or_say_none_was_found():
