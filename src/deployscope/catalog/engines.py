@@ -8,6 +8,7 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .accelerators import Accelerator
 from .base import Row
 from .loader import register_table
 
@@ -144,14 +145,43 @@ class EnginePerf(BaseModel):
         return self
 
 
+class SmallGpuDefaults(BaseModel):
+    """Scheduler limits an engine picks by itself on smaller GPUs (vLLM ``get_batch_defaults``:
+    GPUs under ``min_memory_gib``, or whose name contains one of ``names``, get these instead of
+    the row's ``max_batch_size`` / ``max_num_tokens``). The start-up profile runs the same limits,
+    so they replace ``activation_seqs`` / ``activation_tokens`` as well."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    min_memory_gib: float = Field(gt=0, le=1e5, description="GPUs with less memory than this get the small defaults")
+    names: tuple[str, ...] = Field(default=(), description="lower-case fragments of GPU names that get them whatever their memory")
+    max_num_seqs: int = Field(gt=0, le=1_000_000, description="most sequences in one step on such a GPU")
+    max_num_batched_tokens: int = Field(gt=0, le=100_000_000, description="most tokens in one step on such a GPU")
+    source: str | None = None
+
+    def applies(self, gpu: Accelerator) -> bool:
+        named = any(n in f"{gpu.id} {gpu.name}".lower() for n in self.names)
+        return named or gpu.memory_bytes < self.min_memory_gib * 2**30
+
+
 class Engine(Row):
     kind: ClassVar[str] = "engine"
 
     name: str
     memory: EngineMemory
     perf: EnginePerf = Field(default_factory=EnginePerf)
+    small_gpu: SmallGpuDefaults | None = Field(default=None, description="scheduler limits the engine picks on smaller GPUs")
     formats: tuple[str, ...] = Field(default=(), description="quantization format ids the engine serves")
     devices: tuple[str, ...] = Field(default=("gpu",), description="device types it runs on")
+
+    def on_gpu(self, gpu: Accelerator) -> "Engine":
+        """The engine as it configures itself on this GPU: the small-GPU scheduler limits (and the
+        start-up profile they size) where ``small_gpu`` applies, else the row as written."""
+        sg = self.small_gpu
+        if sg is None or not sg.applies(gpu):
+            return self
+        mem = self.memory.model_copy(update={"activation_tokens": sg.max_num_batched_tokens, "activation_seqs": sg.max_num_seqs})
+        perf = self.perf.model_copy(update={"max_batch_size": sg.max_num_seqs, "max_num_tokens": sg.max_num_batched_tokens})
+        return self.model_copy(update={"memory": mem, "perf": perf})
 
 
 register_table("engines", Engine)

@@ -401,12 +401,16 @@ def estimate_memory(
     ep: int = 1,
     engine: str | Engine = "vllm",
     catalog: Any = None,
+    gpu: str | Accelerator | None = None,
 ) -> MemoryEstimate:
-    """Weights, KV cache, activation peak and runtime overhead of one replica."""
+    """Weights, KV cache, activation peak and runtime overhead of one replica. `gpu` given: the
+    engine's activation profile as it configures itself on that GPU (vLLM's batch defaults)."""
     m = resolve_model(model, catalog)
     q = resolve_quant(quant, catalog)
     kq = resolve_kv_quant(kv_quant, catalog)
     e = resolve_engine(engine, catalog)
+    if gpu is not None:
+        e = e.on_gpu(resolve_gpu(gpu, catalog))
     _check_engine_format(e, q, catalog)
     _check_positive("batch", batch)
     ea = engine_arrays(e)
@@ -491,7 +495,7 @@ def _capacity_inputs(model, gpu, quant, kv_quant, tp, pp, ep, engine, catalog):
     g = resolve_gpu(gpu, catalog)
     q = resolve_quant(quant, catalog)
     kq = resolve_kv_quant(kv_quant, catalog)
-    e = resolve_engine(engine, catalog)
+    e = resolve_engine(engine, catalog).on_gpu(g)
     _check_parallel(m.transformer, tp, pp, ep)
     s = shape_of(m.transformer)
     ea = engine_arrays(e)
@@ -500,7 +504,7 @@ def _capacity_inputs(model, gpu, quant, kv_quant, tp, pp, ep, engine, catalog):
     w_g = weights_per_gpu(s, q.weight_bits, _emb_bits(q), tp, pp, ep, _dense_bits(q))
     a_g = activation_per_gpu(s, ea.tokens, ea.seqs, ea.logit_copies, tp)
     cap = capacity_bytes_per_gpu(g.memory_bytes, w_g, a_g, ea, gpus)
-    return m, s, kq, cap, dp, tp, pp
+    return m, s, kq, cap, dp, tp, pp, ea
 
 
 def kv_capacity_tokens(
@@ -516,9 +520,9 @@ def kv_capacity_tokens(
 ) -> ArrayLike:
     """KV tokens (uncapped per-token size) that fit in one replica after weights, activation
     peak and overheads; 0 where the model does not fit. Broadcasts over tp, pp, ep arrays."""
-    m, s, kq, cap, dp, tp, pp = _capacity_inputs(model, gpu, quant, kv_quant, tp, pp, ep, engine, catalog)
+    m, s, kq, cap, dp, tp, pp, ea = _capacity_inputs(model, gpu, quant, kv_quant, tp, pp, ep, engine, catalog)
     per_tok_g = kv_bytes_per_token_arr(s, kq.kv_bits) * kv_gpu_share(s, tp, pp)
-    out = fit_count(cap, per_tok_g, dp, engine_arrays(resolve_engine(engine, catalog)).seqs).astype(np.int64)
+    out = fit_count(cap, per_tok_g, dp, ea.seqs).astype(np.int64)
     return int(out) if out.ndim == 0 else out
 
 
@@ -538,9 +542,9 @@ def max_sequences(
     m = resolve_model(model, catalog)
     if m.transformer is not None:
         _check_context(m.transformer, context)
-    m, s, kq, cap, dp, tp, pp = _capacity_inputs(m, gpu, quant, kv_quant, tp, pp, ep, engine, catalog)
+    m, s, kq, cap, dp, tp, pp, ea = _capacity_inputs(m, gpu, quant, kv_quant, tp, pp, ep, engine, catalog)
     per_seq_g = kv_per_sequence(s, np.asarray(context), kq.kv_bits) * kv_gpu_share(s, tp, pp)
-    out = fit_count(cap, per_seq_g, dp, engine_arrays(resolve_engine(engine, catalog)).seqs).astype(np.int64)
+    out = fit_count(cap, per_seq_g, dp, ea.seqs).astype(np.int64)
     return int(out) if out.ndim == 0 else out
 
 
@@ -581,8 +585,9 @@ def fit_rows(
     emb = np.asarray([_emb_bits(q) for q in q_rows])[None, :, None]
     dense_bits = np.asarray([_dense_bits(q) for q in q_rows])[None, :, None]
     engines = [resolve_engine(default_engine_for(q), cat) for q in q_rows]
-    ea = engine_arrays(engines, ndim=2)
-    ea = EngineArrays(**{k: np.asarray(getattr(ea, k)).reshape(1, -1, 1) for k in ea.__dataclass_fields__})
+    # each engine as it configures itself on each GPU (vLLM's batch defaults differ by GPU)
+    ea = engine_arrays([e.on_gpu(g) for g in gpu_rows for e in engines], ndim=2)
+    ea = EngineArrays(**{k: np.asarray(getattr(ea, k)).reshape(len(gpu_rows), len(q_rows), 1) for k in ea.__dataclass_fields__})
     dp, n = parallel_layout(tp, pp, 1)
     w_g = weights_per_gpu(s, bits, emb, tp, pp, 1, dense_bits)
     a_g = activation_per_gpu(s, ea.tokens, ea.seqs, ea.logit_copies, tp)

@@ -68,6 +68,7 @@ def context(
         raise DeployscopeError(
             f"engine {e.id!r} does not run on a {g.device_type}", field="engine", value=engine, allowed=list(e.devices)
         )
+    e = e.on_gpu(g)  # the scheduler limits and start-up profile the engine picks on this GPU
     shape = llm.model_shape(m, q, kvq)
     if shape.sliding_layers and not e.perf.sliding_window_attention:
         # the engine gives sliding-window layers the full context (TensorRT-LLM's default
