@@ -335,3 +335,32 @@ def test_weights_match_vllm_loaded_sizes(cat, model, quant, measured_gib, tol):
 def test_expert_only_format_leaves_dense_models_in_bf16(cat):
     assert mem.weight_bytes("llama-3.1-8b", "mxfp4-moe", cat) == mem.weight_bytes("llama-3.1-8b", "bf16", cat)
     assert mem.weight_bytes("gpt-oss-20b", "mxfp4-moe", cat) > mem.weight_bytes("gpt-oss-20b", "mxfp4", cat)
+
+
+def test_vllm_batch_defaults_follow_the_gpu(cat):
+    """vLLM's get_batch_defaults: A100 (any memory) and GPUs under 70 GiB get 256 sequences and a
+    2,048-token step, and the start-up profile runs at them; larger GPUs keep 1,024 / 8,192."""
+    e = cat.engines.get("vllm")
+    a100, h100, l40s = (cat.accelerators.get(g) for g in ("A100-SXM4-80GB", "H100-SXM-80GB", "L40S"))
+    assert (e.on_gpu(a100).perf.max_batch_size, e.on_gpu(a100).memory.activation_tokens) == (256, 2048)
+    assert (e.on_gpu(l40s).perf.max_num_tokens, e.on_gpu(l40s).memory.activation_seqs) == (2048, 256)
+    assert e.on_gpu(h100) == e
+    # the same model keeps more KV on the A100 than on the H100 (same 80 GiB, smaller profile):
+    # GPUStack's A100 page needed --max-model-len 32768, so vLLM 0.11's pool held 32,768-40,959 tokens
+    a = mem.kv_capacity_tokens("Qwen3-32B", "A100-SXM4-80GB", catalog=cat)
+    h = mem.kv_capacity_tokens("Qwen3-32B", "H100-SXM-80GB", catalog=cat)
+    assert 32_768 <= a < 40_960
+    assert h < a
+    # the memory breakdown on that GPU carries the same (smaller) activation reserve
+    on_a100 = mem.estimate_memory("Qwen3-32B", catalog=cat, gpu="A100-SXM4-80GB")
+    plain = mem.estimate_memory("Qwen3-32B", catalog=cat)
+    assert on_a100.per_gpu["activation"] < plain.per_gpu["activation"] / 2
+
+
+def test_serving_context_uses_the_engine_as_configured_on_the_gpu(cat):
+    from deployscope.physics import serving_context
+
+    ctx = serving_context.context("Qwen3-32B", "A100-SXM4-80GB", engine="vllm", catalog=cat)
+    assert ctx.engine.perf.max_batch_size == 256
+    budget = serving_context.memory_budget(ctx, tp=1)
+    assert int(budget["kv_capacity_tokens"]) == mem.kv_capacity_tokens("Qwen3-32B", "A100-SXM4-80GB", catalog=cat)
