@@ -364,3 +364,22 @@ def test_serving_context_uses_the_engine_as_configured_on_the_gpu(cat):
     assert ctx.engine.perf.max_batch_size == 256
     budget = serving_context.memory_budget(ctx, tp=1)
     assert int(budget["kv_capacity_tokens"]) == mem.kv_capacity_tokens("Qwen3-32B", "A100-SXM4-80GB", catalog=cat)
+
+
+def test_sglang_static_fraction_follows_its_own_rule(cat):
+    """SGLang 0.5.3+ derives mem_fraction_static from the GPU's memory and tp x pp
+    (server_args.py _handle_gpu_memory_settings); the KV pool shrinks with the reserve."""
+    e = cat.engines.get("sglang")
+    h100, h200 = cat.accelerators.get("H100-SXM-80GB"), cat.accelerators.get("H200-SXM-141GB")
+    # 80 GiB = 81,920 MiB: reserved 512 + 12,288 + 512 + 128 = 13,440 at TP1; 14,848 at TP8 (graph bs 512)
+    assert float(mem.utilization_for(e, h100.memory_bytes, 1, 1)) == 0.836
+    assert float(mem.utilization_for(e, h100.memory_bytes, 8, 1)) == 0.819
+    assert list(mem.utilization_for(e, h100.memory_bytes, np.array([1, 8]), 1)) == [0.836, 0.819]
+    assert float(mem.utilization_for(e, h200.memory_bytes, 8, 1)) > 0.89
+    # at least 10 GiB reserved on GPUs over 60 GiB, whatever the tier's terms add up to
+    assert float(mem.utilization_for(e, h100.memory_bytes, 1, 1)) <= 1 - 10 / 80
+    one = mem.kv_capacity_tokens("Qwen3-235B-A22B", "H100-SXM-80GB", tp=8, engine="sglang", catalog=cat)
+    fixed = e.model_copy(update={"memory": e.memory.model_copy(update={"static_fraction": None, "memory_utilization": 0.836})})
+    assert one < mem.kv_capacity_tokens("Qwen3-235B-A22B", "H100-SXM-80GB", tp=8, engine=fixed, catalog=cat)
+    # the chunked-prefill budget follows the same memory tiers
+    assert e.on_gpu(h100).perf.max_num_tokens == 8192 and e.on_gpu(cat.accelerators.get("L40S")).perf.max_num_tokens == 4096
