@@ -332,6 +332,13 @@ def distinct_experts(num_experts, experts_per_token, tokens):  # noqa: ANN001
     return E * (1.0 - np.power(np.clip(1.0 - k / E, 0.0, 1.0), T))
 
 
+def expert_gemm_size(per_expert, per_launch, half_eff_flops):  # noqa: ANN001, ANN201
+    """FLOPs of the unit whose size sets a grouped MoE GEMM's efficiency: one expert's GEMM when it
+    alone reaches the half-efficiency size, else a group of experts of that size run side by side
+    (the whole launch when it is smaller)."""
+    return np.maximum(per_expert, np.minimum(per_launch, half_eff_flops))
+
+
 def per_gpu_weight_bytes(shape: ModelShape, tp, pp=1, ep=1):  # noqa: ANN001
     """Weight bytes one GPU holds (dense part split over tp, experts over max(tp, ep), layers over pp)."""
     tp = np.asarray(tp, dtype=float)
@@ -405,11 +412,14 @@ def step_cost(
     eff_d = hw.compute_eff * dense_size / (dense_size + hw.half_eff_flops)
     gemm_compute = dense_flops / (hw.peak_gemm_flops * np.maximum(eff_d, 1e-12))
     if shape.moe_layers:
-        # a GPU holds E / ep experts (each sliced max(tp, ep) / ep ways): one expert's GEMM is
-        # its share of the expert FLOPs over that many experts
+        # a GPU holds E / ep experts (each sliced max(tp, ep) / ep ways), run as one grouped
+        # launch per GEMM (fused MoE kernels): experts whose GEMM is smaller than the
+        # half-efficiency size share the GPU side by side, so they are costed in groups of that
+        # size (the whole launch if smaller); a larger expert GEMM runs at its own size
         experts_here = shape.num_experts / np.minimum(ep_a, shape.num_experts)
-        per_expert = expert_flops / (shape.moe_layers / pp_a * experts_here * EXPERT_GEMMS)
-        eff_e = hw.compute_eff * per_expert / (per_expert + hw.half_eff_flops)
+        per_launch = expert_flops / (shape.moe_layers / pp_a * EXPERT_GEMMS)
+        size = expert_gemm_size(per_launch / experts_here, per_launch, hw.half_eff_flops)
+        eff_e = hw.compute_eff * size / (size + hw.half_eff_flops)
         gemm_compute = gemm_compute + expert_flops / (hw.peak_gemm_flops * np.maximum(eff_e, 1e-12))
     if hw.dequant:
         weight_elems = weight_bytes / max(shape.weight_bytes_per_param, 1e-9)
@@ -497,7 +507,8 @@ def scalar_step_fn(shape: ModelShape, hw: Hardware, tp: int = 1, pp: int = 1, ep
     c_dense = 2.0 * dense_params / tp_f / pp_f
     c_expert = 2.0 * routed_active / spread / pp_f
     n_dense = _dense_gemms(shape) / pp_f
-    n_expert = shape.moe_layers / pp_f * (shape.num_experts / min(ep_f, shape.num_experts)) * EXPERT_GEMMS
+    n_launch = shape.moe_layers / pp_f * EXPERT_GEMMS
+    experts_here = shape.num_experts / min(ep_f, shape.num_experts)
     c_head = 2.0 * shape.lm_head_params / tp_f / pp_f
     w_dense = dense_params * shape.weight_bytes_per_param / tp_f / pp_f
     w_head = shape.lm_head_params * shape.embed_bytes_per_param / tp_f / pp_f
@@ -554,7 +565,8 @@ def scalar_step_fn(shape: ModelShape, hw: Hardware, tp: int = 1, pp: int = 1, ep
         sd = fd / n_dense
         gc = fd / (peak * max(ce * sd / (sd + fh), 1e-12)) if fd > 0 else 0.0
         if moe and fe > 0:
-            se = fe / n_expert
+            se = fe / n_launch
+            se = max(se / experts_here, min(se, fh))  # expert_gemm_size, inlined
             gc += fe / (peak * max(ce * se / (se + fh), 1e-12))
         gc += wb * dq
         gm = (wb + c_act * T) / bw
