@@ -116,3 +116,15 @@ def test_unscored_rows_are_kept_out_of_scoring_and_documented():
     out = validate.run([path])  # still predicted on request (validate --data), so its error can be read
     assert len(out["predictions"]) == len(rows)
     assert all(p["predicted"] is not None and math.isfinite(p["predicted"]) for p in out["predictions"])
+
+
+def test_prefill_first_gives_a_waiting_prompt_the_whole_step(cat):
+    """Two prompts of exactly one step budget (8,192 tokens), 10 output tokens each. Prefill first:
+    A's prefill, B's prefill (A paused), then 9 decode steps - 11 steps, and B's first token after
+    the second step. Mixed: B's chunk shares step 2 with A's decode, so one token of B is left for
+    step 3 - B's first token is later and the run takes one step more."""
+    base = context("Qwen/Qwen3-32B", "H100", quant="bf16", engine="sglang", catalog=cat)
+    budget = float(base.engine.perf.max_num_tokens)
+    runs = {m: simulate(ctx=_with_mixing(base, m), input_len=budget, output_len=10, rate=None, num_requests=2) for m in (True, False)}
+    assert runs[False].steps == 11 and runs[True].steps == 12
+    assert runs[False].ttft_s.p99 < runs[True].ttft_s.p99
