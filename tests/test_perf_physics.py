@@ -86,12 +86,12 @@ def test_fp8_on_ampere_gets_no_native_rate_and_pays_dequantization(cat):
     pctx=st.floats(0, 10000),
     seqs=st.floats(0, 4),
     tp=st.sampled_from([1, 2, 4, 8]),
-    model=st.sampled_from(["Llama-3.1-8B", "Mixtral-8x7B", "Mistral-7B"]),
+    model=st.sampled_from(["Llama-3.1-8B", "Mixtral-8x7B", "Mistral-7B", "Qwen3-235B-A22B"]),
     engine=st.sampled_from(["trtllm", "vllm"]),
 )
 def test_scalar_step_matches_vectorized(cat, d, p, dctx, pctx, seqs, tp, model, engine):
     ctx = context(model, "H100", quant="fp8", engine=engine, catalog=cat)
-    ep = 2 if model.startswith("Mixtral") and tp >= 2 else 1
+    ep = 2 if model.startswith(("Mixtral", "Qwen3")) and tp >= 2 else 1
     f = llm.scalar_step_fn(ctx.shape, ctx.hw, tp, 1, ep)
     a = f(d, p, dctx, pctx, seqs)
     b = float(llm.step_cost(ctx.shape, ctx.hw, decode_tokens=d, prefill_tokens=p, decode_ctx=dctx, prefill_ctx=pctx, prefill_seqs=seqs, tp=tp, ep=ep)["time"])
@@ -267,3 +267,22 @@ def test_batch_dependent_layer_time_grows_with_the_sequences_and_saturates(cat):
     assert extra == pytest.approx(full * n / (n + hw.layer_batch_half_seqs), rel=1e-9)
     per_seq = np.diff(extra) / np.diff(n)
     assert np.all(np.diff(per_seq) < 0)  # saturating: each added sequence costs less
+
+
+@pytest.mark.parametrize("model,tp", [("Qwen3-235B-A22B", 8), ("DeepSeek-R1", 8), ("Mixtral-8x7B", 2)])
+def test_grouped_expert_gemms_cost_per_layer_not_per_expert(cat, model, tp):
+    """A layer's routed experts run as grouped GEMMs: at one decoding sequence the step reads the
+    touched experts' weights and pays a launch per layer, so it stays within a small factor of its
+    weight bytes over bandwidth however many experts the model has (128 and 256 experts here); and
+    the expert compute at a large batch is at least the ideal 2 x rows x parameters (tile padding
+    only adds)."""
+    ctx = context(model, "H100" if model != "DeepSeek-R1" else "H200", quant="fp8", engine="vllm", catalog=cat)
+    c = llm.step_cost(ctx.shape, ctx.hw, decode_tokens=1.0, decode_ctx=512.0, tp=tp)
+    floor = float(c["bytes"]) / (ctx.hw.mem_bandwidth * ctx.hw.bandwidth_eff)
+    assert float(c["memory_time"]) >= floor * 0.999
+    assert float(c["gemm"]) < 3.0 * float(c["memory_time"]) + 1e-3, (float(c["gemm"]), float(c["memory_time"]))
+    T = 4096.0
+    big = llm.step_cost(ctx.shape, ctx.hw, decode_tokens=T, decode_ctx=512.0, tp=tp)
+    s = ctx.shape
+    ideal_expert = 2.0 * T * s.experts_per_token * s.moe_layers * s.expert_params / tp
+    assert float(big["flops"]) >= ideal_expert

@@ -285,3 +285,21 @@ def test_slo_capacity_runs_the_largest_batch_meeting_the_tpot_limit(cat):
     b = serving.batch_meeting_tpot(ctx, 0.03, 1000, 300, b_max=r.max_batch_size)
     assert r.batch_size == pytest.approx(min(b, r.max_batch_size))
     assert r.tpot_s.mean <= 0.03 and float(serving.steady_state(ctx, b + 1, 1000, 300)["tpot"]) > 0.03 or b == r.max_batch_size
+
+
+def test_simulation_evicts_and_recomputes_when_the_kv_pool_runs_out(cat):
+    """An engine that allocates KV as tokens arrive (vLLM) admits by the prompt alone; when the
+    held KV outgrows the pool it evicts the newest sequences and recomputes them later. Every
+    request still completes with all its tokens, and an engine that reserves the final length
+    up front (TensorRT-LLM) never evicts."""
+    kw = dict(tp=1, input_len=2000, output_len=500, rate=None, num_requests=200, seed=0, catalog=cat)
+    kv = float(serving.memory_budget(serving.context("Qwen3-32B", "H100", quant="bf16", engine="vllm", catalog=cat), 1, 1, 1)
+               ["kv_capacity_tokens"])
+    assert kv < 200 * 2500  # the burst does not fit at once
+    v = simulate("Qwen3-32B", "H100", quant="bf16", engine="vllm", **kw)
+    t = simulate("Qwen3-32B", "H100", quant="bf16", engine="trtllm", **kw)
+    assert v.preemptions > 0 and t.preemptions == 0
+    for r in (v, t):
+        assert r.requests == 200
+        assert r.output_tokens_per_s * r.duration_s == pytest.approx(200 * 500, rel=1e-9)
+        assert r.tpot_s.mean is not None and r.tpot_s.mean > 0

@@ -45,10 +45,14 @@ from . import comm
 # 16-bit activations and embeddings: the dtype width is a definition, not a measurement.
 ACT_BYTES = 2.0
 # GEMM launches per layer: fused QKV and output projection (2) plus, for a dense MLP, fused
-# gate/up and down projection (2); a routed expert is 2 launches (fused gate/up, down).
+# gate/up and down projection (2); a layer's routed experts are 2 grouped launches (gate/up, down).
 ATTN_GEMMS = 2.0
 MLP_GEMMS = 2.0
 EXPERT_GEMMS = 2.0
+# Rows of one tile of a grouped (MoE) GEMM: the M extent of a Hopper warpgroup MMA (wgmma m64) and
+# of the 64-row tiles fused-MoE kernels use at serving batch sizes; an expert's rows are computed
+# in whole tiles.
+EXPERT_TILE_ROWS = 64.0
 
 
 def _dense_gemms(shape: "ModelShape") -> float:
@@ -332,13 +336,6 @@ def distinct_experts(num_experts, experts_per_token, tokens):  # noqa: ANN001
     return E * (1.0 - np.power(np.clip(1.0 - k / E, 0.0, 1.0), T))
 
 
-def expert_gemm_size(per_expert, per_launch, half_eff_flops):  # noqa: ANN001, ANN201
-    """FLOPs of the unit whose size sets a grouped MoE GEMM's efficiency: one expert's GEMM when it
-    alone reaches the half-efficiency size, else a group of experts of that size run side by side
-    (the whole launch when it is smaller)."""
-    return np.maximum(per_expert, np.minimum(per_launch, half_eff_flops))
-
-
 def per_gpu_weight_bytes(shape: ModelShape, tp, pp=1, ep=1):  # noqa: ANN001
     """Weight bytes one GPU holds (dense part split over tp, experts over max(tp, ep), layers over pp)."""
     tp = np.asarray(tp, dtype=float)
@@ -393,16 +390,19 @@ def step_cost(
 
     # GEMMs ------------------------------------------------------------------------------------
     dense_params = shape.attn_params + shape.dense_mlp_params + shape.shared_expert_params
-    routed_active = shape.moe_layers * shape.experts_per_token * shape.expert_params
     dense_flops = 2.0 * T * dense_params / tp_a / pp_a + 2.0 * logits_rows * shape.lm_head_params / tp_a / pp_a
-    expert_flops = 2.0 * T_all * routed_active / spread / pp_a
-    gemm_flops = dense_flops + expert_flops
     w_dense = dense_params * shape.weight_bytes_per_param / tp_a / pp_a
     if shape.moe_layers:
         touched = distinct_experts(shape.num_experts, shape.experts_per_token, T_all)
         w_exp = shape.moe_layers * touched * shape.expert_params * shape.weight_bytes_per_param / spread / pp_a
+        # a grouped GEMM computes whole row tiles per expert: each touched expert's last tile is
+        # on average half empty (EXPERT_TILE_ROWS / 2 padded rows per touched expert)
+        expert_rows = T_all * shape.experts_per_token + touched * EXPERT_TILE_ROWS / 2.0
     else:
         w_exp = 0.0 * T
+        expert_rows = 0.0 * T
+    expert_flops = 2.0 * expert_rows * shape.moe_layers * shape.expert_params / spread / pp_a
+    gemm_flops = dense_flops + expert_flops
     w_head = shape.lm_head_params * shape.embed_bytes_per_param / tp_a / pp_a
     weight_bytes = w_dense + w_exp + w_head
     act_bytes = 4.0 * T * shape.hidden * ACT_BYTES * shape.layers / pp_a  # in/out of each block, rough
@@ -412,14 +412,13 @@ def step_cost(
     eff_d = hw.compute_eff * dense_size / (dense_size + hw.half_eff_flops)
     gemm_compute = dense_flops / (hw.peak_gemm_flops * np.maximum(eff_d, 1e-12))
     if shape.moe_layers:
-        # a GPU holds E / ep experts (each sliced max(tp, ep) / ep ways), run as one grouped
-        # launch per GEMM (fused MoE kernels): experts whose GEMM is smaller than the
-        # half-efficiency size share the GPU side by side, so they are costed in groups of that
-        # size (the whole launch if smaller); a larger expert GEMM runs at its own size
-        experts_here = shape.num_experts / np.minimum(ep_a, shape.num_experts)
-        per_launch = expert_flops / (shape.moe_layers / pp_a * EXPERT_GEMMS)
-        size = expert_gemm_size(per_launch / experts_here, per_launch, hw.half_eff_flops)
-        eff_e = hw.compute_eff * size / (size + hw.half_eff_flops)
+        # engines run a layer's routed experts as grouped GEMMs (vLLM and SGLang fused_moe,
+        # TensorRT-LLM's MoE kernels): one launch per projection covers every expert on the GPU,
+        # so the fixed cost of a launch (the size curve's half point) is paid per layer, not per
+        # expert; small per-expert tiles are bound by reading the touched experts' weights
+        # (the memory side above)
+        per_expert = expert_flops / (shape.moe_layers / pp_a * EXPERT_GEMMS)
+        eff_e = hw.compute_eff * per_expert / (per_expert + hw.half_eff_flops)
         gemm_compute = gemm_compute + expert_flops / (hw.peak_gemm_flops * np.maximum(eff_e, 1e-12))
     if hw.dequant:
         weight_elems = weight_bytes / max(shape.weight_bytes_per_param, 1e-9)
@@ -503,12 +502,10 @@ def scalar_step_fn(shape: ModelShape, hw: Hardware, tp: int = 1, pp: int = 1, ep
     tp_f, pp_f, ep_f = float(tp), float(pp), float(ep)
     spread = max(tp_f, ep_f)
     dense_params = shape.attn_params + shape.dense_mlp_params + shape.shared_expert_params
-    routed_active = shape.moe_layers * shape.experts_per_token * shape.expert_params
     c_dense = 2.0 * dense_params / tp_f / pp_f
-    c_expert = 2.0 * routed_active / spread / pp_f
+    c_expert_row = 2.0 * shape.moe_layers * shape.expert_params / spread / pp_f  # per expert row (token x expert)
     n_dense = _dense_gemms(shape) / pp_f
-    n_launch = shape.moe_layers / pp_f * EXPERT_GEMMS
-    experts_here = shape.num_experts / min(ep_f, shape.num_experts)
+    n_expert = shape.moe_layers / pp_f * EXPERT_GEMMS  # grouped GEMM launches (see step_cost)
     c_head = 2.0 * shape.lm_head_params / tp_f / pp_f
     w_dense = dense_params * shape.weight_bytes_per_param / tp_f / pp_f
     w_head = shape.lm_head_params * shape.embed_bytes_per_param / tp_f / pp_f
@@ -556,8 +553,9 @@ def scalar_step_fn(shape: ModelShape, hw: Hardware, tp: int = 1, pp: int = 1, ep
         if ov_batch:
             n_seq = (d + pre_seqs) / dp
             ov_s += ov_batch * n_seq / (n_seq + half)
-        fe = c_expert * T_all
-        wb = w_dense + w_head + (c_exp * E * (1.0 - miss**T_all) if moe else 0.0)
+        touched = E * (1.0 - miss**T_all) if moe else 0.0
+        fe = c_expert_row * (T_all * k + touched * EXPERT_TILE_ROWS / 2.0) if moe else 0.0
+        wb = w_dense + w_head + c_exp * touched
         has_pre = min(pre_seqs, 1.0)
         d, p, pre_seqs = d / dp, p / dp, pre_seqs / dp  # one attention group's share
         T = d + p
@@ -565,8 +563,7 @@ def scalar_step_fn(shape: ModelShape, hw: Hardware, tp: int = 1, pp: int = 1, ep
         sd = fd / n_dense
         gc = fd / (peak * max(ce * sd / (sd + fh), 1e-12)) if fd > 0 else 0.0
         if moe and fe > 0:
-            se = fe / n_launch
-            se = max(se / experts_here, min(se, fh))  # expert_gemm_size, inlined
+            se = fe / n_expert
             gc += fe / (peak * max(ce * se / (se + fh), 1e-12))
         gc += wb * dq
         gm = (wb + c_act * T) / bw

@@ -189,3 +189,4 @@ class SimResult(BaseModel):
     mean_batch: float
     steps: int
     counted_requests: int = Field(description="requests counted in the figures (warm-up left out)")
+    preemptions: int = Field(default=0, description="decoding sequences evicted when the KV pool ran out (recomputed later)")

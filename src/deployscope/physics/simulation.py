@@ -71,7 +71,7 @@ def simulate(
     O = [0.0 if enc else max(1.0, float(x)) for x in np.resize(np.asarray(output_len, dtype=float), n)]
     closed = concurrency is not None
     if closed:
-        c = max(1, int(concurrency))
+        c = min(max(1, int(concurrency)), n)  # more clients than requests: every request at once
         arrival = [0.0 if i < c else math.inf for i in range(n)]
     elif rate is None or not math.isfinite(rate):
         arrival = [0.0] * n
@@ -108,11 +108,28 @@ def simulate(
     finish_at: dict[int, list[int]] = {}
     dec_start: dict[int, int] = {}  # sequence -> step of its first token (sliding windows only)
     reserved = 0.0  # KV tokens reserved (full) or held (average)
+    # preemption (engines that allocate KV as tokens arrive: vLLM, SGLang): when the held KV outgrows
+    # the pool, the newest decoding sequences are evicted and later recomputed (prompt + the tokens
+    # they had generated), ahead of new arrivals
+    preempt = not full_res and not enc
+    base = list(I)  # context a request's current prefill builds (prompt; + generated after eviction)
+    gen_before = [0.0] * n  # tokens a request generated before its current run
+    run_start: dict[int, int] = {}  # decoding sequence -> step of its first token in this run
+    fin_step: dict[int, int] = {}
+    running: dict[int, None] = {}  # decoding sequences in admission order
+    requeue: list[int] = []  # evicted requests, next first
+    preemptions = 0
     released = c if closed else n
     overhead_first = ctx.hw.request_overhead_s
     while True:
-        # admit (arrival order)
-        while next_i < released and len(prefilling) + dec_count < max_b:
+        # admit: evicted requests first, then arrivals in order
+        while requeue and len(prefilling) + dec_count < max_b:
+            j = requeue[0]
+            if (prefilling or dec_count) and reserved + base[j] > kv_cap:
+                break
+            reserved += base[j]
+            prefilling.append(requeue.pop(0))
+        while not requeue and next_i < released and len(prefilling) + dec_count < max_b:
             j = order[next_i]
             if arrival[j] > t:
                 break
@@ -123,7 +140,7 @@ def simulate(
             prefilling.append(j)
             next_i += 1
         if not prefilling and not dec_count:
-            if next_i >= released:
+            if next_i >= released and not requeue:
                 break
             t = max(t, arrival[order[next_i]])
             continue
@@ -150,13 +167,13 @@ def simulate(
                 break
             chunks.append((j, ch))
             p_tokens += ch
-            p_ctx_w += ch * (I[j] - left + ch / 2.0)
+            p_ctx_w += ch * (base[j] - left + ch / 2.0)
             budget -= ch
         if not chunks and not dec_count:
             j = prefilling[0]
             chunks.append((j, min(pre_left[j], budget_tokens)))
             p_tokens = chunks[0][1]
-            p_ctx_w = p_tokens * (I[j] - pre_left[j] + p_tokens / 2.0)
+            p_ctx_w = p_tokens * (base[j] - pre_left[j] + p_tokens / 2.0)
         n_fin_pre = sum(1 for j, ch in chunks if ch >= pre_left[j])
         mean_ctx = sum_ctx / d if d else 0.0
         if win and d:
@@ -179,6 +196,7 @@ def simulate(
                 dec_count -= 1
                 sum_ctx -= I[j] + O[j]
                 dec_start.pop(j, None)
+                running.pop(j, None)
         if decoding:
             dsteps += 1
         done_pre = []
@@ -190,8 +208,10 @@ def simulate(
             fin_set = set(done_pre)
             prefilling = [j for j in prefilling if j not in fin_set]
             for j in done_pre:
-                first[j] = t + overhead_first
-                if enc or O[j] <= 1:
+                if math.isnan(first[j]):
+                    first[j] = t + overhead_first
+                o_left = O[j] - gen_before[j]
+                if enc or o_left <= 1:
                     finished.append(j)
                     if not full_res and not enc:
                         reserved += 1.0
@@ -199,9 +219,12 @@ def simulate(
                 if not full_res:
                     reserved += 1.0
                 dec_count += 1
-                sum_ctx += I[j] + 1.0
-                # its O - 1 further tokens come in the next O - 1 decoding steps
-                finish_at.setdefault(dsteps + int(O[j]) - 2, []).append(j)
+                sum_ctx += base[j] + 1.0
+                # its o_left - 1 further tokens come in the next o_left - 1 decoding steps
+                fin_step[j] = dsteps + int(o_left) - 2
+                finish_at.setdefault(fin_step[j], []).append(j)
+                run_start[j] = dsteps - 1
+                running[j] = None
                 if win:
                     dec_start[j] = dsteps - 1
         steps += 1
@@ -211,6 +234,20 @@ def simulate(
             if closed and released < n:
                 arrival[order[released]] = t
                 released += 1
+        while preempt and reserved > kv_cap and len(running) > 1:
+            j = next(reversed(running))
+            del running[j]
+            ran = dsteps - run_start.pop(j)  # tokens this run emitted (its context grew by as many)
+            finish_at[fin_step.pop(j)].remove(j)
+            dec_count -= 1
+            sum_ctx -= base[j] + ran
+            reserved -= base[j] + ran
+            dec_start.pop(j, None)
+            gen_before[j] += ran
+            base[j] = I[j] + gen_before[j]
+            pre_left[j] = base[j]
+            requeue.insert(0, j)
+            preemptions += 1
         if steps > 5_000_000:  # a bound so that a bad input never hangs
             break
     done = np.array(done_t)
@@ -241,4 +278,5 @@ def simulate(
         mean_batch=batch_acc / steps if steps else 0.0,
         steps=steps,
         counted_requests=int(counted.sum()),
+        preemptions=preemptions,
     )
