@@ -175,7 +175,10 @@ def _ray_env(tmp: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def ray_head():
     """A real Ray head on 127.0.0.1 (2 CPUs), stopped afterwards: only processes this fixture started."""
-    ray_bin = shutil.which("ray") or str(Path(sys.executable).with_name("ray"))
+    # The `ray` next to this interpreter first: a `ray` found on PATH may belong to another
+    # environment whose workers import another copy of deployscope.
+    beside = Path(sys.executable).with_name("ray")
+    ray_bin = str(beside) if beside.exists() else (shutil.which("ray") or str(beside))
     assert Path(ray_bin).exists(), "the `ray` CLI comes with the test extra (pip install -e '.[test]')"
     tmp = tempfile.mkdtemp(prefix="dsray", dir="/tmp")  # Ray's socket paths must stay short
     port = _free_port()
