@@ -345,6 +345,8 @@ def test_vllm_batch_defaults_follow_the_gpu(cat):
     assert (e.on_gpu(a100).perf.max_batch_size, e.on_gpu(a100).memory.activation_tokens) == (256, 2048)
     assert (e.on_gpu(l40s).perf.max_num_tokens, e.on_gpu(l40s).memory.activation_seqs) == (2048, 256)
     assert e.on_gpu(h100) == e
+    # CPU backends pick their limits elsewhere in vLLM: a 23.5 GiB CPU instance keeps the row as written
+    assert e.on_gpu(cat.accelerators.get("epyc-zen4-2vcpu")) == e
     # the same model keeps more KV on the A100 than on the H100 (same 80 GiB, smaller profile):
     # GPUStack's A100 page needed --max-model-len 32768, so vLLM 0.11's pool held 32,768-40,959 tokens
     a = mem.kv_capacity_tokens("Qwen3-32B", "A100-SXM4-80GB", catalog=cat)

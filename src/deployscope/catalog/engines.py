@@ -201,6 +201,8 @@ class SmallGpuDefaults(BaseModel):
     source: str | None = None
 
     def applies(self, gpu: Accelerator) -> bool:
+        if gpu.device_type != "gpu":  # CPU and TPU backends pick their limits elsewhere: the row as written
+            return False
         named = any(n in f"{gpu.id} {gpu.name}".lower() for n in self.names)
         return named or gpu.memory_bytes < self.min_memory_gib * 2**30
 
