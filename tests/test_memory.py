@@ -385,3 +385,15 @@ def test_sglang_static_fraction_follows_its_own_rule(cat):
     assert one < mem.kv_capacity_tokens("Qwen3-235B-A22B", "H100-SXM-80GB", tp=8, engine=fixed, catalog=cat)
     # the chunked-prefill budget follows the same memory tiers
     assert e.on_gpu(h100).perf.max_num_tokens == 8192 and e.on_gpu(cat.accelerators.get("L40S")).perf.max_num_tokens == 4096
+
+
+@settings(max_examples=60, deadline=None)
+@given(mem_gib=st.floats(min_value=8, max_value=400), tp=st.sampled_from([1, 2, 4, 8]), pp=st.integers(1, 4))
+def test_sglang_fraction_is_a_fraction_and_falls_with_parallelism(mem_gib, tp, pp):
+    from deployscope.catalog import default_catalog
+
+    e = default_catalog().engines.get("sglang")
+    m = mem_gib * 2**30
+    u = float(mem.utilization_for(e, m, tp, pp))
+    assert 0 < u < 1
+    assert float(mem.utilization_for(e, m, tp, pp + 1)) <= u  # more GPUs per replica never frees memory
