@@ -3,6 +3,7 @@ for design-space sweeps and Monte Carlo blocks; the CLI's --ray / --workers opti
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -175,14 +176,16 @@ def _ray_env(tmp: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def ray_head():
     """A real Ray head on 127.0.0.1 (2 CPUs), stopped afterwards: only processes this fixture started."""
-    ray_bin = shutil.which("ray") or str(Path(sys.executable).with_name("ray"))
-    assert Path(ray_bin).exists(), "the `ray` CLI comes with the test extra (pip install -e '.[test]')"
+    # The Ray CLI run by this interpreter, not a `ray` found on PATH: the head's workers use the
+    # head's Python, and another environment's Python would import another copy of deployscope.
+    ray_cli = [sys.executable, "-c", "from ray.scripts.scripts import main; main()"]
+    assert importlib.util.find_spec("ray") is not None, "Ray comes with the test extra (pip install -e '.[test]')"
     tmp = tempfile.mkdtemp(prefix="dsray", dir="/tmp")  # Ray's socket paths must stay short
     port = _free_port()
     env = _ray_env(tmp)
     log = open(Path(tmp) / "head.log", "wb")
     proc = subprocess.Popen(
-        [ray_bin, "start", "--head", "--block", "--node-ip-address", "127.0.0.1", "--port", str(port),
+        [*ray_cli, "start", "--head", "--block", "--node-ip-address", "127.0.0.1", "--port", str(port),
          "--num-cpus", "2", "--include-dashboard", "false", "--disable-usage-stats", "--temp-dir", tmp],
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )

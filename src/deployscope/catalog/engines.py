@@ -98,6 +98,11 @@ class EnginePerf(BaseModel):
         "GUARANTEED_NO_EVICT); average: pages are allocated as tokens arrive (vLLM, SGLang)",
     )
     chunked_prefill: bool = Field(default=True, description="prefill split into chunks mixed with decode steps")
+    mixed_prefill: bool = Field(
+        default=True,
+        description="prefill chunks share a step with the running decodes; false: a step is either a prefill "
+        "batch (run first while prompts wait) or a decode batch (SGLang without --enable-mixed-chunk)",
+    )
     layer_overhead_s: float = Field(default=0.0, ge=0, le=10, description="fixed time per layer per step (kernel launches)")
     request_overhead_s: float = Field(
         default=0.0, ge=0, le=10, description="fixed host time per request before its first token (admission, input handling)"

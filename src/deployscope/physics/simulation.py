@@ -82,6 +82,7 @@ def simulate(
     max_b = int(ctx.engine.perf.max_batch_size)
     budget_tokens = float(ctx.engine.perf.max_num_tokens)
     chunked = ctx.engine.perf.chunked_prefill
+    mixed = ctx.engine.perf.mixed_prefill
     g = llm.scalar_step_fn(ctx.shape, ctx.hw, tp, pp, ep)
     ppf = float(pp)
     win = ctx.shape.sliding_window if ctx.shape.sliding_layers else 0.0
@@ -96,6 +97,7 @@ def simulate(
     order = list(range(n))
     t = 0.0
     steps = 0
+    dsteps = 0  # steps that ran the decodes (every step when prefill mixes with decode)
     batch_acc = 0.0
     itl_sum, itl_n = 0.0, 0
     prefilling: list[int] = []  # FIFO of admitted requests with prompt tokens left
@@ -142,7 +144,10 @@ def simulate(
                 break
             t = max(t, arrival[order[next_i]])
             continue
-        d = float(dec_count)
+        # an engine that does not mix runs a waiting prompt's chunk as a step of its own, the
+        # running decodes paused (prefill first), and decodes only when no prompt waits
+        decoding = mixed or not prefilling
+        d = float(dec_count) if decoding else 0.0
         budget = max(budget_tokens - d, 0.0)
         chunks: list[tuple[int, float]] = []
         p_tokens = 0.0
@@ -172,26 +177,28 @@ def simulate(
         n_fin_pre = sum(1 for j, ch in chunks if ch >= pre_left[j])
         mean_ctx = sum_ctx / d if d else 0.0
         if win and d:
-            capped = sum(min(I[j] + 1 + steps - s0, win) for j, s0 in dec_start.items()) / d
+            capped = sum(min(I[j] + 1 + dsteps - s0, win) for j, s0 in dec_start.items()) / d
             mean_ctx = (ctx.shape.full_layers * mean_ctx + ctx.shape.sliding_layers * capped) / n_all
         m = min(max(float(d + len(chunks)), 1.0), ppf)  # micro-batches of whole sequences
         dt = ppf * g(d / m, p_tokens / m, mean_ctx, (p_ctx_w / p_tokens) if p_tokens else 0.0, max(n_fin_pre, 1.0 if p_tokens else 0.0) / m)
         t += dt
         batch_acc += len(prefilling) + dec_count
         # outcomes: every decoding sequence emits a token
-        if dec_count:
+        finished: list[int] = []
+        if d:
             itl_sum += dt * d
             itl_n += dec_count
             sum_ctx += d
             if not full_res:
                 reserved += d
-        finished: list[int] = []
-        for j in finish_at.pop(steps, ()):
-            finished.append(j)
-            dec_count -= 1
-            sum_ctx -= I[j] + O[j]
-            dec_start.pop(j, None)
-            running.pop(j, None)
+            for j in finish_at.pop(dsteps, ()):
+                finished.append(j)
+                dec_count -= 1
+                sum_ctx -= I[j] + O[j]
+                dec_start.pop(j, None)
+                running.pop(j, None)
+        if decoding:
+            dsteps += 1
         done_pre = []
         for j, ch in chunks:
             pre_left[j] -= ch
@@ -213,12 +220,13 @@ def simulate(
                     reserved += 1.0
                 dec_count += 1
                 sum_ctx += base[j] + 1.0
-                fin_step[j] = steps + int(o_left) - 1
+                # its o_left - 1 further tokens come in the next o_left - 1 decoding steps
+                fin_step[j] = dsteps + int(o_left) - 2
                 finish_at.setdefault(fin_step[j], []).append(j)
-                run_start[j] = steps
+                run_start[j] = dsteps - 1
                 running[j] = None
                 if win:
-                    dec_start[j] = steps
+                    dec_start[j] = dsteps - 1
         steps += 1
         for j in finished:
             done_t[j] = t
@@ -229,7 +237,7 @@ def simulate(
         while preempt and reserved > kv_cap and len(running) > 1:
             j = next(reversed(running))
             del running[j]
-            ran = steps - run_start.pop(j)  # tokens this run emitted (its context grew by as many)
+            ran = dsteps - run_start.pop(j)  # tokens this run emitted (its context grew by as many)
             finish_at[fin_step.pop(j)].remove(j)
             dec_count -= 1
             sum_ctx -= base[j] + ran

@@ -140,7 +140,7 @@ def formats(precision: str, engine: str, vendor: str) -> tuple[str, str | None]:
     ``{"experts": "fp4", ...}``) is read by the format of its GEMM weights; ``A (selected
     layers)/B`` is read as B, the format of the rest of the model. The KV cache is what the engine
     keeps with those weights: FP8 with FP8 weights, FP8 in TensorRT-LLM with FP4 weights, the
-    engine's default otherwise.
+    engine's default otherwise; a component named KV cache sets the KV format.
     """
     p = precision.strip().lower()
     if not p:
@@ -154,6 +154,9 @@ def formats(precision: str, engine: str, vendor: str) -> tuple[str, str | None]:
         raise Skip(f"precision {precision!r} names no weight format the model takes (fp4, nvfp4, mxfp4, fp8, bf16, fp16)")
     if fmt == "fp4":
         fmt = "mxfp4" if vendor == "amd" else "nvfp4"
+    kv = next((_plain(f) for f, comp in _components(p) if "kv" in comp and _plain(f) in ("bf16", "fp16", "fp8")), None)
+    if kv is not None:  # a stated KV-cache component ("fp8 (weights) + bf16 (KV cache)")
+        return fmt, kv
     if fmt in ("bf16", "fp16", "fp8"):
         return fmt, fmt
     return fmt, ("fp8" if engine == "trtllm" else None)
