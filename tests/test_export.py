@@ -97,8 +97,10 @@ def test_launch_commands_parse_with_the_release_options(tmp_path, saas_plan, eng
             assert d["enable_chunked_prefill"] is True and d["port"] == "8000"
         else:
             assert d["model_path"] == "meta-llama/Llama-3.3-70B-Instruct" and d["quantization"] == "fp8"
-            # the fraction the plan sized the KV cache with (SGLang's 0.5.3+ default for an 80 GB GPU at TP=1)
-            assert d["tensor_parallel_size"] == "1" and d["mem_fraction_static"] == "0.835"
+            # SGLang's own 0.5.3+ default on the plan's GPU (server_args.py _handle_gpu_memory_settings):
+            # GH200 96 GiB, TP=1: reserved 512 + 1.5 x 8,192 + 2 x 256 + 128 = 13,440 MiB of 98,304 -> 0.863
+            assert chosen["gpu"] == "gh200-96gb" and chosen["tp"] == 1
+            assert d["tensor_parallel_size"] == "1" and d["mem_fraction_static"] == "0.863"
             assert d["max_running_requests"] == str(chosen["max_batch_per_replica"]) and d["kv_cache_dtype"] == "fp8_e4m3"
     # a flag the release does not have is refused by the same parser
     with pytest.raises((argparse.ArgumentError, SystemExit)):

@@ -335,3 +335,65 @@ def test_weights_match_vllm_loaded_sizes(cat, model, quant, measured_gib, tol):
 def test_expert_only_format_leaves_dense_models_in_bf16(cat):
     assert mem.weight_bytes("llama-3.1-8b", "mxfp4-moe", cat) == mem.weight_bytes("llama-3.1-8b", "bf16", cat)
     assert mem.weight_bytes("gpt-oss-20b", "mxfp4-moe", cat) > mem.weight_bytes("gpt-oss-20b", "mxfp4", cat)
+
+
+def test_vllm_batch_defaults_follow_the_gpu(cat):
+    """vLLM's get_batch_defaults: A100 (any memory) and GPUs under 70 GiB get 256 sequences and a
+    2,048-token step, and the start-up profile runs at them; larger GPUs keep 1,024 / 8,192."""
+    e = cat.engines.get("vllm")
+    a100, h100, l40s = (cat.accelerators.get(g) for g in ("A100-SXM4-80GB", "H100-SXM-80GB", "L40S"))
+    assert (e.on_gpu(a100).perf.max_batch_size, e.on_gpu(a100).memory.activation_tokens) == (256, 2048)
+    assert (e.on_gpu(l40s).perf.max_num_tokens, e.on_gpu(l40s).memory.activation_seqs) == (2048, 256)
+    assert e.on_gpu(h100) == e
+    # CPU backends pick their limits elsewhere in vLLM: a 23.5 GiB CPU instance keeps the row as written
+    assert e.on_gpu(cat.accelerators.get("epyc-zen4-2vcpu")) == e
+    # the same model keeps more KV on the A100 than on the H100 (same 80 GiB, smaller profile):
+    # GPUStack's A100 page needed --max-model-len 32768, so vLLM 0.11's pool held 32,768-40,959 tokens
+    a = mem.kv_capacity_tokens("Qwen3-32B", "A100-SXM4-80GB", catalog=cat)
+    h = mem.kv_capacity_tokens("Qwen3-32B", "H100-SXM-80GB", catalog=cat)
+    assert 32_768 <= a < 40_960
+    assert h < a
+    # the memory breakdown on that GPU carries the same (smaller) activation reserve
+    on_a100 = mem.estimate_memory("Qwen3-32B", catalog=cat, gpu="A100-SXM4-80GB")
+    plain = mem.estimate_memory("Qwen3-32B", catalog=cat)
+    assert on_a100.per_gpu["activation"] < plain.per_gpu["activation"] / 2
+
+
+def test_serving_context_uses_the_engine_as_configured_on_the_gpu(cat):
+    from deployscope.physics import serving_context
+
+    ctx = serving_context.context("Qwen3-32B", "A100-SXM4-80GB", engine="vllm", catalog=cat)
+    assert ctx.engine.perf.max_batch_size == 256
+    budget = serving_context.memory_budget(ctx, tp=1)
+    assert int(budget["kv_capacity_tokens"]) == mem.kv_capacity_tokens("Qwen3-32B", "A100-SXM4-80GB", catalog=cat)
+
+
+def test_sglang_static_fraction_follows_its_own_rule(cat):
+    """SGLang 0.5.3+ derives mem_fraction_static from the GPU's memory and tp x pp
+    (server_args.py _handle_gpu_memory_settings); the KV pool shrinks with the reserve."""
+    e = cat.engines.get("sglang")
+    h100, h200 = cat.accelerators.get("H100-SXM-80GB"), cat.accelerators.get("H200-SXM-141GB")
+    # 80 GiB = 81,920 MiB: reserved 512 + 12,288 + 512 + 128 = 13,440 at TP1; 14,848 at TP8 (graph bs 512)
+    assert float(mem.utilization_for(e, h100.memory_bytes, 1, 1)) == 0.836
+    assert float(mem.utilization_for(e, h100.memory_bytes, 8, 1)) == 0.819
+    assert list(mem.utilization_for(e, h100.memory_bytes, np.array([1, 8]), 1)) == [0.836, 0.819]
+    assert float(mem.utilization_for(e, h200.memory_bytes, 8, 1)) > 0.89
+    # at least 10 GiB reserved on GPUs over 60 GiB, whatever the tier's terms add up to
+    assert float(mem.utilization_for(e, h100.memory_bytes, 1, 1)) <= 1 - 10 / 80
+    one = mem.kv_capacity_tokens("Qwen3-235B-A22B", "H100-SXM-80GB", tp=8, engine="sglang", catalog=cat)
+    fixed = e.model_copy(update={"memory": e.memory.model_copy(update={"static_fraction": None, "memory_utilization": 0.836})})
+    assert one < mem.kv_capacity_tokens("Qwen3-235B-A22B", "H100-SXM-80GB", tp=8, engine=fixed, catalog=cat)
+    # the chunked-prefill budget follows the same memory tiers
+    assert e.on_gpu(h100).perf.max_num_tokens == 8192 and e.on_gpu(cat.accelerators.get("L40S")).perf.max_num_tokens == 4096
+
+
+@settings(max_examples=60, deadline=None)
+@given(mem_gib=st.floats(min_value=8, max_value=400), tp=st.sampled_from([1, 2, 4, 8]), pp=st.integers(1, 4))
+def test_sglang_fraction_is_a_fraction_and_falls_with_parallelism(mem_gib, tp, pp):
+    from deployscope.catalog import default_catalog
+
+    e = default_catalog().engines.get("sglang")
+    m = mem_gib * 2**30
+    u = float(mem.utilization_for(e, m, tp, pp))
+    assert 0 < u < 1
+    assert float(mem.utilization_for(e, m, tp, pp + 1)) <= u  # more GPUs per replica never frees memory

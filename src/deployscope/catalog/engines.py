@@ -8,8 +8,43 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .accelerators import Accelerator
 from .base import Row
 from .loader import register_table
+
+
+class StaticFractionTier(BaseModel):
+    """One GPU-memory tier of SGLang's start-up defaults (GPUs below ``below_gib``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    below_gib: float = Field(gt=0, le=1e6)
+    chunked_prefill_size: int = Field(gt=0, le=10_000_000)
+    cuda_graph_max_bs: int = Field(gt=0, le=100_000, description="below tp 4")
+    cuda_graph_max_bs_tp4: int = Field(gt=0, le=100_000, description="from tp 4")
+
+
+class StaticFraction(BaseModel):
+    """SGLang's default ``mem_fraction_static`` (server_args.py ``_handle_gpu_memory_settings``):
+    (gpu_mem - reserved) / gpu_mem, rounded to 3 places, with reserved (MiB) = base_mib +
+    per_prefill_token_mib x max(chunked_prefill_size, 2048) + per_graph_seq_mib x cuda_graph_max_bs
+    + per_parallel_gpu_mib x tp x pp, at least ``min_reserved_mib`` on GPUs over
+    ``min_reserved_above_gib``; chunked_prefill_size and cuda_graph_max_bs come from the GPU's tier."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    base_mib: float = Field(ge=0, le=1e6)
+    per_prefill_token_mib: float = Field(ge=0, le=1e3)
+    per_graph_seq_mib: float = Field(ge=0, le=1e3)
+    per_parallel_gpu_mib: float = Field(ge=0, le=1e5)
+    min_reserved_mib: float = Field(default=0.0, ge=0, le=1e6)
+    min_reserved_above_gib: float = Field(default=0.0, ge=0, le=1e6)
+    tiers: tuple[StaticFractionTier, ...] = Field(min_length=1)
+    source: str | None = None
+
+    def tier(self, memory_bytes: float) -> StaticFractionTier:
+        for t in self.tiers:
+            if memory_bytes < t.below_gib * 2**30:
+                return t
+        return self.tiers[-1]
 
 
 class EngineMemory(BaseModel):
@@ -38,6 +73,9 @@ class EngineMemory(BaseModel):
     activation_seqs: int = Field(default=1, gt=0, le=1_000_000, description="sequences whose logits the start-up profile samples")
     logit_copies: float = Field(
         default=1.0, ge=0, le=1e4, description="fp32 vocab-sized buffers per sampled sequence at the activation peak (fitted; see notes)"
+    )
+    static_fraction: StaticFraction | None = Field(
+        default=None, description="the rule the engine derives memory_utilization by from the GPU and tp x pp (replaces the fixed figure)"
     )
 
 
@@ -149,14 +187,50 @@ class EnginePerf(BaseModel):
         return self
 
 
+class SmallGpuDefaults(BaseModel):
+    """Scheduler limits an engine picks by itself on smaller GPUs (vLLM ``get_batch_defaults``:
+    GPUs under ``min_memory_gib``, or whose name contains one of ``names``, get these instead of
+    the row's ``max_batch_size`` / ``max_num_tokens``). The start-up profile runs the same limits,
+    so they replace ``activation_seqs`` / ``activation_tokens`` as well."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    min_memory_gib: float = Field(gt=0, le=1e5, description="GPUs with less memory than this get the small defaults")
+    names: tuple[str, ...] = Field(default=(), description="lower-case fragments of GPU names that get them whatever their memory")
+    max_num_seqs: int = Field(gt=0, le=1_000_000, description="most sequences in one step on such a GPU")
+    max_num_batched_tokens: int = Field(gt=0, le=100_000_000, description="most tokens in one step on such a GPU")
+    source: str | None = None
+
+    def applies(self, gpu: Accelerator) -> bool:
+        if gpu.device_type != "gpu":  # CPU and TPU backends pick their limits elsewhere: the row as written
+            return False
+        named = any(n in f"{gpu.id} {gpu.name}".lower() for n in self.names)
+        return named or gpu.memory_bytes < self.min_memory_gib * 2**30
+
+
 class Engine(Row):
     kind: ClassVar[str] = "engine"
 
     name: str
     memory: EngineMemory
     perf: EnginePerf = Field(default_factory=EnginePerf)
+    small_gpu: SmallGpuDefaults | None = Field(default=None, description="scheduler limits the engine picks on smaller GPUs")
     formats: tuple[str, ...] = Field(default=(), description="quantization format ids the engine serves")
     devices: tuple[str, ...] = Field(default=("gpu",), description="device types it runs on")
+
+    def on_gpu(self, gpu: Accelerator) -> "Engine":
+        """The engine as it configures itself on this GPU: the small-GPU scheduler limits (and the
+        start-up profile they size) where ``small_gpu`` applies, else the row as written."""
+        rule = self.memory.static_fraction
+        if rule is not None:  # SGLang: the chunked-prefill budget follows the GPU's memory tier
+            chunk = rule.tier(gpu.memory_bytes).chunked_prefill_size
+            mem = self.memory.model_copy(update={"activation_tokens": chunk})
+            return self.model_copy(update={"memory": mem, "perf": self.perf.model_copy(update={"max_num_tokens": chunk})})
+        sg = self.small_gpu
+        if sg is None or not sg.applies(gpu):
+            return self
+        mem = self.memory.model_copy(update={"activation_tokens": sg.max_num_batched_tokens, "activation_seqs": sg.max_num_seqs})
+        perf = self.perf.model_copy(update={"max_batch_size": sg.max_num_seqs, "max_num_tokens": sg.max_num_batched_tokens})
+        return self.model_copy(update={"memory": mem, "perf": perf})
 
 
 register_table("engines", Engine)

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..catalog.engine_flags import EngineRelease, release_for
 from ..errors import DeployscopeError
+from ..physics.memory import utilization_for
 from .spec import Deployment, ReplicaGroup, Traced
 
 ENGINE_FORMATS = {"vllm": "vllm", "sglang": "sglang", "trtllm": "trtllm", "llamacpp": "llamacpp", "ollama": "ollama"}
@@ -114,6 +115,9 @@ def check_serves(rel: EngineRelease, group: ReplicaGroup, catalog: Any) -> None:
 def build_launch(dep: Deployment, group: ReplicaGroup, rel: EngineRelease, catalog: Any) -> Launch:
     check_serves(rel, group, catalog)
     eng = catalog.engines.find(rel.engine)
+    gpu = catalog.accelerators.find(group.gpu) if group.device_type != "cpu" else None
+    if eng is not None and gpu is not None:  # the limits the engine picks on this GPU, as the plan sized with
+        eng = eng.on_gpu(gpu)
     comp = f"options[{dep.option.id}].performance.components[{group.index}]"
     fmt = rel.formats[group.quant]
     if rel.weights == "gguf":
@@ -175,9 +179,13 @@ def build_launch(dep: Deployment, group: ReplicaGroup, rel: EngineRelease, catal
             f"catalog engines[{eng.id}].perf.max_num_tokens {perf.max_num_tokens}: the step token budget the plan assumes")
         put("chunked_prefill", perf.chunked_prefill,
             f"catalog engines[{eng.id}].perf.chunked_prefill {str(perf.chunked_prefill).lower()}: as the plan's step model assumes")
-    if mem is not None and rel.flag("kv_cache_fraction") is not None and mem.memory_utilization < 1.0:
-        put("kv_cache_fraction", mem.memory_utilization,
-            f"catalog engines[{eng.id}].memory.memory_utilization {mem.memory_utilization}: the KV budget of the plan's memory fit")
+    util = mem.memory_utilization if mem is not None else 1.0
+    if mem is not None and mem.static_fraction is not None and gpu is not None:
+        util = float(utilization_for(eng, gpu.memory_bytes, group.tp, group.pp))
+    if mem is not None and rel.flag("kv_cache_fraction") is not None and util < 1.0:
+        how = ("the engine's own default on this GPU at this tp x pp" if mem.static_fraction is not None and gpu is not None
+               else f"catalog engines[{eng.id}].memory.memory_utilization")
+        put("kv_cache_fraction", util, f"{how} {util}: the KV budget of the plan's memory fit")
     if group.device_type == "cpu" and group.cores:
         put("threads", group.cores, f"catalog accelerators[{group.gpu}].cores {group.cores}: the compute the plan's figures rest on")
     if group.device_type != "cpu" and rel.flag("gpu_layers") is not None:

@@ -13,7 +13,7 @@ Bytes are SI (1 GB = 1e9 B, 1 GiB = 2^30 B); nothing here rounds to either. See 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -154,6 +154,30 @@ def engine_arrays(engines: Sequence[Engine] | Engine, ndim: int = 1) -> EngineAr
     if one:
         return EngineArrays(**{k: v[0] for k, v in vals.items()})
     return EngineArrays(**{k: np.asarray(v).reshape((-1,) + (1,) * (ndim - 1)) for k, v in vals.items()})
+
+
+def utilization_for(e: Engine, memory_bytes: float, tp: ArrayLike = 1, pp: ArrayLike = 1) -> ArrayLike:
+    """The engine's memory fraction on a GPU of `memory_bytes` at tp x pp: the row's fixed
+    `memory_utilization`, or the rule the engine derives it by (SGLang's mem_fraction_static)."""
+    rule = e.memory.static_fraction
+    if rule is None:
+        return e.memory.memory_utilization
+    tier = rule.tier(memory_bytes)
+    tp, pp = np.asarray(tp), np.asarray(pp)
+    graph_bs = np.where(tp < 4, tier.cuda_graph_max_bs, tier.cuda_graph_max_bs_tp4)
+    reserved = (rule.base_mib + rule.per_prefill_token_mib * max(tier.chunked_prefill_size, 2048)
+                + rule.per_graph_seq_mib * graph_bs + rule.per_parallel_gpu_mib * tp * pp)
+    mib = memory_bytes / 2**20
+    if mib > rule.min_reserved_above_gib * 1024:
+        reserved = np.maximum(reserved, rule.min_reserved_mib)
+    return np.round((mib - reserved) / mib, 3)
+
+
+def with_utilization(ea: EngineArrays, e: Engine, memory_bytes: float, tp: ArrayLike = 1, pp: ArrayLike = 1) -> EngineArrays:
+    """`ea` with the utilization the engine uses on this GPU at tp x pp."""
+    if e.memory.static_fraction is None:
+        return ea
+    return replace(ea, utilization=utilization_for(e, memory_bytes, tp, pp))
 
 
 def overhead_per_gpu(e: EngineArrays, gpus: ArrayLike) -> ArrayLike:
@@ -401,12 +425,16 @@ def estimate_memory(
     ep: int = 1,
     engine: str | Engine = "vllm",
     catalog: Any = None,
+    gpu: str | Accelerator | None = None,
 ) -> MemoryEstimate:
-    """Weights, KV cache, activation peak and runtime overhead of one replica."""
+    """Weights, KV cache, activation peak and runtime overhead of one replica. `gpu` given: the
+    engine's activation profile as it configures itself on that GPU (vLLM's batch defaults)."""
     m = resolve_model(model, catalog)
     q = resolve_quant(quant, catalog)
     kq = resolve_kv_quant(kv_quant, catalog)
     e = resolve_engine(engine, catalog)
+    if gpu is not None:
+        e = e.on_gpu(resolve_gpu(gpu, catalog))
     _check_engine_format(e, q, catalog)
     _check_positive("batch", batch)
     ea = engine_arrays(e)
@@ -491,7 +519,7 @@ def _capacity_inputs(model, gpu, quant, kv_quant, tp, pp, ep, engine, catalog):
     g = resolve_gpu(gpu, catalog)
     q = resolve_quant(quant, catalog)
     kq = resolve_kv_quant(kv_quant, catalog)
-    e = resolve_engine(engine, catalog)
+    e = resolve_engine(engine, catalog).on_gpu(g)
     _check_parallel(m.transformer, tp, pp, ep)
     s = shape_of(m.transformer)
     ea = engine_arrays(e)
@@ -499,8 +527,9 @@ def _capacity_inputs(model, gpu, quant, kv_quant, tp, pp, ep, engine, catalog):
     dp, gpus = parallel_layout(tp, pp, ep)
     w_g = weights_per_gpu(s, q.weight_bits, _emb_bits(q), tp, pp, ep, _dense_bits(q))
     a_g = activation_per_gpu(s, ea.tokens, ea.seqs, ea.logit_copies, tp)
+    ea = with_utilization(ea, e, g.memory_bytes, tp, pp)
     cap = capacity_bytes_per_gpu(g.memory_bytes, w_g, a_g, ea, gpus)
-    return m, s, kq, cap, dp, tp, pp
+    return m, s, kq, cap, dp, tp, pp, ea
 
 
 def kv_capacity_tokens(
@@ -516,9 +545,9 @@ def kv_capacity_tokens(
 ) -> ArrayLike:
     """KV tokens (uncapped per-token size) that fit in one replica after weights, activation
     peak and overheads; 0 where the model does not fit. Broadcasts over tp, pp, ep arrays."""
-    m, s, kq, cap, dp, tp, pp = _capacity_inputs(model, gpu, quant, kv_quant, tp, pp, ep, engine, catalog)
+    m, s, kq, cap, dp, tp, pp, ea = _capacity_inputs(model, gpu, quant, kv_quant, tp, pp, ep, engine, catalog)
     per_tok_g = kv_bytes_per_token_arr(s, kq.kv_bits) * kv_gpu_share(s, tp, pp)
-    out = fit_count(cap, per_tok_g, dp, engine_arrays(resolve_engine(engine, catalog)).seqs).astype(np.int64)
+    out = fit_count(cap, per_tok_g, dp, ea.seqs).astype(np.int64)
     return int(out) if out.ndim == 0 else out
 
 
@@ -538,9 +567,9 @@ def max_sequences(
     m = resolve_model(model, catalog)
     if m.transformer is not None:
         _check_context(m.transformer, context)
-    m, s, kq, cap, dp, tp, pp = _capacity_inputs(m, gpu, quant, kv_quant, tp, pp, ep, engine, catalog)
+    m, s, kq, cap, dp, tp, pp, ea = _capacity_inputs(m, gpu, quant, kv_quant, tp, pp, ep, engine, catalog)
     per_seq_g = kv_per_sequence(s, np.asarray(context), kq.kv_bits) * kv_gpu_share(s, tp, pp)
-    out = fit_count(cap, per_seq_g, dp, engine_arrays(resolve_engine(engine, catalog)).seqs).astype(np.int64)
+    out = fit_count(cap, per_seq_g, dp, ea.seqs).astype(np.int64)
     return int(out) if out.ndim == 0 else out
 
 
@@ -581,8 +610,14 @@ def fit_rows(
     emb = np.asarray([_emb_bits(q) for q in q_rows])[None, :, None]
     dense_bits = np.asarray([_dense_bits(q) for q in q_rows])[None, :, None]
     engines = [resolve_engine(default_engine_for(q), cat) for q in q_rows]
-    ea = engine_arrays(engines, ndim=2)
-    ea = EngineArrays(**{k: np.asarray(getattr(ea, k)).reshape(1, -1, 1) for k in ea.__dataclass_fields__})
+    # each engine as it configures itself on each GPU (vLLM's batch defaults differ by GPU)
+    on_gpu = [e.on_gpu(g) for g in gpu_rows for e in engines]
+    ea = engine_arrays(on_gpu, ndim=2)
+    ea = EngineArrays(**{k: np.asarray(getattr(ea, k)).reshape(len(gpu_rows), len(q_rows), 1) for k in ea.__dataclass_fields__})
+    if any(e.memory.static_fraction is not None for e in engines):
+        util = [np.broadcast_to(utilization_for(e, g.memory_bytes, tp[0, 0], pp[0, 0]), tp.shape[-1:])
+                for g in gpu_rows for e in engines]
+        ea = replace(ea, utilization=np.asarray(util, dtype=float).reshape(len(gpu_rows), len(q_rows), -1))
     dp, n = parallel_layout(tp, pp, 1)
     w_g = weights_per_gpu(s, bits, emb, tp, pp, 1, dense_bits)
     a_g = activation_per_gpu(s, ea.tokens, ea.seqs, ea.logit_copies, tp)

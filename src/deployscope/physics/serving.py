@@ -23,6 +23,7 @@ import numpy as np
 
 from ..errors import DeployscopeError
 from . import llm
+from . import memory as mm
 from .batching import (
     batch_at_rate,
     batch_meeting_tpot,
@@ -125,7 +126,8 @@ def _fit_or_raise(ctx: Context, tp: int, pp: int, ep: int, I: float, O: float) -
             f"tp={tp} pp={pp} ep={ep} under {ctx.engine.id}: needs about {needed / GIB:,.1f} GiB per GPU "
             f"(weights {out['weights_per_gpu_bytes'] / GIB:,.1f} GiB + engine reserve {out['reserve_bytes'] / GIB:,.1f} GiB "
             f"+ KV for one {int(I + O)}-token sequence {need_seq / GIB:,.2f} GiB) but the engine may use "
-            f"{ctx.engine.memory.memory_utilization:.0%} of {out['gpu_memory_bytes'] / GIB:,.1f} GiB; use more GPUs "
+            f"{float(np.max(mm.utilization_for(ctx.engine, float(out['gpu_memory_bytes']), tp, pp))):.0%} of "
+            f"{out['gpu_memory_bytes'] / GIB:,.1f} GiB; use more GPUs "
             "(--tp/--pp), a smaller --quant, or a bigger GPU",
             field="model",
             value=ctx.model.id,

@@ -68,6 +68,7 @@ def context(
         raise DeployscopeError(
             f"engine {e.id!r} does not run on a {g.device_type}", field="engine", value=engine, allowed=list(e.devices)
         )
+    e = e.on_gpu(g)  # the scheduler limits and start-up profile the engine picks on this GPU
     shape = llm.model_shape(m, q, kvq)
     if shape.sliding_layers and not e.perf.sliding_window_attention:
         # the engine gives sliding-window layers the full context (TensorRT-LLM's default
@@ -148,6 +149,7 @@ def memory_budget(ctx: Context, tp, pp=1, ep=1) -> dict[str, np.ndarray]:  # noq
     w_g = mm.weights_per_gpu(s, q.weight_bits, mm._emb_bits(q), tp_a, pp_a, ep_a, mm._dense_bits(q))
     a_g = mm.activation_per_gpu(s, ea.tokens, ea.seqs, ea.logit_copies, tp_a)
     M = float(ctx.gpu.memory_bytes)
+    ea = mm.with_utilization(ea, ctx.engine, M, tp_a, pp_a)
     cap = mm.capacity_bytes_per_gpu(M, w_g, a_g, ea, gpus)
     per_tok = mm.kv_bytes_per_token_arr(s, kq.kv_bits) * mm.kv_gpu_share(s, tp_a, pp_a)
     tokens = np.where(cap > 0, np.floor(np.maximum(cap, 0.0) / np.where(per_tok > 0, per_tok, 1.0)), 0.0) * dp

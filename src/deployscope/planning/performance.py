@@ -237,9 +237,9 @@ def _memory_per_gpu(inputs: Inputs, comp: ComponentSizing, option_id: str, model
     quant, tp = comp.quant or "bf16", comp.tp or 1
     fit = int(max_sequences(model, gpu.id, context=ctx_len, quant=quant, kv_quant=comp.kv_quant, tp=tp, engine=engine, catalog=cat))
     eng = cat.engines.find(engine)
-    batch = min(fit, int(eng.perf.max_batch_size)) if eng is not None else fit
+    batch = min(fit, int(eng.on_gpu(gpu).perf.max_batch_size)) if eng is not None else fit
     m = estimate_memory(model, quant=quant, kv_quant=comp.kv_quant, context=ctx_len, batch=max(batch, 1), tp=tp,
-                        engine=engine, catalog=cat)
+                        engine=engine, catalog=cat, gpu=gpu)
     parts = {k: float(v) for k, v in m.per_gpu.items()}
     if batch < 1:  # not one whole sequence of this length fits: no KV cache to show
         parts["kv_cache"] = 0.0
