@@ -65,6 +65,10 @@ SPEC += [("half_gflop", 0.01, 200.0, 1.0), ("link_eff", 0.1, 1.0, 0.7), ("step_s
 
 
 OVERHEADS = ("step_s", "layer_s", "prefill_layer_s", "request_s")
+# The rows the efficiencies (per-family compute and bandwidth, GEMM size at half efficiency, link
+# efficiency) were fitted on: the MLPerf v4.x rows could not be read when the global fit ran, so it
+# ran on these 126 rows (docs/validation.md, "Fitting split"); --efficiencies refits on the same rows.
+EFFICIENCY_FIT_SOURCES = ("TensorRT-LLM perf-overview|v0.9.0",)
 
 
 def to_params(x: np.ndarray) -> validate.Params:
@@ -129,8 +133,9 @@ def _fmt(v: float) -> str:
     return f"{v:.4g}"
 
 
-def write_efficiency(vals: dict[str, float], n_rows: int) -> None:
-    sources = ", ".join(validate.FIT_SOURCES)
+def write_efficiency(vals: dict[str, float], n_rows: int, fit_sources: tuple[str, ...] | None = None) -> None:
+    fit_sources = fit_sources or validate.FIT_SOURCES
+    sources = ", ".join(fit_sources)
     today = date.today().isoformat()
     head = (DATA / "efficiency.yaml").read_text(encoding="utf-8")
     default_block = head[head.index("- id: default") :]
@@ -156,7 +161,7 @@ def write_efficiency(vals: dict[str, float], n_rows: int) -> None:
             f"  bandwidth_efficiency: {_fmt(b)}",
             f"  attention_efficiency: {_fmt(c)}",
             f"  link_efficiency: {_fmt(vals['link_eff'])}",
-            f"  fitted_on: [{', '.join(repr(s) for s in validate.FIT_SOURCES)}]",
+            f"  fitted_on: [{', '.join(repr(s) for s in fit_sources)}]",
             f"  fitted_by: {SCRIPT}",
             f"  source: fitted by {SCRIPT} on {sources} rows of src/deployscope/validation/A_llm_inference.csv",
             f"  as_of: {today}",
@@ -174,7 +179,7 @@ def write_efficiency(vals: dict[str, float], n_rows: int) -> None:
         f"  bandwidth_efficiency: {_fmt(b)}",
         f"  attention_efficiency: {_fmt(c)}",
         f"  link_efficiency: {_fmt(vals['link_eff'])}",
-        f"  fitted_on: [{', '.join(repr(s) for s in validate.FIT_SOURCES)}]",
+        f"  fitted_on: [{', '.join(repr(s) for s in fit_sources)}]",
         f"  fitted_by: {SCRIPT}",
         f"  source: mean of the fitted {', '.join(FAMILIES)} rows ({SCRIPT}); used for families and engines no row covers",
         f"  as_of: {today}",
@@ -184,9 +189,10 @@ def write_efficiency(vals: dict[str, float], n_rows: int) -> None:
         "    Blackwell, or vLLM on an NVIDIA family) carry its provenance and the validation error band",
         "",
     ]
-    # keep the rows that come from published sources rather than this fit (e.g. cdna3)
+    # keep the rows that come from published sources (e.g. cdna3) or from another fit (--family-rows)
     blocks = re.split(r"\n(?=- id: )", head)
-    kept = [b.strip("\n") for b in blocks if b.startswith("- id: ") and "fitted_by:" not in b and not b.startswith("- id: default")]
+    kept = [b.strip("\n") for b in blocks if b.startswith("- id: ") and f"fitted_by: {SCRIPT}\n" not in b + "\n"
+            and not b.startswith("- id: default")]
     text = "\n".join(lines) + ("\n" + "\n\n".join(kept) + "\n" if kept else "")
     (DATA / "efficiency.yaml").write_text(text, encoding="utf-8")
 
@@ -337,7 +343,10 @@ def fit_family_rows(catalog, dry_run: bool) -> dict[str, dict]:  # noqa: ANN001
             add(r, "A_llm_inference.csv")
     out: dict[str, dict] = {}
     for (fam, eng, _fmt), rows in sorted(groups.items()):
-        be = lookup(catalog.efficiency, fam, eng).bandwidth_efficiency
+        # the bandwidth the family has without the rows this fit writes (its own published row, or
+        # the default row), so a refit follows a changed default instead of keeping its old copy
+        others = [e for e in catalog.efficiency if not (e.family == fam and _fmt in e.formats and (e.fitted_by or "").endswith("--family-rows"))]
+        be = lookup(others, fam, eng, _fmt).bandwidth_efficiency
         meas = np.array([validate.num(r["value"]) for r in rows])
         path = validate.VALIDATION_DIR / files[(fam, eng, _fmt)]
 
@@ -544,6 +553,59 @@ def scan_decode_overhead(catalog) -> None:  # noqa: ANN001
         print(f"{layer * 1e6:16.0f} {f:14.4f} {s_itl * 100:+19.1f}%")
 
 
+def fit_efficiencies(catalog, dry_run: bool, maxiter: int) -> dict[str, float]:  # noqa: ANN001
+    """Refit only the efficiencies (per-family compute and bandwidth, the GEMM size at half
+    efficiency, the link efficiency) on the rows they were fitted on (EFFICIENCY_FIT_SOURCES), by
+    the global fit's loss and search (Nelder-Mead from the present figures and from the priors,
+    the better kept); the engine overheads stay as engines.yaml has them (fitted after the
+    efficiencies, see --decode-overhead and --sequence-overhead). Writes efficiency.yaml and the
+    held-out error bands."""
+    from scipy.optimize import minimize
+
+    path, rows = fit_rows(catalog)
+    rows = [r for r in rows if validate.source_key(r) in EFFICIENCY_FIT_SOURCES]
+    meas = np.array([validate.num(r["value"]) for r in rows])
+    free = [i for i, (name, *_rest) in enumerate(SPEC) if name not in OVERHEADS]
+    x0 = from_values(current_values(catalog))
+
+    def params(x: np.ndarray) -> validate.Params:
+        p = to_params(x)
+        p.overhead = {}  # engines.yaml's overheads, not the search's
+        return p
+
+    def f(x: np.ndarray) -> float:
+        preds = validate.predict_file(path, "llm", rows, catalog, params(x))
+        pr = np.array([p["predicted"] if p["predicted"] is not None else np.nan for p in preds], dtype=float)
+        ok = np.isfinite(pr) & (pr > 0)
+        return 10.0 if ok.sum() < 0.8 * len(rows) else float(np.mean(np.abs(np.log(pr[ok] / meas[ok]))))
+
+    def sub(z: np.ndarray, at: np.ndarray) -> np.ndarray:
+        x = at.copy()
+        x[free] = z
+        return x
+
+    print(f"fitting {len(free)} efficiencies on {len(rows)} rows from {', '.join(EFFICIENCY_FIT_SOURCES)}")
+    print(f"start loss (mean |log error|): {f(x0):.4f}")
+    best = None
+    for start in (x0, sub(from_values({})[free], x0)):
+        res = minimize(lambda z, s=start: f(sub(z, s)), start[free], method="Nelder-Mead",
+                       options={"maxiter": maxiter, "xatol": 1e-3, "fatol": 1e-5, "adaptive": True})
+        print(f"  from {'present figures' if best is None else 'priors'}: loss {res.fun:.4f} ({res.nfev} evaluations)")
+        if best is None or res.fun < best.fun:
+            best, best_x = res, sub(res.x, start)
+    vals = to_params(best_x).values  # type: ignore[attr-defined]
+    old = to_params(x0).values  # type: ignore[attr-defined]
+    print(f"end loss: {best.fun:.4f}")
+    for k in vals:
+        if k not in OVERHEADS:
+            print(f"  {k:18s} {old[k]:.4g} -> {vals[k]:.4g}")
+    if not dry_run:
+        write_efficiency(vals, len(rows), EFFICIENCY_FIT_SOURCES)
+        report = validate.run([validate.VALIDATION_DIR / "A_llm_inference.csv"], catalog=Catalog())
+        print("bands:", write_error_bands(report))
+    return vals
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dry-run", action="store_true")
@@ -557,7 +619,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="print how the fitting loss and the held-out v0.14 ITL move with the decode-step fixed cost (writes nothing)")
     ap.add_argument("--decode-overhead", action="store_true",
                     help="fit only the per-layer step costs (fixed, prefill extra, batch-dependent and saturating)")
+    ap.add_argument("--efficiencies", action="store_true",
+                    help="refit only the efficiencies on the rows they were fitted on (TensorRT-LLM v0.9), engine overheads kept")
     args = ap.parse_args(argv)
+    if args.efficiencies:
+        fit_efficiencies(Catalog(), args.dry_run, args.maxiter)
+        return 0
     if args.decode_overhead:
         from fit_decode import fit_decode_overhead
 
@@ -603,9 +670,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     write_efficiency(vals, len(rows))
     write_engine_overheads(vals)
-    from deployscope.physics import calibration
-
-    calibration._bands_raw.cache_clear()
     report = validate.run([validate.VALIDATION_DIR / "A_llm_inference.csv"], catalog=Catalog())
     bands = write_error_bands(report)
     print("held-out:", {k: report["heldout"][k] for k in ("rows", "predicted", "coverage", "median_ape", "p90_ape")})

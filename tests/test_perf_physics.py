@@ -86,16 +86,31 @@ def test_fp8_on_ampere_gets_no_native_rate_and_pays_dequantization(cat):
     pctx=st.floats(0, 10000),
     seqs=st.floats(0, 4),
     tp=st.sampled_from([1, 2, 4, 8]),
-    model=st.sampled_from(["Llama-3.1-8B", "Mixtral-8x7B", "Mistral-7B", "Qwen3-235B-A22B"]),
+    model=st.sampled_from(["Llama-3.1-8B", "Mixtral-8x7B", "Mistral-7B", "Qwen3-235B-A22B", "DeepSeek-R1"]),
     engine=st.sampled_from(["trtllm", "vllm"]),
 )
 def test_scalar_step_matches_vectorized(cat, d, p, dctx, pctx, seqs, tp, model, engine):
     ctx = context(model, "H100", quant="fp8", engine=engine, catalog=cat)
-    ep = 2 if model.startswith(("Mixtral", "Qwen3")) and tp >= 2 else 1
+    ep = 2 if model.startswith(("Mixtral", "Qwen3", "DeepSeek")) and tp >= 2 else 1
     f = llm.scalar_step_fn(ctx.shape, ctx.hw, tp, 1, ep)
     a = f(d, p, dctx, pctx, seqs)
     b = float(llm.step_cost(ctx.shape, ctx.hw, decode_tokens=d, prefill_tokens=p, decode_ctx=dctx, prefill_ctx=pctx, prefill_seqs=seqs, tp=tp, ep=ep)["time"])
     assert a == pytest.approx(b, rel=1e-9, abs=1e-15)
+
+
+def test_mla_down_projections_are_replicated_under_tensor_parallelism(cat):
+    """MLA's q_a and kv_a projections (hidden -> 1536 and hidden -> 512 + 64 on DeepSeek-R1) are
+    whole on every tensor-parallel GPU: a prefill at TP8 costs each GPU an eighth of the TP1 FLOPs
+    plus seven eighths of those projections, and nothing else changes share."""
+    ctx = context("DeepSeek-R1", "H200", quant="fp8", engine="vllm", catalog=cat)
+    rep = 61 * 7168 * (1536 + 512 + 64)
+    assert ctx.shape.tp_replicated_params == rep
+    T = 4096.0
+    f1, f8 = (float(llm.step_cost(ctx.shape, ctx.hw, decode_tokens=0.0, prefill_tokens=T, prefill_ctx=T / 2,
+                                  prefill_seqs=1.0, tp=tp)["flops"]) for tp in (1, 8))
+    assert f8 - f1 / 8 == pytest.approx(2.0 * T * rep * 7 / 8, rel=1e-9)
+    dense = context("Llama-3.1-70B", "H200", quant="fp8", engine="vllm", catalog=cat)
+    assert dense.shape.tp_replicated_params == 0.0
 
 
 def test_step_cost_vectorizes(cat):

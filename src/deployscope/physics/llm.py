@@ -101,6 +101,9 @@ class ModelShape:
     weight_only: bool  # weights stored below the compute dtype and dequantized in the kernel
     quant: str = "bf16"
     kv_quant: str = "bf16"
+    # weights every tensor-parallel GPU holds and multiplies whole (part of attn_params): MLA's
+    # query and KV down-projections, which the engines replicate rather than split
+    tp_replicated_params: float = 0.0
 
     @property
     def active_params(self) -> float:
@@ -183,11 +186,16 @@ def model_shape(model, quant_row, kv_quant_row) -> ModelShape:  # noqa: ANN001 -
         dec = 2 * nh * (m.kv_lora_rank + m.qk_rope_head_dim) + 2 * nh * m.kv_lora_rank
         pre = 2 * nh * (m.qk_nope_head_dim + m.qk_rope_head_dim) + 2 * nh * m.v_head_dim
         split = False
+        # q_a and kv_a (hidden -> q_lora_rank, hidden -> latent + rope) are one small matrix each,
+        # replicated on every TP GPU in vLLM and SGLang (ReplicatedLinear) so each GPU has the whole
+        # latent its heads read; q_b, kv_b and the output projection split by heads
+        replicated = L * h * ((m.q_lora_rank or 0) + m.kv_lora_rank + m.qk_rope_head_dim)
     else:
         attn_layer = h * nh * hd + 2 * h * nkv * hd + nh * hd * h
         kv_elems = 2 * nkv * hd
         dec = pre = 4 * nh * hd
         split = True
+        replicated = 0
     mats = 3 if t.mlp == "gated" else 2
     moe_flags = t.moe_layers() if hasattr(t, "moe_layers") else _moe_layers(t)
     n_moe = sum(moe_flags)
@@ -242,6 +250,7 @@ def model_shape(model, quant_row, kv_quant_row) -> ModelShape:  # noqa: ANN001 -
         weight_only=weight_only,
         quant=quant_row.id,
         kv_quant=kv_quant_row.id if kv_quant_row is not None else "bf16",
+        tp_replicated_params=float(replicated),
     )
 
 
@@ -336,12 +345,19 @@ def distinct_experts(num_experts, experts_per_token, tokens):  # noqa: ANN001
     return E * (1.0 - np.power(np.clip(1.0 - k / E, 0.0, 1.0), T))
 
 
+def _dense_per_gpu(shape: ModelShape, tp):  # noqa: ANN001, ANN202
+    """Dense (non-routed) parameters one tensor-parallel GPU holds and multiplies: its 1/tp share,
+    plus the whole of the replicated ones."""
+    dense = shape.attn_params + shape.dense_mlp_params + shape.shared_expert_params
+    return dense / tp + shape.tp_replicated_params * (1.0 - 1.0 / tp)
+
+
 def per_gpu_weight_bytes(shape: ModelShape, tp, pp=1, ep=1):  # noqa: ANN001
     """Weight bytes one GPU holds (dense part split over tp, experts over max(tp, ep), layers over pp)."""
     tp = np.asarray(tp, dtype=float)
     ep = np.asarray(ep, dtype=float)
     pp = np.asarray(pp, dtype=float)
-    body = (shape.attn_params + shape.dense_mlp_params + shape.shared_expert_params) * shape.weight_bytes_per_param / tp
+    body = _dense_per_gpu(shape, tp) * shape.weight_bytes_per_param
     experts = shape.moe_layers * shape.num_experts * shape.expert_params * shape.weight_bytes_per_param / np.maximum(tp, ep)
     emb = (shape.embed_params + (0.0 if shape.lm_head_tied else shape.lm_head_params)) * shape.embed_bytes_per_param / tp
     return (body + experts) / pp + emb / pp
@@ -389,9 +405,9 @@ def step_cost(
     logits_rows = Td + np.asarray(prefill_seqs, dtype=float) / dp
 
     # GEMMs ------------------------------------------------------------------------------------
-    dense_params = shape.attn_params + shape.dense_mlp_params + shape.shared_expert_params
-    dense_flops = 2.0 * T * dense_params / tp_a / pp_a + 2.0 * logits_rows * shape.lm_head_params / tp_a / pp_a
-    w_dense = dense_params * shape.weight_bytes_per_param / tp_a / pp_a
+    dense_here = _dense_per_gpu(shape, tp_a)
+    dense_flops = 2.0 * T * dense_here / pp_a + 2.0 * logits_rows * shape.lm_head_params / tp_a / pp_a
+    w_dense = dense_here * shape.weight_bytes_per_param / pp_a
     if shape.moe_layers:
         touched = distinct_experts(shape.num_experts, shape.experts_per_token, T_all)
         w_exp = shape.moe_layers * touched * shape.expert_params * shape.weight_bytes_per_param / spread / pp_a
@@ -501,13 +517,13 @@ def scalar_step_fn(shape: ModelShape, hw: Hardware, tp: int = 1, pp: int = 1, ep
     for the discrete-event simulator. Same formulas; a test holds the two together."""
     tp_f, pp_f, ep_f = float(tp), float(pp), float(ep)
     spread = max(tp_f, ep_f)
-    dense_params = shape.attn_params + shape.dense_mlp_params + shape.shared_expert_params
-    c_dense = 2.0 * dense_params / tp_f / pp_f
+    dense_here = float(_dense_per_gpu(shape, tp_f))
+    c_dense = 2.0 * dense_here / pp_f
     c_expert_row = 2.0 * shape.moe_layers * shape.expert_params / spread / pp_f  # per expert row (token x expert)
     n_dense = _dense_gemms(shape) / pp_f
     n_expert = shape.moe_layers / pp_f * EXPERT_GEMMS  # grouped GEMM launches (see step_cost)
     c_head = 2.0 * shape.lm_head_params / tp_f / pp_f
-    w_dense = dense_params * shape.weight_bytes_per_param / tp_f / pp_f
+    w_dense = dense_here * shape.weight_bytes_per_param / pp_f
     w_head = shape.lm_head_params * shape.embed_bytes_per_param / tp_f / pp_f
     c_exp = shape.moe_layers * shape.expert_params * shape.weight_bytes_per_param / spread / pp_f
     E, k = float(shape.num_experts), float(shape.experts_per_token)

@@ -255,6 +255,10 @@ def _row(row: dict[str, str], ctxs: Contexts) -> _Row:
         raise Skip(f"hardware {gpu!r} is not in the catalog")
     engine = engine_of(row.get("framework", ""))
     quant, kv = formats(row.get("precision", ""), engine, str(getattr(g, "vendor", "")).lower())
+    if engine in ("vllm", "sglang") and "kv as the engine defaults" in row.get("notes", "").lower():
+        # the run left kv_cache_dtype at `auto`: vLLM and SGLang keep the cache in the model's
+        # activation dtype (16-bit), FP8 weights or not
+        kv = "bf16"
     ctx = ctxs.get(m.id, g.id, quant, kv, engine, engine_version(row.get("framework", "")))
     gpus = int(num(row.get("gpu_count")) or 1)
     I, O = lengths(row)
