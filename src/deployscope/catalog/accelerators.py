@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-from .base import Row
+from .base import NoBoolNumbers, Row
 from .loader import register_table
 
 GB = 1e9
@@ -22,7 +22,7 @@ GIB = 2**30
 Dtype = Literal["fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8", "fp6", "fp4", "int4"]
 
 
-class Interconnect(BaseModel):
+class Interconnect(NoBoolNumbers):
     """Scale-up link between accelerators in one domain (NVLink, xGMI, PCIe...)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)

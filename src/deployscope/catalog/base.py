@@ -10,15 +10,79 @@ from __future__ import annotations
 
 import difflib
 import re
+import types
 from datetime import date
-from typing import Any, ClassVar, Generic, Iterator, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Iterator, Literal, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from ..errors import UnknownName
 
 
-class Row(BaseModel):
+def _takes_bool(annotation: Any) -> bool:
+    origin, args = get_origin(annotation), get_args(annotation)
+    if annotation is bool or annotation is Any or annotation is object:
+        return True
+    if origin is Literal:
+        return any(isinstance(a, bool) for a in args)
+    if origin is Annotated:
+        return _takes_bool(args[0])
+    if origin in (Union, types.UnionType):
+        return any(_takes_bool(a) for a in args)
+    return False
+
+
+def bool_where_number(annotation: Any, value: Any) -> bool:
+    """Whether `value` holds a true/false where `annotation` wants something else (a number, a
+    count): pydantic would read it as 1 or 0."""
+    if isinstance(value, bool):
+        return not _takes_bool(annotation)
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return bool_where_number(args[0], value)
+    if origin in (Union, types.UnionType):
+        members = [a for a in args if a is not type(None)]
+        return len(members) == 1 and bool_where_number(members[0], value)
+    if origin in (list, tuple, set, frozenset) and isinstance(value, (list, tuple)) and args:
+        if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+            return any(bool_where_number(a, v) for a, v in zip(args, value))
+        return any(bool_where_number(args[0], v) for v in value)
+    if origin is dict and isinstance(value, dict) and len(args) == 2:
+        return any(bool_where_number(args[1], v) for v in value.values())
+    return False
+
+
+class NoBoolNumbers(BaseModel):
+    """A model whose numbers refuse true/false: YAML's `yes`/`true` in a numeric field is a mistake
+    to name, not a 1 to compute with."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bool_number(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name, v in data.items():
+                if not isinstance(v, (bool, list, tuple, dict)):  # the common case, kept cheap
+                    continue
+                field = cls.model_fields.get(name) if isinstance(name, str) else None
+                if field is not None and bool_where_number(field.annotation, v):
+                    raise PydanticCustomError(BOOL_NUMBER, "expected a number, not true/false", {"field": name, "value": v})
+        return data
+
+
+BOOL_NUMBER = "bool_number"  # the error type of a true/false in a numeric field
+
+
+def locate(err: Any) -> Any:
+    """A pydantic error dict with a true/false-in-a-number error placed at its field: its
+    location extended by the field name and its input set to the value written there."""
+    if err.get("type") != BOOL_NUMBER:
+        return err
+    ctx = err.get("ctx") or {}
+    return {**err, "loc": (*err["loc"], ctx.get("field")), "input": ctx.get("value")}
+
+
+class Row(NoBoolNumbers):
     """Common fields of every catalog row; unknown fields are rejected."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)

@@ -10,16 +10,17 @@ import os
 from datetime import date
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from ..errors import DeployscopeError
 from ..paths import data_dir
+from .base import NoBoolNumbers
 from .loader import format_validation_error
 
 CALIBRATION_DIR_ENV = "DEPLOYSCOPE_DATA_DIR"
 
 
-class CalibrationFactor(BaseModel):
+class CalibrationFactor(NoBoolNumbers):
     model_config = ConfigDict(extra="forbid", frozen=True)
     engine: str = "*"
     family: str = "*"
@@ -30,7 +31,7 @@ class CalibrationFactor(BaseModel):
     half_eff: float = Field(default=1.0, gt=0, le=1e6)  # multiplies the GEMM size at half efficiency
 
 
-class CalibrationProfile(BaseModel):
+class CalibrationProfile(NoBoolNumbers):
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str
     source: str = Field(min_length=3, description="the measurements the factors were fitted on")

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
-from .base import Row
+from .base import NoBoolNumbers, Row
 from .loader import Catalog, register_table
 
 # The settings an export may write, in the order a launch command lists them.
@@ -24,7 +24,7 @@ SETTINGS = (
 )
 
 
-class EngineFlag(BaseModel):
+class EngineFlag(NoBoolNumbers):
     """How one release spells one setting."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

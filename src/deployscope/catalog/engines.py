@@ -6,14 +6,14 @@ from __future__ import annotations
 import re
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from .accelerators import Accelerator
-from .base import Row
+from .base import NoBoolNumbers, Row
 from .loader import register_table
 
 
-class StaticFractionTier(BaseModel):
+class StaticFractionTier(NoBoolNumbers):
     """One GPU-memory tier of SGLang's start-up defaults (GPUs below ``below_gib``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
@@ -23,7 +23,7 @@ class StaticFractionTier(BaseModel):
     cuda_graph_max_bs_tp4: int = Field(gt=0, le=100_000, description="from tp 4")
 
 
-class StaticFraction(BaseModel):
+class StaticFraction(NoBoolNumbers):
     """SGLang's default ``mem_fraction_static`` (server_args.py ``_handle_gpu_memory_settings``):
     (gpu_mem - reserved) / gpu_mem, rounded to 3 places, with reserved (MiB) = base_mib +
     per_prefill_token_mib x max(chunked_prefill_size, 2048) + per_graph_seq_mib x cuda_graph_max_bs
@@ -47,7 +47,7 @@ class StaticFraction(BaseModel):
         return self.tiers[-1]
 
 
-class EngineMemory(BaseModel):
+class EngineMemory(NoBoolNumbers):
     """How much of a GPU an engine keeps for itself before the KV cache gets the rest.
 
     ``budget`` says what ``memory_utilization`` is a fraction of (see docs/memory.md):
@@ -87,7 +87,7 @@ def version_key(version: str) -> tuple[int, ...]:
     return tuple(int(x) for x in m.group(1).split("."))
 
 
-class EngineRelease(BaseModel):
+class EngineRelease(NoBoolNumbers):
     """Speed factors measured to differ in a range of an engine's releases (``from_version``
     inclusive, ``before_version`` exclusive). Figures left out (null) keep the engine's own."""
 
@@ -119,7 +119,7 @@ class EngineRelease(BaseModel):
         )
 
 
-class EnginePerf(BaseModel):
+class EnginePerf(NoBoolNumbers):
     """Speed factors of an engine (owned by the performance model, see docs/performance.md).
 
     ``step_overhead_s`` is fitted (``fitted_on`` / ``fitted_by`` say on what and by which script);
@@ -187,7 +187,7 @@ class EnginePerf(BaseModel):
         return self
 
 
-class SmallGpuDefaults(BaseModel):
+class SmallGpuDefaults(NoBoolNumbers):
     """Scheduler limits an engine picks by itself on smaller GPUs (vLLM ``get_batch_defaults``:
     GPUs under ``min_memory_gib``, or whose name contains one of ``names``, get these instead of
     the row's ``max_batch_size`` / ``max_num_tokens``). The start-up profile runs the same limits,

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
-from .base import Row
+from .base import NoBoolNumbers, Row
 from .loader import register_table
 
 
-class ErrorBand(BaseModel):
+class ErrorBand(NoBoolNumbers):
     """How far predictions of this kind were off on held-out validation rows."""
 
     model_config = ConfigDict(frozen=True, allow_inf_nan=False)

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from .. import safe_yaml
 from ..errors import CatalogError
-from .base import Row, Table, missing_price_date
+from .base import Row, Table, locate, missing_price_date
 
 BUNDLED_DIR = Path(__file__).parent / "data"
 USER_CATALOG_ENV = "DEPLOYSCOPE_CATALOG"
@@ -74,7 +74,7 @@ def _rows_from_file(path: Path, *, bundled: bool = False) -> list[dict[str, Any]
 
 def format_validation_error(exc: ValidationError) -> str:
     parts = []
-    for err in exc.errors():
+    for err in map(locate, exc.errors()):
         loc = ".".join(str(p) for p in err["loc"]) or "(row)"
         value = err.get("input")
         shown = "" if isinstance(value, dict) else f" (got {value!r})"

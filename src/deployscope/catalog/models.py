@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-from .base import Row
+from .base import NoBoolNumbers, Row
 from .loader import register_table
 
 LayerKind = Literal["full", "sliding", "linear", "none"]
 
 
-class MLA(BaseModel):
+class MLA(NoBoolNumbers):
     """Multi-head latent attention (DeepSeek-V2/V3): the cache holds a compressed latent + rope key."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
@@ -28,7 +28,7 @@ class MLA(BaseModel):
     q_lora_rank: int | None = Field(default=None, gt=0, le=1_000_000)
 
 
-class MoE(BaseModel):
+class MoE(NoBoolNumbers):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     num_experts: int = Field(gt=1, le=100_000)
     experts_per_token: int = Field(gt=0, le=10_000)
@@ -44,7 +44,7 @@ class MoE(BaseModel):
         return self
 
 
-class Transformer(BaseModel):
+class Transformer(NoBoolNumbers):
     """A decoder (or encoder) transformer, field names as in Hugging Face config.json."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
@@ -116,7 +116,7 @@ class Transformer(BaseModel):
         return [pat[i % len(pat)] for i in range(self.num_layers)]
 
 
-class Component(BaseModel):
+class Component(NoBoolNumbers):
     """One network of a diffusion pipeline (text encoder, denoiser, VAE) or a GAN generator."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)

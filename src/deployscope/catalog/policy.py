@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
-from .base import Row
+from .base import NoBoolNumbers, Row
 from .loader import register_table
 
 Effect = Literal["exclude", "oblige"]
 
 
-class AppliesTo(BaseModel):
+class AppliesTo(NoBoolNumbers):
     """Which placements / parts a rule concerns. Omitted keys match everything.
 
     ``placements``: placement kinds the rule is about (on_prem, eu_cloud, hybrid ...).
@@ -33,7 +33,7 @@ class AppliesTo(BaseModel):
     any_part: dict[str, Any] = Field(default_factory=dict)
 
 
-class RuleBody(BaseModel):
+class RuleBody(NoBoolNumbers):
     """The part of a rule that the engine interprets (shared by rule packs and licence terms)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
@@ -85,7 +85,7 @@ class Jurisdiction(Row):
     parent: str | None = Field(default=None, description="enclosing jurisdiction, e.g. DE -> EU")
 
 
-class Certification(BaseModel):
+class Certification(NoBoolNumbers):
     """A certification or attestation a provider holds, with its source and (optionally) the
     provider regions it covers (empty = every region of the provider)."""
 

@@ -80,7 +80,11 @@ def train(
                                    field="--phases", value=phases)
         from ..physics.training_phase import estimate_plan
 
-        plan = estimate_plan(model, gpu, gpus, phases, zero=zero, micro_batch=micro_batch or 1, optimizer=optimizer, recompute=recompute, network=network)
+        try:
+            plan = estimate_plan(model, gpu, gpus, phases, zero=zero, micro_batch=1 if micro_batch is None else micro_batch,
+                                 optimizer=optimizer, recompute=recompute, network=network)
+        except DeployscopeError as exc:
+            raise _as_flag(exc) from None
         emit(plan, as_json, _render_plan)
         return
     if tokens is None:
@@ -88,25 +92,40 @@ def train(
     from ..physics.training import arch_of, estimate
     from ..physics.training_phase import phase_of, phase_setup
 
-    if phase is not None:
-        method, seq_len = phase_setup(phase, method, seq_len, arch_of(model, default_catalog()).max_context)
-    r = estimate(
-        model,
-        gpu,
-        gpus,
-        tokens,
-        method=method or "full",
-        seq_len=seq_len or 4096,
-        zero=zero,
-        micro_batch=micro_batch or 1,
-        optimizer=optimizer,
-        recompute=recompute,
-        network=network,
-    )
+    try:
+        if phase is not None:
+            method, seq_len = phase_setup(phase, method, seq_len, arch_of(model, default_catalog()).max_context)
+        r = estimate(
+            model,
+            gpu,
+            gpus,
+            tokens,
+            method=method or "full",
+            seq_len=4096 if seq_len is None else seq_len,  # 0 is refused by estimate, not replaced
+            zero=zero,
+            micro_batch=1 if micro_batch is None else micro_batch,
+            optimizer=optimizer,
+            recompute=recompute,
+            network=network,
+        )
+    except DeployscopeError as exc:
+        raise _as_flag(exc) from None
     data = r.to_dict()
     data["phase"] = phase_of(phase) if phase is not None else None
     data["memory_per_gpu_gib"] = r.memory_per_gpu_bytes / GIB
     emit(data, as_json, _render_train)
+
+
+_FLAGS = {"phases": "--phases", "phase": "--phase", "tokens": "--tokens", "seq_len": "--seq-len", "micro_batch": "--micro-batch",
+          "gpus": "--gpus", "method": "--method", "zero": "--zero", "recompute": "--recompute", "optimizer": "--optimizer",
+          "network": "--network", "gpu": "--gpu", "model": "MODEL"}
+
+
+def _as_flag(exc: DeployscopeError) -> DeployscopeError:
+    """The error named by the option the user typed (--seq-len, not seq_len)."""
+    if exc.field in _FLAGS:
+        exc.field = _FLAGS[exc.field]
+    return exc
 
 
 def _render_plan(d: dict[str, Any]) -> None:

@@ -71,23 +71,30 @@ RECOMPUTE = ("none", "selective", "full")
 SECONDS_PER_HOUR = 3600.0
 SECONDS_PER_DAY = 86_400.0
 
+_GROUPED = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?\s*[kKmMbBgGtTpP]?")  # 1,000,000 / 1,500B
 _SUFFIX = {"": 1.0, "K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12, "P": 1e15}
 
 
 def parse_tokens(text: str | int | float) -> float:
     """'2T' -> 2e12, '500B' -> 5e11, '10M' -> 1e7, '1.5e12', '1_000_000' -> floats."""
+    from ..scenario import MAX_TRAINING_TOKENS
+
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         value = float(text)
     else:
-        s = str(text).strip().replace("_", "").replace(",", "")
-        m = re.fullmatch(r"([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([kKmMbBgGtTpP]?)", s)
+        s = str(text).strip().replace("_", "")
+        if "," in s and not _GROUPED.fullmatch(s):  # '1,2,3B' is a typo, not 123B
+            raise DeployscopeError(f"cannot read a token count from {text!r}: commas only between groups of three digits (1,000,000)",
+                                   field="tokens", value=text, allowed="a number with an optional K/M/B/T suffix: 2T, 500B, 10M")
+        m = re.fullmatch(r"([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([kKmMbBgGtTpP]?)", s.replace(",", ""))
         if not m:
             raise DeployscopeError(
                 f"cannot read a token count from {text!r}", field="tokens", value=text, allowed="a number with an optional K/M/B/T suffix: 2T, 500B, 10M"
             )
         value = float(m.group(1)) * _SUFFIX[m.group(2).upper()]
-    if not math.isfinite(value) or value <= 0:
-        raise DeployscopeError(f"must be > 0 (got {text!r})", field="tokens", value=text)
+    if not math.isfinite(value) or not 1 <= value <= MAX_TRAINING_TOKENS:
+        raise DeployscopeError(f"must be at least 1 token and at most {MAX_TRAINING_TOKENS:,.0f} (got {text!r})", field="tokens", value=text,
+                               allowed=f"1 to {MAX_TRAINING_TOKENS:.0e} tokens (the scenario bound, ~30x the largest published pretraining run)")
     return value
 
 

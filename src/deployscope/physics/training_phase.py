@@ -18,11 +18,13 @@ up to 131,072 (the paper states the number of stages and the end points, not eac
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..errors import DeployscopeError
+from ..scenario import MAX_TOKENS_PER_REQUEST
 
 PHASES: dict[str, tuple[str, ...]] = {
     "pre-training": ("pre-training", "pretraining", "pretrain", "pre-train"),
@@ -47,12 +49,18 @@ def phase_setup(phase: str, method: str | None, seq_len: int | None, max_context
     """(method, seq_len) of a job in `phase`; an explicit method or sequence length wins."""
     p = phase_of(phase)
     if p is None:
-        raise DeployscopeError(f"unknown training phase {phase!r}", field="phase", value=phase, allowed=list(PHASES))
+        raise DeployscopeError(f"unknown training phase {phase!r}{_did_you_mean(phase)}", field="phase", value=phase, allowed=list(PHASES))
     if p == "post-training":
         return method or "full", seq_len or 4096
     if p == "context-extension":
         return method or "pretrain", seq_len or int(max_context or 4096)
     return method or "pretrain", seq_len or 4096
+
+
+def _did_you_mean(label: str) -> str:
+    names = [a for aliases in PHASES.values() for a in aliases] + ["annealing"]
+    close = difflib.get_close_matches(label.strip().lower(), names, n=3, cutoff=0.6)
+    return f"; did you mean: {', '.join(close)}?" if close else ""
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,9 @@ def parse_phases(text: str) -> list[PhaseStep]:
         # annealing is the last stage of pre-training (Llama 3 paper sec 3.4), read in a plan only
         phase = (phase_of(m.group("label")) or ("pre-training" if "annealing" in m.group("label").lower() else None)) if m else None
         seq = _SEQ.match(m.group("seq") or "") if m and not m.group("unstated") else None
+        if m is not None and phase is None:
+            raise DeployscopeError(f"unknown phase {m.group('label').strip()!r} in the step {item!r}{_did_you_mean(m.group('label'))}",
+                                   field="phases", value=text, allowed=", ".join(list(PHASES) + ["annealing"]))
         if m is None or phase is None or (not m.group("unstated") and seq is None):
             raise DeployscopeError(
                 f"cannot read the phase step {item!r}", field="phases", value=text,
@@ -91,9 +102,9 @@ def parse_phases(text: str) -> list[PhaseStep]:
             steps.append(PhaseStep(item, phase, None, ()))
             continue
         a, b, n = int(seq.group("a")), seq.group("b"), seq.group("n")
-        if a < 1 or (b is not None and not (1 <= int(n) <= MAX_STAGES and int(b) > a)):
-            raise DeployscopeError(f"sequence lengths must be >= 1 and stages rise to a longer length in 1-{MAX_STAGES} steps (got {item!r})",
-                                   field="phases", value=text)
+        if a < 1 or (b is not None and not (1 <= int(n) <= MAX_STAGES and int(b) > a)) or max(a, int(b or 0)) > MAX_TOKENS_PER_REQUEST:
+            raise DeployscopeError(f"sequence lengths must be 1 to {MAX_TOKENS_PER_REQUEST:,.0f} tokens and stages rise to a longer "
+                                   f"length in 1-{MAX_STAGES} steps (got {item!r})", field="phases", value=text)
         lens: tuple[int, ...] = (a,) if b is None else tuple(round(a * (int(b) / a) ** (i / int(n))) for i in range(1, int(n) + 1))
         try:
             tokens = parse_tokens(m.group("tokens").strip())
@@ -104,7 +115,11 @@ def parse_phases(text: str) -> list[PhaseStep]:
 
 
 def plan_total(steps: list[PhaseStep], run: Callable[[str, int, float], float]) -> tuple[float, list[str]]:
-    """Sum of ``run(method, seq_len, tokens)`` over the stated steps; the labels of the unstated ones."""
+    """Sum of ``run(method, seq_len, tokens)`` over the stated steps; the labels of the unstated ones.
+    A plan that states no tokens at all has no total (an error, never 0)."""
+    if not any(s.tokens for s in steps):
+        raise DeployscopeError("states no phase with tokens", field="phases", value="; ".join(s.label for s in steps),
+                               allowed="e.g. 'pre-training 2T@4096; context-extension 50B@32768'")
     total, unstated = 0.0, []
     for st in steps:
         if st.tokens is None:

@@ -17,6 +17,7 @@ from typing import Annotated, Any, ClassVar, Literal, Union
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
 from .. import safe_yaml
+from ..catalog.base import NoBoolNumbers, locate
 from ..errors import DeployscopeError
 from .pipelines import Pipeline, _friendly, check_resolution, parse_pipelines, resolution_pair
 from .policy import PolicyFacts
@@ -46,7 +47,7 @@ PLACEMENTS: tuple[PlacementName, ...] = ("on_prem", "cloud", "api", "hybrid")
 CLOUD_PRICING: tuple[CloudPricing, ...] = ("on_demand", "reserved_1y", "reserved_3y", "spot")
 
 
-class _M(BaseModel):
+class _M(NoBoolNumbers):
     # Every number is finite: `.inf`, `nan` and "1e400" are refused at the field that holds them.
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
@@ -510,7 +511,7 @@ def _inner_model(ann: Any) -> Any:
 
 
 def _error(exc: ValidationError, source: str | None = None) -> DeployscopeError:
-    err = exc.errors()[0]
+    err = locate(exc.errors()[0])
     loc = tuple(err["loc"])
     msg = err["msg"]
     msg = _friendly(msg)

@@ -11,8 +11,9 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ..catalog.base import NoBoolNumbers, locate
 from ..catalog.loader import read_yaml
 from ..errors import DeployscopeError
 
@@ -20,7 +21,7 @@ __all__ = ["DiffusionStage", "LLMStage", "Pipeline", "Stage", "load_pipelines", 
 
 
 # --------------------------------------------------------------------------------------- schema
-class _Stage(BaseModel):
+class _Stage(NoBoolNumbers):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str = Field(min_length=1, description="stage name, unique within the pipeline")
@@ -74,7 +75,7 @@ _DIFFUSION_KEYS = {"resolution", "steps", "cfg", "images_per_item", "batch"}  # 
 _LLM_KEYS = {"input_len", "output_len", "calls_per_item", "engine"}
 
 
-class Pipeline(BaseModel):
+class Pipeline(NoBoolNumbers):
     """A chain of stages every item passes through, with its volume: per day, or items by a deadline."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
@@ -196,7 +197,7 @@ def _friendly(msg: str) -> str:
 def _error_from_validation(
     exc: ValidationError, prefix: str, pipe_name: str | None, raw_stages: Any = None
 ) -> DeployscopeError:
-    err = exc.errors()[0]
+    err = locate(exc.errors()[0])
     loc = tuple(err["loc"])
     path = _loc_path(prefix, loc)
     msg = _friendly(err["msg"])

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
+
+from ..catalog.base import NoBoolNumbers
 
 __all__ = ["DataCategory", "PolicyFacts"]
 
@@ -23,7 +25,7 @@ DataCategory = Literal[
 ]
 
 
-class PolicyFacts(BaseModel):
+class PolicyFacts(NoBoolNumbers):
     """What the rules need to know. Everything has a default so a scenario may give only what applies."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
