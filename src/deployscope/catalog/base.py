@@ -104,6 +104,9 @@ class Row(NoBoolNumbers):
     kind: ClassVar[str] = "row"
     #: fields holding a price: a row that sets any of them must say when the price was published
     price_fields: ClassVar[tuple[str, ...]] = ()
+    #: figure -> the fields that say where it comes from; a user row overriding the figure must give
+    #: them too (the bundled row's would otherwise be shown as the source of the user's figure)
+    companions: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     @classmethod
     def priced_fields(cls, raw: dict[str, Any]) -> list[str]:
@@ -117,6 +120,15 @@ class Row(NoBoolNumbers):
         if problem:
             raise ValueError(problem)
         return data
+
+    @model_validator(mode="after")
+    def _dates_not_ahead(self) -> "Row":
+        today = date.today()
+        for name in ("as_of", "price_as_of"):
+            d = getattr(self, name)
+            if d is not None and d > today:
+                raise ValueError(f"{name} {d.isoformat()} is after today ({today.isoformat()}): a figure cannot be dated in the future")
+        return self
 
 
 def missing_price_date(row_type: type[Row], raw: Any) -> str | None:

@@ -3,10 +3,11 @@ each with its source."""
 
 from __future__ import annotations
 
+import math
 import re
 from typing import ClassVar, Literal
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from .accelerators import Accelerator
 from .base import NoBoolNumbers, Row
@@ -39,6 +40,14 @@ class StaticFraction(NoBoolNumbers):
     min_reserved_above_gib: float = Field(default=0.0, ge=0, le=1e6)
     tiers: tuple[StaticFractionTier, ...] = Field(min_length=1)
     source: str | None = None
+
+    @field_validator("tiers")
+    @classmethod
+    def _ascending(cls, tiers: tuple[StaticFractionTier, ...]) -> tuple[StaticFractionTier, ...]:
+        bounds = [t.below_gib for t in tiers]
+        if bounds != sorted(set(bounds)):  # the first tier a GPU is below is taken
+            raise ValueError(f"tiers must rise in below_gib, each once (got {bounds})")
+        return tiers
 
     def tier(self, memory_bytes: float) -> StaticFractionTier:
         for t in self.tiers:
@@ -81,7 +90,8 @@ class EngineMemory(NoBoolNumbers):
 
 def version_key(version: str) -> tuple[int, ...]:
     """A release number as comparable integers: '0.9.0.1' -> (0, 9, 0, 1); text after the numbers is ignored."""
-    m = re.match(r"\s*v?(\d+(?:\.\d+)*)", version)
+    # after the number: the end, or text that does not continue it ('rc1', '+rocm', '.post1'), never '..9' or a trailing '.'
+    m = re.match(r"\s*v?([0-9]+(?:\.[0-9]+)*)(?:\s*$|[^0-9.]|\.[A-Za-z])", version)
     if m is None:
         raise ValueError(f"{version!r} is not a release number (digits separated by dots, such as 0.9.1)")
     return tuple(int(x) for x in m.group(1).split("."))
@@ -106,6 +116,13 @@ class EngineRelease(NoBoolNumbers):
         if v is not None:
             version_key(v)
         return v
+
+    @model_validator(mode="after")
+    def _range(self) -> "EngineRelease":
+        if self.from_version is not None and self.before_version is not None and \
+                version_key(self.from_version) >= version_key(self.before_version):
+            raise ValueError(f"from_version {self.from_version} is not before before_version {self.before_version}: the range holds no release")
+        return self
 
     def covers(self, version: str) -> bool:
         """Whether a release ('0.9.0.1') is in the range; '<0.9.1' (a release known only to be
@@ -176,6 +193,18 @@ class EnginePerf(NoBoolNumbers):
         default=(), description="figures that differ in older or newer releases; the row itself describes the current release"
     )
 
+    @field_validator("releases")
+    @classmethod
+    def _disjoint(cls, rels: tuple[EngineRelease, ...]) -> tuple[EngineRelease, ...]:
+        def span(r: EngineRelease) -> tuple[tuple[int, ...], tuple[float, ...]]:
+            return (version_key(r.from_version) if r.from_version else (),
+                    tuple(map(float, version_key(r.before_version))) if r.before_version else (math.inf,))
+        spans = sorted(span(r) for r in rels)
+        for (_, end), (start, _) in zip(spans, spans[1:]):
+            if tuple(map(float, start)) < end:  # the first listed would silently win in the overlap
+                raise ValueError("release ranges overlap: each release may fall in one range only")
+        return rels
+
     def for_version(self, version: str | None) -> "EnginePerf":
         """The figures of one release (None: the current release, the row as written)."""
         if version is None:
@@ -199,6 +228,13 @@ class SmallGpuDefaults(NoBoolNumbers):
     max_num_seqs: int = Field(gt=0, le=1_000_000, description="most sequences in one step on such a GPU")
     max_num_batched_tokens: int = Field(gt=0, le=100_000_000, description="most tokens in one step on such a GPU")
     source: str | None = None
+
+    @field_validator("names")
+    @classmethod
+    def _fragments(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not n.strip() for n in names):
+            raise ValueError("an empty name fragment would match every GPU")
+        return tuple(n.strip().lower() for n in names)  # matched against lower-cased GPU names
 
     def applies(self, gpu: Accelerator) -> bool:
         if gpu.device_type != "gpu":  # CPU and TPU backends pick their limits elsewhere: the row as written

@@ -78,7 +78,8 @@ def format_validation_error(exc: ValidationError) -> str:
         loc = ".".join(str(p) for p in err["loc"]) or "(row)"
         value = err.get("input")
         shown = "" if isinstance(value, dict) else f" (got {value!r})"
-        parts.append(f"{loc}: {err['msg']}{shown}")
+        msg = str(err["msg"]).removeprefix("Value error, ")  # pydantic's wrapper around the row's own message
+        parts.append(f"{loc}: {msg}{shown}")
     return "; ".join(parts)
 
 
@@ -99,6 +100,28 @@ def _validate(spec: TableSpec[R], raw: dict[str, Any], path: Path, index: int) -
             field=f"{spec.name}[{index}]",
             value=rid,
         ) from None
+
+
+def _check_override(spec: TableSpec[R], bundled: dict[str, Any], raw: dict[str, Any], path: Path, index: int) -> None:
+    """A user row overriding a bundled one carries the sources and dates of what it changes: the
+    bundled row's would otherwise be shown for the user's figures (or the user's for the bundled)."""
+    rid = raw.get("id")
+
+    def fail(msg: str, field: str) -> None:
+        raise CatalogError(f"{path}: row {index} (id {rid!r}) {msg}", field=f"{spec.name}[{index}].{field}", value=raw.get(field))
+
+    for figure, needs in spec.row_type.companions.items():
+        lacking = [c for c in needs if c not in raw]
+        if raw.get(figure) is not None and lacking:
+            fail(f"gives its own {figure} but no {' or '.join(lacking)}: the bundled row's {lacking[0]} describes the bundled "
+                 f"figure, not yours", lacking[0])
+    merged = {**bundled, **raw}
+    if "price_as_of" in raw and raw["price_as_of"] is None and not raw.get("price_as_of_note"):
+        fail("gives price_as_of: null without its own price_as_of_note: say why the date of your price is unknown", "price_as_of_note")
+    priced = spec.row_type.priced_fields(merged)
+    if priced and not any(f in raw for f in priced) and ("price_as_of" in raw or "price_as_of_note" in raw):
+        fail(f"dates a price it does not give: price_as_of would be shown as the date of the bundled {priced[0]}; give your "
+             f"{priced[0]} with it, or leave price_as_of out", "price_as_of")
 
 
 class Catalog:
@@ -186,6 +209,7 @@ class Catalog:
                                 field=f"{spec.name}[{i}].price_as_of",
                                 value=rid,
                             )
+                        _check_override(spec, raws[rid], raw, user_path, i)
                         raw = {**raws[rid], **raw}
                     row = _validate(spec, raw, user_path, i)
                     rows[row.id] = row

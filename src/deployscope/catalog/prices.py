@@ -110,6 +110,13 @@ class ApiPrice(_Priced):
 
     kind: ClassVar[str] = "API price"
     price_fields: ClassVar[tuple[str, ...]] = ("input_usd_per_million_tokens", "output_usd_per_million_tokens", "usd_per_image")
+    companions: ClassVar[dict[str, tuple[str, ...]]] = {
+        "ttft_s": ("latency_source", "latency_prompt_tokens", "latency_prompt_note"),
+        "output_tokens_per_s": ("latency_source",),
+        "latency_prompt_tokens": ("latency_prompt_note",),
+        "prefill_tokens_per_s": ("prefill_source",),
+        "max_input_tokens": ("max_input_tokens_source",),
+    }
 
     model: str = Field(description="model id in models.yaml where it exists, else the provider's model name")
     model_family: str = Field(description="family, to match self-hosted options of the same family (llama3, qwen3...)")
@@ -123,8 +130,9 @@ class ApiPrice(_Priced):
     image_resolution: str | None = Field(default=None, description="e.g. 1024x1024, the resolution usd_per_image holds for")
     image_steps: int | None = Field(default=None, gt=0, le=1000)
     quantization: str | None = Field(default=None, description="what the provider serves, if stated (fp8, turbo...)")
-    ttft_s: float | None = Field(default=None, gt=0, description="published time to first token, seconds (median)")
-    output_tokens_per_s: float | None = Field(default=None, gt=0, description="published output speed per request, tokens/s (median)")
+    ttft_s: float | None = Field(default=None, gt=0, le=86_400, description="published time to first token, seconds (median)")
+    output_tokens_per_s: float | None = Field(
+        default=None, gt=0, le=1e8, description="published output speed per request, tokens/s (median)")
     latency_source: str | None = Field(default=None, description="where the latency figures come from, with its date")
     latency_prompt_tokens: int | None = Field(
         default=None, ge=0, le=10_000_000,
@@ -201,6 +209,18 @@ class Server(Row):
     def _note(self) -> "Server":
         if self.price_usd is None and not self.price_note:
             raise ValueError("price_usd: null needs price_note saying why")
+        return self
+
+    @model_validator(mode="after")
+    def _power_consistent(self) -> "Server":
+        if self.max_power_kw is not None and self.host_power_kw is not None:
+            raise ValueError(f"max_power_kw ({self.max_power_kw:g}) and host_power_kw ({self.host_power_kw:g}) both given: the system "
+                             "maximum replaces GPU TDP x slots + host, so the host allowance would be ignored; give one "
+                             "(max_power_kw: null to use host_power_kw)")
+        levels = [(n, getattr(self, n)) for n in ("idle_power_kw", "typical_power_kw", "max_power_kw") if getattr(self, n) is not None]
+        for (lo, a), (hi, b) in zip(levels, levels[1:]):
+            if a > b:
+                raise ValueError(f"{lo} ({a:g} kW) is above {hi} ({b:g} kW): allowed idle <= typical <= maximum")
         return self
 
 

@@ -57,11 +57,30 @@ def register(app: typer.Typer) -> None:
         given = [x for x in (concurrency is not None, rate is not None, max_throughput) if x]
         if len(given) > 1:
             raise DeployscopeError("give one of --concurrency, --rate and --max-throughput", field="load", value="several")
+        import math
+
+        for flag, x in (("--concurrency", concurrency), ("--rate", rate), ("--input-len", input_len), ("--output-len", output_len),
+                        ("--tpot-limit", tpot_limit), ("--prefix-cache-hit-rate", prefix_hit), ("--spec-acceptance", spec_accept),
+                        ("--spec-draft-cost", spec_cost)):
+            if x is not None and not math.isfinite(x):  # 'inf' would be read as an unbounded load
+                raise DeployscopeError(f"must be a finite number (got {x!r})", field=flag, value=str(x))
+        if engine_version is not None:
+            from ..catalog.engines import version_key
+
+            try:
+                version_key(engine_version.strip().removeprefix("<"))
+            except ValueError as exc:
+                raise DeployscopeError(str(exc), field="--engine-version", value=engine_version,
+                                       allowed="a release number such as 0.9.1 (v0.9.1, 0.9.1rc1), or <0.9.1 for one known only to be older") from None
         dep = Deployment(model=model, gpu=gpu, gpus=gpus, tp=tp, pp=pp, ep=ep, quant=quant, kv_quant=kv_quant, engine=engine,
                          calibration=calibration, engine_version=engine_version)
         load = Load(input_len=input_len, output_len=output_len, concurrency=concurrency, rate=rate,
                     prefix_cache_hit_rate=prefix_hit, speculative=spec, tpot_limit_s=tpot_limit)
-        res = evaluate(dep, load, simulate_requests=simulate_n)
+        try:
+            res = evaluate(dep, load, simulate_requests=simulate_n)
+        except DeployscopeError as exc:
+            exc.field = _FLAGS.get(exc.field or "", exc.field)  # named by the option typed
+            raise
         emit(with_per_user_speed(res.model_dump(mode="json")), as_json, _render_perf)
 
     @app.command("validate")
@@ -187,3 +206,9 @@ def _render_validate(r: dict[str, Any]) -> None:
             break
     c.print(t)
     c.print(f"wall time {r['wall_time_s']:.2f} s")
+
+
+_FLAGS = {"simulate": "--simulate", "simulate_requests": "--simulate", "concurrency": "--concurrency", "rate": "--rate",
+          "input_len": "--input-len", "output_len": "--output-len", "tp": "--tp", "pp": "--pp", "ep": "--ep", "gpus": "--gpus",
+          "quant": "--quant", "kv_quant": "--kv-quant", "engine": "--engine", "engine_version": "--engine-version", "gpu": "--gpu",
+          "calibration": "--calibration", "tpot_limit_s": "--tpot-limit", "prefix_cache_hit_rate": "--prefix-cache-hit-rate"}

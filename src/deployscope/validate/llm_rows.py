@@ -154,9 +154,12 @@ def formats(precision: str, engine: str, vendor: str) -> tuple[str, str | None]:
         raise Skip(f"precision {precision!r} names no weight format the model takes (fp4, nvfp4, mxfp4, fp8, bf16, fp16)")
     if fmt == "fp4":
         fmt = "mxfp4" if vendor == "amd" else "nvfp4"
-    kv = next((_plain(f) for f, comp in _components(p) if "kv" in comp and _plain(f) in ("bf16", "fp16", "fp8")), None)
+    stated_kv = [f for f, comp in _components(p) if "kv" in comp]
+    kv = next((_plain(f) for f in stated_kv if _plain(f) in ("bf16", "fp16", "fp8")), None)
     if kv is not None:  # a stated KV-cache component ("fp8 (weights) + bf16 (KV cache)")
         return fmt, kv
+    if stated_kv:  # a KV format the model does not take is not replaced by the engine's default
+        raise Skip(f"precision {precision!r} names a KV-cache format ({stated_kv[0]}) that is not bf16, fp16 or fp8")
     if fmt in ("bf16", "fp16", "fp8"):
         return fmt, fmt
     return fmt, ("fp8" if engine == "trtllm" else None)
@@ -350,10 +353,18 @@ def _throughput(row, r: _Row, metric: str, scenario: str, B_row, qps, ctxs: Cont
     return r.scale(res.output_tokens_per_s, res.requests_per_s)
 
 
+MAX_CONCURRENCY = 100_000  # clients of one closed-loop row; far above published sweeps, and a simulation that fits in memory
+
+
 def _concurrency(row: dict[str, str]) -> int | None:
     """Clients of a closed-loop (fixed-concurrency) row: ``concurrency=N`` in its scenario."""
-    m = re.search(r"concurrency=(\d+)", row.get("scenario", ""))
-    return int(m.group(1)) if m else None
+    m = re.search(r"concurrency\s*=\s*(\S*)", row.get("scenario", ""))
+    if m is None:
+        return None
+    text = m.group(1).rstrip(",;)")
+    if not re.fullmatch(r"[0-9]+", text) or not 1 <= int(text) <= MAX_CONCURRENCY:
+        raise Skip(f"scenario concurrency={text!r}: a closed loop needs a whole number of clients from 1 to {MAX_CONCURRENCY:,}")
+    return int(text)
 
 
 def _variable(row: dict[str, str]) -> bool:
