@@ -187,7 +187,7 @@ def _api_override(**fields: object) -> dict:
         ({"ttft_s": 0.5}, "gives its own ttft_s but no latency_source"),
         ({"ttft_s": 0.5, "latency_source": "me"}, "no latency_prompt_tokens"),
         ({"output_tokens_per_s": 500}, "gives its own output_tokens_per_s but no latency_source"),
-        ({"prefill_tokens_per_s": 5000}, "gives its own prefill_tokens_per_s but no prefill_source"),
+        ({"prefill_tokens_per_s": 5000}, "prefill_tokens_per_s needs prefill_source"),  # the bundled row has none
         ({"max_input_tokens": 1000}, "gives its own max_input_tokens but no max_input_tokens_source"),
         ({"latency_prompt_tokens": 10}, "gives its own latency_prompt_tokens but no latency_prompt_note"),
     ],

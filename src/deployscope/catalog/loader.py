@@ -209,9 +209,12 @@ class Catalog:
                                 field=f"{spec.name}[{i}].price_as_of",
                                 value=rid,
                             )
+                        merged = {**raws[rid], **raw}
+                        row = _validate(spec, merged, user_path, i)  # the values first, then where they come from
                         _check_override(spec, raws[rid], raw, user_path, i)
-                        raw = {**raws[rid], **raw}
-                    row = _validate(spec, raw, user_path, i)
+                        raw = merged
+                    else:
+                        row = _validate(spec, raw, user_path, i)
                     rows[row.id] = row
                     raws[row.id] = raw
                     user_ids.add(row.id)
