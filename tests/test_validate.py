@@ -415,7 +415,7 @@ def test_cli_perf_engine_version(capsys):
     assert old["output_tokens_per_s"] > 1.1 * current["output_tokens_per_s"]
     assert main([*args, "--engine-version", "newest"]) == 2
     err = capsys.readouterr().err
-    assert "engine_version" in err and "'newest'" in err
+    assert "--engine-version" in err and "'newest'" in err
 
 
 def test_cli_runs_as_a_process():
