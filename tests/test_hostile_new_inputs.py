@@ -346,3 +346,35 @@ def test_validation_file_not_utf8_is_an_error(tmp_path: Path) -> None:
     p.write_bytes(p.read_bytes().replace("caf\u00e9".encode(), b"caf\xe9"))
     rc, _, err = _run("validate", "--data", str(p))
     assert rc == 2 and "not UTF-8" in err
+
+
+# ------------------------------------------------------------------------------ web API
+@pytest.fixture
+def web(tmp_path: Path):  # noqa: ANN201
+    from fastapi.testclient import TestClient
+
+    from deployscope.store import Store
+    from deployscope.web.app import create_app
+
+    return TestClient(create_app(Store(tmp_path / "s.db"), plan_processes=False))
+
+
+PERF = {"model": "llama-3.1-8b", "gpu": "h100-sxm", "input_len": 1000, "output_len": 200}
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("/api/perf", {**PERF, "tp": True}, "tp"),  # was tp=1
+    ("/api/perf", {**PERF, "concurrency": True}, "concurrency"),
+    ("/api/memory", {"model": "llama-3.1-8b", "batch": False}, "batch"),
+])
+def test_web_numbers_refuse_true_false(web, path: str, body: dict, field: str) -> None:  # noqa: ANN001
+    r = web.post(path, json=body, headers={"accept": "application/json"})
+    assert r.status_code == 422 and r.json()["field"] == field and "not true/false" in r.json()["error"]
+
+
+@pytest.mark.parametrize(("value", "words"), [(True, "not true/false"), (-1, "> 0"), ("1e309", "finite")])
+def test_web_plan_checks_the_api_prefill_rate(web, value: object, words: str) -> None:  # noqa: ANN001
+    sc = yaml.safe_load((EXAMPLES / "saas-chat.yaml").read_text(encoding="utf-8"))
+    sc["candidates"]["api_prefill_tokens_per_s"] = value
+    r = web.post("/api/plan", json={"scenario": sc}, headers={"accept": "application/json"})
+    assert r.status_code == 400 and r.json()["field"] == "candidates.api_prefill_tokens_per_s" and words in r.json()["error"]

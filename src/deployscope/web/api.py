@@ -12,10 +12,11 @@ from typing import Any, Literal, Optional
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from .. import __version__
 from ..catalog import default_catalog
+from ..catalog.base import NoBoolNumbers
 from ..errors import DeployscopeError
 from ..references import check_references
 from ..store import Store
@@ -29,7 +30,8 @@ router = APIRouter()
 MAX_TEXT = 200  # characters of a catalog id or name in a body
 
 
-class _In(BaseModel):
+class _In(NoBoolNumbers):
+    # true/false in a number ({"tp": true}) is refused, not read as 1
     model_config = ConfigDict(extra="forbid")
 
 

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..catalog.base import locate
 from ..errors import DeployscopeError, UnknownName
 from ..store import NotFound, StoreBusy
 from .offload import LimitExceeded, Overloaded
@@ -64,7 +65,7 @@ def install(api: FastAPI) -> None:
     @api.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
         errs = []
-        for e in exc.errors():
+        for e in map(locate, exc.errors()):
             loc = [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path")]
             errs.append({"field": ".".join(loc) or "body", "error": str(e.get("msg", "invalid")), "type": e.get("type")})
         first = errs[0] if errs else {"field": "body", "error": "invalid request"}
