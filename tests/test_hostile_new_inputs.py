@@ -378,3 +378,13 @@ def test_web_plan_checks_the_api_prefill_rate(web, value: object, words: str) ->
     sc["candidates"]["api_prefill_tokens_per_s"] = value
     r = web.post("/api/plan", json={"scenario": sc}, headers={"accept": "application/json"})
     assert r.status_code == 400 and r.json()["field"] == "candidates.api_prefill_tokens_per_s" and words in r.json()["error"]
+
+
+def test_export_unknown_engine_version_names_the_option_and_the_versions(tmp_path: Path) -> None:
+    """It used to blame --engine and list the engines."""
+    rc, out, err = _run("plan", str(EXAMPLES / "saas-chat.yaml"), "--json")
+    assert rc == 0, err
+    plan = tmp_path / "plan.json"
+    plan.write_text(out, encoding="utf-8")
+    rc, _, err = _run("export", str(plan), "-f", "vllm", "-o", str(tmp_path / "out"), "--engine-version", "0..9")
+    assert rc == 2 and err.startswith("error: --engine-version:") and "releases with a profile" in err

@@ -89,6 +89,10 @@ class Launch:
 
 def engine_release(engine: str, catalog: Any, version: str | None = None) -> EngineRelease:
     rel = release_for(engine, catalog, version)
+    if rel is None and version is not None and release_for(engine, catalog) is not None:
+        versions = sorted(r.version for r in catalog.engine_flags if r.engine == engine)
+        raise DeployscopeError(f"no {engine} release profile for version {version!r}", field="--engine-version", value=version,
+                               allowed=f"the {engine} releases with a profile: {', '.join(versions)}")
     if rel is None:
         known = sorted({r.engine for r in catalog.engine_flags})
         raise DeployscopeError(f"no engine release profile for {engine!r}" + (f" version {version}" if version else ""),
