@@ -190,6 +190,8 @@ def _api_override(**fields: object) -> dict:
         ({"prefill_tokens_per_s": 5000}, "prefill_tokens_per_s needs prefill_source"),  # the bundled row has none
         ({"max_input_tokens": 1000}, "gives its own max_input_tokens but no max_input_tokens_source"),
         ({"latency_prompt_tokens": 10}, "gives its own latency_prompt_tokens but no latency_prompt_note"),
+        ({"ttft_s": 0.5, "latency_source": "me", "latency_prompt_tokens": 200_000, "latency_prompt_note": "me"},
+         "could not have been measured at that prompt"),  # the bundled row takes 128,000
     ],
 )
 def test_api_latency_fields_of_a_user_row_are_checked(tmp_path: Path, fields: dict, words: str) -> None:

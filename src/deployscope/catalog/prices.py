@@ -156,6 +156,10 @@ class ApiPrice(_Priced):
             raise ValueError("prefill_tokens_per_s needs prefill_source")
         if self.max_input_tokens is not None and not self.max_input_tokens_source:
             raise ValueError("max_input_tokens needs max_input_tokens_source")
+        prompt, window = self.latency_prompt_tokens, self.max_input_tokens
+        if self.ttft_s is not None and prompt is not None and window is not None and prompt > window:
+            raise ValueError(f"latency_prompt_tokens ({prompt:,}) is longer than max_input_tokens "
+                             f"({window:,}): the API could not have been measured at that prompt")
         return self
 
     def latency_note(self) -> str:
