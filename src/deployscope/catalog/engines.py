@@ -95,6 +95,9 @@ class EngineRelease(BaseModel):
     from_version: str | None = Field(default=None, description="first release the figures apply to (inclusive)")
     before_version: str | None = Field(default=None, description="first release they no longer apply to (exclusive)")
     sequence_overhead_s: float | None = Field(default=None, ge=0, le=1, description="host time per sampled sequence per step")
+    overlap_schedule: bool | None = Field(
+        default=None, description="whether these releases overlap the host work of a step with the GPU work by default"
+    )
     fitted_on: tuple[str, ...] = Field(default=(), description="validation sources the figures were fitted on")
     fitted_by: str | None = None
     source: str | None = None
@@ -148,6 +151,12 @@ class EnginePerf(BaseModel):
     sequence_overhead_s: float = Field(
         default=0.0, ge=0, le=1, description="host time per sequence sampled in a step (scheduling, sampling, output handling)"
     )
+    overlap_schedule: bool = Field(
+        default=False,
+        description="the engine schedules the next step and processes the last step's output on the host while the GPU "
+        "runs the current one (SGLang's overlap scheduler, vLLM's async scheduling): a step then takes the longer of the "
+        "GPU work and the host time per sequence, not their sum",
+    )
     prefill_layer_overhead_s: float = Field(
         default=0.0, ge=0, le=10, description="extra fixed time per layer in a step that carries a prefill (context-phase kernels)"
     )
@@ -182,7 +191,7 @@ class EnginePerf(BaseModel):
             return self
         for rel in self.releases:
             if rel.covers(version):
-                upd = {f: getattr(rel, f) for f in ("sequence_overhead_s",) if getattr(rel, f) is not None}
+                upd = {f: getattr(rel, f) for f in ("sequence_overhead_s", "overlap_schedule") if getattr(rel, f) is not None}
                 return self.model_copy(update=upd)
         return self
 
