@@ -247,6 +247,12 @@ def test_later_vllm_releases_are_predicted_from_the_earlier_ones(report_a):
     assert perf.for_version("<0.10").sequence_overhead_s == perf.sequence_overhead_s  # might be 0.9.1 or later
     assert perf.for_version("0.11.1").sequence_overhead_s == perf.sequence_overhead_s
     assert perf.for_version(None) is perf
+    # async scheduling (host time overlapped with the GPU) is the default from 0.14.0 only: a release
+    # known to predate 0.10 runs without it, whichever of the older ranges it falls in
+    assert perf.overlap_schedule and perf.for_version("0.14.0").overlap_schedule
+    assert not perf.for_version("0.11.1").overlap_schedule and not perf.for_version("0.8.5").overlap_schedule
+    assert not perf.for_version("<0.10").overlap_schedule and not perf.for_version("<0.14.0").overlap_schedule
+    assert perf.for_version("<0.15").overlap_schedule  # might be 0.14: the current row's figure
 
 
 def test_engine_release_is_read_from_the_framework():

@@ -186,14 +186,43 @@ class EnginePerf(BaseModel):
     )
 
     def for_version(self, version: str | None) -> "EnginePerf":
-        """The figures of one release (None: the current release, the row as written)."""
+        """The figures of one release (None: the current release, the row as written). For '<X' (a
+        release known only to predate X) a figure every release it could be agrees on is used;
+        otherwise the range that ends at or after X with no lower end, else the row's own."""
         if version is None:
             return self
+        upd: dict = {}
         for rel in self.releases:
             if rel.covers(version):
-                upd = {f: getattr(rel, f) for f in ("sequence_overhead_s", "overlap_schedule") if getattr(rel, f) is not None}
-                return self.model_copy(update=upd)
-        return self
+                upd = {f: getattr(rel, f) for f in _RELEASE_FIELDS if getattr(rel, f) is not None}
+                break
+        if version.strip().startswith("<"):
+            for f, value in self._agreed_before(version_key(version.strip()[1:])).items():
+                upd[f] = value
+        return self.model_copy(update=upd) if upd else self
+
+    def _agreed_before(self, bound: tuple[int, ...]) -> dict:
+        """Figures on which every release before `bound` agrees (releases' ranges and the row)."""
+        ranges = sorted((version_key(r.from_version) if r.from_version else (), r) for r in self.releases)
+        reach: tuple[int, ...] | None = ()  # releases cover [(), reach); None: everything
+        for lo, rel in ranges:
+            if reach is None or lo > reach:
+                break
+            reach = None if rel.before_version is None else max(reach, version_key(rel.before_version))
+        row_possible = reach is not None and reach < bound
+        possible = [r for lo, r in ranges if lo < bound]
+        out = {}
+        for f in _RELEASE_FIELDS:
+            values = {getattr(self, f) if getattr(r, f) is None else getattr(r, f) for r in possible}
+            if row_possible:
+                values.add(getattr(self, f))
+            if len(values) == 1:
+                out[f] = values.pop()
+        return out
+
+
+#: the figures an EngineRelease may set for its range of releases
+_RELEASE_FIELDS = ("sequence_overhead_s", "overlap_schedule")
 
 
 class SmallGpuDefaults(BaseModel):
