@@ -4,7 +4,7 @@ each with its source."""
 from __future__ import annotations
 
 import re
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -191,7 +191,7 @@ class EnginePerf(BaseModel):
         otherwise the range that ends at or after X with no lower end, else the row's own."""
         if version is None:
             return self
-        upd: dict = {}
+        upd: dict[str, Any] = {}
         for rel in self.releases:
             if rel.covers(version):
                 upd = {f: getattr(rel, f) for f in _RELEASE_FIELDS if getattr(rel, f) is not None}
@@ -201,7 +201,7 @@ class EnginePerf(BaseModel):
                 upd[f] = value
         return self.model_copy(update=upd) if upd else self
 
-    def _agreed_before(self, bound: tuple[int, ...]) -> dict:
+    def _agreed_before(self, bound: tuple[int, ...]) -> dict[str, Any]:
         """Figures on which every release before `bound` agrees (releases' ranges and the row)."""
         ranges = sorted((version_key(r.from_version) if r.from_version else (), r) for r in self.releases)
         reach: tuple[int, ...] | None = ()  # releases cover [(), reach); None: everything
@@ -211,7 +211,7 @@ class EnginePerf(BaseModel):
             reach = None if rel.before_version is None else max(reach, version_key(rel.before_version))
         row_possible = reach is not None and reach < bound
         possible = [r for lo, r in ranges if lo < bound]
-        out = {}
+        out: dict[str, Any] = {}
         for f in _RELEASE_FIELDS:
             values = {getattr(self, f) if getattr(r, f) is None else getattr(r, f) for r in possible}
             if row_possible:
