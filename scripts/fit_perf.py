@@ -23,6 +23,9 @@ and the part that grows with the step's sequences and saturates - on the same fi
 ``fitting_split.yaml`` ``llm_fit_rows`` (the 8B rows of the v0.14 online-serving table), each row's
 |log error| capped at log 2; efficiencies kept; other engines keep their flat per-layer cost.
 
+``--bands``: fit nothing; rescore the held-out rows and rewrite the llm rows of ``error_bands.yaml``
+(after a change to the model that moves held-out predictions).
+
 ``--family-rows``: fit the compute efficiency of each family x engine x format in the labelled fitting
 files (``validation/fitting_split.yaml`` ``fitting_files``: Blackwell x FP4 with TensorRT-LLM, CDNA3 x
 vLLM from MLPerf Inference v5.0) and, for families with neither a global fit nor rows there, in the
@@ -500,8 +503,15 @@ def fit_sequence_overhead(catalog, engine: str, from_version: str, dry_run: bool
 
     x = float(f"{golden_section(loss, 0.0, 2e-4, 40):.3g}")
     sources = sorted({validate.source_key(r) for r in sel})
+    without, with_x = loss(0.0), loss(x)
     print(f"{engine} >= {from_version}: sequence_overhead_s {x:.3g} on {len(sel)} rows ({', '.join(sources)}); "
-          f"mean |log error| {loss(0.0):.4f} without, {loss(x):.4f} with")
+          f"mean |log error| {without:.4f} without, {with_x:.4f} with")
+    if without - with_x < 1e-3:
+        # an engine that overlaps host and GPU work hides host time below the GPU step: rows whose
+        # steps stay GPU-bound over the whole range say nothing about it
+        print(f"not written: the rows do not determine it (the loss is flat over [0, 2e-4] s"
+              f"{', the engine overlaps host and GPU work' if catalog.engines.get(engine).perf.overlap_schedule else ''})")
+        return x
     if not dry_run:
         write_sequence_overhead(engine, x, sources, len(sel))
     return x
@@ -621,7 +631,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="fit only the per-layer step costs (fixed, prefill extra, batch-dependent and saturating)")
     ap.add_argument("--efficiencies", action="store_true",
                     help="refit only the efficiencies on the rows they were fitted on (TensorRT-LLM v0.9), engine overheads kept")
+    ap.add_argument("--bands", action="store_true",
+                    help="fit nothing: rescore the held-out rows and rewrite the llm error bands (after a model change)")
     args = ap.parse_args(argv)
+    if args.bands:
+        report = validate.run([validate.VALIDATION_DIR / "A_llm_inference.csv"], catalog=Catalog())
+        print("bands:", write_error_bands(report) if not args.dry_run else "(dry run, not written)")
+        return 0
     if args.efficiencies:
         fit_efficiencies(Catalog(), args.dry_run, args.maxiter)
         return 0

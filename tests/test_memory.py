@@ -160,6 +160,38 @@ def test_expert_parallel_splits_experts(cat):
     assert mem.parallel_layout(1, 1, 8)[1] == 8
 
 
+def test_mla_down_projections_are_whole_on_every_tensor_parallel_gpu(cat):
+    """DeepSeek-R1's q_a and kv_a projections (hidden 7168 -> 1536 and -> 512 + 64, 61 layers) are
+    replicated by vLLM and SGLang: at TP8 each GPU holds them whole, 7/8 of them (0.81 GB in FP8)
+    more than an even split. The step-time model counts the same parameters (one helper)."""
+    from dataclasses import replace
+
+    from deployscope.physics import llm
+    from deployscope.physics.shape import tp_replicated_params
+
+    m = cat.models.get("deepseek-r1")
+    s = mem.shape_of(m.transformer)
+    rep = 61 * 7168 * (1536 + 512 + 64)
+    assert s.replicated_params == tp_replicated_params(m.transformer) == rep
+    q = cat.quant.get("fp8")
+    llm_shape = llm.model_shape(m, q, q)
+    assert llm_shape.tp_replicated_params == rep
+    split = mem.weights_per_gpu(replace(s, replicated_params=0), 8, 16, tp=8)
+    whole = mem.weights_per_gpu(s, 8, 16, tp=8)
+    assert whole - split == pytest.approx(rep * 7 / 8)  # 1 byte per FP8 weight
+    assert 0.80e9 < whole - split < 0.82e9
+    assert mem.weights_per_gpu(s, 8, 16, tp=1) == pytest.approx(mem.weights_per_gpu(replace(s, replicated_params=0), 8, 16, tp=1))
+    # every TP GPU keeps a copy: the replica's total counts tp copies of them
+    assert mem.weights_total(s, 8, 16, tp=8) - mem.weights_total(s, 8, 16, tp=1) == pytest.approx(rep * 7)
+    # a model without MLA replicates nothing
+    assert mem.shape_of(spec().transformer).replicated_params == 0
+    # memory and perf agree on the weights one GPU holds
+    from deployscope.physics.serving_context import context, memory_budget
+
+    ctx = context("DeepSeek-R1", "H200", quant="fp8", engine="sglang", catalog=cat)
+    assert float(memory_budget(ctx, 8)["weights_per_gpu_bytes"]) == pytest.approx(float(whole))
+
+
 def test_broadcasts_over_arrays():
     s = mem.shape_of(spec().transformer)
     ctx = np.array([4096, 8192, 16384])[:, None]

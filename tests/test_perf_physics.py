@@ -256,15 +256,43 @@ def test_fp4_decode_on_blackwell_never_beats_weight_bytes_over_bandwidth(cat, mo
 
 
 def test_host_time_per_sequence_adds_linearly_with_the_batch(cat):
-    """The engine's host time per sampled sequence adds exactly (B2 - B1) x its value between two
-    batches whose GPU work is the same (memory-bound decode, context 0, no KV read)."""
-    base = context("Llama-3.1-8B", "H100", quant="fp8", engine="vllm", catalog=cat)
+    """Without an overlap scheduler (vLLM 0.9.1 - 0.13) the engine's host time per sampled sequence
+    adds exactly (B2 - B1) x its value between two batches whose GPU work is the same
+    (memory-bound decode, context 0, no KV read)."""
+    base = context("Llama-3.1-8B", "H100", quant="fp8", engine="vllm", engine_version="0.11.0", catalog=cat)
     old = context("Llama-3.1-8B", "H100", quant="fp8", engine="vllm", engine_version="0.8.5", catalog=cat)
     s = base.hw.sequence_overhead_s
     assert s > 0 and old.hw.sequence_overhead_s == 0.0
+    assert not base.hw.overlap_host and not old.hw.overlap_host
     t_new = llm.step_cost(base.shape, base.hw, decode_tokens=np.array([1.0, 64.0]))["time"]
     t_old = llm.step_cost(old.shape, old.hw, decode_tokens=np.array([1.0, 64.0]))["time"]
     assert (t_new - t_old) == pytest.approx([s, 64 * s], rel=1e-9)
+
+
+def test_overlap_scheduler_hides_host_time_below_the_gpu_step(cat):
+    """An engine that overlaps its host work with the GPU (SGLang by default, vLLM from 0.14) takes
+    the longer of the two per step: the GPU time while the host time is shorter, the host time once
+    it is longer, never their sum; the scalar step function of the simulator agrees."""
+    from dataclasses import replace
+
+    ctx = context("Llama-3.1-8B", "H100", quant="fp8", engine="sglang", catalog=cat)
+    assert ctx.hw.overlap_host and cat.engines.get("sglang").perf.overlap_schedule
+    assert context("Llama-3.1-8B", "H100", quant="fp8", engine="vllm", catalog=cat).hw.overlap_host
+    assert not context("Llama-3.1-8B", "H100", quant="fp8", engine="trtllm", catalog=cat).hw.overlap_host
+    gpu_only = replace(ctx.hw, sequence_overhead_s=0.0)
+    batch = np.array([1.0, 64.0, 256.0])
+    t_gpu = llm.step_cost(ctx.shape, gpu_only, decode_tokens=batch, decode_ctx=1000.0)["time"]
+    for per_seq in (1e-6, 1e-4, 1e-2):
+        hw = replace(ctx.hw, sequence_overhead_s=per_seq)
+        t = llm.step_cost(ctx.shape, hw, decode_tokens=batch, decode_ctx=1000.0)["time"]
+        assert t == pytest.approx(np.maximum(t_gpu, per_seq * batch), rel=1e-12)
+        serial = llm.step_cost(ctx.shape, replace(hw, overlap_host=False), decode_tokens=batch, decode_ctx=1000.0)["time"]
+        assert serial == pytest.approx(t_gpu + per_seq * batch, rel=1e-12)
+        assert np.all(t <= serial) and np.all(t >= t_gpu)
+        f = llm.scalar_step_fn(ctx.shape, hw)
+        assert [f(b, 0.0, 1000.0, 0.0, 0.0) for b in batch] == pytest.approx(list(t), rel=1e-9)
+    # hidden at a realistic host time: 64 sequences x 1.61e-5 s is far below the 8B step
+    assert t_gpu[1] > 64 * ctx.hw.sequence_overhead_s
 
 
 def test_batch_dependent_layer_time_grows_with_the_sequences_and_saturates(cat):

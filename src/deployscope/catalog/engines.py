@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
@@ -105,6 +105,9 @@ class EngineRelease(NoBoolNumbers):
     from_version: str | None = Field(default=None, description="first release the figures apply to (inclusive)")
     before_version: str | None = Field(default=None, description="first release they no longer apply to (exclusive)")
     sequence_overhead_s: float | None = Field(default=None, ge=0, le=1, description="host time per sampled sequence per step")
+    overlap_schedule: bool | None = Field(
+        default=None, description="whether these releases overlap the host work of a step with the GPU work by default"
+    )
     fitted_on: tuple[str, ...] = Field(default=(), description="validation sources the figures were fitted on")
     fitted_by: str | None = None
     source: str | None = None
@@ -165,6 +168,12 @@ class EnginePerf(NoBoolNumbers):
     sequence_overhead_s: float = Field(
         default=0.0, ge=0, le=1, description="host time per sequence sampled in a step (scheduling, sampling, output handling)"
     )
+    overlap_schedule: bool = Field(
+        default=False,
+        description="the engine schedules the next step and processes the last step's output on the host while the GPU "
+        "runs the current one (SGLang's overlap scheduler, vLLM's async scheduling): a step then takes the longer of the "
+        "GPU work and the host time per sequence, not their sum",
+    )
     prefill_layer_overhead_s: float = Field(
         default=0.0, ge=0, le=10, description="extra fixed time per layer in a step that carries a prefill (context-phase kernels)"
     )
@@ -206,14 +215,43 @@ class EnginePerf(NoBoolNumbers):
         return rels
 
     def for_version(self, version: str | None) -> "EnginePerf":
-        """The figures of one release (None: the current release, the row as written)."""
+        """The figures of one release (None: the current release, the row as written). For '<X' (a
+        release known only to predate X) a figure every release it could be agrees on is used;
+        otherwise the range that ends at or after X with no lower end, else the row's own."""
         if version is None:
             return self
+        upd: dict[str, Any] = {}
         for rel in self.releases:
             if rel.covers(version):
-                upd = {f: getattr(rel, f) for f in ("sequence_overhead_s",) if getattr(rel, f) is not None}
-                return self.model_copy(update=upd)
-        return self
+                upd = {f: getattr(rel, f) for f in _RELEASE_FIELDS if getattr(rel, f) is not None}
+                break
+        if version.strip().startswith("<"):
+            for f, value in self._agreed_before(version_key(version.strip()[1:])).items():
+                upd[f] = value
+        return self.model_copy(update=upd) if upd else self
+
+    def _agreed_before(self, bound: tuple[int, ...]) -> dict[str, Any]:
+        """Figures on which every release before `bound` agrees (releases' ranges and the row)."""
+        ranges = sorted((version_key(r.from_version) if r.from_version else (), r) for r in self.releases)
+        reach: tuple[int, ...] | None = ()  # releases cover [(), reach); None: everything
+        for lo, rel in ranges:
+            if reach is None or lo > reach:
+                break
+            reach = None if rel.before_version is None else max(reach, version_key(rel.before_version))
+        row_possible = reach is not None and reach < bound
+        possible = [r for lo, r in ranges if lo < bound]
+        out: dict[str, Any] = {}
+        for f in _RELEASE_FIELDS:
+            values = {getattr(self, f) if getattr(r, f) is None else getattr(r, f) for r in possible}
+            if row_possible:
+                values.add(getattr(self, f))
+            if len(values) == 1:
+                out[f] = values.pop()
+        return out
+
+
+#: the figures an EngineRelease may set for its range of releases
+_RELEASE_FIELDS = ("sequence_overhead_s", "overlap_schedule")
 
 
 class SmallGpuDefaults(NoBoolNumbers):

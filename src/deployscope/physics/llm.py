@@ -41,6 +41,7 @@ import numpy as np
 
 from ..errors import DeployscopeError
 from . import comm
+from .shape import tp_replicated_params
 
 # 16-bit activations and embeddings: the dtype width is a definition, not a measurement.
 ACT_BYTES = 2.0
@@ -152,6 +153,7 @@ class Hardware:
     prefill_layer_overhead_s: float = 0.0
     request_overhead_s: float = 0.0
     sequence_overhead_s: float = 0.0  # host time per sequence sampled in a step (scheduling, sampling, output)
+    overlap_host: bool = False  # the engine runs that host time while the GPU runs the step (overlap scheduler)
     layer_batch_overhead_s: float = 0.0  # per-layer latency that grows with the step's sequences and saturates
     layer_batch_half_seqs: float = 1.0  # sequences at which it reaches half of layer_batch_overhead_s
     link_eff: float = 1.0
@@ -186,16 +188,12 @@ def model_shape(model, quant_row, kv_quant_row) -> ModelShape:  # noqa: ANN001 -
         dec = 2 * nh * (m.kv_lora_rank + m.qk_rope_head_dim) + 2 * nh * m.kv_lora_rank
         pre = 2 * nh * (m.qk_nope_head_dim + m.qk_rope_head_dim) + 2 * nh * m.v_head_dim
         split = False
-        # q_a and kv_a (hidden -> q_lora_rank, hidden -> latent + rope) are one small matrix each,
-        # replicated on every TP GPU in vLLM and SGLang (ReplicatedLinear) so each GPU has the whole
-        # latent its heads read; q_b, kv_b and the output projection split by heads
-        replicated = L * h * ((m.q_lora_rank or 0) + m.kv_lora_rank + m.qk_rope_head_dim)
     else:
         attn_layer = h * nh * hd + 2 * h * nkv * hd + nh * hd * h
         kv_elems = 2 * nkv * hd
         dec = pre = 4 * nh * hd
         split = True
-        replicated = 0
+    replicated = tp_replicated_params(t)  # MLA q_a / kv_a: whole on every TP GPU (memory counts them the same way)
     mats = 3 if t.mlp == "gated" else 2
     moe_flags = t.moe_layers() if hasattr(t, "moe_layers") else _moe_layers(t)
     n_moe = sum(moe_flags)
@@ -304,6 +302,7 @@ def hardware(gpu, shape: ModelShape, eff_row, engine_perf, *, comm_row=None) -> 
         prefill_layer_overhead_s=engine_perf.prefill_layer_overhead_s,
         request_overhead_s=engine_perf.request_overhead_s,
         sequence_overhead_s=engine_perf.sequence_overhead_s,
+        overlap_host=bool(engine_perf.overlap_schedule),
         layer_batch_overhead_s=engine_perf.layer_batch_overhead_s,
         layer_batch_half_seqs=engine_perf.layer_batch_half_seqs,
         bandwidth_eff=eff_row.bandwidth_efficiency,
@@ -481,7 +480,9 @@ def step_cost(
     # fixed costs: per step, per layer, and per layer again in steps that carry a prefill (the
     # context phase launches its own, larger set of kernels); prefill_seqs >= 1 means every step does.
     # Host work per sequence the step samples (scheduling, sampling, output handling) grows with
-    # the batch: one engine process serves all the replica's sequences, so it is not split by dp
+    # the batch: one engine process serves all the replica's sequences, so it is not split by dp.
+    # An engine with an overlap scheduler does that host work for step n+1 (and the output of step
+    # n-1) while the GPU runs step n, so a step takes the longer of the two (host_step below)
     # A per-layer latency that grows with the sequences of one attention group and saturates
     # (small-M GEMM and per-sequence attention kernels take longer with each added row until
     # their tiles are full): layer_batch_overhead_s x n / (n + layer_batch_half_seqs).
@@ -491,13 +492,10 @@ def step_cost(
     if hw.layer_batch_overhead_s:
         n_seq = sampled / dp
         layer_fixed = layer_fixed + hw.layer_batch_overhead_s * n_seq / (n_seq + hw.layer_batch_half_seqs)
-    overhead = (
-        hw.step_overhead_s
-        + layer_fixed * shape.layers / pp_a
-        + hw.sequence_overhead_s * sampled / pp_a
-        + 0.0 * T
-    )
-    time = gemm_time + attn_time + comm_time + overhead
+    fixed = hw.step_overhead_s + layer_fixed * shape.layers / pp_a + 0.0 * T
+    gpu_time = gemm_time + attn_time + comm_time + fixed
+    time = host_step(gpu_time, hw.sequence_overhead_s * sampled / pp_a, hw.overlap_host)
+    overhead = fixed + (time - gpu_time)  # the fixed costs and the host time the GPU waits for
     return {
         "time": time,
         "gemm": gemm_time,
@@ -563,12 +561,15 @@ def scalar_step_fn(shape: ModelShape, hw: Hardware, tp: int = 1, pp: int = 1, ep
     moe = shape.moe_layers > 0
     dp = max(1.0, math.floor(ep_f / tp_f))
 
+    overlap = hw.overlap_host
+
     def f(d: float, p: float, dec_ctx: float, pre_ctx: float, pre_seqs: float) -> float:
         T_all = d + p
-        ov_s = ov_seq * (d + pre_seqs)
+        ov_s = ov_seq * (d + pre_seqs)  # host time (overlapped with the GPU by an overlap scheduler)
+        ov_b = 0.0
         if ov_batch:
             n_seq = (d + pre_seqs) / dp
-            ov_s += ov_batch * n_seq / (n_seq + half)
+            ov_b = ov_batch * n_seq / (n_seq + half)
         touched = E * (1.0 - miss**T_all) if moe else 0.0
         fe = c_expert_row * (T_all * k + touched * EXPERT_TILE_ROWS / 2.0) if moe else 0.0
         wb = w_dense + w_head + c_exp * touched
@@ -592,9 +593,18 @@ def scalar_step_fn(shape: ModelShape, hw: Hardware, tp: int = 1, pp: int = 1, ep
         af = (d * dcl * shape.attn_flops_per_ctx_decode + p * pcl * shape.attn_flops_per_ctx_prefill) / tp_f
         am = (d * dcl + T * n_layers_kv) * kvl / bw
         comm_t = ar_lat + ar_bw * T + a2a_lat + a2a_bw * T + pp_lat + pp_bw * T
-        return max(gc, gm) + max(af / attn_peak, am) + comm_t + ov + ov_pre * has_pre + ov_s
+        gpu = max(gc, gm) + max(af / attn_peak, am) + comm_t + ov + ov_pre * has_pre + ov_b
+        return max(gpu, ov_s) if overlap else gpu + ov_s
 
     return f
+
+
+def host_step(gpu_time, host_time, overlap: bool):  # noqa: ANN001, ANN201
+    """Time of one step from its GPU time and the host time it needs (scheduling the step,
+    processing the sampled tokens). Engines without an overlap scheduler run the two one after the
+    other; with one (SGLang by default, vLLM's async scheduling) the host prepares step n+1 and
+    processes step n-1 while the GPU runs step n, so the step takes the longer of the two."""
+    return np.maximum(gpu_time, host_time) if overlap else gpu_time + host_time
 
 
 def bound_of(cost: dict[str, np.ndarray]) -> np.ndarray:
@@ -633,4 +643,5 @@ __all__ = [
     "decode_floor_seconds",
     "gemm_runs_native",
     "scalar_step_fn",
+    "host_step",
 ]

@@ -63,7 +63,8 @@ def weights_per_gpu(
     tp, pp, ep = np.asarray(tp), np.asarray(pp), np.asarray(ep)
     dp, _ = parallel_layout(tp, pp, ep)
     stage = np.ceil(s.layers / pp) / s.layers  # share of the layers on the largest pipeline stage
-    dense = s.dense_params * dense_bits / 8 / tp
+    # non-expert matrices split over tp, except those every TP GPU holds whole (MLA q_a / kv_a)
+    dense = ((s.dense_params - s.replicated_params) / tp + s.replicated_params) * dense_bits / 8
     expert_share = np.ceil(s.num_experts / ep) / s.num_experts / np.maximum(1, (tp * dp) // ep)
     experts = s.expert_params * bits / 8 * expert_share
     small = s.small_params * emb_bits / 8  # norms, routers: 16 bit, or the GGUF file average
@@ -76,10 +77,13 @@ def weights_per_gpu(
 def weights_total(
     s: ModelShape, bits: ArrayLike, emb_bits: ArrayLike, tp: ArrayLike = 1, pp: ArrayLike = 1, ep: ArrayLike = 1, dense_bits: ArrayLike | None = None
 ) -> ArrayLike:
-    """Weight bytes held by all GPUs of a replica (non-expert weights repeat per attention group)."""
+    """Weight bytes held by all GPUs of a replica (non-expert weights repeat per attention group, and
+    the replicated ones on each of its tp GPUs)."""
     dense_bits = bits if dense_bits is None else dense_bits
+    tp = np.asarray(tp)
     dp, _ = parallel_layout(tp, pp, ep)
-    once = (s.dense_params * dense_bits + (s.small_params + s.embed_params + s.head_params) * emb_bits) / 8
+    dense = s.dense_params + s.replicated_params * (tp - 1)
+    once = (dense * dense_bits + (s.small_params + s.embed_params + s.head_params) * emb_bits) / 8
     return once * dp + s.expert_params * bits / 8
 
 

@@ -45,6 +45,17 @@ def _attention_params(t: Transformer) -> tuple[int, int]:
     return mats, small
 
 
+def tp_replicated_params(t: Transformer) -> int:
+    """Matrix parameters every tensor-parallel GPU holds whole, all layers: MLA's down-projections
+    q_a (hidden -> q_lora_rank) and kv_a (hidden -> kv_lora_rank + rope dims). vLLM and SGLang build
+    them as ReplicatedLinear so each GPU has the whole latent its heads read; q_b, kv_b and the
+    output projection split by heads. 0 for other attention."""
+    if t.mla is None:
+        return 0
+    m = t.mla
+    return t.num_layers * t.hidden_size * ((m.q_lora_rank or 0) + m.kv_lora_rank + m.qk_rope_head_dim)
+
+
 def _mlp_params(h: int, inter: int, gated: bool, bias: bool) -> tuple[int, int]:
     mats = (3 if gated else 2) * h * inter
     small = ((2 * inter if gated else inter) + h) if bias else 0
@@ -111,6 +122,7 @@ class ModelShape:
     embed_params: ArrayLike  # token (+ position) table
     head_params: ArrayLike  # LM head, 0 when tied
     dense_params: ArrayLike  # attention + dense MLP + shared experts, all layers (quantized)
+    replicated_params: ArrayLike  # the part of dense_params whole on every tensor-parallel GPU (MLA q_a, kv_a)
     expert_params: ArrayLike  # routed experts, all layers (quantized)
     small_params: ArrayLike  # norms, routers, biases (16 bit)
     num_experts: ArrayLike  # 1 for dense models
@@ -155,6 +167,7 @@ def shape_of(t: Transformer) -> ModelShape:
         embed_params=pc["embedding"],
         head_params=pc["lm_head"],
         dense_params=pc["attention"] + pc["mlp_dense"],
+        replicated_params=tp_replicated_params(t),
         expert_params=pc["experts_total"],
         small_params=pc["norms"] + pc["router"],
         num_experts=num_experts,
