@@ -259,7 +259,9 @@ def _engine(rid: str, edit) -> dict:  # noqa: ANN001
          "tiers must rise in below_gib"),
         ("sglang", lambda r: r["memory"]["static_fraction"].update(base_mib=-5), "greater than or equal to 0"),
         ("sglang", lambda r: r["perf"].update(mixed_prefill="maybe"), "valid boolean"),
-        ("sglang", lambda r: r["perf"].update(overlap_schedule=True), "Extra inputs"),
+        ("sglang", lambda r: r["perf"].update(overlap_schedule="maybe"), "valid boolean"),
+        ("sglang", lambda r: r["perf"].update(overlap_scheduler=True), "Extra inputs"),  # a misspelt field is not dropped
+        ("vllm", lambda r: r["perf"].update(releases=[{"before_version": "0.9.1", "overlap_schedule": 2}]), "valid boolean"),
         ("vllm", lambda r: r["perf"].update(sequence_overhead_s=True), "not true/false"),
         ("vllm", lambda r: r["perf"].update(releases=[{"from_version": "0.9", "before_version": "0.8"}]), "the range holds no release"),
         ("vllm", lambda r: r["perf"].update(releases=[{"before_version": "0.9.1", "sequence_overhead_s": 0},
