@@ -392,3 +392,15 @@ def test_export_unknown_engine_version_names_the_option_and_the_versions(tmp_pat
     plan.write_text(out, encoding="utf-8")
     rc, _, err = _run("export", str(plan), "-f", "vllm", "-o", str(tmp_path / "out"), "--engine-version", "0..9")
     assert rc == 2 and err.startswith("error: --engine-version:") and "releases with a profile" in err
+
+
+@pytest.mark.parametrize(("model", "argv", "flag"), [
+    ("sdxl", ("--images", "1M", "--phases", "pre-training 1B@4096"), "--phases"),  # were dropped for image models
+    ("sdxl", ("--images", "1M", "--phase", "post-training"), "--phase"),
+    ("sdxl", ("--images", "1M", "--seq-len", "77"), "--seq-len"),
+    ("llama-3.1-8b", ("--tokens", "1B", "--images", "1M"), "--images"),  # were dropped for language models
+    ("llama-3.1-8b", ("--tokens", "1B", "--resolution", "512"), "--resolution"),
+])
+def test_train_options_of_the_other_model_kind_are_refused(model: str, argv: tuple[str, ...], flag: str) -> None:
+    rc, _, err = _run("train", model, "--gpu", "h100-sxm", "--gpus", "8", *argv)
+    assert rc == 2 and err.startswith(f"error: {flag}: applies to")

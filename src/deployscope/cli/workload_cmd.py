@@ -64,7 +64,17 @@ def train(
     from ..catalog.loader import default_catalog
 
     spec = default_catalog().models.get(model, field="model")
-    if spec.modality in ("diffusion", "gan"):
+    image_model = spec.modality in ("diffusion", "gan")
+    # options of the other kind of model are refused, not dropped
+    other = ({"--phases": phases, "--phase": phase, "--seq-len": seq_len} if image_model else
+             {"--images": images, "--resolution": resolution or None, "--global-batch": global_batch, "--steps": steps,
+              "--epochs": epochs, "--dataset-images": dataset_images})
+    given = [flag for flag, v in other.items() if v is not None]
+    if given:
+        kind = "image models" if not image_model else "language models"
+        raise DeployscopeError(f"applies to {kind} only, and {spec.id} is a {'language' if not image_model else spec.modality} model",
+                               field=given[0], value=other[given[0]])
+    if image_model:
         from .image_train_cmd import run_image_training
 
         run_image_training(
