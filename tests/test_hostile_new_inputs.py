@@ -70,6 +70,8 @@ TRAIN = ("train", "llama-3.1-8b", "--gpu", "h100-sxm", "--gpus", "8")
         ("pre-training 1B@8192..4096x3", "rise to a longer length"),
         ("pre-training 1B@4096x0", "cannot read the phase step"),
         ("pre-traning 1B@4096", "did you mean: pre-training"),
+        ("pre-training and post-training 1B@4096", "names several phases"),  # was read as post-training alone
+        ("sft after long-context 1B@4096", "names several phases"),
         ("préentraînement 1B@4096", "unknown phase"),
         ("pre-training 1B@４０９６", "cannot read the phase step"),
     ],

@@ -90,6 +90,10 @@ def parse_phases(text: str) -> list[PhaseStep]:
         # annealing is the last stage of pre-training (Llama 3 paper sec 3.4), read in a plan only
         phase = (phase_of(m.group("label")) or ("pre-training" if "annealing" in m.group("label").lower() else None)) if m else None
         seq = _SEQ.match(m.group("seq") or "") if m and not m.group("unstated") else None
+        named = {p for p in PHASES if any(a in (m.group("label") or "").lower() for a in PHASES[p])} if m else set()
+        if len(named - {"pre-training"} if "context-extension" in named else named) > 1:  # 'long-context pre-training' is one phase
+            raise DeployscopeError(f"the step {item!r} names several phases ({', '.join(sorted(named))}): give each its own step",
+                                   field="phases", value=text, allowed="one phase per step, separated by ';'")
         if m is not None and phase is None:
             raise DeployscopeError(f"unknown phase {m.group('label').strip()!r} in the step {item!r}{_did_you_mean(m.group('label'))}",
                                    field="phases", value=text, allowed=", ".join(list(PHASES) + ["annealing"]))
