@@ -133,7 +133,7 @@ def _scenario(tmp_path: Path, edit) -> Path:  # noqa: ANN001
 
 @pytest.mark.parametrize(
     ("value", "words"),
-    [(0, "> 0"), (-5, "> 0"), ("fast", "valid number"), (float("nan"), "finite"), (float("inf"), "finite"),
+    [(0, ">= 1"), (-5, ">= 1"), (1e-300, ">= 1"), ("fast", "valid number"), (float("nan"), "finite"), (float("inf"), "finite"),
      ("1e309", "finite"), (True, "not true/false"), (1e9, "<= 100000000")],
 )
 def test_api_prefill_rate_is_checked(tmp_path: Path, value: object, words: str) -> None:
@@ -378,7 +378,7 @@ def test_web_numbers_refuse_true_false(web, path: str, body: dict, field: str) -
     assert r.status_code == 422 and r.json()["field"] == field and "not true/false" in r.json()["error"]
 
 
-@pytest.mark.parametrize(("value", "words"), [(True, "not true/false"), (-1, "> 0"), ("1e309", "finite")])
+@pytest.mark.parametrize(("value", "words"), [(True, "not true/false"), (-1, ">= 1"), ("1e309", "finite")])
 def test_web_plan_checks_the_api_prefill_rate(web, value: object, words: str) -> None:  # noqa: ANN001
     sc = yaml.safe_load((EXAMPLES / "saas-chat.yaml").read_text(encoding="utf-8"))
     sc["candidates"]["api_prefill_tokens_per_s"] = value

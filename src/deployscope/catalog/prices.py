@@ -139,7 +139,7 @@ class ApiPrice(_Priced):
         description="prompt length the published TTFT was measured at (the source's methodology; 0 where it is not stated)")
     latency_prompt_note: str | None = Field(default=None, description="where latency_prompt_tokens comes from")
     prefill_tokens_per_s: float | None = Field(
-        default=None, gt=0, le=1e8,
+        default=None, ge=1, le=1e8,
         description="published prompt-processing rate for this provider and model, tokens/s (from a long-prompt TTFT)")
     prefill_source: str | None = Field(default=None, description="where prefill_tokens_per_s comes from, with its date")
     max_input_tokens: int | None = Field(default=None, gt=0, le=100_000_000, description="longest prompt the API accepts, tokens")

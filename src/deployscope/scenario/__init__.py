@@ -382,7 +382,7 @@ class CandidateFilters(_M):
     cloud_pricing: list[CloudPricing] = Field(default_factory=lambda: list(CLOUD_PRICING[:3]), description="cloud pricing models to compare")
     include_frontier_apis: bool = Field(default=True, description="also list frontier (closed-weight) APIs, labelled")
     api_prefill_tokens_per_s: float | None = Field(
-        default=None, gt=0, le=1e8,
+        default=None, ge=1, le=1e8,  # below a token a second the scaled TTFT is not a latency but a typo
         description="prompt tokens a hosted API processes per second, for APIs that publish none (scales their "
                     "short-prompt TTFT to the scenario's prompt length); default: a conservative published figure")
     max_options: int = Field(default=40, gt=0, le=10_000, description="options kept in the plan after ranking")
