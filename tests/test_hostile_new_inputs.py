@@ -406,3 +406,22 @@ def test_export_unknown_engine_version_names_the_option_and_the_versions(tmp_pat
 def test_train_options_of_the_other_model_kind_are_refused(model: str, argv: tuple[str, ...], flag: str) -> None:
     rc, _, err = _run("train", model, "--gpu", "h100-sxm", "--gpus", "8", *argv)
     assert rc == 2 and err.startswith(f"error: {flag}: applies to")
+
+
+def test_validation_file_with_an_unclosed_quote_or_extra_cells_is_an_error(tmp_path: Path) -> None:
+    """An unclosed quote merged the rest of the file into one cell; a cell too many shifted a row."""
+    p = _llm_csv(tmp_path, scenario="online serving, concurrency=1")
+    text = p.read_text(encoding="utf-8")
+    p.write_text(text.replace('"online serving, concurrency=1"', '"online serving'), encoding="utf-8")
+    rc, _, err = _run("validate", "--data", str(p))
+    assert rc == 2 and "not a readable CSV file" in err
+    p.write_text(text.replace('"online serving, concurrency=1"', '"online serving", concurrency=1'), encoding="utf-8")
+    rc, _, err = _run("validate", "--data", str(p))
+    assert rc == 2 and "row 2 has 28 cells for 27 columns" in err
+
+
+def test_validation_numbers_read_commas_only_as_thousands_separators() -> None:
+    from deployscope.validate.files import num
+
+    assert num("1,234,567.5") == 1234567.5 and num("406.77") == 406.77
+    assert num("1,2") is None  # was read as 12

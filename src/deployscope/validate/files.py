@@ -109,11 +109,16 @@ def read_csv(path: Path) -> tuple[str, list[dict[str, str]]]:
     except UnsafeInput as exc:
         raise DeployscopeError(exc.args[0], field="data", value=str(path), allowed=exc.allowed) from None
     try:
-        reader = csv.DictReader(io.StringIO(text, newline=""))
+        reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)  # an unclosed quote is an error, not a merged row
         rows = [dict(r) for r in reader]
         header = reader.fieldnames or []
     except csv.Error as exc:
         raise DeployscopeError(f"{path} is not a readable CSV file: {exc}", field="data", value=str(path)) from None
+    for i, r in enumerate(rows, start=2):
+        if r.get(None):  # type: ignore[call-overload]  # DictReader files cells beyond the header under None
+            raise DeployscopeError(f"{path}: row {i} has {len(header) + len(r[None])} cells for {len(header)} columns "  # type: ignore[index]
+                                   "(a comma inside an unquoted cell?)", field="data", value=str(path),
+                                   allowed="one cell per header column; quote cells that contain commas")
     kind = file_kind(header)
     if kind == "unknown":
         raise DeployscopeError(f"{path}: the header ({', '.join(header) or 'empty'}) is not one of the validation schemas",
@@ -121,12 +126,18 @@ def read_csv(path: Path) -> tuple[str, list[dict[str, str]]]:
     return kind, rows
 
 
+_GROUPED = re.compile(r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?")  # 1,234,567.5
+
+
 def num(x: Any) -> float | None:
     """A cell as a finite float, or None."""
     if x is None:
         return None
+    text = str(x).strip()
+    if "," in text and not _GROUPED.fullmatch(text):  # '1,2' is not 12
+        return None
     try:
-        v = float(str(x).replace(",", "").strip())
+        v = float(text.replace(",", ""))
     except ValueError:
         return None
     return v if math.isfinite(v) else None
