@@ -425,3 +425,22 @@ def test_validation_numbers_read_commas_only_as_thousands_separators() -> None:
 
     assert num("1,234,567.5") == 1234567.5 and num("406.77") == 406.77
     assert num("1,2") is None  # was read as 12
+
+
+def test_litellm_import_says_which_context_windows_it_could_not_read(tmp_path: Path) -> None:
+    """true / "128000" / -5 as max_input_tokens were dropped without a word (the API then took any
+    prompt); 128000.0 was dropped too; a price of true became 1,000,000 USD per million tokens."""
+    spec = {"mode": "chat", "litellm_provider": "openai", "input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6}
+    data = {f"openai/gpt-x{i}": {**spec, "max_input_tokens": w} for i, w in enumerate([True, "128000", -5, 128000.0])}
+    data["openai/gpt-x9"] = {**spec, "input_cost_per_token": True}
+    src = tmp_path / "model_prices_and_context_window.json"
+    src.write_text(json.dumps(data), encoding="utf-8")
+    cat = tmp_path / "cat"
+    cat.mkdir()
+    rc, out, err = _run("--catalog", str(cat), "prices", "import", str(src))
+    assert rc == 0, err
+    assert "note: 3 row(s) imported without a context window" in out.replace("\n", " ")
+    assert "skipped (no per-token price): 1" in out
+    rows = {r["id"]: r for r in yaml.safe_load((cat / "api_prices.yaml").read_text(encoding="utf-8"))}
+    assert rows["litellm-openai-gpt-x3"]["max_input_tokens"] == 128000
+    assert "litellm-openai-gpt-x9" not in rows

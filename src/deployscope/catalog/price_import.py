@@ -275,16 +275,18 @@ def parse_litellm(path: Path, catalog: Catalog, as_of: date, match: str | None =
         frontier = model_id is None and short.lower().startswith(FRONTIER_PREFIXES)
         if mode in ("chat", "completion", "responses"):
             pin, pout = spec.get("input_cost_per_token"), spec.get("output_cost_per_token")
-            if not isinstance(pin, (int, float)) or not isinstance(pout, (int, float)):
+            if not all(isinstance(p, (int, float)) and not isinstance(p, bool) for p in (pin, pout)):  # true is not a price
                 stats["skipped (no per-token price)"] += 1
                 continue
             row["mode"] = "chat"
             row["input_usd_per_million_tokens"] = round(float(pin) * 1e6, 9)
             row["output_usd_per_million_tokens"] = round(float(pout) * 1e6, 9)
             window = spec.get("max_input_tokens")
-            if isinstance(window, int) and not isinstance(window, bool) and window > 0:
-                row["max_input_tokens"] = window  # the plan excludes the API for longer prompts
+            if isinstance(window, (int, float)) and not isinstance(window, bool) and window > 0 and float(window).is_integer():
+                row["max_input_tokens"] = int(window)  # the plan excludes the API for longer prompts (128000.0 is 128,000)
                 row["max_input_tokens_source"] = f"{path.name}, key '{key}'"
+            elif window is not None:  # imported without a context window: said in the summary, never silently
+                stats["imported without a context window (max_input_tokens not a whole number > 0)"] += 1
         elif mode == "image_generation":
             img = spec.get("output_cost_per_image")
             if not isinstance(img, (int, float)):

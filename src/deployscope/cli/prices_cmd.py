@@ -134,9 +134,12 @@ def import_cmd(
             f"imported {s['added'] + s['updated']} rows ({s['added']} new, {s['updated']} replaced, {s['kept']} kept) "
             f"from {s['file']} into {s['target']} (as of {s['as_of']})"
         )
-        skipped = {k: v for k, v in s["parsed"].items() if k != "rows"}
+        skipped = {k: v for k, v in s["parsed"].items() if k.startswith("skipped")}
         if skipped:
             console().print("skipped: " + ", ".join(f"{k}: {v}" for k, v in skipped.items()))
+        for k, v in s["parsed"].items():
+            if k != "rows" and k not in skipped:
+                console().print(f"note: {v} row(s) {k}")
 
     emit(summary, as_json, render)
 
