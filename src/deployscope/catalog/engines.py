@@ -122,6 +122,17 @@ class EngineRelease(BaseModel):
         )
 
 
+class NewTokenRatio(BaseModel):
+    """SGLang's admission estimate of the output a running request still needs (kv_reservation decaying)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    init: float = Field(default=0.7, gt=0, le=1, description="ratio at start and after an idle scheduler")
+    min_factor: float = Field(default=0.14, gt=0, le=1, description="floor = init x min_factor")
+    decay_steps: int = Field(default=600, gt=0, le=10_000_000, description="decode steps from init to the floor")
+    retract_decode_steps: int = Field(default=20, ge=0, le=100_000, description="decode steps of headroom a retraction frees")
+    clip_max_new_tokens: int = Field(default=4096, gt=0, le=100_000_000, description="most output tokens estimated per request")
+
+
 class EnginePerf(BaseModel):
     """Speed factors of an engine (owned by the performance model, see docs/performance.md).
 
@@ -133,11 +144,14 @@ class EnginePerf(BaseModel):
     step_overhead_s: float = Field(default=0.0, ge=0, le=10, description="fixed time per scheduler step (launch, sampling, host work)")
     max_batch_size: int = Field(default=256, gt=0, le=1_000_000, description="most sequences in one step (max_num_seqs / max_batch_size)")
     max_num_tokens: int = Field(default=8192, gt=0, le=100_000_000, description="most tokens in one step (chunked-prefill budget)")
-    kv_reservation: Literal["full", "average"] = Field(
+    kv_reservation: Literal["full", "average", "decaying"] = Field(
         default="average",
         description="full: a sequence is admitted only when the KV of its final length fits (TensorRT-LLM "
-        "GUARANTEED_NO_EVICT); average: pages are allocated as tokens arrive (vLLM, SGLang)",
+        "GUARANTEED_NO_EVICT); average: pages are allocated as tokens arrive (vLLM); decaying: a new request "
+        "reserves its prompt and output, running ones new_token_ratio x their remaining output, the ratio "
+        "decaying per decode step and re-estimated on a retraction (SGLang, see new_token_ratio)",
     )
+    new_token_ratio: NewTokenRatio = Field(default_factory=lambda: NewTokenRatio(), description="the decaying reservation's constants")
     chunked_prefill: bool = Field(default=True, description="prefill split into chunks mixed with decode steps")
     mixed_prefill: bool = Field(
         default=True,
