@@ -4,6 +4,7 @@ each with its source."""
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -198,6 +199,20 @@ class EnginePerf(BaseModel):
     releases: tuple[EngineRelease, ...] = Field(
         default=(), description="figures that differ in older or newer releases; the row itself describes the current release"
     )
+
+    release_dates: dict[str, date] = Field(
+        default_factory=dict, description="publication date of each release that starts or ends a `releases` range"
+    )
+
+    def release_by(self, published: date) -> str | None:
+        """The release a source published on `published` without naming one can have run: '<X' for
+        X the first range boundary published after that date, None when every boundary was out
+        by then (the current release) or when a boundary has no date (it cannot be bounded)."""
+        bounds = {v for r in self.releases for v in (r.from_version, r.before_version) if v is not None}
+        if not bounds or any(v not in self.release_dates for v in bounds):
+            return None
+        later = sorted((version_key(v), v) for v in bounds if self.release_dates[v] > published)
+        return f"<{later[0][1]}" if later else None
 
     def for_version(self, version: str | None) -> "EnginePerf":
         """The figures of one release (None: the current release, the row as written). For '<X' (a
