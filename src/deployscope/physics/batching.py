@@ -128,7 +128,7 @@ def _ttft_side(ctx: Context, I, I_new, pp_a, dec, pre, pre_seqs, dec_ctx, max_to
     return pp_a * own * n_chunks + ctx.hw.request_overhead_s
 
 
-def decaying_reservation(ctx: Context, output_len):  # noqa: ANN001, ANN201
+def decaying_reservation(ctx: Context, output_len: float | np.ndarray) -> np.ndarray:
     """KV a running sequence holds back for its remaining output under SGLang's admission, in the
     steady state: new_token_ratio at its floor (init x min_factor; the ratio falls by
     (init - floor) / decay_steps every decode step and only a retraction or an idle scheduler raises
@@ -139,7 +139,7 @@ def decaying_reservation(ctx: Context, output_len):  # noqa: ANN001, ANN201
     O = np.asarray(output_len, dtype=float)
     c = float(nt.clip_max_new_tokens)
     mean_left = np.where(O <= c, O / 2.0, c - c * c / (2.0 * np.maximum(O, 1.0)))
-    return nt.init * nt.min_factor * mean_left
+    return np.asarray(nt.init * nt.min_factor * mean_left, dtype=float)
 
 
 def max_batch(ctx: Context, input_len, output_len, *, tp=1, pp=1, ep=1, kv_tokens=None, engine_cap=True):  # noqa: ANN001

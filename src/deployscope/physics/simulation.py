@@ -143,7 +143,7 @@ def simulate(
         if not decaying:
             return reserved
         left = sum_fin - dec_count * dsteps - sum(max(0.0, f - dsteps - clip) for f in long_fin.values())
-        return reserved + ratio * left + pending_out
+        return float(reserved + ratio * left + pending_out)
 
     released = c if closed else n
     overhead_first = ctx.hw.request_overhead_s

@@ -127,7 +127,7 @@ _YEAR = re.compile(r"\b(20\d\d)\b")
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 
 
-def published_by(row: dict) -> date | None:
+def published_by(row: dict[str, str]) -> date | None:
     """The latest date a row's source can have been published on, read from its round or version
     ('2025-05-05'; 'Aug 2024': the month's last day; '2024 blog': the year's), else its framework;
     None when neither dates it."""
@@ -137,15 +137,15 @@ def published_by(row: dict) -> date | None:
             return date(int(d.group(1)), int(d.group(2)), int(d.group(3)))
         mo = _MONTH.search(text or "")
         if mo:
-            y, m = int(mo.group(2)), _MONTHS.index(mo.group(1).lower()) + 1
-            return date(y + m // 12, m % 12 + 1, 1) - timedelta(days=1)
+            year, month = int(mo.group(2)), _MONTHS.index(mo.group(1).lower()) + 1
+            return date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
         y = _YEAR.search(text or "")
         if y:
             return date(int(y.group(1)), 12, 31)
     return None
 
 
-def row_engine_version(row: dict, cat, engine: str) -> str | None:  # noqa: ANN001
+def row_engine_version(row: dict[str, str], cat: Any, engine: str) -> str | None:
     """The release a row ran: the one its framework names, else the newest one out when its source
     was published (a '<X' bound; see EnginePerf.release_by), else None (the current release)."""
     v = engine_version(row.get("framework", ""))
