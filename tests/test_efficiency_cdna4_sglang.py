@@ -52,7 +52,7 @@ def test_sglang_default_memory_fraction_is_the_sglang_0_5_formula_for_80_gb(cat)
     reserved = 512 + 1.5 * 8192 + 2 * 256 + 1024 * 1 * 1 / 8
     e = cat.engines.get("sglang")
     assert e.memory.memory_utilization == pytest.approx(round((gpu_mib - reserved) / gpu_mib, 3))
-    assert e.memory.budget == "static" and e.perf.kv_reservation == "full"
+    assert e.memory.budget == "static" and e.perf.kv_reservation == "decaying"
 
 
 @settings(max_examples=40, deadline=None)

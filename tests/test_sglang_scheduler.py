@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 
 from deployscope.catalog import Catalog
-from deployscope.physics import llm
+from deployscope.physics import batching, llm
 from deployscope.physics.serving import context, simulate
-from deployscope.validate.llm_rows import formats
+from deployscope.physics.serving_context import memory_budget
+from deployscope.validate.llm_rows import formats, variable_lengths
 
 
 @pytest.fixture(scope="module")
@@ -67,3 +69,49 @@ def test_prefill_first_gives_a_waiting_prompt_the_whole_step(cat):
     runs = {m: simulate(ctx=_with_mixing(base, m), input_len=budget, output_len=10, rate=None, num_requests=2) for m in (True, False)}
     assert runs[False].steps == 11 and runs[True].steps == 12
     assert runs[False].ttft_s.p99 < runs[True].ttft_s.p99
+
+
+def _with_reservation(ctx, mode: str):  # noqa: ANN001, ANN202
+    eng = ctx.engine.model_copy(update={"perf": ctx.engine.perf.model_copy(update={"kv_reservation": mode})})
+    return dataclasses.replace(ctx, engine=eng)
+
+
+def test_sglang_admission_reserves_the_decaying_ratio_of_the_remaining_output(cat):
+    """Steady state: new_token_ratio at its floor 0.7 x 0.14 of the remaining output (mean O/2),
+    on top of the KV the sequence holds (I + O/2): between page-as-you-go and whole-output reservation."""
+    ctx = context("Qwen/Qwen3-32B", "H100", quant="bf16", engine="sglang", catalog=cat)
+    nt = ctx.engine.perf.new_token_ratio
+    assert (nt.init, nt.min_factor, nt.decay_steps, nt.retract_decode_steps, nt.clip_max_new_tokens) == (0.7, 0.14, 600, 20, 4096)
+    kv = 1_000_000.0
+    got = {m: float(batching.max_batch(_with_reservation(ctx, m), 1000, 400, kv_tokens=kv, engine_cap=False))
+           for m in ("full", "average", "decaying")}
+    assert got["decaying"] == float(int(kv / (1000 + 200 + 0.098 * 200)))
+    assert got["full"] < got["decaying"] < got["average"]
+    # outputs beyond the clip are estimated at most 4,096 tokens
+    long = float(batching.decaying_reservation(ctx, 100_000))
+    assert long == pytest.approx(0.098 * (4096 - 4096**2 / 200_000))
+
+
+def test_sglang_burst_admits_between_the_two_bounds_and_keeps_every_token(cat):
+    ctx = context("Qwen/Qwen3-32B", "H100", quant="bf16", engine="sglang", catalog=cat)
+    I, O = variable_lengths(217.4, 201.8, 600)
+    runs = {m: simulate(ctx=_with_reservation(ctx, m), input_len=I, output_len=O, rate=None, num_requests=600)
+            for m in ("full", "decaying", "average")}
+    for r in runs.values():
+        assert r.requests == 600
+        assert r.output_tokens_per_s * r.duration_s == pytest.approx(float(np.round(O).sum()))
+    assert runs["full"].mean_batch < runs["decaying"].mean_batch <= runs["average"].mean_batch * 1.02
+
+
+def test_sglang_retracts_when_decodes_outgrow_the_pool(cat):
+    """Long outputs on a small pool: the decaying ratio lets the batch outgrow the pool; the
+    engine retracts and recomputes, and still finishes every request with all its tokens."""
+    ctx = context("Qwen/Qwen3-32B", "H100", quant="bf16", engine="sglang", catalog=cat)
+    cap = float(memory_budget(ctx, 1, 1, 1)["kv_capacity_tokens"])
+    n = 200
+    out = max(50.0, round(cap / 40 / 1.2))  # ~40 sequences' worth of whole outputs fill the pool
+    r = simulate(ctx=ctx, input_len=10, output_len=out, rate=None, num_requests=n)
+    assert r.preemptions > 0
+    assert r.requests == n and r.output_tokens_per_s * r.duration_s == pytest.approx(out * n)
+    full = simulate(ctx=_with_reservation(ctx, "full"), input_len=10, output_len=out, rate=None, num_requests=n)
+    assert full.preemptions == 0

@@ -568,3 +568,31 @@ def test_cli_perf_rate_with_a_tpot_limit(capsys):
     assert tuned["ttft_s"]["mean"] >= 0 and tuned["requests_per_s"] == pytest.approx(20)
     assert main(base + ["--tpot-limit", "-1"]) == 2
     assert "tpot_limit" in capsys.readouterr().err
+
+
+def test_a_row_without_a_release_is_scored_as_the_release_out_when_it_was_published():
+    from datetime import date
+
+    from deployscope.catalog import Catalog
+    from deployscope.validate.llm_rows import published_by, row_engine_version
+
+    cat = Catalog()
+    assert published_by({"round_or_version": "2024 blog"}) == date(2024, 12, 31)
+    assert published_by({"round_or_version": "Aug 2024"}) == date(2024, 8, 31)
+    assert published_by({"round_or_version": "Dec 2024"}) == date(2024, 12, 31)
+    assert published_by({"round_or_version": "2025-05-05"}) == date(2025, 5, 5)
+    assert published_by({"round_or_version": "v4.1", "framework": "vLLM"}) is None
+    perf = cat.engines.get("vllm").perf
+    assert perf.release_dates  # every range boundary carries its publication date
+    assert perf.release_by(date(2024, 12, 31)) == "<0.9.1"
+    assert perf.release_by(date(2025, 9, 1)) == "<0.14.0"
+    assert perf.release_by(date(2026, 6, 1)) is None
+    oracle = {"framework": "vLLM (benchmark_latency.py; version not stated)", "round_or_version": "2024 blog"}
+    assert row_engine_version(oracle, cat, "vllm") == "<0.9.1"
+    # a stated release wins over the date
+    assert row_engine_version({"framework": "vLLM 0.11.0", "round_or_version": "2024 blog"}, cat, "vllm") == "0.11.0"
+    # an engine without release ranges: the current release
+    assert row_engine_version(oracle, cat, "sglang") is None
+    # a 2024 vLLM runs without per-sequence host time and without async scheduling
+    old = perf.for_version("<0.9.1")
+    assert old.sequence_overhead_s == 0.0 and old.overlap_schedule is False

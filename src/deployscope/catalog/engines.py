@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import date
 from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
@@ -139,6 +140,17 @@ class EngineRelease(NoBoolNumbers):
         )
 
 
+class NewTokenRatio(NoBoolNumbers):
+    """SGLang's admission estimate of the output a running request still needs (kv_reservation decaying)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    init: float = Field(default=0.7, gt=0, le=1, description="ratio at start and after an idle scheduler")
+    min_factor: float = Field(default=0.14, gt=0, le=1, description="floor = init x min_factor")
+    decay_steps: int = Field(default=600, gt=0, le=10_000_000, description="decode steps from init to the floor")
+    retract_decode_steps: int = Field(default=20, ge=0, le=100_000, description="decode steps of headroom a retraction frees")
+    clip_max_new_tokens: int = Field(default=4096, gt=0, le=100_000_000, description="most output tokens estimated per request")
+
+
 class EnginePerf(NoBoolNumbers):
     """Speed factors of an engine (owned by the performance model, see docs/performance.md).
 
@@ -150,11 +162,14 @@ class EnginePerf(NoBoolNumbers):
     step_overhead_s: float = Field(default=0.0, ge=0, le=10, description="fixed time per scheduler step (launch, sampling, host work)")
     max_batch_size: int = Field(default=256, gt=0, le=1_000_000, description="most sequences in one step (max_num_seqs / max_batch_size)")
     max_num_tokens: int = Field(default=8192, gt=0, le=100_000_000, description="most tokens in one step (chunked-prefill budget)")
-    kv_reservation: Literal["full", "average"] = Field(
+    kv_reservation: Literal["full", "average", "decaying"] = Field(
         default="average",
         description="full: a sequence is admitted only when the KV of its final length fits (TensorRT-LLM "
-        "GUARANTEED_NO_EVICT); average: pages are allocated as tokens arrive (vLLM, SGLang)",
+        "GUARANTEED_NO_EVICT); average: pages are allocated as tokens arrive (vLLM); decaying: a new request "
+        "reserves its prompt and output, running ones new_token_ratio x their remaining output, the ratio "
+        "decaying per decode step and re-estimated on a retraction (SGLang, see new_token_ratio)",
     )
+    new_token_ratio: NewTokenRatio = Field(default_factory=lambda: NewTokenRatio(), description="the decaying reservation's constants")
     chunked_prefill: bool = Field(default=True, description="prefill split into chunks mixed with decode steps")
     mixed_prefill: bool = Field(
         default=True,
@@ -213,6 +228,20 @@ class EnginePerf(NoBoolNumbers):
             if tuple(map(float, start)) < end:  # the first listed would silently win in the overlap
                 raise ValueError("release ranges overlap: each release may fall in one range only")
         return rels
+
+    release_dates: dict[str, date] = Field(
+        default_factory=dict, description="publication date of each release that starts or ends a `releases` range"
+    )
+
+    def release_by(self, published: date) -> str | None:
+        """The release a source published on `published` without naming one can have run: '<X' for
+        X the first range boundary published after that date, None when every boundary was out
+        by then (the current release) or when a boundary has no date (it cannot be bounded)."""
+        bounds = {v for r in self.releases for v in (r.from_version, r.before_version) if v is not None}
+        if not bounds or any(v not in self.release_dates for v in bounds):
+            return None
+        later = sorted((version_key(v), v) for v in bounds if self.release_dates[v] > published)
+        return f"<{later[0][1]}" if later else None
 
     def for_version(self, version: str | None) -> "EnginePerf":
         """The figures of one release (None: the current release, the row as written). For '<X' (a

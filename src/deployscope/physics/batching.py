@@ -128,6 +128,20 @@ def _ttft_side(ctx: Context, I, I_new, pp_a, dec, pre, pre_seqs, dec_ctx, max_to
     return pp_a * own * n_chunks + ctx.hw.request_overhead_s
 
 
+def decaying_reservation(ctx: Context, output_len: float | np.ndarray) -> np.ndarray:
+    """KV a running sequence holds back for its remaining output under SGLang's admission, in the
+    steady state: new_token_ratio at its floor (init x min_factor; the ratio falls by
+    (init - floor) / decay_steps every decode step and only a retraction or an idle scheduler raises
+    it) x the remaining output clipped at clip_max_new_tokens, averaged over a sequence's progress
+    (remaining uniform on [0, O]). The newly admitted request's own full reservation (prompt +
+    clipped output) is one sequence's worth and left out."""
+    nt = ctx.engine.perf.new_token_ratio
+    O = np.asarray(output_len, dtype=float)
+    c = float(nt.clip_max_new_tokens)
+    mean_left = np.where(O <= c, O / 2.0, c - c * c / (2.0 * np.maximum(O, 1.0)))
+    return np.asarray(nt.init * nt.min_factor * mean_left, dtype=float)
+
+
 def max_batch(ctx: Context, input_len, output_len, *, tp=1, pp=1, ep=1, kv_tokens=None, engine_cap=True):  # noqa: ANN001
     """The most sequences one replica holds: KV capacity / tokens reserved per sequence, and (unless
     `engine_cap` is off) the engine's sequence cap."""
@@ -139,6 +153,8 @@ def max_batch(ctx: Context, input_len, output_len, *, tp=1, pp=1, ep=1, kv_token
         per_seq = I
     elif ctx.engine.perf.kv_reservation == "full":
         per_seq = I + O
+    elif ctx.engine.perf.kv_reservation == "decaying":
+        per_seq = I + O / 2.0 + decaying_reservation(ctx, O)
     else:
         per_seq = I + O / 2.0
     # the engine's sequence cap holds per attention group (each data-parallel rank schedules its own)

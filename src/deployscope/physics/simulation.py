@@ -79,6 +79,17 @@ def simulate(
         arrival = np.cumsum(rng.exponential(1.0 / rate, n)).tolist()
     kv_cap = float(memory_budget(ctx, tp, pp, ep)["kv_capacity_tokens"])
     full_res = ctx.engine.perf.kv_reservation == "full"
+    # SGLang's admission (kv_reservation decaying): a request is admitted while the KV held, plus
+    # its prompt and clipped output, plus new_token_ratio x the clipped remaining output of every
+    # running request, fits the pool; the ratio falls every decode step to its floor, is re-estimated
+    # on a retraction and reset when the scheduler idles (managers/schedule_policy.py PrefillAdder,
+    # scheduler.py update_running_batch, schedule_batch.py retract_decode)
+    decaying = ctx.engine.perf.kv_reservation == "decaying" and not enc
+    nt = ctx.engine.perf.new_token_ratio
+    r_init, r_min = nt.init, nt.init * nt.min_factor
+    r_decay = (r_init - r_min) / nt.decay_steps
+    clip = float(nt.clip_max_new_tokens)
+    ratio = r_init
     max_b = int(ctx.engine.perf.max_batch_size)
     budget_tokens = float(ctx.engine.perf.max_num_tokens)
     chunked = ctx.engine.perf.chunked_prefill
@@ -119,29 +130,53 @@ def simulate(
     running: dict[int, None] = {}  # decoding sequences in admission order
     requeue: list[int] = []  # evicted requests, next first
     preemptions = 0
+    # decaying reservation: the decoding sequences' remaining output is sum_fin - dec_count x dsteps
+    # (sum_fin: their last-token decode steps + 1); long_fin holds those whose remaining output
+    # exceeds the clip, pend the clipped output of admitted requests still in prefill
+    sum_fin = 0.0
+    sum_out = 0.0  # their requested output lengths (max_new_tokens)
+    long_fin: dict[int, int] = {}
+    pend: dict[int, float] = {}
+    pending_out = 0.0
+
+    def committed() -> float:
+        if not decaying:
+            return reserved
+        left = sum_fin - dec_count * dsteps - sum(max(0.0, f - dsteps - clip) for f in long_fin.values())
+        return float(reserved + ratio * left + pending_out)
+
     released = c if closed else n
     overhead_first = ctx.hw.request_overhead_s
     while True:
         # admit: evicted requests first, then arrivals in order
         while requeue and len(prefilling) + dec_count < max_b:
             j = requeue[0]
-            if (prefilling or dec_count) and reserved + base[j] > kv_cap:
+            out_j = min(O[j] - gen_before[j], clip) if decaying else 0.0
+            if (prefilling or dec_count) and committed() + base[j] + out_j > kv_cap:
                 break
             reserved += base[j]
+            if decaying:
+                pend[j] = out_j
+                pending_out += out_j
             prefilling.append(requeue.pop(0))
         while not requeue and next_i < released and len(prefilling) + dec_count < max_b:
             j = order[next_i]
             if arrival[j] > t:
                 break
             need = I[j] + O[j] if full_res else I[j]
-            if (prefilling or dec_count) and reserved + need > kv_cap:
+            out_j = min(O[j], clip) if decaying else 0.0
+            if (prefilling or dec_count) and committed() + need + out_j > kv_cap:
                 break
             reserved += need
+            if decaying:
+                pend[j] = out_j
+                pending_out += out_j
             prefilling.append(j)
             next_i += 1
         if not prefilling and not dec_count:
             if next_i >= released and not requeue:
                 break
+            ratio = r_init  # an idle scheduler resets the estimate
             t = max(t, arrival[order[next_i]])
             continue
         # an engine that does not mix runs a waiting prompt's chunk as a step of its own, the
@@ -194,6 +229,10 @@ def simulate(
             for j in finish_at.pop(dsteps, ()):
                 finished.append(j)
                 dec_count -= 1
+                if decaying:
+                    sum_fin -= fin_step[j] + 1
+                    sum_out -= O[j]
+                    long_fin.pop(j, None)
                 sum_ctx -= I[j] + O[j]
                 dec_start.pop(j, None)
                 running.pop(j, None)
@@ -210,6 +249,8 @@ def simulate(
             for j in done_pre:
                 if math.isnan(first[j]):
                     first[j] = t + overhead_first
+                if decaying:
+                    pending_out -= pend.pop(j)
                 o_left = O[j] - gen_before[j]
                 if enc or o_left <= 1:
                     finished.append(j)
@@ -223,6 +264,11 @@ def simulate(
                 # its o_left - 1 further tokens come in the next o_left - 1 decoding steps
                 fin_step[j] = dsteps + int(o_left) - 2
                 finish_at.setdefault(fin_step[j], []).append(j)
+                if decaying:
+                    sum_fin += fin_step[j] + 1
+                    sum_out += O[j]
+                    if fin_step[j] + 1 - dsteps > clip:
+                        long_fin[j] = fin_step[j] + 1
                 run_start[j] = dsteps - 1
                 running[j] = None
                 if win:
@@ -234,10 +280,21 @@ def simulate(
             if closed and released < n:
                 arrival[order[released]] = t
                 released += 1
-        while preempt and reserved > kv_cap and len(running) > 1:
+        # SGLang retracts when the next decode step does not fit, down to room for
+        # retract_decode_steps more, then re-estimates the ratio from the survivors' progress;
+        # otherwise the ratio decays one step
+        retract = decaying and reserved + dec_count > kv_cap
+        head = float(nt.retract_decode_steps) if retract else 0.0
+        evicted = False
+        while preempt and (retract or not decaying) and reserved + head * dec_count > kv_cap and len(running) > 1:
+            evicted = True
             j = next(reversed(running))
             del running[j]
             ran = dsteps - run_start.pop(j)  # tokens this run emitted (its context grew by as many)
+            if decaying:
+                sum_fin -= fin_step[j] + 1
+                sum_out -= O[j]
+                long_fin.pop(j, None)
             finish_at[fin_step.pop(j)].remove(j)
             dec_count -= 1
             sum_ctx -= base[j] + ran
@@ -248,6 +305,11 @@ def simulate(
             pre_left[j] = base[j]
             requeue.insert(0, j)
             preemptions += 1
+        if decaying and evicted:
+            generated = sum_out - (sum_fin - dec_count * dsteps)
+            ratio = min(1.0, (generated + nt.retract_decode_steps * dec_count) / (sum_out + 1.0))
+        elif decaying and d:
+            ratio = max(ratio - r_decay, r_min)
         if steps > 5_000_000:  # a bound so that a bad input never hangs
             break
     done = np.array(done_t)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -118,6 +119,41 @@ def engine_version(framework: str) -> str | None:
         return f"<{b.group(1)}"
     m = _RELEASE.search(framework)
     return m.group(1) if m else None
+
+
+_DAY = re.compile(r"\b(20\d\d)-(\d\d)-(\d\d)\b")
+_MONTH = re.compile(r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+(20\d\d)\b", re.I)
+_YEAR = re.compile(r"\b(20\d\d)\b")
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+
+
+def published_by(row: dict[str, str]) -> date | None:
+    """The latest date a row's source can have been published on, read from its round or version
+    ('2025-05-05'; 'Aug 2024': the month's last day; '2024 blog': the year's), else its framework;
+    None when neither dates it."""
+    for text in (row.get("round_or_version", ""), row.get("framework", "")):
+        d = _DAY.search(text or "")
+        if d:
+            return date(int(d.group(1)), int(d.group(2)), int(d.group(3)))
+        mo = _MONTH.search(text or "")
+        if mo:
+            year, month = int(mo.group(2)), _MONTHS.index(mo.group(1).lower()) + 1
+            return date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
+        y = _YEAR.search(text or "")
+        if y:
+            return date(int(y.group(1)), 12, 31)
+    return None
+
+
+def row_engine_version(row: dict[str, str], cat: Any, engine: str) -> str | None:
+    """The release a row ran: the one its framework names, else the newest one out when its source
+    was published (a '<X' bound; see EnginePerf.release_by), else None (the current release)."""
+    v = engine_version(row.get("framework", ""))
+    if v is not None:
+        return v
+    published = published_by(row)
+    eng = cat.engines.get(engine)
+    return eng.perf.release_by(published) if published is not None and eng is not None else None
 
 
 _PLAIN = {
@@ -262,7 +298,7 @@ def _row(row: dict[str, str], ctxs: Contexts) -> _Row:
         # the run left kv_cache_dtype at `auto`: vLLM and SGLang keep the cache in the model's
         # activation dtype (16-bit), FP8 weights or not
         kv = "bf16"
-    ctx = ctxs.get(m.id, g.id, quant, kv, engine, engine_version(row.get("framework", "")))
+    ctx = ctxs.get(m.id, g.id, quant, kv, engine, row_engine_version(row, cat, engine))
     gpus = int(num(row.get("gpu_count")) or 1)
     I, O = lengths(row)
     tp_s, pp_s = num(row.get("tp")), num(row.get("pp"))
