@@ -88,7 +88,7 @@ def bench(
     if slo_search and not slo:
         raise DeployscopeError("--slo-search needs at least one SLO", field="slo", allowed="--slo-ttft-s, --slo-tpot-s, --slo-e2e-s")
     if not (1 <= max_concurrency <= L.MAX_CONCURRENCY):
-        raise DeployscopeError(f"--max-concurrency must be between 1 and {L.MAX_CONCURRENCY}", field="max_concurrency", value=max_concurrency)
+        raise DeployscopeError(f"--max-concurrency must be between 1 and {L.MAX_CONCURRENCY}", field="--max-concurrency", value=max_concurrency)
     base = normalize_base_url(url)
     inp = _parse_len(input_len, input_std, "input_len")
     out = _parse_len(output_len, output_std, "output_len")
