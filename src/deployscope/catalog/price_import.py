@@ -275,7 +275,8 @@ def parse_litellm(path: Path, catalog: Catalog, as_of: date, match: str | None =
         frontier = model_id is None and short.lower().startswith(FRONTIER_PREFIXES)
         if mode in ("chat", "completion", "responses"):
             pin, pout = spec.get("input_cost_per_token"), spec.get("output_cost_per_token")
-            if not all(isinstance(p, (int, float)) and not isinstance(p, bool) for p in (pin, pout)):  # true is not a price
+            # true is not a price
+            if not (isinstance(pin, (int, float)) and isinstance(pout, (int, float))) or isinstance(pin, bool) or isinstance(pout, bool):
                 stats["skipped (no per-token price)"] += 1
                 continue
             row["mode"] = "chat"
