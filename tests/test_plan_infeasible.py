@@ -115,7 +115,8 @@ def test_a_published_output_speed_slower_than_the_tpot_target_excludes_the_api(t
     from deployscope.catalog.loader import Catalog
 
     (tmp_path / "api_prices.yaml").write_text(yaml.safe_dump([{
-        "id": "gemini-2.5-flash-lite", "output_tokens_per_s": 10.0, "source": "test row", "as_of": "2026-12-01"}]))
+        "id": "gemini-2.5-flash-lite", "output_tokens_per_s": 10.0, "latency_source": "test measurement",
+        "source": "test row", "as_of": "2026-12-01"}]))
     d = saas()
     d["candidates"] = {"placements": ["api"], "providers": ["gemini"], "include_frontier_apis": True}
     p = deployscope.plan(d, catalog=Catalog(tmp_path))
