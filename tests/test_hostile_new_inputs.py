@@ -291,6 +291,16 @@ def test_perf_engine_version_must_be_a_release_number(bad: str) -> None:
     assert rc == 2 and err.startswith("error: --engine-version:") and "not a release number" in err
 
 
+def test_perf_engine_version_on_an_engine_without_release_figures_is_refused() -> None:
+    """TensorRT-LLM has one set of figures for every release: a version would silently change nothing."""
+    rc, _, err = _run("perf", "llama-3.1-8b", "--gpu", "h100-sxm", "--engine", "trtllm", "--input-len", "1000",
+                      "--output-len", "200", "--engine-version", "0.5")
+    assert rc == 2 and err.startswith("error: --engine-version:") and "engine 'trtllm'" in err and "vllm" in err
+    rc, _, _ = _run("perf", "llama-3.1-8b", "--gpu", "h100-sxm", "--engine", "vllm", "--input-len", "1000",
+                    "--output-len", "200", "--engine-version", "0.9.1")
+    assert rc == 0
+
+
 @pytest.mark.parametrize("good", ["0.9.1", "v0.8.5", "0.8.5-rc1", "0.5.5.post1", "0.11.0+rocm", "1.2.0rc1"])
 def test_release_numbers_in_use_still_read(good: str) -> None:
     assert version_key(good)[0] in (0, 1)

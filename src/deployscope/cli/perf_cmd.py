@@ -72,6 +72,17 @@ def register(app: typer.Typer) -> None:
             except ValueError as exc:
                 raise DeployscopeError(str(exc), field="--engine-version", value=engine_version,
                                        allowed="a release number such as 0.9.1 (v0.9.1, 0.9.1rc1), or <0.9.1 for one known only to be older") from None
+            from ..catalog.loader import default_catalog
+
+            engines = default_catalog().engines
+            if not engines.get(engine, field="--engine").perf.releases:
+                # one set of figures for every release: a version would change nothing, so say so
+                with_ranges = sorted(e.id for e in engines if e.perf.releases)
+                raise DeployscopeError(
+                    f"engine '{engine}' has one set of figures for all its releases in the catalog, so a release "
+                    "cannot be chosen", field="--engine-version", value=engine_version,
+                    allowed="leave --engine-version out for this engine; engines with release-specific figures: "
+                            + (", ".join(with_ranges) or "none"))
         dep = Deployment(model=model, gpu=gpu, gpus=gpus, tp=tp, pp=pp, ep=ep, quant=quant, kv_quant=kv_quant, engine=engine,
                          calibration=calibration, engine_version=engine_version)
         load = Load(input_len=input_len, output_len=output_len, concurrency=concurrency, rate=rate,
