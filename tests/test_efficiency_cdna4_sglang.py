@@ -13,6 +13,7 @@ from deployscope.errors import DeployscopeError
 from deployscope.physics import llm
 from deployscope.physics.serving import context
 from deployscope.validate import fit_split
+from physics_bounds import decode_weight_read_s
 
 BLOG = "AMD ROCm blog|w4a6-quant-mm 2026-06-26 offline throughput table"
 
@@ -74,8 +75,4 @@ def test_decode_on_mi355x_never_beats_weight_bytes_over_bandwidth(cat, model, qu
     if c.model.transformer.num_attention_heads % tp:
         return
     t = float(llm.step_cost(c.shape, c.hw, decode_tokens=batch, decode_ctx=ctx, tp=tp)["time"])
-    s = c.shape
-    dense = (s.attn_params + s.dense_mlp_params + s.shared_expert_params) * s.weight_bytes_per_param / tp
-    touched = float(llm.distinct_experts(s.num_experts, s.experts_per_token, batch)) if s.moe_layers else 0.0
-    experts = s.moe_layers * touched * s.expert_params * s.weight_bytes_per_param / tp
-    assert t >= (dense + experts) / c.gpu.memory_bandwidth_bytes_per_s * (1 - 1e-9)
+    assert t >= decode_weight_read_s(c, batch, tp) * (1 - 1e-9)

@@ -14,6 +14,7 @@ from deployscope.catalog.efficiency import lookup
 from deployscope.errors import DeployscopeError
 from deployscope.physics import comm, llm
 from deployscope.physics.serving import context, max_batch, steady_state
+from physics_bounds import decode_weight_read_s
 
 
 @pytest.fixture(scope="module")
@@ -248,11 +249,7 @@ def test_fp4_decode_on_blackwell_never_beats_weight_bytes_over_bandwidth(cat, mo
     if c.model.transformer.num_attention_heads % tp:
         return
     t = float(llm.step_cost(c.shape, c.hw, decode_tokens=batch, decode_ctx=ctx, tp=tp)["time"])
-    s = c.shape
-    dense = (s.attn_params + s.dense_mlp_params + s.shared_expert_params) * s.weight_bytes_per_param / tp
-    touched = float(llm.distinct_experts(s.num_experts, s.experts_per_token, batch)) if s.moe_layers else 0.0
-    experts = s.moe_layers * touched * s.expert_params * s.weight_bytes_per_param / tp
-    assert t >= (dense + experts) / c.gpu.memory_bandwidth_bytes_per_s * (1 - 1e-9)
+    assert t >= decode_weight_read_s(c, batch, tp) * (1 - 1e-9)
 
 
 def test_host_time_per_sequence_adds_linearly_with_the_batch(cat):
