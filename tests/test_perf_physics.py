@@ -326,3 +326,24 @@ def test_grouped_expert_gemms_cost_per_layer_not_per_expert(cat, model, tp):
     s = ctx.shape
     ideal_expert = 2.0 * T * s.experts_per_token * s.moe_layers * s.expert_params / tp
     assert float(big["flops"]) >= ideal_expert
+
+
+def test_expert_gemm_efficiency_slows_only_the_routed_experts_compute(cat):
+    """The engine's expert_gemm_efficiency e divides the routed experts' GEMM time and nothing else:
+    a compute-bound Mixtral prefill costs D + X / e (so the step at e = 1/4 is three times as far
+    above e = 1 as the step at e = 1/2), a dense model's step and a batch-1 Mixtral decode (bound by
+    reading the weights) do not move."""
+    moe = context("Mixtral-8x7B", "H100", quant="fp8", engine="trtllm", catalog=cat)
+    assert moe.hw.expert_gemm_eff < 1.0  # fitted below the dense efficiency (scripts/fit_expert_gemm.py)
+
+    def compute(ctx, e, **load):  # noqa: ANN001, ANN003
+        return float(llm.step_cost(ctx.shape, replace(ctx.hw, expert_gemm_eff=e), **load)["compute_time"])
+
+    prefill = {"decode_tokens": 0.0, "prefill_tokens": 8192.0, "prefill_ctx": 4096.0, "prefill_seqs": 1.0}
+    c1, c2, c4 = (compute(moe, e, **prefill) for e in (1.0, 0.5, 0.25))
+    assert c4 - c1 == pytest.approx(3.0 * (c2 - c1), rel=1e-9) and c2 > c1
+    dense = context("Llama-3.1-8B", "H100", quant="fp8", engine="trtllm", catalog=cat)
+    assert compute(dense, 0.25, **prefill) == compute(dense, 1.0, **prefill)
+    decode = {"decode_tokens": 1.0, "decode_ctx": 1000.0}
+    t = [float(llm.step_cost(moe.shape, replace(moe.hw, expert_gemm_eff=e), **decode)["time"]) for e in (1.0, 0.5)]
+    assert t[0] == t[1]

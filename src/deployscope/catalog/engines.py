@@ -200,6 +200,15 @@ class EnginePerf(NoBoolNumbers):
     layer_batch_half_seqs: float = Field(
         default=1.0, gt=0, le=1_000_000, description="sequences in a step at which the batch-dependent per-layer time is half its full value"
     )
+    expert_gemm_efficiency: float = Field(
+        default=1.0, gt=0, le=1,
+        description="fraction of a dense GEMM's efficiency the engine's grouped routed-expert GEMMs reach at the same "
+        "size (token permutation, uneven per-expert rows, the top-k combine); 1: as efficient as a dense GEMM",
+    )
+    expert_gemm_fitted_on: tuple[str, ...] = Field(
+        default=(), description="validation sources expert_gemm_efficiency was fitted on (by scripts/fit_expert_gemm.py); "
+        "empty on an engine that carries it over"
+    )
     sliding_window_attention: bool = Field(
         default=True, description="the engine limits sliding-window layers to their window (else they attend the full context)"
     )

@@ -10,7 +10,9 @@ over ``max(tp, ep)`` GPUs):
 * **GEMMs** (QKV/O projections, dense MLP, shared experts, routed experts, LM head):
   FLOPs = 2 x tokens x active parameters; bytes = the weights read once per step. For a MoE layer
   the weights read are those of the distinct experts the step's tokens touch:
-  ``E x (1 - (1 - k/E)^T)`` experts out of ``E`` for ``T`` tokens with ``k`` experts each.
+  ``E x (1 - (1 - k/E)^T)`` experts out of ``E`` for ``T`` tokens with ``k`` experts each. The
+  routed experts' grouped GEMMs reach the engine's ``expert_gemm_efficiency`` of a dense GEMM's
+  efficiency at the same size.
 * **Attention**: FLOPs = 4 x heads x head_dim x (context attended) per token and layer; bytes = the
   KV cache of every decoding sequence, read once per step (``decode_ctx`` is the *average* context
   of the sequences in the batch: the in-flight-batching steady state reads each token's KV once
@@ -156,6 +158,7 @@ class Hardware:
     overlap_host: bool = False  # the engine runs that host time while the GPU runs the step (overlap scheduler)
     layer_batch_overhead_s: float = 0.0  # per-layer latency that grows with the step's sequences and saturates
     layer_batch_half_seqs: float = 1.0  # sequences at which it reaches half of layer_batch_overhead_s
+    expert_gemm_eff: float = 1.0  # routed experts' grouped GEMMs: fraction of a dense GEMM's efficiency
     link_eff: float = 1.0
     provenance: dict[str, Any] = field(default_factory=dict)
 
@@ -305,6 +308,7 @@ def hardware(gpu, shape: ModelShape, eff_row, engine_perf, *, comm_row=None) -> 
         overlap_host=bool(engine_perf.overlap_schedule),
         layer_batch_overhead_s=engine_perf.layer_batch_overhead_s,
         layer_batch_half_seqs=engine_perf.layer_batch_half_seqs,
+        expert_gemm_eff=engine_perf.expert_gemm_efficiency,
         bandwidth_eff=eff_row.bandwidth_efficiency,
         attention_eff=eff_row.attention_efficiency,
         step_overhead_s=engine_perf.step_overhead_s,
@@ -432,9 +436,12 @@ def step_cost(
         # so the fixed cost of a launch (the size curve's half point) is paid per layer, not per
         # expert; small per-expert tiles are bound by reading the touched experts' weights
         # (the memory side above)
-        per_expert = expert_flops / (shape.moe_layers / pp_a * EXPERT_GEMMS)
-        eff_e = hw.compute_eff * per_expert / (per_expert + hw.half_eff_flops)
-        gemm_compute = gemm_compute + expert_flops / (hw.peak_gemm_flops * np.maximum(eff_e, 1e-12))
+        # (the size curve's e F / (F + F_half) as time: (F + F_half) / (peak e) per launch). The
+        # grouped GEMM runs its rows at expert_gemm_eff of a dense GEMM's rate; the fixed cost of
+        # a launch is the same
+        launches = shape.moe_layers / pp_a * EXPERT_GEMMS
+        gemm_compute = gemm_compute + (expert_flops / hw.expert_gemm_eff + launches * hw.half_eff_flops) / (
+            hw.peak_gemm_flops * hw.compute_eff)
     if hw.dequant:
         weight_elems = weight_bytes / max(shape.weight_bytes_per_param, 1e-9)
         gemm_compute = gemm_compute + weight_elems * DEQUANT_FLOPS_PER_WEIGHT / hw.peak_vector_flops
@@ -552,6 +559,7 @@ def scalar_step_fn(shape: ModelShape, hw: Hardware, tp: int = 1, pp: int = 1, ep
     pp_bw = shape.hidden * ACT_BYTES / link(tp_f * pp_f) if pp_f > 1 else 0.0
     dq = DEQUANT_FLOPS_PER_WEIGHT / hw.peak_vector_flops / max(shape.weight_bytes_per_param, 1e-9) if hw.dequant else 0.0
     ce, fh = hw.compute_eff, hw.half_eff_flops
+    x_exp = hw.expert_gemm_eff
     ov = hw.step_overhead_s + hw.layer_overhead_s * shape.layers / pp_f
     ov_pre = hw.prefill_layer_overhead_s * shape.layers / pp_f
     ov_seq = hw.sequence_overhead_s / pp_f
@@ -580,8 +588,7 @@ def scalar_step_fn(shape: ModelShape, hw: Hardware, tp: int = 1, pp: int = 1, ep
         sd = fd / n_dense
         gc = fd / (peak * max(ce * sd / (sd + fh), 1e-12)) if fd > 0 else 0.0
         if moe and fe > 0:
-            se = fe / n_expert
-            gc += fe / (peak * max(ce * se / (se + fh), 1e-12))
+            gc += (fe / x_exp + n_expert * fh) / (peak * ce)
         gc += wb * dq
         gm = (wb + c_act * T) / bw
         if win:
