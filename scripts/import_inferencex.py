@@ -19,7 +19,7 @@ Selection (a documented subset that keeps `deployscope validate` cheap on 2 core
   * hardware, model and framework in the name maps below (each checked against the catalog),
     with the serving formats read from the InferenceX configs and launch scripts (FORMATS);
   * ISL/OSL 1k/1k and 8k/1k, concurrencies 4, 16 and 64;
-  * per configuration the newest record (by date, then run address).
+  * per configuration, length pair and concurrency the newest record (by date, then run address).
 Per record up to three rows: output throughput (when the record has output_tput_per_gpu; the
 oldest records have only total tokens/s per GPU, and give TTFT and TPOT only), mean TTFT and
 mean TPOT.
@@ -74,6 +74,14 @@ FORMATS = {
     ("dsr1", "trt", "fp4", "nvidia"): (
         "fp4", f"stated: nvidia/DeepSeek-R1-0528-FP4-V2 (NVFP4 checkpoint); trtllm-serve kv_cache_config "
                f"dtype fp8 ({_CFG})", "nvidia/DeepSeek-R1-0528-FP4-V2"),
+    ("dsr1", "sglang", "fp8", "nvidia"): (
+        "fp8 (weights) + bf16 (KV cache)",
+        f"inferred: deepseek-ai/DeepSeek-R1-0528 (FP8 block-scaled checkpoint) served as is; no --kv-cache-dtype, so "
+        f"SGLang keeps the KV cache in the model's bf16 activation dtype ({_CFG})", "deepseek-ai/DeepSeek-R1-0528"),
+    ("dsr1", "sglang", "fp4", "nvidia"): (
+        "fp4 (weights) + fp8 (KV cache)", f"stated: nvidia/DeepSeek-R1-0528-FP4-V2 (NVFP4 checkpoint, --quantization "
+                                          f"modelopt_fp4); sglang --kv-cache-dtype fp8_e4m3 ({_CFG})",
+        "nvidia/DeepSeek-R1-0528-FP4-V2"),
     ("dsr1", "sglang", "fp4", "amd"): (
         "fp4 (weights) + fp8 (KV cache)", f"stated: amd/DeepSeek-R1-0528-MXFP4-Preview (MXFP4 checkpoint); "
                                           f"sglang --kv-cache-dtype fp8_e4m3 ({_CFG})",
@@ -141,7 +149,7 @@ def rows_for(r: dict[str, Any]) -> list[dict[str, str]]:
     I, O = mean_length(r["isl"]), mean_length(r["osl"])
     n = PROMPTS_PER_CLIENT * conc
     m = r["metrics"]
-    ep_note = (f"expert parallel {ep} over the same {tp} GPUs (--ep_size {ep}); the harness runs the experts "
+    ep_note = (f"expert parallel {ep} over the same {tp} GPUs (engine EP size {ep}); the harness runs the experts "
                f"tensor-parallel at tp={tp}" if ep > 1 else f"tp={tp}, experts tensor-parallel (ep=1)")
     notes = (
         f"{n} requests (--num-prompts 10 x concurrency) at {conc} concurrent clients; run {r['run_url']} "

@@ -115,9 +115,10 @@ def test_units_ms_stay_ms_and_per_gpu_is_per_gpu(report_a):
         # x gpu_count for per-GPU) would break this. The GPUStack family has model gaps up to ~11x
         # (client TTFT through the chat API at low load, bursts of 1,000 4-token requests on
         # DeepSeek-R1; docs/validation.md): its rows are held to a factor 20, which still catches a
-        # ms / s slip. The InferenceX family's TTFT at 16-64 clients of DeepSeek-R1 with TensorRT-LLM
-        # on H200 comes out up to 3.3x under the measurement (docs/validation.md): held to a factor 4
-        f = 20 if p["source"].startswith("GPUStack") else 4 if p["source"].startswith(_INFERENCEX) else 3
+        # ms / s slip. The InferenceX family's DeepSeek-R1 TTFT misses both ways (docs/validation.md):
+        # up to 3.4x under with TensorRT-LLM on H200, up to 5.7x over with SGLang at 8k-token prompts
+        # and 16-64 clients; its rows are held to a factor 6, which still catches a ms / s slip
+        f = 20 if p["source"].startswith("GPUStack") else 6 if p["source"].startswith(_INFERENCEX) else 3
         assert 1 / f < p["predicted"] / p["measured"] < f, (p, rows[p["index"]]["unit"])
 
 
