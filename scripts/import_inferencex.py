@@ -103,10 +103,21 @@ def _key(r: dict[str, Any]) -> tuple:
             r["isl"], r["osl"], r["conc"])
 
 
+REQUIRED = ("hardware", "framework", "model", "precision", "spec_method", "isl", "osl", "conc", "decode_tp",
+            "decode_ep", "metrics", "date", "run_url")
+
+
+class BadRecord(ValueError):
+    """A record without a field the importer reads."""
+
+
 def select(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The records the harness can read, in the documented subset, newest per configuration."""
     newest: dict[tuple, dict[str, Any]] = {}
-    for r in records:
+    for i, r in enumerate(records):
+        missing = [f for f in REQUIRED if not isinstance(r, dict) or f not in r]
+        if missing:
+            raise BadRecord(f"record {i} has no field {missing[0]!r} (each record needs {', '.join(REQUIRED)})")
         if r.get("is_multinode") or r.get("disagg") or r.get("spec_method") != "none":
             continue
         if r.get("prefill_dp_attention") or r.get("decode_dp_attention"):
@@ -213,7 +224,11 @@ def main(argv: list[str] | None = None) -> int:
     if not isinstance(records, list):
         print(f"error: records {str(args.records)!r}: a JSON list of benchmark records is needed", file=sys.stderr)
         return 2
-    picked = select(records)
+    try:
+        picked = select(records)
+    except BadRecord as exc:
+        print(f"error: records {str(args.records)!r}: {exc}", file=sys.stderr)
+        return 2
     n_rows = sum(len(rows_for(r)) for r in picked)
     print(f"{len(records)} records, {len(picked)} selected, {n_rows} rows")
     if not args.dry_run:

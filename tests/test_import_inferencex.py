@@ -90,3 +90,7 @@ def test_cli_reports_a_bad_file(tmp_path, capsys) -> None:
     bad.write_text("{}", encoding="utf-8")
     assert ix.main([str(bad), "--dry-run"]) == 2
     assert "a JSON list" in capsys.readouterr().err
+    rec = json.loads(EXCERPT.read_text(encoding="utf-8"))[0]
+    bad.write_text(json.dumps([rec, {k: v for k, v in rec.items() if k != "conc"}]), encoding="utf-8")
+    assert ix.main([str(bad), "--dry-run"]) == 2
+    assert "record 1 has no field 'conc'" in capsys.readouterr().err
