@@ -1,0 +1,243 @@
+"""Write the SemiAnalysis InferenceX check rows of validation/A_llm_inference.csv from the
+InferenceX dashboard's benchmark records.
+
+Usage:
+    python scripts/import_inferencex.py PATH/benchmarks.json [--csv PATH] [--dry-run]
+
+PATH/benchmarks.json is the list of benchmark records the InferenceX dashboard tests read,
+`packages/app/cypress/fixtures/api/benchmarks.json` of github.com/SemiAnalysisAI/InferenceX-app at
+commit 3a600f1d (one record per hardware x framework x model x precision x parallelism x
+ISL/OSL x concurrency, with the client-measured means). The script runs offline on a downloaded
+copy: it drops every row whose source_type is SOURCE_TYPE and appends the rows of the selected
+records, in a fixed order, so a rerun on the same file leaves the CSV byte for byte unchanged.
+
+The rows are held-out check rows: nothing is fitted on them.
+
+Selection (a documented subset that keeps `deployscope validate` cheap on 2 cores):
+  * single-node aggregated serving only: is_multinode false, disagg false, spec_method none, and
+    no attention data parallelism (the harness does not model DP attention);
+  * hardware, model and framework in the name maps below (each checked against the catalog),
+    with the serving formats read from the InferenceX configs and launch scripts (FORMATS);
+  * ISL/OSL 1k/1k and 8k/1k, concurrencies 4, 16 and 64;
+  * per configuration, length pair and concurrency the newest record (by date, then run address).
+Per record up to three rows: output throughput (when the record has output_tput_per_gpu; the
+oldest records have only total tokens/s per GPU, and give TTFT and TPOT only), mean TTFT and
+mean TPOT.
+
+The client (InferenceX benchmarks/benchmark_lib.sh run_benchmark_serving and
+.github/workflows/benchmark-tmpl.yml at commit 89ce6098): utils/bench_serving/benchmark_serving.py
+--dataset-name random --random-input-len ISL --random-output-len OSL --random-range-ratio 0.8
+--ignore-eos --request-rate inf --max-concurrency CONC with --num-prompts 10 x CONC. Each
+request's input and output lengths are drawn uniformly from the integers [int(0.8 L), L]; with
+ignore_eos the output runs to its drawn length. The rows give those means (921.5 for 1,024; 7,372.5
+for 8,192) and the closed-loop simulation runs fixed lengths at the means with the same request
+count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+FIXTURE_COMMIT = "3a600f1d9ce155536d52e2f58f744f27a301aac9"
+SOURCE = ("https://github.com/SemiAnalysisAI/InferenceX-app/blob/"
+          f"{FIXTURE_COMMIT}/packages/app/cypress/fixtures/api/benchmarks.json")
+SOURCE_TYPE = "SemiAnalysis InferenceX"
+ROUND = f"benchmarks.json @ {FIXTURE_COMMIT[:7]}"
+CLIENT_COMMIT = "89ce6098ef2bc4576a735c43f39c7d972b091cfc"
+CSV_PATH = Path(__file__).resolve().parents[1] / "src" / "deployscope" / "validation" / "A_llm_inference.csv"
+
+LENGTHS = ((1024, 1024), (8192, 1024))
+CONCURRENCIES = (4, 16, 64)
+RANGE_RATIO = 0.8
+PROMPTS_PER_CLIENT = 10
+
+# InferenceX name -> catalog name
+HARDWARE = {"h100": "H100-SXM-80GB", "h200": "H200-SXM-141GB", "b200": "B200-SXM-180GB",
+            "mi300x": "MI300X-192GB", "mi325x": "MI325X-256GB", "mi355x": "MI355X-288GB"}
+VENDOR = {"h100": "nvidia", "h200": "nvidia", "b200": "nvidia", "mi300x": "amd", "mi325x": "amd", "mi355x": "amd"}
+MODELS = {"dsr1": ("DeepSeek-R1", "671.0", "37.0")}
+ENGINES = {"trt": "TensorRT-LLM", "sglang": "SGLang", "vllm": "vLLM"}
+
+# (model, framework, precision, vendor) -> (precision column, precision_basis, checkpoint), read
+# from .github/configs/{nvidia,amd}-master.yaml and benchmarks/single_node/*.sh at CLIENT_COMMIT
+_CFG = f"InferenceX .github/configs and benchmarks/single_node @ {CLIENT_COMMIT[:7]}"
+FORMATS = {
+    ("dsr1", "trt", "fp8", "nvidia"): (
+        "fp8", f"stated: deepseek-ai/DeepSeek-R1-0528 (FP8 block-scaled checkpoint) served as is; "
+               f"trtllm-serve kv_cache_config dtype fp8 ({_CFG})", "deepseek-ai/DeepSeek-R1-0528"),
+    ("dsr1", "trt", "fp4", "nvidia"): (
+        "fp4", f"stated: nvidia/DeepSeek-R1-0528-FP4-V2 (NVFP4 checkpoint); trtllm-serve kv_cache_config "
+               f"dtype fp8 ({_CFG})", "nvidia/DeepSeek-R1-0528-FP4-V2"),
+    ("dsr1", "sglang", "fp8", "nvidia"): (
+        "fp8 (weights) + bf16 (KV cache)",
+        f"inferred: deepseek-ai/DeepSeek-R1-0528 (FP8 block-scaled checkpoint) served as is; no --kv-cache-dtype, so "
+        f"SGLang keeps the KV cache in the model's bf16 activation dtype ({_CFG})", "deepseek-ai/DeepSeek-R1-0528"),
+    ("dsr1", "sglang", "fp4", "nvidia"): (
+        "fp4 (weights) + fp8 (KV cache)", f"stated: nvidia/DeepSeek-R1-0528-FP4-V2 (NVFP4 checkpoint, --quantization "
+                                          f"modelopt_fp4); sglang --kv-cache-dtype fp8_e4m3 ({_CFG})",
+        "nvidia/DeepSeek-R1-0528-FP4-V2"),
+    ("dsr1", "sglang", "fp4", "amd"): (
+        "fp4 (weights) + fp8 (KV cache)", f"stated: amd/DeepSeek-R1-0528-MXFP4-Preview (MXFP4 checkpoint); "
+                                          f"sglang --kv-cache-dtype fp8_e4m3 ({_CFG})",
+        "amd/DeepSeek-R1-0528-MXFP4-Preview"),
+}
+
+
+def mean_length(nominal: int) -> float:
+    """Mean of the client's lengths: uniform over the integers [int(0.8 L), L]."""
+    return (int(nominal * RANGE_RATIO) + nominal) / 2
+
+
+def _fmt(x: float) -> str:
+    return repr(round(x, 4))
+
+
+def _key(r: dict[str, Any]) -> tuple:
+    return (r["hardware"], r["framework"], r["model"], r["precision"], r["decode_tp"], r["decode_ep"],
+            r["isl"], r["osl"], r["conc"])
+
+
+REQUIRED = ("hardware", "framework", "model", "precision", "spec_method", "isl", "osl", "conc", "decode_tp",
+            "decode_ep", "metrics", "date", "run_url")
+
+
+class BadRecord(ValueError):
+    """A record without a field the importer reads."""
+
+
+def select(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records the harness can read, in the documented subset, newest per configuration."""
+    newest: dict[tuple, dict[str, Any]] = {}
+    for i, r in enumerate(records):
+        missing = [f for f in REQUIRED if not isinstance(r, dict) or f not in r]
+        if missing:
+            raise BadRecord(f"record {i} has no field {missing[0]!r} (each record needs {', '.join(REQUIRED)})")
+        if r.get("is_multinode") or r.get("disagg") or r.get("spec_method") != "none":
+            continue
+        if r.get("prefill_dp_attention") or r.get("decode_dp_attention"):
+            continue
+        if (r["isl"], r["osl"]) not in LENGTHS or r["conc"] not in CONCURRENCIES:
+            continue
+        vendor = VENDOR.get(r["hardware"])
+        if vendor is None or r["model"] not in MODELS or r["framework"] not in ENGINES:
+            continue
+        if (r["model"], r["framework"], r["precision"], vendor) not in FORMATS:
+            continue
+        if r.get("prefill_tp") != r["decode_tp"] or r.get("prefill_ep") != r["decode_ep"]:
+            continue
+        k = _key(r)
+        if k not in newest or (r["date"], r["run_url"]) > (newest[k]["date"], newest[k]["run_url"]):
+            newest[k] = r
+    return [newest[k] for k in sorted(newest)]
+
+
+def _framework(r: dict[str, Any]) -> str:
+    image = r.get("image")
+    engine = ENGINES[r["framework"]]
+    if not image:
+        return f"{engine} (container not recorded in the record)"
+    if r["framework"] == "trt":
+        # the container tag, not 'TensorRT-LLM <release>' (that string names the perf-overview family)
+        return f"TensorRT-LLM trtllm-serve (container {image.rsplit('/', 1)[-1]})"
+    tag = image.rsplit(":", 1)[-1]
+    release = tag.lstrip("v").split("-")[0]
+    return f"{engine} {release} ({image})"
+
+
+def rows_for(r: dict[str, Any]) -> list[dict[str, str]]:
+    """The check rows of one record: output throughput (when recorded), mean TTFT, mean TPOT."""
+    model, params, active = MODELS[r["model"]]
+    hw = HARDWARE[r["hardware"]]
+    precision, basis, checkpoint = FORMATS[(r["model"], r["framework"], r["precision"], VENDOR[r["hardware"]])]
+    tp, ep, conc = int(r["decode_tp"]), int(r["decode_ep"]), int(r["conc"])
+    gpus = tp  # single node: the experts' EP group lies inside the TP group's GPUs
+    I, O = mean_length(r["isl"]), mean_length(r["osl"])
+    n = PROMPTS_PER_CLIENT * conc
+    m = r["metrics"]
+    ep_note = (f"expert parallel {ep} over the same {tp} GPUs (engine EP size {ep}); the harness runs the experts "
+               f"tensor-parallel at tp={tp}" if ep > 1 else f"tp={tp}, experts tensor-parallel (ep=1)")
+    notes = (
+        f"{n} requests (--num-prompts 10 x concurrency) at {conc} concurrent clients; run {r['run_url']} "
+        f"on {r['date']}; engine image {r.get('image') or 'not recorded in the record'}; "
+        f"client: InferenceX utils/bench_serving/benchmark_serving.py --dataset-name random "
+        f"--random-input-len {r['isl']} --random-output-len {r['osl']} --random-range-ratio {RANGE_RATIO} "
+        f"--ignore-eos --request-rate inf --max-concurrency {conc} (benchmarks/benchmark_lib.sh, "
+        f".github/workflows/benchmark-tmpl.yml @ InferenceX {CLIENT_COMMIT[:7]}): lengths uniform over "
+        f"[int(0.8 L), L], the row gives their means and the simulation runs fixed lengths at the means; "
+        f"names: hardware {r['hardware']} -> {hw}, model {r['model']} -> {model} ({checkpoint}), framework "
+        f"{r['framework']} -> {ENGINES[r['framework']]}, precision {r['precision']} -> {precision}; {ep_note}; "
+        f"figures: mean_ttft and mean_tpot in s x 1000 -> ms, output_tput_per_gpu in output tok/s per GPU "
+        f"(value = x {gpus} GPUs), rounded to 4 decimals; TPOT = mean over requests of "
+        f"(latency - TTFT) / (output tokens - 1)"
+    )
+    base = {
+        "model": model, "params_b": params, "active_params_b": active, "hardware": hw, "gpu_count": str(gpus),
+        "nodes": "1", "precision": precision, "precision_basis": basis, "framework": _framework(r),
+        "scenario": f"online serving, concurrency={conc}", "tp": str(tp), "pp": "1", "batch_size": "",
+        "input_len": repr(I), "output_len": repr(O),
+        "length_kind": f"random uniform [{RANGE_RATIO} L, L] (means)", "constraints": "",
+        "source_type": SOURCE_TYPE, "round_or_version": ROUND, "submitter": "SemiAnalysis",
+        "system": f"{gpus} x {hw}", "source": SOURCE, "notes": notes,
+    }
+    out = []
+    if m.get("output_tput_per_gpu") is not None:
+        per_gpu = float(m["output_tput_per_gpu"])
+        out.append({**base, "metric": "output_throughput", "value": _fmt(per_gpu * gpus),
+                    "unit": "output_tokens/s", "value_per_gpu": _fmt(per_gpu)})
+    out.append({**base, "metric": "mean_ttft", "value": _fmt(float(m["mean_ttft"]) * 1000), "unit": "ms",
+                "value_per_gpu": ""})
+    out.append({**base, "metric": "mean_tpot", "value": _fmt(float(m["mean_tpot"]) * 1000), "unit": "ms",
+                "value_per_gpu": ""})
+    return out
+
+
+def refresh(csv_text: str, records: list[dict[str, Any]]) -> str:
+    """The CSV text with its InferenceX rows replaced by those of `records`."""
+    reader = csv.DictReader(io.StringIO(csv_text, newline=""))
+    fields = list(reader.fieldnames or [])
+    kept = [row for row in reader if row["source_type"] != SOURCE_TYPE]
+    new = [row for r in select(records) for row in rows_for(r)]
+    out = io.StringIO(newline="")
+    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(kept + [{f: row.get(f, "") for f in fields} for row in new])
+    return out.getvalue()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("records", type=Path, help="InferenceX benchmarks.json (a JSON list of records)")
+    ap.add_argument("--csv", type=Path, default=CSV_PATH, help="the A_llm_inference.csv to refresh")
+    ap.add_argument("--dry-run", action="store_true", help="print what would be written, change nothing")
+    args = ap.parse_args(argv)
+    try:
+        records = json.loads(args.records.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        print(f"error: records {str(args.records)!r}: {exc}", file=sys.stderr)
+        return 2
+    if not isinstance(records, list):
+        print(f"error: records {str(args.records)!r}: a JSON list of benchmark records is needed", file=sys.stderr)
+        return 2
+    try:
+        picked = select(records)
+    except BadRecord as exc:
+        print(f"error: records {str(args.records)!r}: {exc}", file=sys.stderr)
+        return 2
+    n_rows = sum(len(rows_for(r)) for r in picked)
+    print(f"{len(records)} records, {len(picked)} selected, {n_rows} rows")
+    if not args.dry_run:
+        with open(args.csv, encoding="utf-8", newline="") as f:
+            text = f.read()
+        with open(args.csv, "w", encoding="utf-8", newline="") as f:
+            f.write(refresh(text, records))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

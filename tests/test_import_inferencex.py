@@ -1,0 +1,96 @@
+"""scripts/import_inferencex.py: the SemiAnalysis InferenceX check rows come from the dashboard's
+benchmark records, offline and reproducibly. The test file holds the records the shipped rows were
+written from (the fields the importer reads, copied from InferenceX-app
+packages/app/cypress/fixtures/api/benchmarks.json @ 3a600f1d), plus records the selection leaves out."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import io
+import json
+from pathlib import Path
+
+from deployscope import validate
+
+_ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("import_inferencex", _ROOT / "scripts" / "import_inferencex.py")
+assert _spec and _spec.loader
+ix = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(ix)
+
+EXCERPT = Path(__file__).parent / "data" / "inferencex_benchmarks_excerpt.json"
+A = validate.VALIDATION_DIR / "A_llm_inference.csv"
+
+
+def _shipped() -> str:
+    with open(A, encoding="utf-8", newline="") as f:
+        return f.read()
+
+
+def test_the_shipped_rows_are_the_importers_output() -> None:
+    text = _shipped()
+    records = json.loads(EXCERPT.read_text(encoding="utf-8"))
+    assert ix.refresh(text, records) == text  # a rerun changes nothing, byte for byte
+    others = [r for r in csv.DictReader(io.StringIO(text, newline="")) if r["source_type"] != ix.SOURCE_TYPE]
+    out = io.StringIO(newline="")
+    w = csv.DictWriter(out, fieldnames=list(others[0]), lineterminator="\r\n")
+    w.writeheader()
+    w.writerows(others)
+    assert ix.refresh(out.getvalue(), records) == text  # the rows are rebuilt from the records alone
+
+
+def test_selection_keeps_what_the_harness_reads() -> None:
+    records = json.loads(EXCERPT.read_text(encoding="utf-8"))
+    picked = ix.select(records)
+    assert picked and len(picked) < len(records)
+    for r in picked:
+        assert not (r["is_multinode"] or r["disagg"] or r["decode_dp_attention"]) and r["spec_method"] == "none"
+        assert (r["isl"], r["osl"]) in ix.LENGTHS and r["conc"] in ix.CONCURRENCIES
+    left_out = [r for r in records if r not in picked]
+    assert any(r["decode_dp_attention"] for r in left_out)
+    assert any(r["disagg"] for r in left_out)
+    assert any(r["osl"] == 8192 for r in left_out) and any(r["conc"] == 8 for r in left_out)
+
+
+def test_newest_record_per_configuration_wins() -> None:
+    rec = json.loads(EXCERPT.read_text(encoding="utf-8"))[0]
+    older = {**rec, "date": "2025-01-01", "metrics": {**rec["metrics"], "mean_ttft": 9.0}}
+    assert ix.select([older, rec]) == [rec] == ix.select([rec, older])
+
+
+def test_units_and_lengths() -> None:
+    rec = json.loads(EXCERPT.read_text(encoding="utf-8"))[0]  # MI355X, 4 GPUs, 1k/1k, 4 clients
+    rows = {r["metric"]: r for r in ix.rows_for(rec)}
+    assert rows["mean_ttft"]["value"] == repr(round(rec["metrics"]["mean_ttft"] * 1000, 4))
+    assert rows["mean_ttft"]["unit"] == rows["mean_tpot"]["unit"] == "ms"
+    thr = rows["output_throughput"]
+    assert thr["value_per_gpu"] == repr(round(rec["metrics"]["output_tput_per_gpu"], 4))
+    assert float(thr["value"]) == round(rec["metrics"]["output_tput_per_gpu"] * 4, 4)
+    assert (thr["input_len"], thr["output_len"]) == ("921.5", "921.5")  # uniform over [819, 1024]
+    assert ix.mean_length(8192) == 7372.5
+    assert thr["notes"].startswith("40 requests")
+    no_output = {**rec, "metrics": {k: v for k, v in rec["metrics"].items() if k != "output_tput_per_gpu"}}
+    assert [r["metric"] for r in ix.rows_for(no_output)] == ["mean_ttft", "mean_tpot"]
+
+
+def test_trtllm_rows_name_the_container_not_a_perf_overview_release() -> None:
+    recs = [r for r in ix.select(json.loads(EXCERPT.read_text(encoding="utf-8"))) if r["framework"] == "trt"]
+    assert recs
+    for r in recs:
+        for row in ix.rows_for(r):
+            assert "TensorRT-LLM 1." not in " ".join(row.values())
+
+
+def test_cli_reports_a_bad_file(tmp_path, capsys) -> None:
+    bad = tmp_path / "b.json"
+    bad.write_text("{", encoding="utf-8")
+    assert ix.main([str(bad), "--dry-run"]) == 2
+    assert "b.json" in capsys.readouterr().err
+    bad.write_text("{}", encoding="utf-8")
+    assert ix.main([str(bad), "--dry-run"]) == 2
+    assert "a JSON list" in capsys.readouterr().err
+    rec = json.loads(EXCERPT.read_text(encoding="utf-8"))[0]
+    bad.write_text(json.dumps([rec, {k: v for k, v in rec.items() if k != "conc"}]), encoding="utf-8")
+    assert ix.main([str(bad), "--dry-run"]) == 2
+    assert "record 1 has no field 'conc'" in capsys.readouterr().err
