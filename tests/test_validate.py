@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -631,3 +632,69 @@ def test_a_row_without_a_release_is_scored_as_the_release_out_when_it_was_publis
     # a 2024 vLLM runs without per-sequence host time and without async scheduling
     old = perf.for_version("<0.9.1")
     assert old.sequence_overhead_s == 0.0 and old.overlap_schedule is False
+
+
+# ---- engine settings a row states in its notes ("engine settings: key=value, ...") ----
+
+
+def test_engine_settings_are_parsed_strictly():
+
+    from deployscope.validate.server_flags import BadSettings, parse
+
+    notes = "40 requests; engine settings: mem_fraction_static=0.82, chunked_prefill_size=32768; other flags: x=1"
+    assert parse(notes, "sglang") == (("chunked_prefill_size", 32768), ("mem_fraction_static", 0.82))
+    assert parse("engine settings: enable_chunked_prefill=true, max_num_tokens=8320", "trtllm") == (
+        ("enable_chunked_prefill", True), ("max_num_tokens", 8320))
+    assert parse("no settings here", "sglang") == ()
+    for notes, engine, named in [
+        ("engine settings: cuda_graph_max_bs=256", "sglang", "'cuda_graph_max_bs'"),  # unknown key
+        ("engine settings: max_num_tokens=8192", "sglang", "'max_num_tokens'"),  # another engine's flag
+        ("engine settings: chunked_prefill_size=16k", "sglang", "chunked_prefill_size='16k'"),
+        ("engine settings: chunked_prefill_size=0", "sglang", "chunked_prefill_size='0'"),
+        ("engine settings: mem_fraction_static=1.5", "sglang", "mem_fraction_static='1.5'"),
+        ("engine settings: enable_chunked_prefill=yes", "trtllm", "enable_chunked_prefill='yes'"),
+        ("engine settings: max_batch_size=8, max_batch_size=16", "trtllm", "'max_batch_size' stated twice"),
+        ("engine settings: max_batch_size", "trtllm", "'max_batch_size' is not key=value"),
+        ("engine settings: max_batch_size=8", "llamacpp", "'llamacpp'"),
+    ]:
+        with pytest.raises(BadSettings, match=re.escape(named)):
+            parse(notes, engine)
+
+
+def _sglang_row(notes: str, metric: str = "mean_ttft") -> dict:
+    return {"model": "Llama-3.1-8B-Instruct", "hardware": "H100-SXM-80GB", "gpu_count": "1", "precision": "bf16",
+            "framework": "SGLang 0.5.9", "scenario": "online serving, concurrency=1", "tp": "1", "pp": "1",
+            "input_len": "16000", "output_len": "64", "length_kind": "fixed", "metric": metric, "value": "1", "unit": "ms",
+            "notes": "4 requests; " + notes}
+
+
+def test_a_rows_engine_settings_reach_the_simulated_engine():
+    """The settings change a copy of the engine row, cached per settings; a larger prefill chunk
+    takes a 16k prompt in fewer steps, so one client's TTFT falls (with several clients a larger chunk
+    can raise the mean: prompts then finish prefill together); a bad setting is a Skip naming it."""
+
+    from deployscope.catalog import default_catalog
+    from deployscope.validate.llm_rows import Contexts, Skip, predict_llm_row
+
+    cat = default_catalog()
+    ctxs = Contexts(cat, None)
+    small = ctxs.get("meta-llama/Llama-3.1-8B-Instruct", "H100-SXM-80GB", "bf16", None, "sglang", None,
+                     (("chunked_prefill_size", 2048), ("mem_fraction_static", 0.8)))
+    default = ctxs.get("meta-llama/Llama-3.1-8B-Instruct", "H100-SXM-80GB", "bf16", None, "sglang")
+    assert small.engine.perf.max_num_tokens == small.engine.memory.activation_tokens == 2048
+    assert small.engine.memory.memory_utilization == 0.8 and small.engine.memory.static_fraction is None
+    assert default.engine.perf.max_num_tokens == 8192 and default.engine.memory.static_fraction is not None
+    assert cat.engines.get("sglang").perf.max_num_tokens == 8192  # the catalog row is untouched
+    ttft = [predict_llm_row(_sglang_row(f"engine settings: chunked_prefill_size={c}"), ctxs) for c in (2048, 8192, 32768)]
+    assert ttft[0] > ttft[1] > ttft[2]
+    assert predict_llm_row(_sglang_row(""), ctxs) == ttft[1]  # 8,192 is the engine's own default here
+    with pytest.raises(Skip, match="'max_num_seqs' is not a flag the harness reads for sglang"):
+        predict_llm_row(_sglang_row("engine settings: max_num_seqs=8"), ctxs)
+
+
+def test_inferencex_rows_carry_their_launch_flags(report_a):
+    """Every InferenceX row states the flags its server ran with, and the harness predicts it with them."""
+    rows = list(csv.DictReader(open(A, newline="", encoding="utf-8")))
+    ix = [p for p in report_a["predictions"] if p["source"].startswith("SemiAnalysis InferenceX")]
+    assert ix and all("engine settings: " in rows[p["index"]]["notes"] for p in ix)
+    assert all(p["predicted"] is not None for p in ix)

@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import DeployscopeError
 from ..physics import serving
 from ..physics.perf_types import Deployment, LatencyTargets, Load
+from . import server_flags
 from .files import dataset_of, num
 
 
@@ -39,7 +40,7 @@ class Params:
 
 
 class Contexts:
-    """Serving contexts, built once per (model, gpu, formats, engine) and reused."""
+    """Serving contexts, built once per (model, gpu, formats, engine, release, engine settings) and reused."""
 
     def __init__(self, catalog, params: Params | None, base: dict | None = None) -> None:  # noqa: ANN001
         self.catalog = catalog
@@ -48,16 +49,21 @@ class Contexts:
         self._cache: dict[tuple, Any] = {}
         self.sims: dict[tuple, Any] = {}
 
-    def get(self, model: str, gpu: str, quant: str, kv: str | None, engine: str, version: str | None = None) -> serving.Context:
-        key = (model, gpu, quant, kv, engine, version)
+    def get(self, model: str, gpu: str, quant: str, kv: str | None, engine: str, version: str | None = None,
+            settings: server_flags.Settings = ()) -> serving.Context:
+        """The context; `settings` (a row's engine settings) apply to a copy of the engine row."""
+        base_key = (model, gpu, quant, kv, engine, version)
+        key = (*base_key, settings)
         if key not in self._cache:
-            if key not in self._base:
+            if base_key not in self._base:
                 try:
-                    self._base[key] = serving.context(model, gpu, quant=quant, kv_quant=kv, engine=engine, catalog=self.catalog,
-                                                      engine_version=version)
+                    self._base[base_key] = serving.context(model, gpu, quant=quant, kv_quant=kv, engine=engine, catalog=self.catalog,
+                                                           engine_version=version)
                 except DeployscopeError as exc:
-                    self._base[key] = exc
-            c = self._base[key]
+                    self._base[base_key] = exc
+            c = self._base[base_key]
+            if not isinstance(c, DeployscopeError) and settings:
+                c = replace(c, engine=server_flags.apply(c.engine, settings))
             self._cache[key] = c if isinstance(c, DeployscopeError) else self._apply(c)
         c = self._cache[key]
         if isinstance(c, DeployscopeError):
@@ -298,7 +304,11 @@ def _row(row: dict[str, str], ctxs: Contexts) -> _Row:
         # the run left kv_cache_dtype at `auto`: vLLM and SGLang keep the cache in the model's
         # activation dtype (16-bit), FP8 weights or not
         kv = "bf16"
-    ctx = ctxs.get(m.id, g.id, quant, kv, engine, row_engine_version(row, cat, engine))
+    try:
+        settings = server_flags.parse(row.get("notes", ""), engine)
+    except server_flags.BadSettings as exc:
+        raise Skip(str(exc)) from None
+    ctx = ctxs.get(m.id, g.id, quant, kv, engine, row_engine_version(row, cat, engine), settings)
     gpus = int(num(row.get("gpu_count")) or 1)
     I, O = lengths(row)
     tp_s, pp_s = num(row.get("tp")), num(row.get("pp"))
