@@ -17,7 +17,10 @@ Selection (a documented subset that keeps `deployscope validate` cheap on 2 core
   * single-node aggregated serving only: is_multinode false, disagg false, spec_method none, and
     no attention data parallelism (the harness does not model DP attention);
   * hardware, model and framework in the name maps below (each checked against the catalog),
-    with the serving formats read from the InferenceX configs and launch scripts (FORMATS);
+    with the serving formats read from the InferenceX configs and launch scripts (FORMATS) and the
+    server's launch flags read from its launch script (LAUNCH; a configuration without one is left
+    out). The flags the performance model has a parameter for go into the notes as
+    "engine settings: key=value, ..." (read by the validation harness), the others as text;
   * ISL/OSL 1k/1k and 8k/1k, concurrencies 4, 16 and 64;
   * per configuration, length pair and concurrency the newest record (by date, then run address).
 Per record up to three rows: output throughput (when the record has output_tput_per_gpu; the
@@ -61,12 +64,15 @@ PROMPTS_PER_CLIENT = 10
 HARDWARE = {"h100": "H100-SXM-80GB", "h200": "H200-SXM-141GB", "b200": "B200-SXM-180GB",
             "mi300x": "MI300X-192GB", "mi325x": "MI325X-256GB", "mi355x": "MI355X-288GB"}
 VENDOR = {"h100": "nvidia", "h200": "nvidia", "b200": "nvidia", "mi300x": "amd", "mi325x": "amd", "mi355x": "amd"}
-MODELS = {"dsr1": ("DeepSeek-R1", "671.0", "37.0"), "gptoss": ("gpt-oss-120b", "116.83", "5.13")}
+MODELS = {"dsr1": ("DeepSeek-R1", "671.0", "37.0"), "gptoss": ("gpt-oss-120b", "116.83", "5.13"),
+          "70b": ("Llama-3.3-70B-Instruct", "70.6", "70.6")}
 ENGINES = {"trt": "TensorRT-LLM", "sglang": "SGLang", "vllm": "vLLM"}
 
 # (model, framework, precision, vendor) -> (precision column, precision_basis, checkpoint), read
 # from .github/configs/{nvidia,amd}-master.yaml and benchmarks/single_node/*.sh at CLIENT_COMMIT
 _CFG = f"InferenceX .github/configs and benchmarks/single_node @ {CLIENT_COMMIT[:7]}"
+LLAMA_COMMIT = "c198b20eb"  # parent of 2582bce, the last commit with the Llama 3.3 70B configs and scripts
+_CFG70 = f"InferenceX .github/workflows/runner-model-sweep-test.yml and benchmarks/70b_*.sh @ {LLAMA_COMMIT[:7]}"
 FORMATS = {
     ("dsr1", "trt", "fp8", "nvidia"): (
         "fp8", f"stated: deepseek-ai/DeepSeek-R1-0528 (FP8 block-scaled checkpoint) served as is; "
@@ -110,6 +116,26 @@ FORMATS = {
     ("gptoss", "vllm", "fp4", "amd"): (
         "mxfp4 (weights) + bf16 (KV cache)", f"inferred: openai/gpt-oss-120b (MXFP4 experts) served as is; no "
         f"--kv-cache-dtype, so vLLM keeps the KV cache in bf16 ({_CFG})", "openai/gpt-oss-120b"),
+    # Llama 3.3 70B: benchmarked until 2582bce (2025-10-29, "remove llama 70b"); checkpoints from
+    # .github/workflows/runner-model-sweep-test.yml and flags from benchmarks/70b_*.sh at its parent
+    ("70b", "vllm", "fp8", "nvidia"): (
+        "fp8 (weights) + fp8 (KV cache)", f"stated: nvidia/Llama-3.3-70B-Instruct-FP8; vllm kv-cache-dtype fp8 ({_CFG70})",
+        "nvidia/Llama-3.3-70B-Instruct-FP8"),
+    ("70b", "trt", "fp8", "nvidia"): (
+        "fp8 (weights) + fp8 (KV cache)", f"stated: nvidia/Llama-3.3-70B-Instruct-FP8; trtllm-serve kv_cache_config "
+                                          f"dtype fp8 ({_CFG70})", "nvidia/Llama-3.3-70B-Instruct-FP8"),
+    ("70b", "vllm", "fp4", "nvidia"): (
+        "fp4 (weights) + fp8 (KV cache)", f"stated: nvidia/Llama-3.3-70B-Instruct-FP4 (NVFP4); vllm kv-cache-dtype fp8 "
+                                          f"({_CFG70})", "nvidia/Llama-3.3-70B-Instruct-FP4"),
+    ("70b", "trt", "fp4", "nvidia"): (
+        "fp4 (weights) + fp8 (KV cache)", f"stated: nvidia/Llama-3.3-70B-Instruct-FP4 (NVFP4); trtllm-serve "
+                                          f"kv_cache_config dtype fp8 ({_CFG70})", "nvidia/Llama-3.3-70B-Instruct-FP4"),
+    ("70b", "vllm", "fp8", "amd"): (
+        "fp8 (weights) + fp8 (KV cache)", f"stated: amd/Llama-3.3-70B-Instruct-FP8-KV; vllm --kv-cache-dtype fp8 "
+                                          f"({_CFG70})", "amd/Llama-3.3-70B-Instruct-FP8-KV"),
+    ("70b", "vllm", "fp4", "amd"): (
+        "fp4 (weights) + fp8 (KV cache)", f"stated: amd/Llama-3.3-70B-Instruct-MXFP4-Preview (MXFP4); vllm "
+                                          f"--kv-cache-dtype fp8 ({_CFG70})", "amd/Llama-3.3-70B-Instruct-MXFP4-Preview"),
 }
 
 
@@ -245,23 +271,57 @@ def _gptoss_trt(r: dict[str, Any]) -> Launch:
             f"as at {CLIENT_COMMIT[:7]} (history not read)")
 
 
-#: (model, framework, precision, hardware) -> (launch script name, flags of a record)
+def _llama_vllm(r: dict[str, Any]) -> Launch:
+    hw, conc = r["hardware"], int(r["conc"])
+    if hw in ("mi300x", "mi325x", "mi355x"):
+        seqs = 1024 if r["precision"] == "fp4" else conc
+        return ({"max_num_batched_tokens": 131072, "max_num_seqs": seqs, "gpu_memory_utilization": 0.94},
+                "--kv-cache-dtype fp8 --swap-space 64 --no-enable-prefix-caching --async-scheduling, AITER kernels "
+                "by concurrency", f"as at {LLAMA_COMMIT[:7]}; the _slurm and _docker scripts agree on these flags")
+    seqs = 512 if hw == "b200" else conc
+    return ({"max_num_batched_tokens": 8192, "max_num_seqs": seqs, "gpu_memory_utilization": 0.9},
+            "config.yaml kv-cache-dtype fp8, async-scheduling, no-enable-prefix-caching, max-model-len per ISL/OSL",
+            f"as at {LLAMA_COMMIT[:7]}")
+
+
+def _llama_trt(r: dict[str, Any]) -> Launch:
+    wait = (r["isl"], r["osl"]) == (1024, 1024) and int(r["decode_tp"]) < 8
+    return ({"max_num_tokens": 16384},
+            "cuda_graph_config max_batch_size 1024 (enable_padding), kv_cache_config dtype fp8 (enable_block_reuse "
+            "false), stream_interval 10" + (", batch_wait_timeout_iters 20, batch_wait_max_tokens_ratio 0.9" if wait else "")
+            + f", --tp_size {r['decode_tp']} (max_batch_size and free_gpu_memory_fraction not set: trtllm-serve's "
+            "defaults, the catalog's)", f"as at {LLAMA_COMMIT[:7]}")
+
+
+#: (model, framework, precision, hardware) -> (launch script path in InferenceX, flags of a record); the
+#: scripts are read at CLIENT_COMMIT, the Llama 3.3 70B ones (removed since) at LLAMA_COMMIT
 LAUNCH = {
-    ("dsr1", "sglang", "fp8", "h200"): ("dsr1_fp8_h200.sh", _dsr1_h200_sglang),
-    ("dsr1", "sglang", "fp4", "b200"): ("dsr1_fp4_b200.sh", _dsr1_b200_sglang),
-    ("dsr1", "sglang", "fp8", "b200"): ("dsr1_fp8_b200.sh", _dsr1_b200_sglang_fp8),
-    ("dsr1", "sglang", "fp4", "mi355x"): ("dsr1_fp4_mi355x.sh", _dsr1_mi355x_sglang),
-    ("dsr1", "trt", "fp8", "h200"): ("dsr1_fp8_h200_trt.sh", _dsr1_h200_trt),
-    ("dsr1", "trt", "fp4", "b200"): ("dsr1_fp4_b200_trt.sh", _dsr1_b200_trt_fp4),
-    ("dsr1", "trt", "fp8", "b200"): ("dsr1_fp8_b200_trt.sh", _dsr1_b200_trt_fp8),
-    ("gptoss", "vllm", "fp4", "h100"): ("gptoss_fp4_h100.sh", _gptoss_vllm_nvidia),
-    ("gptoss", "vllm", "fp4", "h200"): ("gptoss_fp4_h200.sh", _gptoss_vllm_nvidia),
-    ("gptoss", "vllm", "fp4", "b200"): ("gptoss_fp4_b200.sh", _gptoss_vllm_nvidia),
-    ("gptoss", "trt", "fp4", "h200"): ("gptoss_fp4_h200_trt.sh", _gptoss_trt),
-    ("gptoss", "trt", "fp4", "b200"): ("gptoss_fp4_b200_trt.sh", _gptoss_trt),
-    ("gptoss", "vllm", "fp4", "mi300x"): ("gptoss_fp4_mi300x.sh", _gptoss_vllm_amd),
-    ("gptoss", "vllm", "fp4", "mi325x"): ("gptoss_fp4_mi325x.sh", _gptoss_vllm_amd),
-    ("gptoss", "vllm", "fp4", "mi355x"): ("gptoss_fp4_mi355x.sh", _gptoss_vllm_amd),
+    ("dsr1", "sglang", "fp8", "h200"): (f"{SCRIPTS}/dsr1_fp8_h200.sh", _dsr1_h200_sglang),
+    ("dsr1", "sglang", "fp4", "b200"): (f"{SCRIPTS}/dsr1_fp4_b200.sh", _dsr1_b200_sglang),
+    ("dsr1", "sglang", "fp8", "b200"): (f"{SCRIPTS}/dsr1_fp8_b200.sh", _dsr1_b200_sglang_fp8),
+    ("dsr1", "sglang", "fp4", "mi355x"): (f"{SCRIPTS}/dsr1_fp4_mi355x.sh", _dsr1_mi355x_sglang),
+    ("dsr1", "trt", "fp8", "h200"): (f"{SCRIPTS}/dsr1_fp8_h200_trt.sh", _dsr1_h200_trt),
+    ("dsr1", "trt", "fp4", "b200"): (f"{SCRIPTS}/dsr1_fp4_b200_trt.sh", _dsr1_b200_trt_fp4),
+    ("dsr1", "trt", "fp8", "b200"): (f"{SCRIPTS}/dsr1_fp8_b200_trt.sh", _dsr1_b200_trt_fp8),
+    ("gptoss", "vllm", "fp4", "h100"): (f"{SCRIPTS}/gptoss_fp4_h100.sh", _gptoss_vllm_nvidia),
+    ("gptoss", "vllm", "fp4", "h200"): (f"{SCRIPTS}/gptoss_fp4_h200.sh", _gptoss_vllm_nvidia),
+    ("gptoss", "vllm", "fp4", "b200"): (f"{SCRIPTS}/gptoss_fp4_b200.sh", _gptoss_vllm_nvidia),
+    ("gptoss", "trt", "fp4", "h200"): (f"{SCRIPTS}/gptoss_fp4_h200_trt.sh", _gptoss_trt),
+    ("gptoss", "trt", "fp4", "b200"): (f"{SCRIPTS}/gptoss_fp4_b200_trt.sh", _gptoss_trt),
+    ("gptoss", "vllm", "fp4", "mi300x"): (f"{SCRIPTS}/gptoss_fp4_mi300x.sh", _gptoss_vllm_amd),
+    ("gptoss", "vllm", "fp4", "mi325x"): (f"{SCRIPTS}/gptoss_fp4_mi325x.sh", _gptoss_vllm_amd),
+    ("gptoss", "vllm", "fp4", "mi355x"): (f"{SCRIPTS}/gptoss_fp4_mi355x.sh", _gptoss_vllm_amd),
+    ("70b", "vllm", "fp8", "h100"): ("benchmarks/70b_fp8_h100_slurm.sh", _llama_vllm),
+    ("70b", "vllm", "fp8", "h200"): ("benchmarks/70b_fp8_h200_slurm.sh", _llama_vllm),
+    ("70b", "vllm", "fp8", "b200"): ("benchmarks/70b_fp8_b200_docker.sh", _llama_vllm),
+    ("70b", "vllm", "fp4", "b200"): ("benchmarks/70b_fp4_b200_docker.sh", _llama_vllm),
+    ("70b", "trt", "fp8", "h200"): ("benchmarks/70b_fp8_h200_trt_slurm.sh", _llama_trt),
+    ("70b", "trt", "fp8", "b200"): ("benchmarks/70b_fp8_b200_trt_slurm.sh", _llama_trt),
+    ("70b", "trt", "fp4", "b200"): ("benchmarks/70b_fp4_b200_trt_slurm.sh", _llama_trt),
+    ("70b", "vllm", "fp8", "mi300x"): ("benchmarks/70b_fp8_mi300x_slurm.sh", _llama_vllm),
+    ("70b", "vllm", "fp8", "mi325x"): ("benchmarks/70b_fp8_mi325x_slurm.sh", _llama_vllm),
+    ("70b", "vllm", "fp8", "mi355x"): ("benchmarks/70b_fp8_mi355x_slurm.sh", _llama_vllm),
+    ("70b", "vllm", "fp4", "mi355x"): ("benchmarks/70b_fp4_mi355x_slurm.sh", _llama_vllm),
 }
 
 
@@ -274,11 +334,12 @@ def launch(r: dict[str, Any]) -> str | None:
     entry = LAUNCH.get((r["model"], r["framework"], r["precision"], r["hardware"]))
     if entry is None:
         return None
-    script, flags_of = entry
+    path, flags_of = entry
     settings, other, history = flags_of(r)
+    commit = LLAMA_COMMIT if r["model"] == "70b" else CLIENT_COMMIT
     return (f"engine settings: {', '.join(f'{k}={_setting(v)}' for k, v in settings.items())}; "
-            f"other launch flags (not modeled): {other}; launch flags from InferenceX {SCRIPTS}/{script} @ "
-            f"{CLIENT_COMMIT[:7]} for the record's ISL/OSL, concurrency, TP and EP ({history})")
+            f"other launch flags (not modeled): {other}; launch flags from InferenceX {path} @ "
+            f"{commit[:7]} for the record's ISL/OSL, concurrency, TP and EP ({history})")
 
 
 def mean_length(nominal: int) -> float:

@@ -113,7 +113,8 @@ def test_every_launch_configuration_states_flags_the_harness_reads() -> None:
         assert ix.select([r]) == [r], (model, fw, prec, hw)
         rows = ix.rows_for(r)
         notes = rows[0]["notes"]
-        assert f"{ix.SCRIPTS}/{ix.LAUNCH[(model, fw, prec, hw)][0]} @ {ix.CLIENT_COMMIT[:7]}" in notes
+        commit = ix.LLAMA_COMMIT if model == "70b" else ix.CLIENT_COMMIT
+        assert f"{ix.LAUNCH[(model, fw, prec, hw)][0]} @ {commit[:7]}" in notes
         assert parse(notes, engine_of(rows[0]["framework"]))
 
 

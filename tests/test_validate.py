@@ -117,9 +117,10 @@ def test_units_ms_stay_ms_and_per_gpu_is_per_gpu(report_a):
         # (client TTFT through the chat API at low load, bursts of 1,000 4-token requests on
         # DeepSeek-R1; docs/validation.md): its rows are held to a factor 20, which still catches a
         # ms / s slip. The InferenceX family's DeepSeek-R1 TTFT misses both ways (docs/validation.md):
-        # up to 3.4x under with TensorRT-LLM on H200, up to 5.7x over with SGLang at 8k-token prompts
-        # and 16-64 clients; its rows are held to a factor 6, which still catches a ms / s slip
-        f = 20 if p["source"].startswith("GPUStack") else 6 if p["source"].startswith(_INFERENCEX) else 3
+        # up to 8.3x under with TensorRT-LLM on H200 (1k prompts, the servers' max_num_tokens 1,152),
+        # up to 5.7x over with SGLang at 8k-token prompts and 16-64 clients; its rows are held to a
+        # factor 10, which still catches a ms / s slip
+        f = 20 if p["source"].startswith("GPUStack") else 10 if p["source"].startswith(_INFERENCEX) else 3
         assert 1 / f < p["predicted"] / p["measured"] < f, (p, rows[p["index"]]["unit"])
 
 
