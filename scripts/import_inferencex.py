@@ -33,7 +33,8 @@ The client (InferenceX benchmarks/benchmark_lib.sh run_benchmark_serving and
 --ignore-eos --request-rate inf --max-concurrency CONC with --num-prompts 10 x CONC. Each
 request's input and output lengths are drawn uniformly from the integers [int(0.8 L), L]; with
 ignore_eos the output runs to its drawn length. The rows give those means (921.5 for 1,024; 7,372.5
-for 8,192) and the closed-loop simulation runs fixed lengths at the means with the same request
+for 8,192) in input_len / output_len and the range in length_kind; the validation harness draws
+each simulated request's lengths uniformly from the same integers (seeded), with the same request
 count.
 """
 
@@ -423,7 +424,7 @@ def rows_for(r: dict[str, Any]) -> list[dict[str, str]]:
         f"--random-input-len {r['isl']} --random-output-len {r['osl']} --random-range-ratio {RANGE_RATIO} "
         f"--ignore-eos --request-rate inf --max-concurrency {conc} (benchmarks/benchmark_lib.sh, "
         f".github/workflows/benchmark-tmpl.yml @ InferenceX {CLIENT_COMMIT[:7]}): lengths uniform over "
-        f"[int(0.8 L), L], the row gives their means and the simulation runs fixed lengths at the means; "
+        f"[int(0.8 L), L], the row gives their means and the simulation draws lengths from the same range; "
         f"names: hardware {r['hardware']} -> {hw}, model {r['model']} -> {model} ({checkpoint}), framework "
         f"{r['framework']} -> {ENGINES[r['framework']]}, precision {r['precision']} -> {precision}; {ep_note}; "
         f"figures: mean_ttft and mean_tpot in s x 1000 -> ms, output_tput_per_gpu in output tok/s per GPU "
