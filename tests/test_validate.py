@@ -685,6 +685,14 @@ def test_a_rows_engine_settings_reach_the_simulated_engine():
     assert small.engine.memory.memory_utilization == 0.8 and small.engine.memory.static_fraction is None
     assert default.engine.perf.max_num_tokens == 8192 and default.engine.memory.static_fraction is not None
     assert cat.engines.get("sglang").perf.max_num_tokens == 8192  # the catalog row is untouched
+    # a chunk without a stated fraction: SGLang's own rule reserves for the larger chunk
+    from deployscope.physics.memory import utilization_for
+
+    big = ctxs.get("meta-llama/Llama-3.1-8B-Instruct", "H100-SXM-80GB", "bf16", None, "sglang", None,
+                   (("chunked_prefill_size", 32768),))
+    assert big.engine.memory.static_fraction is not None
+    gib80 = small.gpu.memory_bytes
+    assert utilization_for(big.engine, gib80) < utilization_for(default.engine, gib80)
     ttft = [predict_llm_row(_sglang_row(f"engine settings: chunked_prefill_size={c}"), ctxs) for c in (2048, 8192, 32768)]
     assert ttft[0] > ttft[1] > ttft[2]
     assert predict_llm_row(_sglang_row(""), ctxs) == ttft[1]  # 8,192 is the engine's own default here
