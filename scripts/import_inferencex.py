@@ -17,7 +17,10 @@ Selection (a documented subset that keeps `deployscope validate` cheap on 2 core
   * single-node aggregated serving only: is_multinode false, disagg false, spec_method none, and
     no attention data parallelism (the harness does not model DP attention);
   * hardware, model and framework in the name maps below (each checked against the catalog),
-    with the serving formats read from the InferenceX configs and launch scripts (FORMATS);
+    with the serving formats read from the InferenceX configs and launch scripts (FORMATS) and the
+    server's launch flags read from its launch script (LAUNCH; a configuration without one is left
+    out). The flags the performance model has a parameter for go into the notes as
+    "engine settings: key=value, ..." (read by the validation harness), the others as text;
   * ISL/OSL 1k/1k and 8k/1k, concurrencies 4, 16 and 64;
   * per configuration, length pair and concurrency the newest record (by date, then run address).
 Per record up to three rows: output throughput (when the record has output_tput_per_gpu; the
@@ -30,7 +33,8 @@ The client (InferenceX benchmarks/benchmark_lib.sh run_benchmark_serving and
 --ignore-eos --request-rate inf --max-concurrency CONC with --num-prompts 10 x CONC. Each
 request's input and output lengths are drawn uniformly from the integers [int(0.8 L), L]; with
 ignore_eos the output runs to its drawn length. The rows give those means (921.5 for 1,024; 7,372.5
-for 8,192) and the closed-loop simulation runs fixed lengths at the means with the same request
+for 8,192) in input_len / output_len and the range in length_kind; the validation harness draws
+each simulated request's lengths uniformly from the same integers (seeded), with the same request
 count.
 """
 
@@ -61,12 +65,15 @@ PROMPTS_PER_CLIENT = 10
 HARDWARE = {"h100": "H100-SXM-80GB", "h200": "H200-SXM-141GB", "b200": "B200-SXM-180GB",
             "mi300x": "MI300X-192GB", "mi325x": "MI325X-256GB", "mi355x": "MI355X-288GB"}
 VENDOR = {"h100": "nvidia", "h200": "nvidia", "b200": "nvidia", "mi300x": "amd", "mi325x": "amd", "mi355x": "amd"}
-MODELS = {"dsr1": ("DeepSeek-R1", "671.0", "37.0")}
+MODELS = {"dsr1": ("DeepSeek-R1", "671.0", "37.0"), "gptoss": ("gpt-oss-120b", "116.83", "5.13"),
+          "70b": ("Llama-3.3-70B-Instruct", "70.6", "70.6")}
 ENGINES = {"trt": "TensorRT-LLM", "sglang": "SGLang", "vllm": "vLLM"}
 
 # (model, framework, precision, vendor) -> (precision column, precision_basis, checkpoint), read
 # from .github/configs/{nvidia,amd}-master.yaml and benchmarks/single_node/*.sh at CLIENT_COMMIT
 _CFG = f"InferenceX .github/configs and benchmarks/single_node @ {CLIENT_COMMIT[:7]}"
+LLAMA_COMMIT = "c198b20eb"  # parent of 2582bce, the last commit with the Llama 3.3 70B configs and scripts
+_CFG70 = f"InferenceX .github/workflows/runner-model-sweep-test.yml and benchmarks/70b_*.sh @ {LLAMA_COMMIT[:7]}"
 FORMATS = {
     ("dsr1", "trt", "fp8", "nvidia"): (
         "fp8", f"stated: deepseek-ai/DeepSeek-R1-0528 (FP8 block-scaled checkpoint) served as is; "
@@ -86,7 +93,254 @@ FORMATS = {
         "fp4 (weights) + fp8 (KV cache)", f"stated: amd/DeepSeek-R1-0528-MXFP4-Preview (MXFP4 checkpoint); "
                                           f"sglang --kv-cache-dtype fp8_e4m3 ({_CFG})",
         "amd/DeepSeek-R1-0528-MXFP4-Preview"),
+    ("dsr1", "sglang", "fp8", "b200"): (
+        "fp8 (weights) + fp8 (KV cache)", f"stated: deepseek-ai/DeepSeek-R1-0528 (FP8 block-scaled checkpoint, "
+                                          f"--quantization fp8); sglang --kv-cache-dtype fp8_e4m3 ({_CFG})",
+        "deepseek-ai/DeepSeek-R1-0528"),
+    # gpt-oss-120b ships MXFP4 expert weights (the catalog's native format); the KV cache is what
+    # each launch script sets (vLLM config.yaml kv-cache-dtype, trtllm-serve kv_cache_config dtype)
+    ("gptoss", "vllm", "fp4", "h100"): (
+        "mxfp4 (weights) + bf16 (KV cache)", f"inferred: openai/gpt-oss-120b (MXFP4 experts) served as is; no "
+        f"kv-cache-dtype, so vLLM keeps the KV cache in bf16 ({_CFG})", "openai/gpt-oss-120b"),
+    ("gptoss", "vllm", "fp4", "h200"): (
+        "mxfp4 (weights) + bf16 (KV cache)", f"inferred: openai/gpt-oss-120b (MXFP4 experts) served as is; no "
+        f"kv-cache-dtype, so vLLM keeps the KV cache in bf16 ({_CFG})", "openai/gpt-oss-120b"),
+    ("gptoss", "vllm", "fp4", "b200"): (
+        "mxfp4 (weights) + fp8 (KV cache)", f"stated: openai/gpt-oss-120b (MXFP4 experts); vllm config.yaml "
+        f"kv-cache-dtype fp8 ({_CFG})", "openai/gpt-oss-120b"),
+    ("gptoss", "trt", "fp4", "h200"): (
+        "mxfp4 (weights) + bf16 (KV cache)", f"inferred: openai/gpt-oss-120b (MXFP4 experts); trtllm-serve "
+        f"kv_cache_config dtype auto, the model's bf16 ({_CFG})", "openai/gpt-oss-120b"),
+    ("gptoss", "trt", "fp4", "b200"): (
+        "mxfp4 (weights) + fp8 (KV cache)", f"stated: openai/gpt-oss-120b (MXFP4 experts); trtllm-serve "
+        f"kv_cache_config dtype fp8 ({_CFG})", "openai/gpt-oss-120b"),
+    ("gptoss", "vllm", "fp4", "amd"): (
+        "mxfp4 (weights) + bf16 (KV cache)", f"inferred: openai/gpt-oss-120b (MXFP4 experts) served as is; no "
+        f"--kv-cache-dtype, so vLLM keeps the KV cache in bf16 ({_CFG})", "openai/gpt-oss-120b"),
+    # Llama 3.3 70B: benchmarked until 2582bce (2025-10-29, "remove llama 70b"); checkpoints from
+    # .github/workflows/runner-model-sweep-test.yml and flags from benchmarks/70b_*.sh at its parent
+    ("70b", "vllm", "fp8", "nvidia"): (
+        "fp8 (weights) + fp8 (KV cache)", f"stated: nvidia/Llama-3.3-70B-Instruct-FP8; vllm kv-cache-dtype fp8 ({_CFG70})",
+        "nvidia/Llama-3.3-70B-Instruct-FP8"),
+    ("70b", "trt", "fp8", "nvidia"): (
+        "fp8 (weights) + fp8 (KV cache)", f"stated: nvidia/Llama-3.3-70B-Instruct-FP8; trtllm-serve kv_cache_config "
+                                          f"dtype fp8 ({_CFG70})", "nvidia/Llama-3.3-70B-Instruct-FP8"),
+    ("70b", "vllm", "fp4", "nvidia"): (
+        "fp4 (weights) + fp8 (KV cache)", f"stated: nvidia/Llama-3.3-70B-Instruct-FP4 (NVFP4); vllm kv-cache-dtype fp8 "
+                                          f"({_CFG70})", "nvidia/Llama-3.3-70B-Instruct-FP4"),
+    ("70b", "trt", "fp4", "nvidia"): (
+        "fp4 (weights) + fp8 (KV cache)", f"stated: nvidia/Llama-3.3-70B-Instruct-FP4 (NVFP4); trtllm-serve "
+                                          f"kv_cache_config dtype fp8 ({_CFG70})", "nvidia/Llama-3.3-70B-Instruct-FP4"),
+    ("70b", "vllm", "fp8", "amd"): (
+        "fp8 (weights) + fp8 (KV cache)", f"stated: amd/Llama-3.3-70B-Instruct-FP8-KV; vllm --kv-cache-dtype fp8 "
+                                          f"({_CFG70})", "amd/Llama-3.3-70B-Instruct-FP8-KV"),
+    ("70b", "vllm", "fp4", "amd"): (
+        "fp4 (weights) + fp8 (KV cache)", f"stated: amd/Llama-3.3-70B-Instruct-MXFP4-Preview (MXFP4); vllm "
+                                          f"--kv-cache-dtype fp8 ({_CFG70})", "amd/Llama-3.3-70B-Instruct-MXFP4-Preview"),
 }
+
+
+def _formats(r: dict[str, Any]) -> tuple[str, str, str] | None:
+    """The serving formats of a record's configuration: by hardware where the scripts differ per
+    GPU, else by vendor; None when the importer does not know the configuration."""
+    key = (r["model"], r["framework"], r["precision"])
+    return FORMATS.get((*key, r["hardware"])) or FORMATS.get((*key, VENDOR.get(r["hardware"], "")))
+
+
+
+# ----------------------------------------------------------------------------------------------
+# Server launch flags per configuration, read from InferenceX benchmarks/single_node/<config>.sh at
+# CLIENT_COMMIT, with the script's history (git log -p) applied for the record's date where a flag
+# the harness reads changed inside the dashboard's window (2025-10 .. 2026-03). Each entry gives
+# the flags the performance model has a parameter for ("engine settings: ...", read by the
+# validation harness, see deployscope/validate/server_flags.py) and the other flags, for the record.
+# ----------------------------------------------------------------------------------------------
+
+SCRIPTS = "benchmarks/single_node"
+TRT_CLAMP_FROM = "2026-01-21"  # 64af5a7: max_num_tokens raised to at least 8,192 (no floor before)
+Launch = tuple[dict[str, Any], str, str]  # (engine settings, other flags, history note)
+
+
+def _trt_tokens(r: dict[str, Any]) -> tuple[int, str]:
+    """trtllm-serve --max_num_tokens: (CONC + ISL + 64 + 63) / 64 x 64, at least 8,192 from 64af5a7."""
+    t = (int(r["conc"]) + int(r["isl"]) + 127) // 64 * 64
+    if r["date"] >= TRT_CLAMP_FROM:
+        return max(t, 8192), "max_num_tokens = max(8192, (CONC + ISL + 127) // 64 x 64)"
+    return t, (f"max_num_tokens = (CONC + ISL + 127) // 64 x 64, with no 8,192 floor before {TRT_CLAMP_FROM} "
+               "(64af5a7 added it)")
+
+
+def _dsr1_h200_sglang(r: dict[str, Any]) -> Launch:
+    mrr = 512 if (r["isl"], r["osl"]) == (1024, 1024) else 256
+    return ({"chunked_prefill_size": 32768, "max_prefill_tokens": 32768, "max_running_requests": mrr,
+             "mem_fraction_static": 0.82},
+            f"--cuda-graph-max-bs {mrr} --attention-backend flashinfer --disable-radix-cache --data-parallel-size 1 "
+            f"--stream-interval 10 (no --ep-size, --kv-cache-dtype or --enable-mixed-chunk)",
+            "these flags unchanged from e617b3e (2025-09-19) to 12ba0ae (2026-03-25)")
+
+
+def _dsr1_b200_sglang(r: dict[str, Any]) -> Launch:
+    recv = 30 if int(r["conc"]) >= 16 else 10
+    return ({"chunked_prefill_size": 16384, "max_running_requests": 256, "mem_fraction_static": 0.85},
+            f"--cuda-graph-max-bs 256 --ep-size {r['decode_ep']} --kv-cache-dtype fp8_e4m3 --quantization modelopt_fp4 "
+            f"--attention-backend trtllm_mla --moe-runner-backend flashinfer_trtllm --enable-flashinfer-allreduce-fusion "
+            f"--enable-symm-mem --scheduler-recv-interval {recv} --disable-radix-cache --stream-interval 10 "
+            f"(--max-prefill-tokens not set: SGLang's default 16,384)",
+            "these flags unchanged from ea181ae (2025-12-31) to 12ba0ae (2026-03-25)")
+
+
+def _dsr1_b200_sglang_fp8(r: dict[str, Any]) -> Launch:
+    tp8 = int(r["decode_tp"]) == 8  # the script runs TP 8, or TP 4 at 8k/1k only
+    mrr, chunk, frac = (128, 32768, 0.82) if tp8 else (32, 8192, 0.95)
+    recv = 30 if tp8 and int(r["conc"]) >= 16 else 10
+    return ({"chunked_prefill_size": chunk, "max_prefill_tokens": chunk, "max_running_requests": mrr,
+             "mem_fraction_static": frac},
+            f"--cuda-graph-max-bs {mrr} --ep-size {r['decode_ep']} --kv-cache-dtype fp8_e4m3 --quantization fp8 "
+            f"--attention-backend trtllm_mla --moe-runner-backend flashinfer_trtllm --enable-flashinfer-allreduce-fusion "
+            f"--scheduler-recv-interval {recv} --disable-radix-cache --stream-interval 30, SGL_ENABLE_JIT_DEEPGEMM=false, "
+            f"SGLANG_ENABLE_FLASHINFER_GEMM=true",
+            f"as at {CLIENT_COMMIT[:7]}; the per-TP branches since 1d29967 (2026-01-13), earlier history not read")
+
+
+def _dsr1_mi355x_sglang(r: dict[str, Any]) -> Launch:
+    chunk = 32768 if (r["isl"], r["osl"]) == (8192, 1024) and int(r["conc"]) > 32 else 196608
+    return ({"chunked_prefill_size": chunk, "max_prefill_tokens": chunk, "mem_fraction_static": 0.8},
+            "--cuda-graph-max-bs 128 --num-continuous-decode-steps 4 --attention-backend aiter --kv-cache-dtype fp8_e4m3 "
+            "--disable-radix-cache, SGLANG_USE_AITER=1, ROCM_QUICK_REDUCE_QUANTIZATION=INT4 (--max-running-requests "
+            "not set: SGLang sizes it from the KV pool)",
+            "the 32,768 chunk at 8k/1k above 32 clients since a25544f (2025-10-02); unchanged to 12ba0ae (2026-03-25)")
+
+
+def _trt_other(r: dict[str, Any], graph_bs: int | str, moe: str, kv: str, extra: str = "") -> str:
+    return (f"cuda_graph_config max_batch_size {graph_bs} (enable_padding), kv_cache_config dtype {kv} "
+            f"(enable_block_reuse false), moe_config backend {moe}, enable_attention_dp false, stream_interval 10, "
+            f"--backend pytorch --tp_size {r['decode_tp']} --ep_size {r['decode_ep']}{extra} (max_batch_size and "
+            f"enable_chunked_prefill not set: trtllm-serve's defaults, the catalog's)")
+
+
+def _dsr1_h200_trt(r: dict[str, Any]) -> Launch:
+    tokens, rule = _trt_tokens(r)
+    hist = rule
+    if r["date"] < "2025-11-03":  # 17d5e20 moved EP to the config; 9596d23 set it in the script
+        hist += "; the script in force then (9596d23) set --ep_size to TP whatever the record's EP"
+    return ({"max_num_tokens": tokens, "free_gpu_memory_fraction": 0.75},
+            _trt_other(r, 128, "CUTLASS", "fp8"), hist)
+
+
+def _dsr1_b200_trt_fp4(r: dict[str, Any]) -> Launch:
+    tokens, rule = _trt_tokens(r)
+    after = r["date"] >= "2026-02-03"  # 6eecc0e (#620, 2026-02-03): graph batch CONC, piecewise graphs
+    piecewise = after and (r["isl"], r["osl"]) == (1024, 1024) and (r["decode_tp"], r["decode_ep"]) == (8, 8)
+    return ({"max_num_tokens": tokens, "free_gpu_memory_fraction": 0.8},
+            _trt_other(r, r["conc"] if after else 512, "TRTLLM", "fp8", ", piecewise CUDA graphs" if piecewise else ""),
+            rule + "; cuda_graph max_batch_size 512 before 6eecc0e (#620, 2026-02-03), CONC from it (runs of that "
+                   "day may be either; neither is modeled)")
+
+
+def _dsr1_b200_trt_fp8(r: dict[str, Any]) -> Launch:
+    tokens, rule = _trt_tokens(r)
+    after = r["date"] >= "2026-01-29"  # ec7bafa (#594): per-shape memory fraction, graph batch CONC
+    frac = 0.75 if after and r["isl"] == 8192 and r["decode_tp"] == 4 else 0.8
+    piecewise = after and int(r["conc"]) >= 64 and r["osl"] == 1024
+    return ({"max_num_tokens": tokens, "free_gpu_memory_fraction": frac},
+            _trt_other(r, r["conc"] if after else 256, "TRTLLM", "fp8", ", piecewise CUDA graphs" if piecewise else ""),
+            rule + "; before ec7bafa (#594, 2026-01-29) free_gpu_memory_fraction 0.8 everywhere and cuda_graph "
+                   "max_batch_size 256")
+
+
+def _gptoss_vllm_nvidia(r: dict[str, Any]) -> Launch:
+    seqs = 512 if r["hardware"] == "b200" else int(r["conc"])
+    return ({"max_num_batched_tokens": 8192, "max_num_seqs": seqs, "gpu_memory_utilization": 0.9},
+            "config.yaml no-enable-prefix-caching, max-cudagraph-capture-size 2048, max-model-len per ISL/OSL"
+            + (", kv-cache-dtype fp8, fused allreduce-RMS pass" if r["hardware"] == "b200" else ", VLLM_MXFP4_USE_MARLIN=1"),
+            f"as at {CLIENT_COMMIT[:7]} (history not read)")
+
+
+def _gptoss_vllm_amd(r: dict[str, Any]) -> Launch:
+    return ({"gpu_memory_utilization": 0.95},
+            "--block-size 64 --no-enable-prefix-caching, cudagraph_mode FULL_AND_PIECEWISE, AITER kernels"
+            + (", --async-scheduling" if r["hardware"] == "mi355x" else "")
+            + " (max-num-seqs and max-num-batched-tokens not set: vLLM's defaults)",
+            f"as at {CLIENT_COMMIT[:7]} (history not read)")
+
+
+def _gptoss_trt(r: dict[str, Any]) -> Launch:
+    seqs = int(r["conc"]) if r["hardware"] == "h200" else 512
+    return ({"max_num_tokens": 20000, "max_batch_size": seqs, "free_gpu_memory_fraction": 0.85},
+            _trt_other(r, r["conc"], "TRITON" if r["hardware"] == "h200" else "TRTLLM",
+                       "auto" if r["hardware"] == "h200" else "fp8", ", stream_interval 20, num_postprocess_workers 4"),
+            f"as at {CLIENT_COMMIT[:7]} (history not read)")
+
+
+def _llama_vllm(r: dict[str, Any]) -> Launch:
+    hw, conc = r["hardware"], int(r["conc"])
+    if hw in ("mi300x", "mi325x", "mi355x"):
+        seqs = 1024 if r["precision"] == "fp4" else conc
+        return ({"max_num_batched_tokens": 131072, "max_num_seqs": seqs, "gpu_memory_utilization": 0.94},
+                "--kv-cache-dtype fp8 --swap-space 64 --no-enable-prefix-caching --async-scheduling, AITER kernels "
+                "by concurrency", f"as at {LLAMA_COMMIT[:7]}; the _slurm and _docker scripts agree on these flags")
+    seqs = 512 if hw == "b200" else conc
+    return ({"max_num_batched_tokens": 8192, "max_num_seqs": seqs, "gpu_memory_utilization": 0.9},
+            "config.yaml kv-cache-dtype fp8, async-scheduling, no-enable-prefix-caching, max-model-len per ISL/OSL",
+            f"as at {LLAMA_COMMIT[:7]}")
+
+
+def _llama_trt(r: dict[str, Any]) -> Launch:
+    wait = (r["isl"], r["osl"]) == (1024, 1024) and int(r["decode_tp"]) < 8
+    return ({"max_num_tokens": 16384},
+            "cuda_graph_config max_batch_size 1024 (enable_padding), kv_cache_config dtype fp8 (enable_block_reuse "
+            "false), stream_interval 10" + (", batch_wait_timeout_iters 20, batch_wait_max_tokens_ratio 0.9" if wait else "")
+            + f", --tp_size {r['decode_tp']} (max_batch_size and free_gpu_memory_fraction not set: trtllm-serve's "
+            "defaults, the catalog's)", f"as at {LLAMA_COMMIT[:7]}")
+
+
+#: (model, framework, precision, hardware) -> (launch script path in InferenceX, flags of a record); the
+#: scripts are read at CLIENT_COMMIT, the Llama 3.3 70B ones (removed since) at LLAMA_COMMIT
+LAUNCH = {
+    ("dsr1", "sglang", "fp8", "h200"): (f"{SCRIPTS}/dsr1_fp8_h200.sh", _dsr1_h200_sglang),
+    ("dsr1", "sglang", "fp4", "b200"): (f"{SCRIPTS}/dsr1_fp4_b200.sh", _dsr1_b200_sglang),
+    ("dsr1", "sglang", "fp8", "b200"): (f"{SCRIPTS}/dsr1_fp8_b200.sh", _dsr1_b200_sglang_fp8),
+    ("dsr1", "sglang", "fp4", "mi355x"): (f"{SCRIPTS}/dsr1_fp4_mi355x.sh", _dsr1_mi355x_sglang),
+    ("dsr1", "trt", "fp8", "h200"): (f"{SCRIPTS}/dsr1_fp8_h200_trt.sh", _dsr1_h200_trt),
+    ("dsr1", "trt", "fp4", "b200"): (f"{SCRIPTS}/dsr1_fp4_b200_trt.sh", _dsr1_b200_trt_fp4),
+    ("dsr1", "trt", "fp8", "b200"): (f"{SCRIPTS}/dsr1_fp8_b200_trt.sh", _dsr1_b200_trt_fp8),
+    ("gptoss", "vllm", "fp4", "h100"): (f"{SCRIPTS}/gptoss_fp4_h100.sh", _gptoss_vllm_nvidia),
+    ("gptoss", "vllm", "fp4", "h200"): (f"{SCRIPTS}/gptoss_fp4_h200.sh", _gptoss_vllm_nvidia),
+    ("gptoss", "vllm", "fp4", "b200"): (f"{SCRIPTS}/gptoss_fp4_b200.sh", _gptoss_vllm_nvidia),
+    ("gptoss", "trt", "fp4", "h200"): (f"{SCRIPTS}/gptoss_fp4_h200_trt.sh", _gptoss_trt),
+    ("gptoss", "trt", "fp4", "b200"): (f"{SCRIPTS}/gptoss_fp4_b200_trt.sh", _gptoss_trt),
+    ("gptoss", "vllm", "fp4", "mi300x"): (f"{SCRIPTS}/gptoss_fp4_mi300x.sh", _gptoss_vllm_amd),
+    ("gptoss", "vllm", "fp4", "mi325x"): (f"{SCRIPTS}/gptoss_fp4_mi325x.sh", _gptoss_vllm_amd),
+    ("gptoss", "vllm", "fp4", "mi355x"): (f"{SCRIPTS}/gptoss_fp4_mi355x.sh", _gptoss_vllm_amd),
+    ("70b", "vllm", "fp8", "h100"): ("benchmarks/70b_fp8_h100_slurm.sh", _llama_vllm),
+    ("70b", "vllm", "fp8", "h200"): ("benchmarks/70b_fp8_h200_slurm.sh", _llama_vllm),
+    ("70b", "vllm", "fp8", "b200"): ("benchmarks/70b_fp8_b200_docker.sh", _llama_vllm),
+    ("70b", "vllm", "fp4", "b200"): ("benchmarks/70b_fp4_b200_docker.sh", _llama_vllm),
+    ("70b", "trt", "fp8", "h200"): ("benchmarks/70b_fp8_h200_trt_slurm.sh", _llama_trt),
+    ("70b", "trt", "fp8", "b200"): ("benchmarks/70b_fp8_b200_trt_slurm.sh", _llama_trt),
+    ("70b", "trt", "fp4", "b200"): ("benchmarks/70b_fp4_b200_trt_slurm.sh", _llama_trt),
+    ("70b", "vllm", "fp8", "mi300x"): ("benchmarks/70b_fp8_mi300x_slurm.sh", _llama_vllm),
+    ("70b", "vllm", "fp8", "mi325x"): ("benchmarks/70b_fp8_mi325x_slurm.sh", _llama_vllm),
+    ("70b", "vllm", "fp8", "mi355x"): ("benchmarks/70b_fp8_mi355x_slurm.sh", _llama_vllm),
+    ("70b", "vllm", "fp4", "mi355x"): ("benchmarks/70b_fp4_mi355x_slurm.sh", _llama_vllm),
+}
+
+
+def _setting(v: Any) -> str:
+    return repr(v) if isinstance(v, float) else str(v).lower() if isinstance(v, bool) else str(v)
+
+
+def launch(r: dict[str, Any]) -> str | None:
+    """The notes text of a record's server launch flags, or None for a configuration not in LAUNCH."""
+    entry = LAUNCH.get((r["model"], r["framework"], r["precision"], r["hardware"]))
+    if entry is None:
+        return None
+    path, flags_of = entry
+    settings, other, history = flags_of(r)
+    commit = LLAMA_COMMIT if r["model"] == "70b" else CLIENT_COMMIT
+    return (f"engine settings: {', '.join(f'{k}={_setting(v)}' for k, v in settings.items())}; "
+            f"other launch flags (not modeled): {other}; launch flags from InferenceX {path} @ "
+            f"{commit[:7]} for the record's ISL/OSL, concurrency, TP and EP ({history})")
 
 
 def mean_length(nominal: int) -> float:
@@ -127,7 +381,7 @@ def select(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         vendor = VENDOR.get(r["hardware"])
         if vendor is None or r["model"] not in MODELS or r["framework"] not in ENGINES:
             continue
-        if (r["model"], r["framework"], r["precision"], vendor) not in FORMATS:
+        if _formats(r) is None or launch(r) is None:
             continue
         if r.get("prefill_tp") != r["decode_tp"] or r.get("prefill_ep") != r["decode_ep"]:
             continue
@@ -154,7 +408,8 @@ def rows_for(r: dict[str, Any]) -> list[dict[str, str]]:
     """The check rows of one record: output throughput (when recorded), mean TTFT, mean TPOT."""
     model, params, active = MODELS[r["model"]]
     hw = HARDWARE[r["hardware"]]
-    precision, basis, checkpoint = FORMATS[(r["model"], r["framework"], r["precision"], VENDOR[r["hardware"]])]
+    precision, basis, checkpoint = _formats(r) or ("", "", "")
+    launch_notes = launch(r)
     tp, ep, conc = int(r["decode_tp"]), int(r["decode_ep"]), int(r["conc"])
     gpus = tp  # single node: the experts' EP group lies inside the TP group's GPUs
     I, O = mean_length(r["isl"]), mean_length(r["osl"])
@@ -169,12 +424,12 @@ def rows_for(r: dict[str, Any]) -> list[dict[str, str]]:
         f"--random-input-len {r['isl']} --random-output-len {r['osl']} --random-range-ratio {RANGE_RATIO} "
         f"--ignore-eos --request-rate inf --max-concurrency {conc} (benchmarks/benchmark_lib.sh, "
         f".github/workflows/benchmark-tmpl.yml @ InferenceX {CLIENT_COMMIT[:7]}): lengths uniform over "
-        f"[int(0.8 L), L], the row gives their means and the simulation runs fixed lengths at the means; "
+        f"[int(0.8 L), L], the row gives their means and the simulation draws lengths from the same range; "
         f"names: hardware {r['hardware']} -> {hw}, model {r['model']} -> {model} ({checkpoint}), framework "
         f"{r['framework']} -> {ENGINES[r['framework']]}, precision {r['precision']} -> {precision}; {ep_note}; "
         f"figures: mean_ttft and mean_tpot in s x 1000 -> ms, output_tput_per_gpu in output tok/s per GPU "
         f"(value = x {gpus} GPUs), rounded to 4 decimals; TPOT = mean over requests of "
-        f"(latency - TTFT) / (output tokens - 1)"
+        f"(latency - TTFT) / (output tokens - 1); {launch_notes}"
     )
     base = {
         "model": model, "params_b": params, "active_params_b": active, "hardware": hw, "gpu_count": str(gpus),

@@ -94,3 +94,56 @@ def test_cli_reports_a_bad_file(tmp_path, capsys) -> None:
     bad.write_text(json.dumps([rec, {k: v for k, v in rec.items() if k != "conc"}]), encoding="utf-8")
     assert ix.main([str(bad), "--dry-run"]) == 2
     assert "record 1 has no field 'conc'" in capsys.readouterr().err
+
+
+def _as(rec: dict, **kw) -> dict:
+    tp, ep = kw.pop("tp", rec["decode_tp"]), kw.pop("ep", rec["decode_ep"])
+    return {**rec, "decode_tp": tp, "prefill_tp": tp, "decode_ep": ep, "prefill_ep": ep, **kw}
+
+
+def test_every_launch_configuration_states_flags_the_harness_reads() -> None:
+    """Each configuration in the launch table gives engine settings the validation harness parses
+    for the row's engine, and names its launch script at the pinned commit."""
+    from deployscope.validate.llm_rows import engine_of
+    from deployscope.validate.server_flags import parse
+
+    rec = json.loads(EXCERPT.read_text(encoding="utf-8"))[0]
+    for model, fw, prec, hw in ix.LAUNCH:
+        r = _as(rec, model=model, framework=fw, precision=prec, hardware=hw, image=None)
+        assert ix.select([r]) == [r], (model, fw, prec, hw)
+        rows = ix.rows_for(r)
+        notes = rows[0]["notes"]
+        commit = ix.LLAMA_COMMIT if model == "70b" else ix.CLIENT_COMMIT
+        assert f"{ix.LAUNCH[(model, fw, prec, hw)][0]} @ {commit[:7]}" in notes
+        assert parse(notes, engine_of(rows[0]["framework"]))
+
+
+def test_launch_flags_follow_the_record_and_its_date() -> None:
+    from deployscope.validate.server_flags import parse
+
+    rec = json.loads(EXCERPT.read_text(encoding="utf-8"))[0]
+
+    def settings(**kw) -> dict:
+        return dict(parse(ix.rows_for(_as(rec, **kw))[0]["notes"], "trtllm" if kw.get("framework") == "trt" else "sglang"))
+
+    h200_trt = {"model": "dsr1", "framework": "trt", "precision": "fp8", "hardware": "h200", "tp": 8, "ep": 8}
+    # (CONC + ISL + 127) // 64 x 64, raised to at least 8,192 from 2026-01-21 (64af5a7)
+    assert settings(**h200_trt, isl=1024, conc=16, date="2025-12-15")["max_num_tokens"] == 1152
+    assert settings(**h200_trt, isl=1024, conc=16, date="2026-02-01")["max_num_tokens"] == 8192
+    assert settings(**h200_trt, isl=8192, conc=64, date="2025-12-15")["max_num_tokens"] == 8320
+    assert settings(**h200_trt, isl=1024, conc=16, date="2025-12-15")["free_gpu_memory_fraction"] == 0.75
+    b200_fp8 = {"model": "dsr1", "framework": "trt", "precision": "fp8", "hardware": "b200", "tp": 4, "ep": 4, "isl": 8192}
+    assert settings(**b200_fp8, date="2025-12-15")["free_gpu_memory_fraction"] == 0.8
+    assert settings(**b200_fp8, date="2026-02-01")["free_gpu_memory_fraction"] == 0.75  # ec7bafa (#594)
+    mi355x = {"model": "dsr1", "framework": "sglang", "precision": "fp4", "hardware": "mi355x", "tp": 8, "ep": 1}
+    assert settings(**mi355x, isl=8192, osl=1024, conc=64)["chunked_prefill_size"] == 32768
+    assert settings(**mi355x, isl=8192, osl=1024, conc=16)["chunked_prefill_size"] == 196608
+    h200_sgl = {"model": "dsr1", "framework": "sglang", "precision": "fp8", "hardware": "h200", "tp": 8, "ep": 1}
+    assert settings(**h200_sgl, isl=1024, osl=1024)["max_running_requests"] == 512
+    assert settings(**h200_sgl, isl=8192, osl=1024)["max_running_requests"] == 256
+
+
+def test_a_configuration_without_launch_flags_is_left_out() -> None:
+    """A configuration whose formats are known but whose launch script is not read (H200 SGLang FP4) is not imported."""
+    rec = json.loads(EXCERPT.read_text(encoding="utf-8"))[0]
+    assert ix.select([_as(rec, model="dsr1", framework="sglang", precision="fp4", hardware="h200", tp=8, ep=1)]) == []

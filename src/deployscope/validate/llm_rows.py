@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import DeployscopeError
 from ..physics import serving
 from ..physics.perf_types import Deployment, LatencyTargets, Load
+from . import server_flags
 from .files import dataset_of, num
 
 
@@ -39,7 +40,7 @@ class Params:
 
 
 class Contexts:
-    """Serving contexts, built once per (model, gpu, formats, engine) and reused."""
+    """Serving contexts, built once per (model, gpu, formats, engine, release, engine settings) and reused."""
 
     def __init__(self, catalog, params: Params | None, base: dict | None = None) -> None:  # noqa: ANN001
         self.catalog = catalog
@@ -48,16 +49,21 @@ class Contexts:
         self._cache: dict[tuple, Any] = {}
         self.sims: dict[tuple, Any] = {}
 
-    def get(self, model: str, gpu: str, quant: str, kv: str | None, engine: str, version: str | None = None) -> serving.Context:
-        key = (model, gpu, quant, kv, engine, version)
+    def get(self, model: str, gpu: str, quant: str, kv: str | None, engine: str, version: str | None = None,
+            settings: server_flags.Settings = ()) -> serving.Context:
+        """The context; `settings` (a row's engine settings) apply to a copy of the engine row."""
+        base_key = (model, gpu, quant, kv, engine, version)
+        key = (*base_key, settings)
         if key not in self._cache:
-            if key not in self._base:
+            if base_key not in self._base:
                 try:
-                    self._base[key] = serving.context(model, gpu, quant=quant, kv_quant=kv, engine=engine, catalog=self.catalog,
-                                                      engine_version=version)
+                    self._base[base_key] = serving.context(model, gpu, quant=quant, kv_quant=kv, engine=engine, catalog=self.catalog,
+                                                           engine_version=version)
                 except DeployscopeError as exc:
-                    self._base[key] = exc
-            c = self._base[key]
+                    self._base[base_key] = exc
+            c = self._base[base_key]
+            if not isinstance(c, DeployscopeError) and settings:
+                c = replace(c, engine=server_flags.apply(c.engine, settings))
             self._cache[key] = c if isinstance(c, DeployscopeError) else self._apply(c)
         c = self._cache[key]
         if isinstance(c, DeployscopeError):
@@ -298,7 +304,11 @@ def _row(row: dict[str, str], ctxs: Contexts) -> _Row:
         # the run left kv_cache_dtype at `auto`: vLLM and SGLang keep the cache in the model's
         # activation dtype (16-bit), FP8 weights or not
         kv = "bf16"
-    ctx = ctxs.get(m.id, g.id, quant, kv, engine, row_engine_version(row, cat, engine))
+    try:
+        settings = server_flags.parse(row.get("notes", ""), engine)
+    except server_flags.BadSettings as exc:
+        raise Skip(str(exc)) from None
+    ctx = ctxs.get(m.id, g.id, quant, kv, engine, row_engine_version(row, cat, engine), settings)
     gpus = int(num(row.get("gpu_count")) or 1)
     I, O = lengths(row)
     tp_s, pp_s = num(row.get("tp")), num(row.get("pp"))
@@ -403,9 +413,23 @@ def _concurrency(row: dict[str, str]) -> int | None:
     return int(text)
 
 
-def _variable(row: dict[str, str]) -> bool:
-    """Whether the row's lengths are a dataset's means (requests of varying length), not fixed."""
-    return row.get("length_kind", "").strip().startswith("dataset (variable)")
+_UNIFORM = re.compile(r"random uniform \[([0-9.]+) L, L\]")
+
+
+def _variable(row: dict[str, str]) -> str | float | None:
+    """How the row's requests vary in length: "exponential" (a dataset's means), the range ratio r
+    of a benchmark client that draws each length uniformly from the integers [int(r L), L] (the row
+    gives the means), or None (fixed lengths)."""
+    kind = row.get("length_kind", "").strip()
+    if kind.startswith("dataset (variable)"):
+        return "exponential"
+    m = _UNIFORM.match(kind)
+    if m:
+        ratio = float(m.group(1))
+        if not 0 < ratio <= 1:
+            raise Skip(f"length_kind {kind!r}: the range ratio must lie in (0, 1]")
+        return ratio
+    return None
 
 
 def _requests(row: dict[str, str], conc: int | None = None) -> int:
@@ -431,12 +455,33 @@ def variable_lengths(mean_input: float, mean_output: float, n: int) -> tuple[np.
             np.maximum(1.0, np.round(rng.exponential(mean_output, n))))
 
 
-def _sim(r: _Row, qps: str | None, n_req: int, ctxs: Contexts, conc: int | None = None, variable: bool = False):  # noqa: ANN202
+def uniform_lengths(mean_input: float, mean_output: float, ratio: float, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Lengths of a client that draws each uniformly from the integers [int(ratio L), L], L the
+    nominal length whose range has the given mean (seeded like variable_lengths)."""
+    rng = np.random.default_rng(VARIABLE_LENGTH_SEED)
+
+    def draw(mean: float) -> np.ndarray:
+        nominal = round(2 * mean / (1 + ratio))
+        for L in (nominal, nominal - 1, nominal + 1):
+            if (int(ratio * L) + L) / 2 == mean:
+                return rng.integers(int(ratio * L), L + 1, n).astype(float)
+        raise Skip(f"mean length {mean} is not the mean of a range [int({ratio} L), L]")
+
+    return draw(mean_input), draw(mean_output)
+
+
+def _sim(r: _Row, qps: str | None, n_req: int, ctxs: Contexts, conc: int | None = None,
+         variable: str | float | None = None):  # noqa: ANN202
     key = (id(r.ctx), r.dep.tp, r.dep.pp, r.dep.ep, r.I, r.O, qps, n_req, r.replicas, conc, variable)
     if key not in ctxs.sims:
         rate = None if qps in (None, "INF") else float(qps) / r.replicas
         n = max(1, n_req // r.replicas)
-        I, O = variable_lengths(r.I, r.O, n) if variable else (r.I, r.O)
+        if variable == "exponential":
+            I, O = variable_lengths(r.I, r.O, n)
+        elif isinstance(variable, float):
+            I, O = uniform_lengths(r.I, r.O, variable, n)
+        else:
+            I, O = r.I, r.O
         clients = max(1, round(conc / r.replicas)) if conc else None
         ctxs.sims[key] = serving.simulate(ctx=r.ctx, tp=r.dep.tp, pp=r.dep.pp, ep=r.dep.ep, input_len=I, output_len=O,
                                           rate=None if clients else rate, concurrency=clients, num_requests=n, seed=0)
