@@ -22,6 +22,7 @@ Selection (a documented subset that keeps `deployscope validate` cheap on 2 core
     out). The flags the performance model has a parameter for go into the notes as
     "engine settings: key=value, ..." (read by the validation harness), the others as text;
   * ISL/OSL 1k/1k and 8k/1k, concurrencies 4, 16 and 64;
+  * only records dated where the configuration's launch flags are known (FLAGS_KNOWN);
   * per configuration, length pair and concurrency the newest record (by date, then run address).
 Per record up to three rows: output throughput (when the record has output_tput_per_gpu; the
 oldest records have only total tokens/s per GPU, and give TTFT and TPOT only), mean TTFT and
@@ -93,6 +94,16 @@ FORMATS = {
         "fp4 (weights) + fp8 (KV cache)", f"stated: amd/DeepSeek-R1-0528-MXFP4-Preview (MXFP4 checkpoint); "
                                           f"sglang --kv-cache-dtype fp8_e4m3 ({_CFG})",
         "amd/DeepSeek-R1-0528-MXFP4-Preview"),
+    ("dsr1", "sglang", "fp8", "mi300x"): (
+        "fp8 (weights) + fp8 (KV cache)", f"stated: deepseek-ai/DeepSeek-R1-0528 (FP8 block-scaled checkpoint) served as "
+                                          f"is; sglang --kv-cache-dtype fp8_e4m3 ({_CFG})", "deepseek-ai/DeepSeek-R1-0528"),
+    ("dsr1", "sglang", "fp8", "mi325x"): (
+        "fp8 (weights) + fp8 (KV cache)", f"stated: deepseek-ai/DeepSeek-R1-0528 (FP8 block-scaled checkpoint) served as "
+                                          f"is; sglang --kv-cache-dtype fp8_e4m3 ({_CFG})", "deepseek-ai/DeepSeek-R1-0528"),
+    ("dsr1", "sglang", "fp8", "mi355x"): (
+        "fp8 (weights) + bf16 (KV cache)",
+        f"inferred: deepseek-ai/DeepSeek-R1-0528 (FP8 block-scaled checkpoint) served as is; no --kv-cache-dtype, so "
+        f"SGLang keeps the KV cache in the model's bf16 activation dtype ({_CFG})", "deepseek-ai/DeepSeek-R1-0528"),
     ("dsr1", "sglang", "fp8", "b200"): (
         "fp8 (weights) + fp8 (KV cache)", f"stated: deepseek-ai/DeepSeek-R1-0528 (FP8 block-scaled checkpoint, "
                                           f"--quantization fp8); sglang --kv-cache-dtype fp8_e4m3 ({_CFG})",
@@ -211,6 +222,23 @@ def _dsr1_mi355x_sglang(r: dict[str, Any]) -> Launch:
             "the 32,768 chunk at 8k/1k above 32 clients since a25544f (2025-10-02); unchanged to 12ba0ae (2026-03-25)")
 
 
+def _dsr1_mi300_sglang_fp8(r: dict[str, Any]) -> Launch:
+    # dsr1_fp8_mi300x.sh and dsr1_fp8_mi325x.sh launch the same server
+    return ({"chunked_prefill_size": 131072, "max_prefill_tokens": 131072, "mem_fraction_static": 0.8},
+            "--cuda-graph-max-bs 128 --num-continuous-decode-steps 4 --attention-backend aiter --kv-cache-dtype fp8_e4m3 "
+            "--disable-radix-cache, SGLANG_USE_AITER=1, SGLANG_AITER_MLA_PERSIST=1 (--max-running-requests not set: "
+            "SGLang sizes it from the KV pool)",
+            f"as at {CLIENT_COMMIT[:7]}; the script's history before 8d81e0b (which moved it) not read")
+
+
+def _dsr1_mi355x_sglang_fp8(r: dict[str, Any]) -> Launch:
+    return ({"chunked_prefill_size": 196608, "max_prefill_tokens": 196608, "mem_fraction_static": 0.8},
+            f"--cuda-graph-max-bs {r['conc']} --num-continuous-decode-steps 4 --attention-backend aiter "
+            "--disable-radix-cache (no --kv-cache-dtype), SGLANG_USE_AITER=1, ROCM_QUICK_REDUCE_QUANTIZATION=INT4 "
+            "(--max-running-requests not set: SGLang sizes it from the KV pool)",
+            f"as at {CLIENT_COMMIT[:7]}; the script's history before 8d81e0b (which moved it) not read")
+
+
 def _trt_other(r: dict[str, Any], graph_bs: int | str, moe: str, kv: str, extra: str = "") -> str:
     return (f"cuda_graph_config max_batch_size {graph_bs} (enable_padding), kv_cache_config dtype {kv} "
             f"(enable_block_reuse false), moe_config backend {moe}, enable_attention_dp false, stream_interval 10, "
@@ -301,6 +329,9 @@ LAUNCH = {
     ("dsr1", "sglang", "fp4", "b200"): (f"{SCRIPTS}/dsr1_fp4_b200.sh", _dsr1_b200_sglang),
     ("dsr1", "sglang", "fp8", "b200"): (f"{SCRIPTS}/dsr1_fp8_b200.sh", _dsr1_b200_sglang_fp8),
     ("dsr1", "sglang", "fp4", "mi355x"): (f"{SCRIPTS}/dsr1_fp4_mi355x.sh", _dsr1_mi355x_sglang),
+    ("dsr1", "sglang", "fp8", "mi300x"): (f"{SCRIPTS}/dsr1_fp8_mi300x.sh", _dsr1_mi300_sglang_fp8),
+    ("dsr1", "sglang", "fp8", "mi325x"): (f"{SCRIPTS}/dsr1_fp8_mi325x.sh", _dsr1_mi300_sglang_fp8),
+    ("dsr1", "sglang", "fp8", "mi355x"): (f"{SCRIPTS}/dsr1_fp8_mi355x.sh", _dsr1_mi355x_sglang_fp8),
     ("dsr1", "trt", "fp8", "h200"): (f"{SCRIPTS}/dsr1_fp8_h200_trt.sh", _dsr1_h200_trt),
     ("dsr1", "trt", "fp4", "b200"): (f"{SCRIPTS}/dsr1_fp4_b200_trt.sh", _dsr1_b200_trt_fp4),
     ("dsr1", "trt", "fp8", "b200"): (f"{SCRIPTS}/dsr1_fp8_b200_trt.sh", _dsr1_b200_trt_fp8),
@@ -324,6 +355,26 @@ LAUNCH = {
     ("70b", "vllm", "fp8", "mi355x"): ("benchmarks/70b_fp8_mi355x_slurm.sh", _llama_vllm),
     ("70b", "vllm", "fp4", "mi355x"): ("benchmarks/70b_fp4_mi355x_slurm.sh", _llama_vllm),
 }
+
+
+#: the dates between which a SGLang launch script's flags are known (its git history read from the
+#: first date to the day before the next change of a flag): a record dated outside ran flags the
+#: importer cannot state, and is not imported. TensorRT-LLM entries apply their history per record.
+FLAGS_KNOWN = {
+    ("dsr1", "sglang", "fp8", "h200"): ("2025-09-19", "2026-03-25"),  # e617b3e .. 12ba0ae, unchanged
+    ("dsr1", "sglang", "fp4", "b200"): ("2025-12-31", "2026-03-25"),  # ea181ae .. 12ba0ae, unchanged
+    ("dsr1", "sglang", "fp8", "b200"): ("2026-01-13", "2026-03-25"),  # 1d29967 .. 12ba0ae, unchanged
+    ("dsr1", "sglang", "fp4", "mi355x"): ("2025-10-02", "2026-03-25"),  # a25544f .. 12ba0ae
+    ("dsr1", "sglang", "fp8", "mi300x"): ("2026-02-19", "2026-03-10"),  # 8d81e0b (moved) .. 64c20b6 (changed)
+    ("dsr1", "sglang", "fp8", "mi325x"): ("2026-02-19", "2026-03-07"),  # 8d81e0b (moved) .. 85d5f0e (changed)
+    ("dsr1", "sglang", "fp8", "mi355x"): ("2026-02-19", "2026-03-04"),  # 8d81e0b (moved) .. 9d39c92 (changed)
+}
+
+
+def flags_known(r: dict[str, Any]) -> bool:
+    """Whether the record's date falls where its launch script's flags are known (FLAGS_KNOWN)."""
+    window = FLAGS_KNOWN.get((r["model"], r["framework"], r["precision"], r["hardware"]))
+    return window is None or window[0] <= r["date"] <= window[1]
 
 
 def _setting(v: Any) -> str:
@@ -381,7 +432,7 @@ def select(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         vendor = VENDOR.get(r["hardware"])
         if vendor is None or r["model"] not in MODELS or r["framework"] not in ENGINES:
             continue
-        if _formats(r) is None or launch(r) is None:
+        if _formats(r) is None or launch(r) is None or not flags_known(r):
             continue
         if r.get("prefill_tp") != r["decode_tp"] or r.get("prefill_ep") != r["decode_ep"]:
             continue

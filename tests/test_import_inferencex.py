@@ -147,3 +147,15 @@ def test_a_configuration_without_launch_flags_is_left_out() -> None:
     """A configuration whose formats are known but whose launch script is not read (H200 SGLang FP4) is not imported."""
     rec = json.loads(EXCERPT.read_text(encoding="utf-8"))[0]
     assert ix.select([_as(rec, model="dsr1", framework="sglang", precision="fp4", hardware="h200", tp=8, ep=1)]) == []
+
+
+def test_a_record_outside_its_launch_flags_window_is_left_out() -> None:
+    """Records dated where the launch script's flags are not known (FLAGS_KNOWN) are not imported,
+    and the newest record inside the window is kept over a newer one outside it."""
+    rec = json.loads(EXCERPT.read_text(encoding="utf-8"))[0]  # MI355X SGLang MXFP4: flags known 2025-10-02 .. 2026-03-25
+    start, end = ix.FLAGS_KNOWN[(rec["model"], rec["framework"], rec["precision"], rec["hardware"])]
+    assert start <= rec["date"] <= end
+    before = {**rec, "date": "2025-10-01"}
+    after = {**rec, "date": "2026-03-26", "metrics": {**rec["metrics"], "mean_ttft": 9.0}}
+    assert ix.select([before]) == [] and ix.select([after]) == []
+    assert ix.select([after, rec]) == [rec]

@@ -117,9 +117,9 @@ def test_units_ms_stay_ms_and_per_gpu_is_per_gpu(report_a):
         # (client TTFT through the chat API at low load, bursts of 1,000 4-token requests on
         # DeepSeek-R1; docs/validation.md): its rows are held to a factor 20, which still catches a
         # ms / s slip. The InferenceX family's DeepSeek-R1 TTFT is predicted too fast with every
-        # engine (docs/validation.md), up to 8x at 1k-token prompts (TensorRT-LLM on H200, SGLang on
-        # B200); its rows are held to a factor 10, which still catches a ms / s slip
-        f = 20 if p["source"].startswith("GPUStack") else 10 if p["source"].startswith(_INFERENCEX) else 3
+        # engine (docs/validation.md), up to 19x at 1k-token prompts and 64 clients (SGLang FP8 on
+        # 8 x B200); its rows are held to a factor 20 as well
+        f = 20 if p["source"].startswith(("GPUStack", _INFERENCEX)) else 3
         assert 1 / f < p["predicted"] / p["measured"] < f, (p, rows[p["index"]]["unit"])
 
 
