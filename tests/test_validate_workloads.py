@@ -112,6 +112,11 @@ def test_write_error_band_rows_keeps_the_other_rows(tmp_path):
     rows = yaml.safe_load(path.read_text())
     assert path.read_text().startswith("# header")
     assert rows == [{"id": "llm-throughput", "low": 0.7}, {"id": "training-gpu_hours", "low": 0.95}]
+    # a rescore of one workload drops that workload's rows it no longer writes (an engine below the row floor)
+    path.write_text("- {id: llm-ttft-vllm, workload: llm, low: 0.7}\n- {id: training-gpu_hours, workload: training, low: 0.1}\n")
+    V.write_error_band_rows([{"id": "llm-ttft", "workload": "llm", "low": 0.8}], path, replaces_workload="llm")
+    assert yaml.safe_load(path.read_text()) == [{"id": "training-gpu_hours", "workload": "training", "low": 0.1},
+                                                {"id": "llm-ttft", "workload": "llm", "low": 0.8}]
 
 
 def test_fit_split_holds_out_whole_sources(records):

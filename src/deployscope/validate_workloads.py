@@ -656,15 +656,15 @@ def error_band_rows(catalog: Any = None) -> list[dict[str, Any]]:
     return rows
 
 
-def write_error_band_rows(rows: list[dict[str, Any]], path: Path | None = None) -> Path:
-    """Replace the rows with these ids in ``catalog/data/error_bands.yaml`` (the others are kept)."""
+def write_error_band_rows(rows: list[dict[str, Any]], path: Path | None = None, *, replaces_workload: str | None = None) -> Path:
+    """Replace the rows with these ids in ``catalog/data/error_bands.yaml``, and every row of ``replaces_workload``."""
     import yaml
 
     path = path or Path(__file__).parent / "catalog" / "data" / "error_bands.yaml"
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     header = "".join(line + "\n" for line in text.splitlines() if line.startswith("#"))
     ids = {r["id"] for r in rows}
-    kept = [r for r in (yaml.safe_load(text) or []) if r.get("id") not in ids]
+    kept = [r for r in (yaml.safe_load(text) or []) if r.get("id") not in ids and not (replaces_workload and r.get("workload") == replaces_workload)]
     path.write_text(header + "\n" + yaml.safe_dump(kept + rows, sort_keys=False, width=110), encoding="utf-8")
     return path
 
