@@ -75,6 +75,17 @@ ENGINES = {"trt": "TensorRT-LLM", "sglang": "SGLang", "vllm": "vLLM"}
 _CFG = f"InferenceX .github/configs and benchmarks/single_node @ {CLIENT_COMMIT[:7]}"
 LLAMA_COMMIT = "c198b20eb"  # parent of 2582bce, the last commit with the Llama 3.3 70B configs and scripts
 _CFG70 = f"InferenceX .github/workflows/runner-model-sweep-test.yml and benchmarks/70b_*.sh @ {LLAMA_COMMIT[:7]}"
+# serving formats that several configurations share
+_DSR1_FP8_SGLANG_BF16_KV = (
+    "fp8 (weights) + bf16 (KV cache)",
+    f"inferred: deepseek-ai/DeepSeek-R1-0528 (FP8 block-scaled checkpoint) served as is; no --kv-cache-dtype, so "
+    f"SGLang keeps the KV cache in the model's bf16 activation dtype ({_CFG})", "deepseek-ai/DeepSeek-R1-0528")
+_DSR1_FP8_SGLANG_FP8_KV = (
+    "fp8 (weights) + fp8 (KV cache)", f"stated: deepseek-ai/DeepSeek-R1-0528 (FP8 block-scaled checkpoint) served as "
+                                      f"is; sglang --kv-cache-dtype fp8_e4m3 ({_CFG})", "deepseek-ai/DeepSeek-R1-0528")
+_GPTOSS_VLLM_BF16_KV = (
+    "mxfp4 (weights) + bf16 (KV cache)", f"inferred: openai/gpt-oss-120b (MXFP4 experts) served as is; no "
+    f"kv-cache-dtype, so vLLM keeps the KV cache in bf16 ({_CFG})", "openai/gpt-oss-120b")
 FORMATS = {
     ("dsr1", "trt", "fp8", "nvidia"): (
         "fp8", f"stated: deepseek-ai/DeepSeek-R1-0528 (FP8 block-scaled checkpoint) served as is; "
@@ -82,10 +93,7 @@ FORMATS = {
     ("dsr1", "trt", "fp4", "nvidia"): (
         "fp4", f"stated: nvidia/DeepSeek-R1-0528-FP4-V2 (NVFP4 checkpoint); trtllm-serve kv_cache_config "
                f"dtype fp8 ({_CFG})", "nvidia/DeepSeek-R1-0528-FP4-V2"),
-    ("dsr1", "sglang", "fp8", "nvidia"): (
-        "fp8 (weights) + bf16 (KV cache)",
-        f"inferred: deepseek-ai/DeepSeek-R1-0528 (FP8 block-scaled checkpoint) served as is; no --kv-cache-dtype, so "
-        f"SGLang keeps the KV cache in the model's bf16 activation dtype ({_CFG})", "deepseek-ai/DeepSeek-R1-0528"),
+    ("dsr1", "sglang", "fp8", "nvidia"): _DSR1_FP8_SGLANG_BF16_KV,
     ("dsr1", "sglang", "fp4", "nvidia"): (
         "fp4 (weights) + fp8 (KV cache)", f"stated: nvidia/DeepSeek-R1-0528-FP4-V2 (NVFP4 checkpoint, --quantization "
                                           f"modelopt_fp4); sglang --kv-cache-dtype fp8_e4m3 ({_CFG})",
@@ -94,28 +102,17 @@ FORMATS = {
         "fp4 (weights) + fp8 (KV cache)", f"stated: amd/DeepSeek-R1-0528-MXFP4-Preview (MXFP4 checkpoint); "
                                           f"sglang --kv-cache-dtype fp8_e4m3 ({_CFG})",
         "amd/DeepSeek-R1-0528-MXFP4-Preview"),
-    ("dsr1", "sglang", "fp8", "mi300x"): (
-        "fp8 (weights) + fp8 (KV cache)", f"stated: deepseek-ai/DeepSeek-R1-0528 (FP8 block-scaled checkpoint) served as "
-                                          f"is; sglang --kv-cache-dtype fp8_e4m3 ({_CFG})", "deepseek-ai/DeepSeek-R1-0528"),
-    ("dsr1", "sglang", "fp8", "mi325x"): (
-        "fp8 (weights) + fp8 (KV cache)", f"stated: deepseek-ai/DeepSeek-R1-0528 (FP8 block-scaled checkpoint) served as "
-                                          f"is; sglang --kv-cache-dtype fp8_e4m3 ({_CFG})", "deepseek-ai/DeepSeek-R1-0528"),
-    ("dsr1", "sglang", "fp8", "mi355x"): (
-        "fp8 (weights) + bf16 (KV cache)",
-        f"inferred: deepseek-ai/DeepSeek-R1-0528 (FP8 block-scaled checkpoint) served as is; no --kv-cache-dtype, so "
-        f"SGLang keeps the KV cache in the model's bf16 activation dtype ({_CFG})", "deepseek-ai/DeepSeek-R1-0528"),
+    ("dsr1", "sglang", "fp8", "mi300x"): _DSR1_FP8_SGLANG_FP8_KV,
+    ("dsr1", "sglang", "fp8", "mi325x"): _DSR1_FP8_SGLANG_FP8_KV,
+    ("dsr1", "sglang", "fp8", "mi355x"): _DSR1_FP8_SGLANG_BF16_KV,
     ("dsr1", "sglang", "fp8", "b200"): (
         "fp8 (weights) + fp8 (KV cache)", f"stated: deepseek-ai/DeepSeek-R1-0528 (FP8 block-scaled checkpoint, "
                                           f"--quantization fp8); sglang --kv-cache-dtype fp8_e4m3 ({_CFG})",
         "deepseek-ai/DeepSeek-R1-0528"),
     # gpt-oss-120b ships MXFP4 expert weights (the catalog's native format); the KV cache is what
     # each launch script sets (vLLM config.yaml kv-cache-dtype, trtllm-serve kv_cache_config dtype)
-    ("gptoss", "vllm", "fp4", "h100"): (
-        "mxfp4 (weights) + bf16 (KV cache)", f"inferred: openai/gpt-oss-120b (MXFP4 experts) served as is; no "
-        f"kv-cache-dtype, so vLLM keeps the KV cache in bf16 ({_CFG})", "openai/gpt-oss-120b"),
-    ("gptoss", "vllm", "fp4", "h200"): (
-        "mxfp4 (weights) + bf16 (KV cache)", f"inferred: openai/gpt-oss-120b (MXFP4 experts) served as is; no "
-        f"kv-cache-dtype, so vLLM keeps the KV cache in bf16 ({_CFG})", "openai/gpt-oss-120b"),
+    ("gptoss", "vllm", "fp4", "h100"): _GPTOSS_VLLM_BF16_KV,
+    ("gptoss", "vllm", "fp4", "h200"): _GPTOSS_VLLM_BF16_KV,
     ("gptoss", "vllm", "fp4", "b200"): (
         "mxfp4 (weights) + fp8 (KV cache)", f"stated: openai/gpt-oss-120b (MXFP4 experts); vllm config.yaml "
         f"kv-cache-dtype fp8 ({_CFG})", "openai/gpt-oss-120b"),
@@ -403,7 +400,7 @@ def _fmt(x: float) -> str:
     return repr(round(x, 4))
 
 
-def _key(r: dict[str, Any]) -> tuple:
+def _key(r: dict[str, Any]) -> tuple[Any, ...]:
     return (r["hardware"], r["framework"], r["model"], r["precision"], r["decode_tp"], r["decode_ep"],
             r["isl"], r["osl"], r["conc"])
 
