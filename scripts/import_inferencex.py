@@ -415,7 +415,7 @@ class BadRecord(ValueError):
 
 def select(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The records the harness can read, in the documented subset, newest per configuration."""
-    newest: dict[tuple, dict[str, Any]] = {}
+    newest: dict[tuple[Any, ...], dict[str, Any]] = {}
     for i, r in enumerate(records):
         missing = [f for f in REQUIRED if not isinstance(r, dict) or f not in r]
         if missing:
