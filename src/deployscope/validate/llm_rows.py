@@ -321,9 +321,7 @@ def _row(row: dict[str, str], ctxs: Contexts) -> _Row:
             tp, pp, ep = serving.choose_parallelism(ctx, gpus, I, O)
         except ValueError as exc:
             raise Skip(str(exc)) from None
-    mns = re.search(r"max_num_seqs=(\d+)", row.get("notes", ""))
-    dep = Deployment(model=m.id, gpu=g.id, gpus=gpus, tp=tp, pp=pp, ep=ep, quant=quant, kv_quant=kv, engine=engine,
-                     max_batch_size=int(mns.group(1)) if mns else None)
+    dep = Deployment(model=m.id, gpu=g.id, gpus=gpus, tp=tp, pp=pp, ep=ep, quant=quant, kv_quant=kv, engine=engine)
     kv_tokens = float(serving.memory_budget(ctx, tp, pp, ep)["kv_capacity_tokens"])
     if kv_tokens < I + O:
         raise Skip("the model does not fit with this parallelism (predicted out of memory)")
