@@ -6,11 +6,10 @@ part that grows with the sequences in a step and saturates (physics/llm.py). Run
 from __future__ import annotations
 
 import math
-import re
 import time
 
 import numpy as np
-from fit_perf import DATA, ENGINE, _fmt, fit_rows
+from fit_perf import DATA, ENGINE, _fmt, fit_rows, lines_by_engine
 
 from deployscope import validate
 
@@ -111,12 +110,8 @@ def write_decode_overhead(vals: dict[str, float], sources: list[str], fit_rows_:
     one to four sequences 20-40 % optimistic (docs/validation.md)."""
     path = DATA / "engines.yaml"
     out = []
-    cur = None
-    for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
+    for cur, line in lines_by_engine(path.read_text(encoding="utf-8")):
         key = line.strip().split(":")[0]
-        m = re.match(r"- id: (\S+)", line)
-        if m:
-            cur = m.group(1)
         if cur == ENGINE and line.startswith("    ") and not line.startswith("     ") and key in (
                 "layer_overhead_s", "prefill_layer_overhead_s", "layer_batch_overhead_s", "layer_batch_half_seqs", "layer_batch_fitted_on"):
             continue

@@ -20,7 +20,6 @@ no MoE rows in the fitting sources: they carry the TensorRT-LLM figure, marked a
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
@@ -30,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from fit_perf import golden_section  # noqa: E402
+from fit_perf import golden_section, lines_by_engine  # noqa: E402
 
 from deployscope import validate  # noqa: E402
 from deployscope.catalog import Catalog  # noqa: E402
@@ -75,11 +74,7 @@ def write(eff: float, sources: list[str]) -> None:
     path = DATA / "engines.yaml"
     listed = ", ".join(repr(s) for s in sources)
     out: list[str] = []
-    cur = None
-    for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
-        m = re.match(r"- id: (\S+)", line)
-        if m:
-            cur = m.group(1)
+    for cur, line in lines_by_engine(path.read_text(encoding="utf-8")):
         if line.startswith(("    expert_gemm_efficiency:", "    expert_gemm_fitted_on:", "    # expert_gemm_efficiency")):
             continue
         out.append(line)

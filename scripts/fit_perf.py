@@ -46,6 +46,7 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -200,16 +201,23 @@ def write_efficiency(vals: dict[str, float], n_rows: int, fit_sources: tuple[str
     (DATA / "efficiency.yaml").write_text(text, encoding="utf-8")
 
 
+def lines_by_engine(text: str) -> Iterator[tuple[str | None, str]]:
+    """Each line of engines.yaml with the id of the engine row it belongs to (None before the first),
+    for the writers that edit a row's perf: figures in place (keeping the file's comments)."""
+    engine = None
+    for line in text.splitlines(keepends=True):
+        m = re.match(r"- id: (\S+)", line)
+        if m:
+            engine = m.group(1)
+        yield engine, line
+
+
 def write_engine_overheads(vals: dict[str, float]) -> None:
     path = DATA / "engines.yaml"
     text = path.read_text(encoding="utf-8")
     sources = ", ".join(repr(s) for s in validate.FIT_SOURCES)
     out = []
-    cur = None
-    for line in text.splitlines(keepends=True):
-        m = re.match(r"- id: (\S+)", line)
-        if m:
-            cur = m.group(1)
+    for cur, line in lines_by_engine(text):
         if line.startswith("    step_overhead_s:"):
             line = f"    step_overhead_s: {_fmt(vals['step_s'])}\n"
         elif line.startswith("    request_overhead_s:") or (cur == ENGINE and line.startswith(("    layer_overhead_s:", "    prefill_layer_overhead_s:"))):
