@@ -54,15 +54,19 @@ def test_whole_instances_for_cloud_bursts_and_energy():
     assert r.npv_usd == pytest.approx(1.0 + 4 * 8_760 + 3.0 * 8_760 * 1.5 * 0.1)
 
 
-@settings(max_examples=40, deadline=None)
-@given(
+# the fleets the property tests draw: demand per year x hour, slots per server, server price, burst
+# price per GPU-hour, discount rate, spare servers
+_FLEET = dict(
     demand=st.lists(st.lists(st.floats(0, 40), min_size=1, max_size=24), min_size=1, max_size=4),
     slots=st.sampled_from([1, 4, 8]),
     price=st.floats(1_000, 400_000),
-    burst=st.floats(0.1, 20),
     rate=st.floats(0, 0.2),
     spare=st.integers(0, 4),
 )
+
+
+@settings(max_examples=40, deadline=None)
+@given(burst=st.floats(0.1, 20), **_FLEET)
 def test_hybrid_never_costs_more_than_the_better_pure_part(demand, slots, price, burst, rate, spare):
     kw = {"demand_gpus": demand, "gpus_per_server": slots, "server_usd": price, "fixed_usd_per_server_year": price * 0.1,
               "idle_kw": 1.0, "max_kw": 5.0, "tariff_usd_per_kwh": 0.1, "pue": 1.3, "burst_usd_per_gpu_hour": burst,
@@ -142,15 +146,7 @@ def test_held_gpus_are_checked():
 
 
 @settings(max_examples=40, deadline=None)
-@given(
-    demand=st.lists(st.lists(st.floats(0, 40), min_size=1, max_size=24), min_size=1, max_size=4),
-    slots=st.sampled_from([1, 4, 8]),
-    price=st.floats(1_000, 400_000),
-    burst=st.floats(0.3, 20),
-    rate=st.floats(0, 0.2),
-    spare=st.integers(0, 4),
-    held=st.integers(0, 20),
-)
+@given(burst=st.floats(0.3, 20), held=st.integers(0, 20), **_FLEET)
 def test_one_fleet_never_costs_more_than_the_batch_work_rounded_apart_and_within_a_server_of_the_better_pure_part(
         demand, slots, price, burst, rate, spare, held):
     # burst at least the power an owned GPU draws busy (4 kW / 8 GPUs x 0.1 USD/kWh x 1.3 = 0.065 USD per GPU-hour)
