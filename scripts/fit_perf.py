@@ -119,6 +119,11 @@ def fit_rows(catalog) -> tuple[Path, list[dict[str, str]]]:  # noqa: ANN001
     return path, keep
 
 
+def fitted_sources(rows: list[dict[str, str]]) -> list[str]:
+    """`source_type|round_or_version` of the rows a fit ran on, in the order they first appear."""
+    return list(dict.fromkeys(f"{r['source_type']}|{r['round_or_version']}" for r in rows))
+
+
 def loss_fn(catalog, path, rows, base):  # noqa: ANN001, ANN201
     meas = np.array([validate.num(r["value"]) for r in rows])
 
@@ -212,30 +217,30 @@ def lines_by_engine(text: str) -> Iterator[tuple[str | None, str]]:
         yield engine, line
 
 
-def write_engine_overheads(vals: dict[str, float]) -> None:
+def write_engine_overheads(vals: dict[str, float], sources: list[str]) -> None:
+    """Write the fitted overheads into engines.yaml in place: every engine's step and request
+    overheads (the others carry the fit over, as their fitted_by says), the fitted engine's per-layer
+    costs and its fitted_on / fitted_by. Lines keep their order and comments, so a rerun with the
+    same figures leaves the file byte-identical; the other engines keep their own flat per-layer cost
+    (see write_decode_overhead). ``sources``: the `source_type|round_or_version` of the fitted rows."""
     path = DATA / "engines.yaml"
     text = path.read_text(encoding="utf-8")
-    sources = ", ".join(repr(s) for s in validate.FIT_SOURCES)
+    every_engine = {"step_overhead_s": _fmt(vals["step_s"]), "request_overhead_s": _fmt(vals["request_s"])}
+    fitted_engine = {
+        "layer_overhead_s": _fmt(vals["layer_s"]),
+        "prefill_layer_overhead_s": _fmt(vals["prefill_layer_s"]),
+        "fitted_on": "[" + ", ".join(repr(s) for s in sources) + "]",
+        "fitted_by": SCRIPT,
+    }
     out = []
     for cur, line in lines_by_engine(text):
-        if line.startswith("    step_overhead_s:"):
-            line = f"    step_overhead_s: {_fmt(vals['step_s'])}\n"
-        elif line.startswith("    request_overhead_s:") or (cur == ENGINE and line.startswith(("    layer_overhead_s:", "    prefill_layer_overhead_s:"))):
-            # other engines keep their flat per-layer cost (see write_decode_overhead)
-            continue
-        elif line.startswith("    fitted_on:") or line.startswith("    fitted_by:"):
-            continue
+        m = re.match(r"    (\w+): ", line)  # a figure of the row's perf: block (releases sit deeper)
+        key = m.group(1) if m else None
+        if key in every_engine:
+            line = f"    {key}: {every_engine[key]}\n"
+        elif cur == ENGINE and key in fitted_engine:
+            line = f"    {key}: {fitted_engine[key]}\n"
         out.append(line)
-        if line.startswith("    step_overhead_s:"):
-            if cur == ENGINE:
-                out.append(f"    layer_overhead_s: {_fmt(vals['layer_s'])}\n")
-                out.append(f"    prefill_layer_overhead_s: {_fmt(vals['prefill_layer_s'])}\n")
-            out.append(f"    request_overhead_s: {_fmt(vals['request_s'])}\n")
-            if cur == ENGINE:
-                out.append(f"    fitted_on: [{sources}]\n")
-                out.append(f"    fitted_by: {SCRIPT}\n")
-            else:
-                out.append(f'    fitted_by: "{SCRIPT} (ASSUMPTION - carried over from the {ENGINE} fit; no held-in rows for this engine)"\n')
     path.write_text("".join(out), encoding="utf-8")
 
 
@@ -709,7 +714,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run:
         return 0
     write_efficiency(vals, len(rows))
-    write_engine_overheads(vals)
+    write_engine_overheads(vals, fitted_sources(rows))
     report = validate.run([validate.VALIDATION_DIR / "A_llm_inference.csv"], catalog=Catalog())
     bands = write_error_bands(report)
     print("held-out:", {k: report["heldout"][k] for k in ("rows", "predicted", "coverage", "median_ape", "p90_ape")})

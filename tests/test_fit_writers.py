@@ -1,0 +1,68 @@
+"""The fit scripts' writers edit catalog files in place: a rerun with the same figures changes no
+byte, and new figures change only their own lines (order and comments kept)."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+from types import ModuleType
+
+from deployscope.catalog import Catalog
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _fit_perf(tmp_path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location("fit_perf_under_test", ROOT / "scripts" / "fit_perf.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    shutil.copy(module.DATA / "engines.yaml", tmp_path / "engines.yaml")
+    module.DATA = tmp_path  # write into the copy, never the shipped catalog
+    return module
+
+
+def _fitted_figures(module: ModuleType) -> dict[str, float]:
+    perf = Catalog().engines.get(module.ENGINE).perf
+    return {"step_s": perf.step_overhead_s, "layer_s": perf.layer_overhead_s,
+            "prefill_layer_s": perf.prefill_layer_overhead_s, "request_s": perf.request_overhead_s}
+
+
+def _fitted_on(module: ModuleType) -> list[str]:
+    return list(Catalog().engines.get(module.ENGINE).perf.fitted_on)
+
+
+def test_fitted_on_names_the_sources_of_the_rows_fitted() -> None:
+    spec = importlib.util.spec_from_file_location("fit_perf_sources", ROOT / "scripts" / "fit_perf.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rows = [{"source_type": "MLPerf Inference", "round_or_version": "v4.1"},
+            {"source_type": "TensorRT-LLM perf-overview", "round_or_version": "v0.9.0"},
+            {"source_type": "MLPerf Inference", "round_or_version": "v4.1"}]
+    assert module.fitted_sources(rows) == ["MLPerf Inference|v4.1", "TensorRT-LLM perf-overview|v0.9.0"]
+
+
+def test_rewriting_the_shipped_overheads_changes_no_byte(tmp_path: Path) -> None:
+    module = _fit_perf(tmp_path)
+    before = (tmp_path / "engines.yaml").read_text(encoding="utf-8")
+    module.write_engine_overheads(_fitted_figures(module), _fitted_on(module))
+    assert (tmp_path / "engines.yaml").read_text(encoding="utf-8") == before
+
+
+def test_new_overheads_change_only_their_own_lines(tmp_path: Path) -> None:
+    module = _fit_perf(tmp_path)
+    before = (tmp_path / "engines.yaml").read_text(encoding="utf-8").splitlines()
+    vals = _fitted_figures(module) | {"step_s": 2.5e-05, "request_s": 4.5e-05, "layer_s": 3.0e-05}
+    module.write_engine_overheads(vals, _fitted_on(module))
+    after = (tmp_path / "engines.yaml").read_text(encoding="utf-8").splitlines()
+    assert len(after) == len(before)
+    changed = {(b.strip().split(":")[0], a.strip()) for b, a in zip(before, after) if a != b}
+    keys = {k for k, _ in changed}
+    assert keys == {"step_overhead_s", "request_overhead_s", "layer_overhead_s"}
+    # every engine carries the step and request figures; only the fitted engine takes its layer cost
+    assert sum(1 for k, _ in changed if k == "layer_overhead_s") == 1
+    assert ("layer_overhead_s", "layer_overhead_s: 3e-05") in changed
+    fresh = Catalog(tmp_path)
+    assert all(e.perf.request_overhead_s == 4.5e-05 for e in fresh.engines if e.perf.step_overhead_s)
