@@ -117,6 +117,17 @@ def test_connection_refused_is_an_error_not_a_crash():
     assert s["completed"] == 0 and s["error_kinds"] == {"connect": 3}
 
 
+def test_a_server_that_drops_keep_alive_connections_costs_at_most_one_request():
+    # every reused connection is reset before a reply; after the first, the client stops reusing
+    # connections to that server (llama.cpp's server closes each one after its stream)
+    with ServerProcess(ttft=0.0, itl=0.001, one_per_connection=True) as srv:
+        spec = LoadSpec(concurrency=1, requests=12, duration_s=20, input=LengthDist(8), output=LengthDist(5))
+        run = asyncio.run(run_load(ClientConfig(srv.url, api="chat", model="m"), spec))
+    s = metrics.summarize(run.records)
+    assert s["completed"] + s["errors"] == 12
+    assert s["errors"] <= 1 and set(s["error_kinds"]) <= {"reset"}, s["error_kinds"]
+
+
 # ------------------------------------------------------------------------------------ load patterns
 def test_warmup_is_sent_first_and_left_out(fast_server):
     run = _run(fast_server.url, concurrency=2, requests=5, warmup=3)

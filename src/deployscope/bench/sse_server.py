@@ -51,6 +51,7 @@ class SSEServer:
         prompt_tokens_per_word: float = 1.0,
         close: bool = False,
         framing: str = "chunked",
+        one_per_connection: bool = False,
     ) -> None:
         self.ttft, self.itl = float(ttft), float(itl)
         self.default_tokens = int(default_tokens)
@@ -63,6 +64,10 @@ class SSEServer:
         if framing not in ("chunked", "close"):
             raise ValueError("framing is chunked or close")
         self.framing = framing  # close: SSE body without chunked encoding, ended by closing the connection
+        # one request per keep-alive connection, unannounced: a second request on it is reset before
+        # any reply (what a client meets when it reuses a connection the server closed a moment
+        # before, as llama.cpp's server does after each stream)
+        self.one_per_connection = one_per_connection
         self.count = 0
         self._chunk_cache: dict[tuple[str, str], bytes] = {}
 
@@ -103,12 +108,17 @@ class SSEServer:
 
     # -- connection ---------------------------------------------------------------------
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        served = 0
         try:
             while True:
                 try:
                     head = await reader.readuntil(b"\r\n\r\n")
                 except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
                     return
+                if served and self.one_per_connection:
+                    _abort(writer)
+                    return
+                served += 1
                 t0 = time.monotonic()
                 lines = head.decode("latin-1").split("\r\n")
                 method, path, _ = (lines[0].split(" ", 2) + ["", ""])[:3]
@@ -294,9 +304,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--close", action="store_true", help="send Connection: close (no keep-alive)")
     ap.add_argument("--framing", default="chunked", choices=["chunked", "close"],
                     help="chunked transfer encoding, or a body that ends when the connection closes")
+    ap.add_argument("--one-per-connection", action="store_true",
+                    help="reset a second request on a keep-alive connection before replying")
     a = ap.parse_args(argv)
     server = SSEServer(ttft=a.ttft, itl=a.itl, default_tokens=a.tokens, faults=[f.strip() for f in a.faults.split(",") if f.strip()], close=a.close,
-                       framing=a.framing)
+                       framing=a.framing, one_per_connection=a.one_per_connection)
 
     def ready(port: int) -> None:
         sys.stdout.write(f"PORT {port}\n")
@@ -314,11 +326,13 @@ class ServerProcess:
     manager that yields the base URL and stops the child by PID."""
 
     def __init__(self, *, ttft: float = 0.0, itl: float = 0.0, faults: str = "ok", tokens: int = 16, close: bool = False,
-                 backlog: int = 4096, framing: str = "chunked") -> None:
+                 backlog: int = 4096, framing: str = "chunked", one_per_connection: bool = False) -> None:
         self.args = ["--ttft", str(ttft), "--itl", str(itl), "--faults", faults, "--tokens", str(tokens), "--backlog", str(backlog),
                      "--framing", framing]
         if close:
             self.args.append("--close")
+        if one_per_connection:
+            self.args.append("--one-per-connection")
         self.proc = None
         self.port = 0
 

@@ -45,6 +45,9 @@ class _Conn(asyncio.Protocol):
         if st is None or self.fut is None or self.fut.done():
             return
         now = time.perf_counter()
+        if self.reused and st.rec.first_byte is None:
+            # a reused connection the server had already closed: reuse no more (see RawPool.reuse)
+            self.pool.reuse = False
         if self.reused and exc is None and st.rec.first_byte is None:
             # the server had closed this idle keep-alive connection (llama.cpp's server does so
             # after every stream): not a fault of the request; send it again on a new connection
@@ -274,18 +277,22 @@ class RawPool:
         self.head = (f"POST {self.path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items())).encode("latin-1")
         self.idle: list[_Conn] = []
         self.open: set[_Conn] = set()
+        # Cleared once the server is seen closing a keep-alive connection it did not announce as
+        # closing (an idle one, or one reused before the close arrived; llama.cpp's server does so
+        # after every stream): from then on each request opens its own connection, so no request
+        # races a close in flight and is reset for it.
+        self.reuse = True
         self.sem = asyncio.Semaphore(config.max_connections)
         self.timer_interval = config.read_timeout_s
 
     def _forget(self, conn: _Conn) -> None:
         self.open.discard(conn)
-        try:
+        if conn in self.idle:  # the server closed an idle keep-alive connection (close() empties idle first)
             self.idle.remove(conn)
-        except ValueError:
-            pass
+            self.reuse = False
 
     def _release(self, conn: _Conn, reusable: bool) -> None:
-        if reusable:
+        if reusable and self.reuse:
             self.idle.append(conn)
         elif conn.transport is not None and not conn.closed:
             conn.transport.close()
@@ -308,7 +315,7 @@ class RawPool:
                 async with self.sem:
                     for _attempt in range(3):
                         conn = None
-                        while self.idle:
+                        while self.idle and self.reuse:
                             c = self.idle.pop()
                             if not c.closed and c.transport is not None and not c.transport.is_closing():
                                 conn = c
