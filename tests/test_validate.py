@@ -711,15 +711,18 @@ def test_inferencex_rows_carry_their_launch_flags(report_a):
 def test_a_clients_uniform_lengths_are_drawn_from_its_range():
     """A row whose client draws lengths uniformly from [int(r L), L] (InferenceX) is simulated with
     lengths drawn from those integers, whose mean is the row's; a mean no such range has is a Skip."""
-    from deployscope.validate.llm_rows import Skip, _variable, uniform_lengths
+    from deployscope.validate.llm_rows import FIXED_LENGTHS, LengthDraw, Skip, length_draw, uniform_lengths
 
     I, O = uniform_lengths(7372.5, 921.5, 0.8, 20_000)
     assert I.min() == 6553 and I.max() == 8192 and O.min() == 819 and O.max() == 1024
     assert abs(I.mean() / 7372.5 - 1) < 0.005 and abs(O.mean() / 921.5 - 1) < 0.005
-    assert _variable({"length_kind": "random uniform [0.8 L, L] (means)"}) == 0.8
-    assert _variable({"length_kind": "dataset (variable)"}) == "exponential"
-    assert _variable({"length_kind": "fixed"}) is None
+    assert length_draw({"length_kind": "random uniform [0.8 L, L] (means)"}) == LengthDraw("uniform", 0.8)
+    assert length_draw({"length_kind": "dataset (variable)"}) == LengthDraw("exponential")
+    assert length_draw({"length_kind": "fixed"}) == FIXED_LENGTHS
+    assert FIXED_LENGTHS.lengths(7372.5, 921.5, 10) == (7372.5, 921.5)
+    drawn, _ = LengthDraw("uniform", 0.8).lengths(7372.5, 921.5, 20_000)
+    assert (drawn == I).all()  # the same seeded draw as uniform_lengths
     with pytest.raises(Skip, match="range ratio"):
-        _variable({"length_kind": "random uniform [1.5 L, L] (means)"})
+        length_draw({"length_kind": "random uniform [1.5 L, L] (means)"})
     with pytest.raises(Skip, match="not the mean of a range"):
         uniform_lengths(1000.25, 921.5, 0.8, 10)

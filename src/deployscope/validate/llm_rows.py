@@ -13,7 +13,7 @@ import math
 import re
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -348,7 +348,7 @@ def predict_llm_row(row: dict[str, str], ctxs: Contexts) -> float:
         return serving.static_batch(r.ctx, B_row, r.I, r.O, tp=r.dep.tp, pp=r.dep.pp, ep=r.dep.ep)[0] * scale
     conc = _concurrency(row)
     if metric in ("mean_ttft", "mean_itl", "mean_tpot", "p99_ttft", "p99_itl") and (qps or conc):
-        sim = _sim(r, qps.group(1) if qps else None, _requests(row, conc), ctxs, conc, _variable(row))
+        sim = _sim(r, qps.group(1) if qps else None, _requests(row, conc), ctxs, conc, length_draw(row))
         v = {"mean_ttft": sim.ttft_s.mean, "p99_ttft": sim.ttft_s.p99, "mean_itl": sim.itl_mean_s}.get(metric, sim.tpot_s.mean)
         if v is None:
             raise Skip("the simulation produced no completed requests")
@@ -391,7 +391,7 @@ def _throughput(row, r: _Row, metric: str, scenario: str, B_row, qps, ctxs: Cont
         return r.scale(tok, tok / r.O)
     conc = _concurrency(row)
     if qps or conc:
-        sim = _sim(r, qps.group(1) if qps else None, _requests(row, conc), ctxs, conc, _variable(row))
+        sim = _sim(r, qps.group(1) if qps else None, _requests(row, conc), ctxs, conc, length_draw(row))
         return r.scale(sim.output_tokens_per_s * r.replicas, sim.requests_per_s * r.replicas)
     res = serving.evaluate(r.dep, Load(input_len=r.I, output_len=r.O), ctx=r.ctx)  # max throughput
     return r.scale(res.output_tokens_per_s, res.requests_per_s)
@@ -414,20 +414,39 @@ def _concurrency(row: dict[str, str]) -> int | None:
 _UNIFORM = re.compile(r"random uniform \[([0-9.]+) L, L\]")
 
 
-def _variable(row: dict[str, str]) -> str | float | None:
-    """How the row's requests vary in length: "exponential" (a dataset's means), the range ratio r
-    of a benchmark client that draws each length uniformly from the integers [int(r L), L] (the row
-    gives the means), or None (fixed lengths)."""
+@dataclass(frozen=True)
+class LengthDraw:
+    """How a row's requests vary in length around its mean input and output: ``fixed`` (every
+    request at the means), ``exponential`` (a dataset's means: variable_lengths) or ``uniform`` (a
+    benchmark client that draws each length from the integers [int(ratio L), L]: uniform_lengths)."""
+
+    kind: Literal["fixed", "exponential", "uniform"] = "fixed"
+    ratio: float = 1.0
+
+    def lengths(self, mean_input: float, mean_output: float, n: int) -> tuple[Any, Any]:
+        """The n requests' input and output lengths (arrays), or the two means for fixed lengths."""
+        if self.kind == "exponential":
+            return variable_lengths(mean_input, mean_output, n)
+        if self.kind == "uniform":
+            return uniform_lengths(mean_input, mean_output, self.ratio, n)
+        return mean_input, mean_output
+
+
+FIXED_LENGTHS = LengthDraw()
+
+
+def length_draw(row: dict[str, str]) -> LengthDraw:
+    """How the row's requests vary in length, read from its ``length_kind``."""
     kind = row.get("length_kind", "").strip()
     if kind.startswith("dataset (variable)"):
-        return "exponential"
+        return LengthDraw("exponential")
     m = _UNIFORM.match(kind)
     if m:
         ratio = float(m.group(1))
         if not 0 < ratio <= 1:
             raise Skip(f"length_kind {kind!r}: the range ratio must lie in (0, 1]")
-        return ratio
-    return None
+        return LengthDraw("uniform", ratio)
+    return FIXED_LENGTHS
 
 
 def _requests(row: dict[str, str], conc: int | None = None) -> int:
@@ -469,17 +488,12 @@ def uniform_lengths(mean_input: float, mean_output: float, ratio: float, n: int)
 
 
 def _sim(r: _Row, qps: str | None, n_req: int, ctxs: Contexts, conc: int | None = None,
-         variable: str | float | None = None):  # noqa: ANN202
-    key = (id(r.ctx), r.dep.tp, r.dep.pp, r.dep.ep, r.I, r.O, qps, n_req, r.replicas, conc, variable)
+         draw: LengthDraw = FIXED_LENGTHS):  # noqa: ANN202
+    key = (id(r.ctx), r.dep.tp, r.dep.pp, r.dep.ep, r.I, r.O, qps, n_req, r.replicas, conc, draw)
     if key not in ctxs.sims:
         rate = None if qps in (None, "INF") else float(qps) / r.replicas
         n = max(1, n_req // r.replicas)
-        if variable == "exponential":
-            I, O = variable_lengths(r.I, r.O, n)
-        elif isinstance(variable, float):
-            I, O = uniform_lengths(r.I, r.O, variable, n)
-        else:
-            I, O = r.I, r.O
+        I, O = draw.lengths(r.I, r.O, n)
         clients = max(1, round(conc / r.replicas)) if conc else None
         ctxs.sims[key] = serving.simulate(ctx=r.ctx, tp=r.dep.tp, pp=r.dep.pp, ep=r.dep.ep, input_len=I, output_len=O,
                                           rate=None if clients else rate, concurrency=clients, num_requests=n, seed=0)
