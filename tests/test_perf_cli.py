@@ -41,3 +41,18 @@ def test_terminal_shows_per_user_beside_per_gpu(capsys):
 def test_no_decode_means_no_per_user_speed():
     d = with_per_user_speed({"tpot_s": {"mean": 0.0, "p99": 0.0}})
     assert d["output_tokens_per_s_per_user"] is None and d["output_tokens_per_s_per_user_p99"] is None
+
+
+def test_terminal_shows_each_latency_figure_with_its_own_band(capsys, monkeypatch):
+    # the engine's TTFT and TPOT bands (held-out rows, measured / predicted) stand beside those
+    # figures, as the throughput band stands beside tokens/s
+    assert main([*ARGS, "--concurrency", "16", "--json"]) == 0
+    bands = json.loads(capsys.readouterr().out)["error_band"]["by_metric"]
+    monkeypatch.setenv("COLUMNS", "160")  # one table row a line
+    assert main([*ARGS, "--concurrency", "16"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    for label, metric in (("TTFT s", "ttft"), ("TPOT s", "tpot"), ("output tokens/s (deployment)", "throughput")):
+        line = next(x for x in lines if label in x)
+        b = bands[metric]
+        assert f"(x{b['low']:.2f} .. x{b['high']:.2f})" in line, (label, line)
+    assert bands["ttft"]["low"] != bands["tpot"]["low"] or bands["ttft"]["high"] != bands["tpot"]["high"]

@@ -129,6 +129,14 @@ def _fmt(x: Any, unit: str = "", digits: int = 3) -> str:
     return f"{x}{unit}"
 
 
+def _band_range(band: dict[str, Any] | None) -> str:
+    """'  (x0.57 .. x1.31)': how far measured figures ran from such predictions on the held-out rows
+    (5th to 95th percentile of measured / predicted), or nothing where no band applies."""
+    if not band or not band.get("rows"):
+        return ""
+    return f"  (x{band['low']:.2f} .. x{band['high']:.2f})"
+
+
 def _render_perf(d: dict[str, Any]) -> None:
     from rich.table import Table
 
@@ -141,16 +149,16 @@ def _render_perf(d: dict[str, Any]) -> None:
     t = Table(show_header=True, header_style="bold")
     t.add_column("figure")
     t.add_column("value", justify="right")
-    band = d["error_band"]
-    rng = f"  (x{band['low']:.2f} .. x{band['high']:.2f})" if band and band.get("rows") else ""
-    t.add_row("output tokens/s (deployment)", _fmt(d["output_tokens_per_s"]) + rng)
+    band = d["error_band"] or {}
+    t.add_row("output tokens/s (deployment)", _fmt(d["output_tokens_per_s"]) + _band_range(band))
     t.add_row("output tokens/s per GPU", _fmt(d["output_tokens_per_s_per_gpu"]))
     t.add_row("output tokens/s per user (1/TPOT)",
               f"{_fmt(d.get('output_tokens_per_s_per_user'))} (p99 {_fmt(d.get('output_tokens_per_s_per_user_p99'))})")
     t.add_row("requests/s", _fmt(d["requests_per_s"]))
-    for key, label in (("ttft_s", "TTFT s"), ("tpot_s", "TPOT s")):
+    for key, label, metric in (("ttft_s", "TTFT s", "ttft"), ("tpot_s", "TPOT s", "tpot")):
         p = d[key]
-        t.add_row(f"{label} mean / p50 / p90 / p99", " / ".join(_fmt(p[k]) for k in ("mean", "p50", "p90", "p99")))
+        t.add_row(f"{label} mean / p50 / p90 / p99", " / ".join(_fmt(p[k]) for k in ("mean", "p50", "p90", "p99"))
+                  + _band_range((band.get("by_metric") or {}).get(metric)))
     t.add_row("batch (per replica) / max", f"{_fmt(d['batch_size'])} / {_fmt(d['max_batch_size'])}")
     t.add_row("bound", d["bound"])
     if d.get("saturated"):
