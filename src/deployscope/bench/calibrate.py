@@ -10,6 +10,10 @@ TPOT and output tokens/s. The fit searches the factors of one calibration row
 - ``bandwidth`` multiplies memory-bandwidth efficiency (capped at 1),
 - ``half_eff``  multiplies the GEMM size at which efficiency reaches half its peak,
 - ``overhead_add_s`` adds seconds to every engine step,
+- ``request_add_s`` adds seconds to each request's time to first token, outside the engine's
+  steps (the API server, tokenization, the first chunk's way to the client): published runs of
+  large models on PyTorch engines measure 0.1-0.4 s of it that no step accounts for
+  (docs/validation.md, "Where the missing TTFT is not"), so a user's own runs size it,
 
 minimizing Σ over observations and metrics of ln(predicted / measured)², with a small pull
 towards no change (so factors the data cannot see stay at 1). The search is a compass (pattern)
@@ -33,7 +37,10 @@ BOUNDS = {  # log-space bounds of the fitted parameters
     "bandwidth": (math.log(1e-3), math.log(10.0)),
     "half_eff": (math.log(1e-7), math.log(1e6)),
     "overhead_add_s": (math.log(1e-8), math.log(1.0)),
+    "request_add_s": (math.log(1e-8), math.log(10.0)),
 }
+# parameters whose lower bound means "nothing added" (0 s), not a tiny positive time
+ADDED_SECONDS = ("overhead_add_s", "request_add_s")
 REG = 1e-3
 
 
@@ -122,12 +129,10 @@ def observations(run: dict[str, Any], *, model: str | None = None, gpu: str | No
 
 
 def _factors(x: dict[str, float]) -> dict[str, float]:
-    return {
-        "compute": math.exp(x["compute"]),
-        "bandwidth": math.exp(x["bandwidth"]),
-        "half_eff": math.exp(x["half_eff"]),
-        "overhead_add_s": math.exp(x["overhead_add_s"]) if x["overhead_add_s"] > BOUNDS["overhead_add_s"][0] + 1e-9 else 0.0,
-    }
+    out = {k: math.exp(x[k]) for k in ("compute", "bandwidth", "half_eff")}
+    for k in ADDED_SECONDS:
+        out[k] = math.exp(x[k]) if x[k] > BOUNDS[k][0] + 1e-9 else 0.0
+    return out
 
 
 def predict(obs: Observation, factors: dict[str, float] | None) -> dict[str, float]:
@@ -176,11 +181,12 @@ def fit(obs: list[Observation], *, max_evals: int = 1500, tol: float = 0.04) -> 
     if not obs:
         raise DeployscopeError("no measured load point to fit (every run had no completed request)", field="run")
     cache: dict = {}
-    lo_add = BOUNDS["overhead_add_s"][0]
+    lo_add, lo_req = BOUNDS["overhead_add_s"][0], BOUNDS["request_add_s"][0]
     starts = [
-        {"compute": 0.0, "bandwidth": 0.0, "half_eff": 0.0, "overhead_add_s": lo_add},
-        {"compute": 0.0, "bandwidth": 0.0, "half_eff": math.log(1e-3), "overhead_add_s": lo_add},
-        {"compute": 0.0, "bandwidth": 0.0, "half_eff": math.log(1e-6), "overhead_add_s": math.log(1e-4)},
+        {"compute": 0.0, "bandwidth": 0.0, "half_eff": 0.0, "overhead_add_s": lo_add, "request_add_s": lo_req},
+        {"compute": 0.0, "bandwidth": 0.0, "half_eff": math.log(1e-3), "overhead_add_s": lo_add, "request_add_s": lo_req},
+        {"compute": 0.0, "bandwidth": 0.0, "half_eff": math.log(1e-6), "overhead_add_s": math.log(1e-4),
+         "request_add_s": math.log(1e-2)},
     ]
     best_x, best_l = starts[0], _loss(obs, starts[0], cache)
     evals = 0
@@ -248,7 +254,8 @@ def calibrate(refs: list[str], *, name: str | None = None, model: str | None = N
         as_of=date.today(),
         factors=(CalibrationFactor(engine=eng, family=fam, compute=round(factors["compute"], 6),
                                    bandwidth=round(factors["bandwidth"], 6), half_eff=float(f"{factors['half_eff']:.6g}"),
-                                   overhead_add_s=float(f"{factors['overhead_add_s']:.6g}")),),
+                                   overhead_add_s=float(f"{factors['overhead_add_s']:.6g}"),
+                                   request_add_s=float(f"{factors['request_add_s']:.6g}")),),
         runs=tuple(r["id"] for r in runs),
         notes=f"fitted on model {obs[0].model}, hardware {obs[0].gpu}; RMS log error {rms_b:.3f} before, {rms_a:.3f} after",
     )

@@ -28,6 +28,9 @@ class CalibrationFactor(NoBoolNumbers):
     bandwidth: float = Field(default=1.0, gt=0, le=10)
     overhead: float = Field(default=1.0, ge=0, le=100)
     overhead_add_s: float = Field(default=0.0, ge=-1, le=10)
+    # time each request spends outside the engine's steps before its first token reaches the client
+    # (API server, tokenization, hand-off, first-chunk delivery): it lengthens TTFT only
+    request_add_s: float = Field(default=0.0, ge=0, le=60)
     half_eff: float = Field(default=1.0, gt=0, le=1e6)  # multiplies the GEMM size at half efficiency
 
 

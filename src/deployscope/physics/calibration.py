@@ -15,6 +15,7 @@ A calibration profile is a YAML file ``calibrations/NAME.yaml`` in the user data
         bandwidth: 0.88                 # multiplies memory-bandwidth efficiency
         overhead: 1.4                   # multiplies the per-step engine overhead
         overhead_add_s: 0.0             # then adds this many seconds per step
+        request_add_s: 0.0              # adds this many seconds to each request's TTFT (outside the steps)
         half_eff: 1.0                   # multiplies the GEMM size that reaches half the peak efficiency
     notes: free text
 
@@ -85,6 +86,8 @@ def apply_calibration(hw, calibration, *, engine: str, family: str):  # noqa: AN
     out = scaled(hw, compute=f.compute, bandwidth=f.bandwidth, overhead=f.overhead)
     if f.overhead_add_s:
         out = replace(out, step_overhead_s=max(0.0, out.step_overhead_s + f.overhead_add_s))
+    if f.request_add_s:
+        out = replace(out, request_overhead_s=out.request_overhead_s + f.request_add_s)
     if f.half_eff != 1.0:
         for attr in ("half_eff_flops", "half_eff_tokens"):
             if hasattr(out, attr):

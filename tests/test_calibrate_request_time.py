@@ -1,0 +1,44 @@
+"""Calibration carries the time each request spends outside the engine's steps before its first
+token (request_add_s): fitted from runs whose TTFT sits a fixed time above the model, applied to
+TTFT only, and taken into the plan's sizing for a TTFT target."""
+
+from __future__ import annotations
+
+import pytest
+
+from deployscope.bench.calibrate import Observation, fit, predict
+from deployscope.physics.serving import estimate
+
+MODEL, GPU, ENGINE = "llama-3.1-8b", "h100-sxm", "vllm"
+
+
+def _observations(extra_ttft_s: float) -> list[Observation]:
+    out = []
+    for conc in (1, 4, 16):
+        o = Observation("r", f"c{conc}", MODEL, GPU, ENGINE, "bf16", 512.0, 128.0, conc, None, {})
+        p = predict(o, None)
+        o.measured = {"ttft_s": p["ttft_s"] + extra_ttft_s, "tpot_s": p["tpot_s"], "output_tokens_per_s": p["output_tokens_per_s"]}
+        out.append(o)
+    return out
+
+
+def test_a_fixed_ttft_excess_is_fitted_as_request_time_and_nothing_else():
+    factors, _ = fit(_observations(0.15))
+    assert factors["request_add_s"] == pytest.approx(0.15, rel=0.1)
+    # the steps are left as they were: TPOT and throughput already matched
+    assert factors["overhead_add_s"] < 1e-4
+    assert factors["compute"] == pytest.approx(1.0, rel=0.1) and factors["bandwidth"] == pytest.approx(1.0, rel=0.1)
+
+
+def test_runs_that_match_the_model_add_no_request_time():
+    factors, _ = fit(_observations(0.0))
+    assert factors["request_add_s"] < 1e-3
+
+
+def test_request_time_lengthens_ttft_only():
+    kw = dict(engine=ENGINE, quant="bf16", input_len=512.0, output_len=128.0, concurrency=8)
+    base = estimate(MODEL, GPU, **kw)
+    cal = estimate(MODEL, GPU, calibration={"factors": [{"engine": ENGINE, "family": "*", "request_add_s": 0.2}]}, **kw)
+    assert cal.ttft_s.mean == pytest.approx(base.ttft_s.mean + 0.2, rel=1e-6)
+    assert cal.tpot_s.mean == pytest.approx(base.tpot_s.mean, rel=1e-9)
+    assert cal.output_tokens_per_s == pytest.approx(base.output_tokens_per_s, rel=1e-9)
