@@ -42,3 +42,30 @@ def test_request_time_lengthens_ttft_only():
     assert cal.ttft_s.mean == pytest.approx(base.ttft_s.mean + 0.2, rel=1e-6)
     assert cal.tpot_s.mean == pytest.approx(base.tpot_s.mean, rel=1e-9)
     assert cal.output_tokens_per_s == pytest.approx(base.output_tokens_per_s, rel=1e-9)
+
+
+def test_bench_calibrate_perf_carries_a_servers_request_time(tmp_path, monkeypatch, capsys):
+    """As a user runs it: bench a server whose first token comes 0.3 s after the request, calibrate
+    on the runs, and `perf --calibration` predicts that TTFT."""
+    import json
+
+    from deployscope.bench.sse_server import ServerProcess
+    from deployscope.cli import main
+
+    monkeypatch.setenv("DEPLOYSCOPE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DEPLOYSCOPE_DATABASE_URL", f"sqlite:///{tmp_path / 'ds.db'}")
+    target = ["--gpu", "h100-sxm", "--engine", ENGINE, "--catalog-model", MODEL]
+    with ServerProcess(ttft=0.3, itl=0.01) as srv:
+        for conc in ("1", "2"):
+            assert main(["bench", srv.url, "--concurrency", conc, "--requests", "6", "--input-len", "64", "--output-len", "16",
+                         *target, "--export", str(tmp_path / f"c{conc}.json"), "--json"]) == 0
+    capsys.readouterr()
+    assert main(["calibrate", str(tmp_path / "c1.json"), str(tmp_path / "c2.json"), "--name", "slow-first-token", "--json"]) == 0
+    fit = json.loads(capsys.readouterr().out)
+    assert 0.2 < fit["factors"]["request_add_s"] < 0.4, fit["factors"]
+    perf = ["perf", MODEL, "--gpu", "h100-sxm", "--engine", ENGINE, "--input-len", "64", "--output-len", "16", "--concurrency", "1", "--json"]
+    assert main(perf) == 0
+    before = json.loads(capsys.readouterr().out)["ttft_s"]["mean"]
+    assert main([*perf, "--calibration", "slow-first-token"]) == 0
+    after = json.loads(capsys.readouterr().out)["ttft_s"]["mean"]
+    assert before < 0.1 and after == pytest.approx(0.3, rel=0.25)
