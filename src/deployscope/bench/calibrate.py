@@ -11,9 +11,10 @@ TPOT and output tokens/s. The fit searches the factors of one calibration row
 - ``half_eff``  multiplies the GEMM size at which efficiency reaches half its peak,
 - ``overhead_add_s`` adds seconds to every engine step,
 - ``request_add_s`` adds seconds to each request's time to first token, outside the engine's
-  steps (the API server, tokenization, the first chunk's way to the client): published runs of
-  large models on PyTorch engines measure 0.1-0.4 s of it that no step accounts for
-  (docs/validation.md, "Where the missing TTFT is not"), so a user's own runs size it,
+  steps (the API server, tokenization, the first chunk's way to the client). Published runs of
+  large MoE models on vLLM, SGLang and TensorRT-LLM measure TTFTs 0.1-0.4 s above the model's at
+  low load, a gap that behaves like such a time (docs/validation.md, "Where the missing TTFT is
+  not") and that no catalog source sizes, so a user's own runs do,
 
 minimizing Σ over observations and metrics of ln(predicted / measured)², with a small pull
 towards no change (so factors the data cannot see stay at 1). The search is a compass (pattern)
