@@ -69,3 +69,20 @@ def test_bench_calibrate_perf_carries_a_servers_request_time(tmp_path, monkeypat
     assert main([*perf, "--calibration", "slow-first-token"]) == 0
     after = json.loads(capsys.readouterr().out)["ttft_s"]["mean"]
     assert before < 0.1 and after == pytest.approx(0.3, rel=0.25)
+
+
+def test_a_target_the_request_time_alone_misses_is_refused_with_the_percentile_it_names():
+    # with 0.5 s per request before the first token, a TTFT p95 target of 0.3 s cannot be met at any
+    # load; the refusal names the targeted percentile, its value at a trickle and the target
+    from deployscope.errors import DeployscopeError
+    from deployscope.physics.serving import capacity_meeting_slo
+
+    cal = {"factors": [{"engine": ENGINE, "family": "*", "request_add_s": 0.5}]}
+    with pytest.raises(DeployscopeError) as exc:
+        capacity_meeting_slo(MODEL, GPU, engine=ENGINE, input_len=512.0, output_len=128.0, calibration=cal,
+                             ttft_p95_s=0.3, tpot_p95_s=0.05)
+    msg = str(exc.value)
+    assert "TTFT p95" in msg and "(target 0.3 s, missed)" in msg and "TPOT p95" in msg and "p99" not in msg
+    # without the request time the same targets are met
+    assert capacity_meeting_slo(MODEL, GPU, engine=ENGINE, input_len=512.0, output_len=128.0,
+                                ttft_p95_s=0.3, tpot_p95_s=0.05).rate > 0
