@@ -64,7 +64,9 @@ def test_long_prompts_list_cloud_offers_that_cannot_meet_the_target_with_the_rea
     assert cloud and all(not o.allowed and o.npv is None for o in cloud)
     # the 8-GPU H100 instance holds the model but no load meets the TTFT target: listed with that reason
     p5 = p.option("cloud-aws-p5.48xlarge")
-    assert p5.excluded_because[0].startswith("latency (TTFT and TPOT):") and "TTFT p99" in p5.excluded_because[0]
+    # the reason quotes the scenario's own percentile (p95) beside its target
+    assert p5.excluded_because[0].startswith("latency (TTFT and TPOT):") and "TTFT p95" in p5.excluded_because[0]
+    assert "(target 1.5 s, missed)" in p5.excluded_because[0]
     # a single-GPU instance cannot hold the model: memory
     assert any(o.excluded_because[0].startswith("memory:") for o in cloud)
     assert any(w.startswith("no cloud offer can serve this scenario: the binding constraint is latency (TTFT and TPOT) / memory")
