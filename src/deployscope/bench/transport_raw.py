@@ -46,14 +46,14 @@ class _Conn(asyncio.Protocol):
             return
         now = time.perf_counter()
         if self.reused and st.rec.first_byte is None:
-            # a reused connection the server had already closed: reuse no more (see RawPool.reuse)
+            # the server had closed this keep-alive connection (llama.cpp's server does so after
+            # every stream): reuse no more (RawPool.reuse). A clean close is not a fault of the
+            # request: send it again on a new connection; a reset is reported below
             self.pool.reuse = False
-        if self.reused and exc is None and st.rec.first_byte is None:
-            # the server had closed this idle keep-alive connection (llama.cpp's server does so
-            # after every stream): not a fault of the request; send it again on a new connection
-            fut, self.state, self.fut = self.fut, None, None
-            fut.set_result("retry")
-            return
+            if exc is None:
+                fut, self.state, self.fut = self.fut, None, None
+                fut.set_result("retry")
+                return
         if self.phase == "trailer":  # the body was complete
             self._complete(False)
             return
@@ -277,19 +277,19 @@ class RawPool:
         self.head = (f"POST {self.path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items())).encode("latin-1")
         self.idle: list[_Conn] = []
         self.open: set[_Conn] = set()
-        # Cleared once the server is seen closing a keep-alive connection it did not announce as
-        # closing (an idle one, or one reused before the close arrived; llama.cpp's server does so
-        # after every stream): from then on each request opens its own connection, so no request
-        # races a close in flight and is reset for it.
+        # Cleared once a request sent on a reused connection meets the server's close before any
+        # reply (llama.cpp's server closes each connection after its stream): from then on each
+        # request opens its own connection, so no other request races a close in flight. An idle
+        # connection the server closes on a keep-alive timeout is only dropped: servers that keep
+        # connections open between requests keep being reused.
         self.reuse = True
         self.sem = asyncio.Semaphore(config.max_connections)
         self.timer_interval = config.read_timeout_s
 
     def _forget(self, conn: _Conn) -> None:
         self.open.discard(conn)
-        if conn in self.idle:  # the server closed an idle keep-alive connection (close() empties idle first)
+        if conn in self.idle:  # the server closed an idle keep-alive connection
             self.idle.remove(conn)
-            self.reuse = False
 
     def _release(self, conn: _Conn, reusable: bool) -> None:
         if reusable and self.reuse:

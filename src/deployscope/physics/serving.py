@@ -48,7 +48,7 @@ from .perf_types import (
 )
 from .serving_context import Context, context, for_deployment, memory_budget
 from .simulation import simulate
-from .slo import max_rate, tpot_limit
+from .slo import against_targets, max_rate, tpot_limit
 
 __all__ = [
     "Context", "Deployment", "ErrorBand", "LatencyTargets", "Load", "PerfErrorBand", "PerfResult", "Percentiles",
@@ -321,27 +321,12 @@ def capacity(dep: Deployment, load: Load, targets: LatencyTargets, *, catalog=No
                              b_max=base.max_batch_size, tpot_limit=tpot_limit(targets), prefix_hit=load.prefix_cache_hit_rate, spec=spec)
         raise DeployscopeError(
             f"no load meets the latency targets: even a trickle of requests sees "
-            f"{_against_targets(trickle, targets, encoder_only=ctx.shape.encoder_only)}",
+            f"{against_targets(trickle, targets, encoder_only=ctx.shape.encoder_only)}",
             field="slo",
             value=targets.as_dict(),
         )
     best = evaluate(dep, load.replace(rate=lam * reps, tpot_limit_s=tpot_limit(targets)), ctx=ctx)
     return best.model_copy(update={"load_mode": "slo"})
-
-
-def _against_targets(point: dict[str, np.ndarray], targets: LatencyTargets, *, encoder_only: bool) -> str:
-    """Each targeted percentile at an operating point beside its target, the missed ones marked:
-    'TTFT p95 2.12 s (target 1.5 s, missed) and TPOT 0.0499 s (target 0.05 s)'."""
-    parts = []
-    checks = [("TTFT p95", point["ttft_p95"], targets.ttft_p95_s), ("TTFT p99", point["ttft_p99"], targets.ttft_p99_s)]
-    if not encoder_only:  # the mean-field TPOT has no spread: one figure for both percentiles
-        checks += [("TPOT p95", point["tpot"], targets.tpot_p95_s), ("TPOT p99", point["tpot"], targets.tpot_p99_s)]
-    for name, value, limit in checks:
-        if limit is None:
-            continue
-        v = float(np.asarray(value).reshape(-1)[0])
-        parts.append(f"{name} {v:.3g} s (target {limit:.3g} s{', missed' if not v <= limit else ''})")
-    return " and ".join(parts) if parts else "no latency target"
 
 
 # ----------------------------------------------------------------------------------------------

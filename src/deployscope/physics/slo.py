@@ -6,6 +6,8 @@ the planner's fleet sizing and `validate`'s server-scenario rows all call :func:
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from .batching import NEAR_SATURATION, rate_point, scheduler_cap
@@ -13,19 +15,41 @@ from .perf_types import LatencyTargets
 from .serving_context import Context
 
 
+def target_checks(point: dict[str, np.ndarray], targets: LatencyTargets, *,
+                  encoder_only: bool = False) -> list[tuple[str, np.ndarray, float]]:
+    """(name, figure at the operating points, limit) for every target set, as 'TTFT p95'."""
+    checks = [("TTFT p95", point["ttft_p95"], targets.ttft_p95_s), ("TTFT p99", point["ttft_p99"], targets.ttft_p99_s)]
+    if not encoder_only:  # the mean-field TPOT has no spread: its percentiles are the mean
+        checks += [("TPOT p95", point["tpot"], targets.tpot_p95_s), ("TPOT p99", point["tpot"], targets.tpot_p99_s)]
+    return [(name, np.asarray(v), lim) for name, v, lim in checks if lim is not None]
+
+
 def meets(point: dict[str, np.ndarray], targets: LatencyTargets, *, encoder_only: bool = False) -> np.ndarray:
     """Which operating points (from :func:`~deployscope.physics.batching.rate_point`) meet the targets."""
     good = ~np.asarray(point["saturated"], dtype=bool)
-    if targets.ttft_p95_s is not None:
-        good &= point["ttft_p95"] <= targets.ttft_p95_s
-    if targets.ttft_p99_s is not None:
-        good &= point["ttft_p99"] <= targets.ttft_p99_s
-    if not encoder_only:
-        # the mean-field TPOT has no spread: its percentiles are the mean
-        for limit in (targets.tpot_p95_s, targets.tpot_p99_s):
-            if limit is not None:
-                good &= point["tpot"] <= limit
+    for _name, value, limit in target_checks(point, targets, encoder_only=encoder_only):
+        good &= value <= limit
     return good
+
+
+_MISSED = re.compile(r"(TTFT|TPOT) p\d+ [0-9.eE+-]+ s \(target [0-9.eE+-]+ s, missed\)")
+
+
+def against_targets(point: dict[str, np.ndarray], targets: LatencyTargets, *, encoder_only: bool = False) -> str:
+    """Each target beside the figure at the first operating point, the missed ones marked (read
+    back by :func:`missed_metrics`): 'TTFT p95 2.12 s (target 1.5 s, missed) and TPOT p95 0.0499 s
+    (target 0.05 s)'."""
+    parts = []
+    for name, value, limit in target_checks(point, targets, encoder_only=encoder_only):
+        v = float(value.reshape(-1)[0])
+        parts.append(f"{name} {v:.3g} s (target {limit:.3g} s{', missed' if not v <= limit else ''})")
+    return " and ".join(parts) if parts else "no latency target"
+
+
+def missed_metrics(text: str) -> list[str]:
+    """'TTFT' and/or 'TPOT', in that order: the metrics an :func:`against_targets` text marks missed."""
+    marked = {m.group(1) for m in _MISSED.finditer(text)}
+    return [k for k in ("TTFT", "TPOT") if k in marked]
 
 
 def tpot_limit(targets: LatencyTargets) -> float | None:

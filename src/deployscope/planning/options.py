@@ -10,7 +10,6 @@ the best exact cost found: those cannot win and are reported as pruned.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -20,6 +19,7 @@ from ..catalog.prices import price_age_warnings, stale_after_days
 from ..economics.fleet import facility_warning
 from ..errors import DeployscopeError
 from ..feasibility import check_training_feasible
+from ..physics.slo import missed_metrics
 from ..result import Performance, Source
 from .api_latency import api_prefill_rate, assume_api_prefill, context_window_reason, ttft_at_prompt
 from .candidates import Candidate, Demand, Factors, Piece
@@ -144,9 +144,7 @@ def latency_kind(reason: str, targets: Any = None) -> str:
     """Which latency target a 'no load meets the targets' reason misses: TTFT, TPOT or both."""
     if targets is None:
         return "latency (TTFT/TPOT)"
-    # the physics marks each target a trickle of load misses: "TTFT p95 2.15 s (target 1.5 s, missed)"
-    marked = {m.group(1) for m in re.finditer(r"(TTFT|TPOT) p\d+ [0-9.eE+-]+ s \(target [0-9.eE+-]+ s, missed\)", reason)}
-    missed = [k for k in ("TTFT", "TPOT") if k in marked]
+    missed = missed_metrics(reason)  # the physics marks each target a trickle of load misses
     return f"latency ({' and '.join(missed)})" if missed else "latency (TTFT/TPOT)"
 
 
