@@ -189,10 +189,11 @@ def _dsr1_h200_sglang(r: dict[str, Any]) -> Launch:
 
 def _dsr1_b200_sglang(r: dict[str, Any]) -> Launch:
     recv = 30 if int(r["conc"]) >= 16 else 10
-    return ({"chunked_prefill_size": 16384, "max_running_requests": 256, "mem_fraction_static": 0.85},
+    return ({"chunked_prefill_size": 16384, "max_running_requests": 256, "mem_fraction_static": 0.85,
+             "scheduler_recv_interval": recv},
             f"--cuda-graph-max-bs 256 --ep-size {r['decode_ep']} --kv-cache-dtype fp8_e4m3 --quantization modelopt_fp4 "
             f"--attention-backend trtllm_mla --moe-runner-backend flashinfer_trtllm --enable-flashinfer-allreduce-fusion "
-            f"--enable-symm-mem --scheduler-recv-interval {recv} --disable-radix-cache --stream-interval 10 "
+            f"--enable-symm-mem --disable-radix-cache --stream-interval 10 "
             f"(--max-prefill-tokens not set: SGLang's default 16,384)",
             "these flags unchanged from ea181ae (2025-12-31) to 12ba0ae (2026-03-25)")
 
@@ -202,10 +203,10 @@ def _dsr1_b200_sglang_fp8(r: dict[str, Any]) -> Launch:
     mrr, chunk, frac = (128, 32768, 0.82) if tp8 else (32, 8192, 0.95)
     recv = 30 if tp8 and int(r["conc"]) >= 16 else 10
     return ({"chunked_prefill_size": chunk, "max_prefill_tokens": chunk, "max_running_requests": mrr,
-             "mem_fraction_static": frac},
+             "mem_fraction_static": frac, "scheduler_recv_interval": recv},
             f"--cuda-graph-max-bs {mrr} --ep-size {r['decode_ep']} --kv-cache-dtype fp8_e4m3 --quantization fp8 "
             f"--attention-backend trtllm_mla --moe-runner-backend flashinfer_trtllm --enable-flashinfer-allreduce-fusion "
-            f"--scheduler-recv-interval {recv} --disable-radix-cache --stream-interval 30, SGL_ENABLE_JIT_DEEPGEMM=false, "
+            f"--disable-radix-cache --stream-interval 30, SGL_ENABLE_JIT_DEEPGEMM=false, "
             f"SGLANG_ENABLE_FLASHINFER_GEMM=true",
             f"as at {CLIENT_COMMIT[:7]}; the per-TP branches since 1d29967 (2026-01-13), earlier history not read")
 

@@ -115,3 +115,46 @@ def test_sglang_retracts_when_decodes_outgrow_the_pool(cat):
     assert r.requests == n and r.output_tokens_per_s * r.duration_s == pytest.approx(out * n)
     full = simulate(ctx=_with_reservation(ctx, "full"), input_len=10, output_len=out, rate=None, num_requests=n)
     assert full.preemptions == 0
+
+
+def _with_intake_interval(ctx, steps: int):  # noqa: ANN001, ANN202
+    eng = ctx.engine.model_copy(update={"perf": ctx.engine.perf.model_copy(update={"admission_interval_steps": steps})})
+    return dataclasses.replace(ctx, engine=eng)
+
+
+def test_a_request_intake_every_n_decode_steps_delays_first_tokens_only(cat):
+    """SGLang --scheduler-recv-interval N: while sequences decode, new requests are taken in only
+    every N decode steps, so under load a first token waits about (N - 1) / 2 more steps; the
+    decodes themselves (TPOT) and the tokens delivered do not change."""
+    base = context("Llama-3.1-8B", "H100", quant="bf16", engine="sglang", catalog=cat)
+    lengths = [200.0 + 7.0 * (i % 17) for i in range(400)]  # staggered finishes: no lockstep waves
+    runs = {n: simulate(ctx=_with_intake_interval(base, n), input_len=256, output_len=lengths, concurrency=16, num_requests=400)
+            for n in (1, 10)}
+    for r in runs.values():
+        assert r.output_tokens_per_s * r.duration_s == pytest.approx(sum(lengths))
+    tpot = runs[1].tpot_s.mean
+    assert runs[10].tpot_s.mean == pytest.approx(tpot, rel=0.1)
+    extra = runs[10].ttft_s.mean - runs[1].ttft_s.mean
+    assert 2.5 * tpot < extra < 6.5 * tpot  # (10 - 1) / 2 = 4.5 steps, within a step's spread either way
+
+
+def test_an_idle_scheduler_takes_a_request_in_at_once(cat):
+    base = context("Llama-3.1-8B", "H100", quant="bf16", engine="sglang", catalog=cat)
+    one = {n: simulate(ctx=_with_intake_interval(base, n), input_len=512, output_len=64, rate=None, num_requests=1) for n in (1, 30)}
+    assert one[30].ttft_s.mean == pytest.approx(one[1].ttft_s.mean)
+    # requests far apart (a trickle) find the scheduler idle too
+    trickle = {n: simulate(ctx=_with_intake_interval(base, n), input_len=512, output_len=8, rate=0.01, num_requests=20) for n in (1, 30)}
+    assert trickle[30].ttft_s.mean == pytest.approx(trickle[1].ttft_s.mean)
+
+
+def test_the_rate_operating_point_waits_for_the_intake_like_the_simulation(cat):
+    """The analytical path adds the same wait: half the interval of decode steps at a load that keeps
+    sequences decoding, none at a trickle; TPOT and capacity are untouched."""
+    base = context("Llama-3.1-8B", "H100", quant="bf16", engine="sglang", catalog=cat)
+    b_max = 256.0
+    pts = {n: batching.rate_point(_with_intake_interval(base, n), np.array([1e-4, 20.0]), 256.0, 256.0, b_max=b_max) for n in (1, 10)}
+    assert np.allclose(pts[10]["tpot"], pts[1]["tpot"]) and pts[10]["capacity"] == pts[1]["capacity"]
+    cycle = float(pts[1]["cycle"][1])
+    assert float(pts[10]["ttft_mean"][1] - pts[1]["ttft_mean"][1]) == pytest.approx(4.5 * cycle, rel=1e-6)
+    assert float(pts[10]["ttft_p99"][1]) > float(pts[1]["ttft_p99"][1])
+    assert float(pts[10]["ttft_mean"][0]) == pytest.approx(float(pts[1]["ttft_mean"][0]), rel=1e-3)

@@ -646,6 +646,7 @@ def test_engine_settings_are_parsed_strictly():
     assert parse("engine settings: enable_chunked_prefill=true, max_num_tokens=8320", "trtllm") == (
         ("enable_chunked_prefill", True), ("max_num_tokens", 8320))
     assert parse("no settings here", "sglang") == ()
+    assert parse("engine settings: scheduler_recv_interval=30", "sglang") == (("scheduler_recv_interval", 30),)
     for notes, engine, named in [
         ("engine settings: cuda_graph_max_bs=256", "sglang", "'cuda_graph_max_bs'"),  # unknown key
         ("engine settings: max_num_tokens=8192", "sglang", "'max_num_tokens'"),  # another engine's flag
@@ -656,6 +657,8 @@ def test_engine_settings_are_parsed_strictly():
         ("engine settings: max_batch_size=8, max_batch_size=16", "trtllm", "'max_batch_size' stated twice"),
         ("engine settings: max_batch_size", "trtllm", "'max_batch_size' is not key=value"),
         ("engine settings: max_batch_size=8", "llamacpp", "'llamacpp'"),
+        ("engine settings: scheduler_recv_interval=0", "sglang", "scheduler_recv_interval='0'"),
+        ("engine settings: scheduler_recv_interval=10", "vllm", "'scheduler_recv_interval'"),  # SGLang's flag only
     ]:
         with pytest.raises(BadSettings, match=re.escape(named)):
             parse(notes, engine)
@@ -685,6 +688,9 @@ def test_a_rows_engine_settings_reach_the_simulated_engine():
     assert small.engine.memory.memory_utilization == 0.8 and small.engine.memory.static_fraction is None
     assert default.engine.perf.max_num_tokens == 8192 and default.engine.memory.static_fraction is not None
     assert cat.engines.get("sglang").perf.max_num_tokens == 8192  # the catalog row is untouched
+    gated = ctxs.get("meta-llama/Llama-3.1-8B-Instruct", "H100-SXM-80GB", "bf16", None, "sglang", None,
+                     (("scheduler_recv_interval", 30),))
+    assert gated.engine.perf.admission_interval_steps == 30 and default.engine.perf.admission_interval_steps == 1
     # a chunk without a stated fraction: SGLang's own rule reserves for the larger chunk
     from deployscope.physics.memory import utilization_for
 

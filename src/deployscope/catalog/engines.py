@@ -176,6 +176,12 @@ class EnginePerf(NoBoolNumbers):
         description="prefill chunks share a step with the running decodes; false: a step is either a prefill "
         "batch (run first while prompts wait) or a decode batch (SGLang without --enable-mixed-chunk)",
     )
+    admission_interval_steps: int = Field(
+        default=1, ge=1, le=10_000,
+        description="the scheduler takes in newly arrived requests only once this many decode steps have run since it "
+        "last did; after a prefill step or when idle it takes them in at once (SGLang --scheduler-recv-interval); "
+        "1: at every step",
+    )
     layer_overhead_s: float = Field(default=0.0, ge=0, le=10, description="fixed time per layer per step (kernel launches)")
     request_overhead_s: float = Field(
         default=0.0, ge=0, le=10, description="fixed host time per request before its first token (admission, input handling)"

@@ -331,7 +331,8 @@ def rate_point(ctx: Context, lam, I, O, *, tp=1, pp=1, ep=1, b_max=None, tpot_li
     cap). With a TPOT limit (a server/interactive SLO the engine is tuned to, as in MLPerf Server
     and in a fleet sized for an SLO), the engine runs the largest batch that meets the limit and
     fits the KV cache, whatever the offered rate; the rate sets the queueing. TTFT = the wait for
-    a free slot (:func:`slot_wait`) + the wait for the next step (uniform over one step) + the
+    a free slot (:func:`slot_wait`) + the wait for the step that takes the request in (uniform over
+    one step, or over the engine's ``admission_interval_steps`` while sequences decode) + the
     request's own prefill. A rate at or above capacity is flagged ``saturated`` and evaluated at
     ``NEAR_SATURATION`` x capacity. Returns arrays: ``batch``, ``capacity`` (requests/s at the
     scheduler's batch cap), ``batch_cap``, ``saturated``, ``ttft_mean``, ``ttft_p50``,
@@ -355,6 +356,11 @@ def rate_point(ctx: Context, lam, I, O, *, tp=1, pp=1, ep=1, b_max=None, tpot_li
     st = steady_state(ctx, B, I, O, **kw)
     p_wait, decay = slot_wait(safe, lam_max, b_cap)
     service, cycle = st["ttft_service"], st["cycle"]
+    # the wait for the step that takes the request in: uniform over one step, or over the
+    # admission interval while sequences decode (an idle scheduler takes a request in at once;
+    # below one sequence in flight, B is the chance that one is)
+    interval = float(ctx.engine.perf.admission_interval_steps)
+    intake = cycle * (1.0 + (interval - 1.0) * np.minimum(B, 1.0))
     # the step that carries a request's prefill carries a Poisson number of other prompts too:
     # its quantiles (normal approximation) set the TTFT tail
     z = {0.5: 0.0, 0.9: 1.2816, 0.99: 2.3263}
@@ -362,14 +368,14 @@ def rate_point(ctx: Context, lam, I, O, *, tp=1, pp=1, ep=1, b_max=None, tpot_li
                   for p, zq in z.items()}
 
     def q(p: float):  # noqa: ANN202
-        return service_at[p] + p * cycle + np.log(np.maximum(p_wait / (1.0 - p), 1.0)) / decay
+        return service_at[p] + p * intake + np.log(np.maximum(p_wait / (1.0 - p), 1.0)) / decay
 
     return {
         "batch": B,
         "capacity": lam_max,
         "batch_cap": b_cap,
         "saturated": saturated,
-        "ttft_mean": service + 0.5 * cycle + p_wait / decay,
+        "ttft_mean": service + 0.5 * intake + p_wait / decay,
         "ttft_p50": q(0.5),
         "ttft_p90": q(0.9),
         "ttft_p95": q(0.9) + (math.log(20) - math.log(10)) / (math.log(100) - math.log(10)) * (q(0.99) - q(0.9)),

@@ -147,7 +147,17 @@ def simulate(
 
     released = c if closed else n
     overhead_first = ctx.hw.request_overhead_s
+    # an engine that takes in new requests only every `interval` decode steps (SGLang's
+    # --scheduler-recv-interval) admits those that arrived by its last intake; a prefill step or
+    # an idle scheduler opens the intake at once (scheduler_recv_skipper.py weights)
+    interval = int(ctx.engine.perf.admission_interval_steps)
+    intake_t = 0.0
+    decodes_since_intake = 0
+    last_was_decode_only = False
     while True:
+        if interval <= 1 or not last_was_decode_only or decodes_since_intake >= interval or not (prefilling or dec_count):
+            intake_t = t
+            decodes_since_intake = 0
         # admit: evicted requests first, then arrivals in order
         while requeue and len(prefilling) + dec_count < max_b:
             j = requeue[0]
@@ -161,7 +171,7 @@ def simulate(
             prefilling.append(requeue.pop(0))
         while not requeue and next_i < released and len(prefilling) + dec_count < max_b:
             j = order[next_i]
-            if arrival[j] > t:
+            if arrival[j] > intake_t:
                 break
             need = I[j] + O[j] if full_res else I[j]
             out_j = min(O[j], clip) if decaying else 0.0
@@ -238,6 +248,8 @@ def simulate(
                 running.pop(j, None)
         if decoding:
             dsteps += 1
+        last_was_decode_only = not chunks
+        decodes_since_intake += last_was_decode_only
         done_pre = []
         for j, ch in chunks:
             pre_left[j] -= ch

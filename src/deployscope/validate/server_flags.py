@@ -7,7 +7,8 @@ the performance model has a parameter for are accepted, each under the engine's 
 * SGLang: ``chunked_prefill_size`` and ``max_prefill_tokens`` (the step's prefill-token budget,
   the smaller of those given; also the start-up profile's activation tokens),
   ``max_running_requests`` (most sequences in a step), ``mem_fraction_static`` (the static memory
-  fraction, replacing the rule SGLang derives it by);
+  fraction, replacing the rule SGLang derives it by), ``scheduler_recv_interval`` (decode steps
+  between the scheduler's intakes of new requests);
 * TensorRT-LLM: ``max_num_tokens`` (step token budget and activation buffers), ``max_batch_size``,
   ``enable_chunked_prefill`` (true/false), ``free_gpu_memory_fraction`` (KV share of free memory);
 * vLLM: ``max_num_batched_tokens``, ``max_num_seqs``, ``enable_chunked_prefill``,
@@ -15,7 +16,7 @@ the performance model has a parameter for are accepted, each under the engine's 
 
 Parsing is strict: a key the engine does not take, a repeated key or a bad value is a
 :class:`~deployscope.validate.llm_rows.Skip` naming it, never ignored. The settings change a copy
-of the catalog engine row only (scheduler limits and memory budget); no fitted figure moves.
+of the catalog engine row only (scheduler limits, request intake and memory budget); no fitted figure moves.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ _BOOL = "bool"
 #: engine -> flag -> kind of value
 FLAGS: dict[str, dict[str, str]] = {
     "sglang": {"chunked_prefill_size": _INT, "max_prefill_tokens": _INT, "max_running_requests": _INT,
-               "mem_fraction_static": _FRACTION},
+               "mem_fraction_static": _FRACTION, "scheduler_recv_interval": _INT},
     "trtllm": {"max_num_tokens": _INT, "max_batch_size": _INT, "enable_chunked_prefill": _BOOL,
                "free_gpu_memory_fraction": _FRACTION},
     "vllm": {"max_num_batched_tokens": _INT, "max_num_seqs": _INT, "enable_chunked_prefill": _BOOL,
@@ -103,6 +104,8 @@ def apply(engine_row: Any, settings: Settings) -> Any:
     for k in ("max_running_requests", "max_batch_size", "max_num_seqs"):
         if k in s:
             perf["max_batch_size"] = s[k]
+    if "scheduler_recv_interval" in s:
+        perf["admission_interval_steps"] = s["scheduler_recv_interval"]
     if "enable_chunked_prefill" in s:
         perf["chunked_prefill"] = s["enable_chunked_prefill"]
     rule = engine_row.memory.static_fraction
