@@ -24,9 +24,11 @@ Selection (a documented subset that keeps `deployscope validate` cheap on 2 core
   * ISL/OSL 1k/1k and 8k/1k, concurrencies 4, 16 and 64;
   * only records dated where the configuration's launch flags are known (FLAGS_KNOWN);
   * per configuration, length pair and concurrency the newest record (by date, then run address).
-Per record up to three rows: output throughput (when the record has output_tput_per_gpu; the
-oldest records have only total tokens/s per GPU, and give TTFT and TPOT only), mean TTFT and
-mean TPOT.
+Per record up to five rows: output throughput (when the record has output_tput_per_gpu; the
+oldest records have only total tokens/s per GPU, and give TTFT and TPOT only), mean, median and
+p99 TTFT, and mean TPOT. The median is a typical request once the clients run staggered; the
+p99 (the 99th percentile over 10 x CONC requests) falls in the first wave, when every client
+sends at once.
 
 The client (InferenceX benchmarks/benchmark_lib.sh run_benchmark_serving and
 .github/workflows/benchmark-tmpl.yml at commit 89ce6098): utils/bench_serving/benchmark_serving.py
@@ -454,7 +456,7 @@ def _framework(r: dict[str, Any]) -> str:
 
 
 def rows_for(r: dict[str, Any]) -> list[dict[str, str]]:
-    """The check rows of one record: output throughput (when recorded), mean TTFT, mean TPOT."""
+    """The check rows of one record: output throughput (when recorded), mean / median / p99 TTFT, mean TPOT."""
     model, params, active = MODELS[r["model"]]
     hw = HARDWARE[r["hardware"]]
     precision, basis, checkpoint = _formats(r) or ("", "", "")
@@ -476,7 +478,7 @@ def rows_for(r: dict[str, Any]) -> list[dict[str, str]]:
         f"[int(0.8 L), L], the row gives their means and the simulation draws lengths from the same range; "
         f"names: hardware {r['hardware']} -> {hw}, model {r['model']} -> {model} ({checkpoint}), framework "
         f"{r['framework']} -> {ENGINES[r['framework']]}, precision {r['precision']} -> {precision}; {ep_note}; "
-        f"figures: mean_ttft and mean_tpot in s x 1000 -> ms, output_tput_per_gpu in output tok/s per GPU "
+        f"figures: mean_ttft, median_ttft, p99_ttft and mean_tpot in s x 1000 -> ms, output_tput_per_gpu in output tok/s per GPU "
         f"(value = x {gpus} GPUs), rounded to 4 decimals; TPOT = mean over requests of "
         f"(latency - TTFT) / (output tokens - 1); {launch_notes}"
     )
@@ -494,8 +496,9 @@ def rows_for(r: dict[str, Any]) -> list[dict[str, str]]:
         per_gpu = float(m["output_tput_per_gpu"])
         out.append({**base, "metric": "output_throughput", "value": _fmt(per_gpu * gpus),
                     "unit": "output_tokens/s", "value_per_gpu": _fmt(per_gpu)})
-    out.append({**base, "metric": "mean_ttft", "value": _fmt(float(m["mean_ttft"]) * 1000), "unit": "ms",
-                "value_per_gpu": ""})
+    for metric in ("mean_ttft", "median_ttft", "p99_ttft"):
+        if m.get(metric) is not None:
+            out.append({**base, "metric": metric, "value": _fmt(float(m[metric]) * 1000), "unit": "ms", "value_per_gpu": ""})
     out.append({**base, "metric": "mean_tpot", "value": _fmt(float(m["mean_tpot"]) * 1000), "unit": "ms",
                 "value_per_gpu": ""})
     return out

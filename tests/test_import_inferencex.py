@@ -63,7 +63,9 @@ def test_units_and_lengths() -> None:
     rec = json.loads(EXCERPT.read_text(encoding="utf-8"))[0]  # MI355X, 4 GPUs, 1k/1k, 4 clients
     rows = {r["metric"]: r for r in ix.rows_for(rec)}
     assert rows["mean_ttft"]["value"] == repr(round(rec["metrics"]["mean_ttft"] * 1000, 4))
-    assert rows["mean_ttft"]["unit"] == rows["mean_tpot"]["unit"] == "ms"
+    assert rows["mean_ttft"]["unit"] == rows["mean_tpot"]["unit"] == rows["p99_ttft"]["unit"] == "ms"
+    # the record's median and 99th percentile (0.1074 s and 0.5354 s) as rows of their own
+    assert rows["median_ttft"]["value"] == "107.3826" and rows["p99_ttft"]["value"] == "535.3527"
     thr = rows["output_throughput"]
     assert thr["value_per_gpu"] == repr(round(rec["metrics"]["output_tput_per_gpu"], 4))
     assert float(thr["value"]) == round(rec["metrics"]["output_tput_per_gpu"] * 4, 4)
@@ -71,7 +73,9 @@ def test_units_and_lengths() -> None:
     assert ix.mean_length(8192) == 7372.5
     assert thr["notes"].startswith("40 requests")
     no_output = {**rec, "metrics": {k: v for k, v in rec["metrics"].items() if k != "output_tput_per_gpu"}}
-    assert [r["metric"] for r in ix.rows_for(no_output)] == ["mean_ttft", "mean_tpot"]
+    assert [r["metric"] for r in ix.rows_for(no_output)] == ["mean_ttft", "median_ttft", "p99_ttft", "mean_tpot"]
+    means_only = {**rec, "metrics": {k: v for k, v in rec["metrics"].items() if k not in ("median_ttft", "p99_ttft")}}
+    assert [r["metric"] for r in ix.rows_for(means_only)] == ["output_throughput", "mean_ttft", "mean_tpot"]
 
 
 def test_trtllm_rows_name_the_container_not_a_perf_overview_release() -> None:

@@ -261,6 +261,22 @@ def test_concurrency_rows_are_closed_loop():
     assert ttft[1] > 5 * ttft[0]
 
 
+def test_ttft_quantile_rows_read_the_simulated_requests_quantiles():
+    """median_ttft and p99_ttft are the median and 99th percentile of the same simulated requests as
+    mean_ttft; a p99 ITL, which the simulation does not
+    give, is refused with a reason rather than answered with another figure."""
+    from deployscope.catalog import default_catalog
+    from deployscope.validate.llm_rows import Contexts, Skip, predict_llm_row
+
+    ctxs = Contexts(default_catalog(), None)
+    ttft = {m: predict_llm_row(_online_row("fixed", "online serving, concurrency=64", m, "ms"), ctxs)
+            for m in ("median_ttft", "mean_ttft", "p99_ttft")}
+    assert max(ttft["median_ttft"], ttft["mean_ttft"]) < ttft["p99_ttft"]
+    assert ttft["median_ttft"] != ttft["mean_ttft"]  # its own figure, not the mean again
+    with pytest.raises(Skip):
+        predict_llm_row(_online_row("fixed", "online serving, concurrency=64", "p99_itl", "ms"), ctxs)
+
+
 def test_later_vllm_releases_are_predicted_from_the_earlier_ones(report_a):
     """The vLLM 0.10.2 and 0.11.1 dockers (held out) are predicted from the host time per sequence
     fitted on 0.9.1 and 0.10.1; the releases before 0.9.1 keep none."""

@@ -347,9 +347,10 @@ def predict_llm_row(row: dict[str, str], ctxs: Contexts) -> float:
             raise Skip("batch latency row without a batch size")
         return serving.static_batch(r.ctx, B_row, r.I, r.O, tp=r.dep.tp, pp=r.dep.pp, ep=r.dep.ep)[0] * scale
     conc = _concurrency(row)
-    if metric in ("mean_ttft", "mean_itl", "mean_tpot", "p99_ttft", "p99_itl") and (qps or conc):
+    if metric in ("mean_ttft", "median_ttft", "p99_ttft", "mean_itl", "mean_tpot") and (qps or conc):
         sim = _sim(r, qps.group(1) if qps else None, _requests(row, conc), ctxs, conc, length_draw(row))
-        v = {"mean_ttft": sim.ttft_s.mean, "p99_ttft": sim.ttft_s.p99, "mean_itl": sim.itl_mean_s}.get(metric, sim.tpot_s.mean)
+        v = {"mean_ttft": sim.ttft_s.mean, "median_ttft": sim.ttft_s.p50, "p99_ttft": sim.ttft_s.p99,
+             "mean_itl": sim.itl_mean_s}.get(metric, sim.tpot_s.mean)
         if v is None:
             raise Skip("the simulation produced no completed requests")
         return v * scale
