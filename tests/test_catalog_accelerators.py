@@ -278,3 +278,20 @@ def test_price_without_source_is_rejected(tmp_path):
 def test_both_memory_units_are_rejected(tmp_path):
     err = _bad(tmp_path, "- id: h100-sxm-80gb\n  source: x-sheet\n  as_of: 2026-01-01\n  memory_gb: 85.9\n")
     assert "exactly one of memory_gib or memory_gb" in str(err)
+
+
+def test_a_nested_override_changes_only_the_fields_it_names(tmp_path):
+    """An engine row's `perf: {admission_interval_steps: 10}` sets SGLang's request intake and keeps
+    every other bundled perf figure (fitted overheads, scheduler limits) instead of resetting them."""
+    (tmp_path / "engines.yaml").write_text(
+        "- id: sglang\n"
+        "  source: our launch script (sglang.launch_server --scheduler-recv-interval 10)\n"
+        "  as_of: 2026-12-01\n"
+        "  perf:\n"
+        "    admission_interval_steps: 10\n",
+        encoding="utf-8",
+    )
+    bundled = Catalog(user_dir=None).engines.get("sglang").perf
+    mine = Catalog(user_dir=tmp_path).engines.get("sglang").perf
+    assert mine.admission_interval_steps == 10 and bundled.admission_interval_steps == 1
+    assert mine.model_dump(exclude={"admission_interval_steps"}) == bundled.model_dump(exclude={"admission_interval_steps"})

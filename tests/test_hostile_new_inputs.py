@@ -256,7 +256,8 @@ def _engine(rid: str, edit) -> dict:  # noqa: ANN001
     [
         ("vllm", lambda r: r["small_gpu"].update(names=[""]), "would match every GPU"),
         ("vllm", lambda r: r["small_gpu"].update(max_num_seqs=True), "not true/false"),
-        ("vllm", lambda r: r.update(small_gpu={"min_memory_gib": 40}), "Field required"),
+        # a partial small_gpu is merged into the bundled row's on an override; a new engine must give it whole
+        ("vllm", lambda r: r.update(id="my-vllm", small_gpu={"min_memory_gib": 40}), "Field required"),
         ("sglang", lambda r: r["memory"]["static_fraction"].update(tiers=list(reversed(r["memory"]["static_fraction"]["tiers"]))),
          "tiers must rise in below_gib"),
         ("sglang", lambda r: r["memory"]["static_fraction"].update(base_mib=-5), "greater than or equal to 0"),

@@ -2,8 +2,8 @@
 
 Each table is one YAML file holding a list of rows. A user directory (``--catalog DIR`` or
 ``DEPLOYSCOPE_CATALOG``) may hold files of the same names: a row whose id matches a bundled row
-overrides the fields it gives (and must carry its own ``source`` and ``as_of``); a new id adds a
-row. Bundled files are never written. Tables are parsed on first use, so a command pays only
+overrides the fields it gives, nested ones included (and must carry its own ``source`` and
+``as_of``); a new id adds a row. Bundled files are never written. Tables are parsed on first use, so a command pays only
 for the tables it reads.
 """
 
@@ -102,6 +102,17 @@ def _validate(spec: TableSpec[R], raw: dict[str, Any], path: Path, index: int) -
         ) from None
 
 
+def merged_row(bundled: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """A bundled row with a user row's fields on top; a nested mapping the user gives (an engine's
+    ``perf``, a GPU's ``interconnect``) changes only the fields it names, so the bundled figures
+    beside them stay instead of falling back to defaults. Lists and plain values replace."""
+    out = dict(bundled)
+    for key, value in override.items():
+        below = out.get(key)
+        out[key] = merged_row(below, value) if isinstance(below, dict) and isinstance(value, dict) else value
+    return out
+
+
 def _check_override(spec: TableSpec[R], bundled: dict[str, Any], raw: dict[str, Any], path: Path, index: int) -> None:
     """A user row overriding a bundled one carries the sources and dates of what it changes: the
     bundled row's would otherwise be shown for the user's figures (or the user's for the bundled)."""
@@ -115,7 +126,7 @@ def _check_override(spec: TableSpec[R], bundled: dict[str, Any], raw: dict[str, 
         if raw.get(figure) is not None and lacking:
             fail(f"gives its own {figure} but no {' or '.join(lacking)}: the bundled row's {lacking[0]} describes the bundled "
                  f"figure, not yours", lacking[0])
-    merged = {**bundled, **raw}
+    merged = merged_row(bundled, raw)
     if "price_as_of" in raw and raw["price_as_of"] is None and not raw.get("price_as_of_note"):
         fail("gives price_as_of: null without its own price_as_of_note: say why the date of your price is unknown", "price_as_of_note")
     priced = spec.row_type.priced_fields(merged)
@@ -201,7 +212,7 @@ class Catalog:
                                 field=f"{spec.name}[{i}].{missing[0]}",
                                 value=rid,
                             )
-                        repriced = [f for f in spec.row_type.priced_fields({**raws[rid], **raw}) if f in raw]
+                        repriced = [f for f in spec.row_type.priced_fields(merged_row(raws[rid], raw)) if f in raw]
                         if repriced and "price_as_of" not in raw:  # the bundled date would be taken for the user's price
                             raise CatalogError(
                                 f"{user_path}: row {i} (id {rid!r}) gives its own {repriced[0]} but no price_as_of: "
@@ -209,7 +220,7 @@ class Catalog:
                                 field=f"{spec.name}[{i}].price_as_of",
                                 value=rid,
                             )
-                        merged = {**raws[rid], **raw}
+                        merged = merged_row(raws[rid], raw)
                         row = _validate(spec, merged, user_path, i)  # the values first, then where they come from
                         _check_override(spec, raws[rid], raw, user_path, i)
                         raw = merged
