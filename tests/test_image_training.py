@@ -283,7 +283,7 @@ def test_planning_sizes_for_the_deadline():
     slower, _ = size_job(ImageTrainingJob(**{**j.model_dump(), "deadline_days": 20}), "h100-sxm-80gb", cat)
     assert slower.gpus <= sized.gpus
     impossible, why = size_job(ImageTrainingJob(**{**j.model_dump(), "deadline_days": 0.01, "global_batch": 16}), "h100-sxm-80gb", cat)
-    assert impossible is None and "deadline" in why
+    assert impossible is None and why is not None and why.kind == "deadline" and "deadline" in why.text
 
 
 def test_plan_shows_image_training(tmp_path, capsys):

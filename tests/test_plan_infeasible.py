@@ -154,3 +154,19 @@ def test_a_facility_too_small_for_every_fleet_is_named_as_the_binding_constraint
                for o in on_prem)
     reasons = " ".join(p.rationale.reasons)
     assert "No on-prem option can serve this scenario; the binding constraint: facility" in reasons
+
+
+def test_the_binding_constraint_comes_from_sizing_not_from_the_workload_name():
+    """An image workload named "outfit-fitting-previews" whose images take longer than the target on
+    every GPU is ruled out by image latency; the reason's words ("fit" in the name) do not make it a
+    memory failure, as reading the kind back from the text did."""
+    d = yaml.safe_load((ROOT / "examples" / "marketing-images.yaml").read_text())
+    d["monte_carlo_samples"] = 0
+    d["workloads"][0]["name"] = "outfit-fitting-previews"
+    d["workloads"][0]["image_latency_s"] = 0.05
+    d["candidates"] = {"placements": ["on_prem"], "gpus": ["l40s-48gb", "h100-sxm-80gb"]}
+    p = deployscope.plan(d)
+    assert p.recommended is None and p.options
+    for o in p.options:
+        assert o.excluded_because[0].startswith("image latency: outfit-fitting-previews: one image takes"), o.excluded_because[0]
+

@@ -6,7 +6,12 @@ from typing import Any, Iterable
 
 
 class DeployscopeError(Exception):
-    """A problem with the user's input or data; the CLI prints it and exits with code 2."""
+    """A problem with the user's input or data; the CLI prints it and exits with code 2.
+
+    ``constraint`` names the deployment limit the error reports when it is one ("memory": the model
+    does not fit; "latency": no load meets the latency targets), so a planner can say what ruled an
+    option out without reading the message; None for an input error.
+    """
 
     exit_code = 2
 
@@ -17,9 +22,11 @@ class DeployscopeError(Exception):
         field: str | None = None,
         value: Any = None,
         allowed: str | Iterable[str] | None = None,
+        constraint: str | None = None,
     ) -> None:
         self.field = field
         self.value = value
+        self.constraint = constraint
         if allowed is not None and not isinstance(allowed, str):
             allowed = ", ".join(str(a) for a in allowed)
         self.allowed = allowed

@@ -62,7 +62,7 @@ def check_training_feasible(inputs: Any, training_config: Any) -> None:
             config, why = training_config(job, g)
             if config is not None:
                 break
-            reasons.append((why or f"{g}: cannot train").split(", above ")[0])
+            reasons.append((why.text if why else f"{g}: cannot train").split(", above ")[0])
         else:
             limit = training_run_limit(job, scenario.horizon_years)
             shown = "; ".join(reasons[:3]) + (f"; and {len(reasons) - 3} more GPU types" if len(reasons) > 3 else "")

@@ -202,6 +202,7 @@ def _diffusion_rate(stage: DiffusionStage, catalog: Any) -> tuple[int, float, fl
             f"{stage.model} needs {res.memory_bytes / 2**30:,.1f} GiB per GPU; {res.gpu} holds less",
             field="gpu",
             value=stage.gpu,
+            constraint="memory",
         )
     gpu_s = 1.0 / res.images_per_s_per_gpu
     return 1, gpu_s, res.latency_s, _plain(res.error_band), list(res.sources)
@@ -249,7 +250,8 @@ def size_pipeline(spec: Pipeline | dict[str, Any], catalog: Any = None) -> Pipel
         except DeployscopeError as exc:
             field = f"pipelines[{spec.name}].stages[{i}]"
             sub = f".{exc.field}" if exc.field else ""
-            raise DeployscopeError(f"stage {st.name!r}: {exc.args[0]}", field=field + sub, value=exc.value, allowed=exc.allowed) from None
+            raise DeployscopeError(f"stage {st.name!r}: {exc.args[0]}", field=field + sub, value=exc.value, allowed=exc.allowed,
+                                   constraint=exc.constraint) from None
         gpu_s_item = gpu_s_call * per_item
         if not gpu_s_item > 0:  # a per-item count so small the GPU time underflows to zero
             name = "calls_per_item" if isinstance(st, LLMStage) else "images_per_item"
@@ -326,5 +328,5 @@ def size_pipelines(data: Any, catalog: Any = None) -> list[PipelineSizing]:
             out.append(size_pipeline(p, catalog))
         except DeployscopeError as exc:
             field = (exc.field or "").replace(f"pipelines[{p.name}]", f"pipelines[{i}]")
-            raise DeployscopeError(exc.args[0], field=field, value=exc.value, allowed=exc.allowed) from None
+            raise DeployscopeError(exc.args[0], field=field, value=exc.value, allowed=exc.allowed, constraint=exc.constraint) from None
     return out

@@ -131,6 +131,7 @@ def _fit_or_raise(ctx: Context, tp: int, pp: int, ep: int, I: float, O: float) -
             "(--tp/--pp), a smaller --quant, or a bigger GPU",
             field="model",
             value=ctx.model.id,
+            constraint="memory",
         )
     return out
 
@@ -324,6 +325,7 @@ def capacity(dep: Deployment, load: Load, targets: LatencyTargets, *, catalog=No
             f"{against_targets(trickle, targets, encoder_only=ctx.shape.encoder_only)}",
             field="slo",
             value=targets.as_dict(),
+            constraint="latency",
         )
     best = evaluate(dep, load.replace(rate=lam * reps, tpot_limit_s=tpot_limit(targets)), ctx=ctx)
     return best.model_copy(update={"load_mode": "slo"})

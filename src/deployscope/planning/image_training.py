@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import DeployscopeError
+from .unservable import Unservable
 
 MAX_GPUS = 4096
 
@@ -42,7 +43,7 @@ def _job(j: Any) -> Any:
                     precomputed_latents=j.precomputed_latents, precomputed_text=j.precomputed_text)
 
 
-def size_job(j: Any, gpu_id: str, catalog: Any) -> tuple[ImageTrainingSizing | None, str | None]:
+def size_job(j: Any, gpu_id: str, catalog: Any) -> tuple[ImageTrainingSizing | None, Unservable | None]:
     """Fewest whole 8-GPU servers (or 1-4 GPUs for small fine-tunes) that fit and meet the deadline."""
     from ..physics.image_data import data_pipeline
     from ..physics.image_training import arch_of, estimate
@@ -50,16 +51,16 @@ def size_job(j: Any, gpu_id: str, catalog: Any) -> tuple[ImageTrainingSizing | N
 
     job = _job(j)
     n = 1
-    reason = None
+    reason: Unservable | None = None
     while n <= MAX_GPUS:
         try:
             r = estimate(j.model, gpu_id, n, job, catalog=catalog)
         except DeployscopeError as exc:
             if exc.field == "global_batch":  # the batch cannot spread over more GPUs
-                return None, reason or str(exc)
-            return None, str(exc)
+                return None, reason or Unservable.from_error(exc, str(exc))
+            return None, Unservable.from_error(exc, str(exc))
         if not r.fits:
-            reason = f"{j.model} {j.method} does not fit on {n} x {gpu_id}"
+            reason = Unservable("memory", f"{j.model} {j.method} does not fit on {n} x {gpu_id}")
             n = _next(max(n + 1, r.min_gpus or n + 1))
             continue
         if j.deadline_days is None or r.wall_days <= j.deadline_days:
@@ -69,11 +70,12 @@ def size_job(j: Any, gpu_id: str, catalog: Any) -> tuple[ImageTrainingSizing | N
             kind = "none" if one_node else (network_row(catalog, needed).network.kind if needed else "infiniband")
             return ImageTrainingSizing(n, r.gpu_hours, r.wall_days, r.energy_kwh, needed, kind,
                                        dp["read_bytes_per_s"], dp["dataset_bytes"], dp["checkpoint_bytes"], dict(r.error_band)), None
-        reason = f"{n} x {gpu_id} needs {r.wall_days:.1f} days per run, above the {j.deadline_days}-day deadline"
+        reason = Unservable("deadline", f"{n} x {gpu_id} needs {r.wall_days:.1f} days per run, above the {j.deadline_days}-day deadline")
         if n >= r.global_batch:
-            return None, reason + f" (the global batch of {r.global_batch} images spreads over {r.global_batch} GPUs at most)"
+            return None, Unservable("deadline", reason.text + f" (the global batch of {r.global_batch} images spreads over "
+                                    f"{r.global_batch} GPUs at most)")
         n = min(r.global_batch, _next(max(n + 1, math.ceil(n * r.wall_days / j.deadline_days))))
-    return None, reason or f"{j.model} cannot be trained on {gpu_id}"
+    return None, reason or Unservable("sizing", f"{j.model} cannot be trained on {gpu_id}")
 
 
 def dataset_bytes(j: Any, catalog: Any) -> float:

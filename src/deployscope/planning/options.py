@@ -30,6 +30,7 @@ from .inputs import Inputs
 from .performance import ApiPerformance, CloudPerformance, OnPremPerformance, WithRentedTraining
 from .pipelines import PipelineApiCost, PipelineApiPerformance, stage_volumes
 from .sizing import Sizer, gpus_per_year, latency, quality_delta
+from .unservable import Unservable
 from .verdicts import Verdicts, policy_part, row_placement
 
 #: cloud pricing names in the scenario -> the catalog's
@@ -148,23 +149,12 @@ def latency_kind(reason: str, targets: Any = None) -> str:
     return f"latency ({' and '.join(missed)})" if missed else "latency (TTFT/TPOT)"
 
 
-def binding_reason(reason: str, targets: Any = None) -> str:
-    """The constraint a sizing failure names, first: memory, TTFT and/or TPOT (when the scenario's
-    ``targets`` are given: the one(s) even a trickle of load misses), image latency, deadline."""
-    low = reason.lower()
-    if "ttft" in low or "tpot" in low:
-        kind = latency_kind(reason, targets)
-    elif "fit" in low or "memory" in low or "per replica, more than" in low:
-        kind = "memory"
-    elif "image takes" in low:
-        kind = "image latency"
-    elif "deadline" in low:
-        kind = "deadline"
-    elif "quality" in low:
-        kind = "quality floor"
-    else:
-        kind = "sizing"
-    return f"{kind}: {reason}"
+def binding_reason(reason: Unservable, targets: Any = None) -> str:
+    """An exclusion reason, "<constraint>: <why>": the constraint sizing ran into (memory, image
+    latency, deadline, quality floor), and for latency the target(s) even a trickle of load misses
+    when the scenario's ``targets`` are given."""
+    kind = latency_kind(reason.text, targets) if reason.kind == "latency" else reason.kind
+    return f"{kind}: {reason.text}"
 
 
 def _warn_if_none_serves(inputs: Inputs, options: list[Candidate], what: str, each: str,
@@ -277,7 +267,7 @@ def cloud(inputs: Inputs, sizer: Sizer, verdicts: Verdicts) -> list[Candidate]:
     wanted = [PRICINGS[p] for p in scn.candidates.cloud_pricing]
     stale_days = stale_after_days(inputs.catalog)
     cands: list[tuple[float, Any, Any, str, float, Candidate]] = []
-    cannot: dict[tuple[str, str], tuple[Any, Any, str]] = {}  # (provider, gpu) -> the largest offer that cannot serve, why
+    cannot: dict[tuple[str, str], tuple[Any, Any, Unservable]] = {}  # (provider, gpu) -> the largest offer that cannot serve, why
     for row in inputs.catalog.cloud_instances:
         if scn.candidates.providers and row.provider not in scn.candidates.providers:
             continue
@@ -337,7 +327,7 @@ def cloud(inputs: Inputs, sizer: Sizer, verdicts: Verdicts) -> list[Candidate]:
         _cloud_cannot(inputs, row, gpu, why) for key, (row, gpu, why) in cannot.items() if key not in served]
 
 
-def _cloud_cannot(inputs: Inputs, row: Any, gpu: Any, why_not: str) -> Candidate:
+def _cloud_cannot(inputs: Inputs, row: Any, gpu: Any, why_not: Unservable) -> Candidate:
     """A cloud offer that cannot serve the scenario (its largest instance of that GPU at that provider),
     listed with the binding constraint so the plan says why no cloud option fits."""
     return Candidate(

@@ -14,9 +14,10 @@ from ..pipeline import size_pipeline
 from ..result import ComponentSizing, Performance
 from .candidates import DAYS_PER_YEAR, Factors
 from .inputs import Inputs
+from .unservable import Unservable
 
 
-def size(p: Any, gpu_id: str | None, catalog: Any) -> tuple[Any, str | None]:
+def size(p: Any, gpu_id: str | None, catalog: Any) -> tuple[Any, Unservable | None]:
     """A pipeline's stages sized on one GPU type (None: the GPUs the stages name), or the reason not."""
     spec = p
     if gpu_id is not None:
@@ -24,7 +25,7 @@ def size(p: Any, gpu_id: str | None, catalog: Any) -> tuple[Any, str | None]:
     try:
         return size_pipeline(spec, catalog), None
     except DeployscopeError as exc:
-        return None, str(exc.args[0])
+        return None, Unservable.from_error(exc)
 
 
 def runs_per_year(inputs: Inputs, p: Any) -> float:

@@ -32,6 +32,7 @@ from .candidates import (
 )
 from .image_training import size_job as size_image_job
 from .inputs import Inputs
+from .unservable import Unservable
 
 
 def _get(obj: Any, key: str, default: Any = ...) -> Any:
@@ -80,12 +81,12 @@ class Sizer:
 
     def __init__(self, inputs: Inputs) -> None:
         self.inputs = inputs
-        self._serve: dict[tuple[str, str, bool], tuple[list[ServeConfig], str | None]] = {}
-        self._image: dict[tuple[str, str], tuple[list[ImageConfig], str | None]] = {}
-        self._training: dict[tuple[str, str], tuple[TrainingConfig | None, str | None]] = {}
-        self._pipeline: dict[tuple[str, str | None], tuple[Any, str | None]] = {}
-        self._pieces: dict[tuple[str, int, bool], tuple[list[Piece], str | None]] = {}
-        self._screen: dict[tuple[str, str], tuple[list[tuple[float, Any, int]], str | None, int]] = {}
+        self._serve: dict[tuple[str, str, bool], tuple[list[ServeConfig], Unservable | None]] = {}
+        self._image: dict[tuple[str, str], tuple[list[ImageConfig], Unservable | None]] = {}
+        self._training: dict[tuple[str, str], tuple[TrainingConfig | None, Unservable | None]] = {}
+        self._pipeline: dict[tuple[str, str | None], tuple[Any, Unservable | None]] = {}
+        self._pieces: dict[tuple[str, int, bool], tuple[list[Piece], Unservable | None]] = {}
+        self._screen: dict[tuple[str, str], tuple[list[tuple[float, Any, int]], Unservable | None, int]] = {}
         self._contexts: dict[tuple[str, str, str], serving.Context] = {}
 
     def _context(self, model: str, gpu: str, quant: str) -> serving.Context:
@@ -124,7 +125,7 @@ class Sizer:
             out.append(q)
         return out
 
-    def serving_configs(self, d: Demand, gpu_id: str, max_tp: int = 8, exact: bool = True) -> tuple[list[ServeConfig], str | None]:
+    def serving_configs(self, d: Demand, gpu_id: str, max_tp: int = 8, exact: bool = True) -> tuple[list[ServeConfig], Unservable | None]:
         """The best (format, tp) on one GPU that meets the workload's targets, or the reason none does.
 
         Screening is vectorized: ``max_throughput_points`` over every tp for each format within the
@@ -137,41 +138,41 @@ class Sizer:
         cfgs, reason = self._serve[key]
         ok = [c for c in cfgs if c.tp <= max_tp]
         if not ok and cfgs:
-            reason = f"{d.model.id} needs {min(c.tp for c in cfgs)} x {gpu_id} per replica, more than this instance has"
+            reason = Unservable("memory", f"{d.model.id} needs {min(c.tp for c in cfgs)} x {gpu_id} per replica, more than this instance has")
         return ok, (None if ok else reason)
 
     def _screen_formats(self, d: Demand, gpu_id: str, gpu: Any, domain: int, n_in: int, n_out: int,
-                        ) -> tuple[list[tuple[float, Any, int]], str | None, int]:
+                        ) -> tuple[list[tuple[float, Any, int]], Unservable | None, int]:
         """(throughput per GPU, format, smallest fitting tp) for each format that fits, the reason
         when none does, and the configurations screened (counted again at every use)."""
         scn = self.inputs.scenario
         cat = self.inputs.catalog
         quants = self.quants(gpu)
         if not quants:
-            return [], f"no weight format within the quality floor ({scn.quality.max_quality_loss} %) runs on {gpu_id}", 0
+            return [], Unservable("quality floor", f"no weight format within the quality floor ({scn.quality.max_quality_loss} %) runs on {gpu_id}"), 0
         tps = np.array([t for t in self.inputs.search.tp_choices if t <= domain], dtype=float)
         screened: list[tuple[float, Any, int]] = []
-        reason = None
+        reason: Unservable | None = None
         for q in quants:
             try:
                 pts = serving.max_throughput_points(d.model.id, gpu.id, tp=tps, input_len=n_in, output_len=n_out, quant=q.id,
                                                     engine=scn.candidates.engine, calibration=scn.candidates.calibration,
                                                     catalog=cat, ctx=self._context(d.model.id, gpu.id, q.id), ttft=False)
             except DeployscopeError as exc:
-                reason = reason or str(exc.args[0])
+                reason = reason or Unservable.from_error(exc)
                 continue
             fits = np.asarray(pts["fits"], dtype=bool)
             if not fits.any():
-                reason = reason or f"{d.model.id} in {q.id} does not fit on up to {int(tps[-1])} x {gpu_id}"
+                reason = reason or Unservable("memory", f"{d.model.id} in {q.id} does not fit on up to {int(tps[-1])} x {gpu_id}")
                 continue
             i = int(np.argmax(fits))
             per_gpu = float(pts["requests_per_s"][i]) / float(tps[i])
             screened.append((per_gpu, q, int(tps[i])))
         if not screened:
-            reason = reason or f"{d.model.id} does not fit on {gpu_id}"
+            reason = reason or Unservable("memory", f"{d.model.id} does not fit on {gpu_id}")
         return screened, reason, len(tps) * len(quants)
 
-    def _serving_configs_all(self, d: Demand, gpu_id: str, exact: bool) -> tuple[list[ServeConfig], str | None]:
+    def _serving_configs_all(self, d: Demand, gpu_id: str, exact: bool) -> tuple[list[ServeConfig], Unservable | None]:
         inputs = self.inputs
         search = inputs.search
         cat = inputs.catalog
@@ -209,7 +210,7 @@ class Sizer:
                                            serving.LatencyTargets(ttft_p95_s=ttft, tpot_p95_s=tpot), catalog=cat,
                                            ctx=self._context(d.model.id, gpu.id, q.id))
                 except DeployscopeError as exc:
-                    reason = reason or f"{d.model.id} ({q.id}, tp {tp}) on {gpu_id}: {exc.args[0]}"
+                    reason = reason or Unservable.from_error(exc, f"{d.model.id} ({q.id}, tp {tp}) on {gpu_id}: {exc.args[0]}")
                     continue
                 rps = float(_get(res, "requests_per_s", 0.0) or 0.0)
                 if not rps > 0:
@@ -225,10 +226,10 @@ class Sizer:
                     max_batch=_f(_get(res, "max_batch_size", None)),
                 )
                 return [cfg], None
-        return [], reason or f"{d.model.id} on {gpu_id} cannot meet TTFT p95 {ttft} s and TPOT p95 {tpot} s"
+        return [], reason or Unservable("latency", f"{d.model.id} on {gpu_id} cannot meet TTFT p95 {ttft} s and TPOT p95 {tpot} s")
 
     # -------------------------------------------------------------------------- images
-    def image_configs(self, d: Demand, gpu_id: str) -> tuple[list[ImageConfig], str | None]:
+    def image_configs(self, d: Demand, gpu_id: str) -> tuple[list[ImageConfig], Unservable | None]:
         """The image batch with the most images per GPU-second within the latency target."""
         from ..physics import diffusion  # only image workloads need it: LLM-only plans start faster
 
@@ -239,18 +240,18 @@ class Sizer:
         w: DiffusionWorkload = d.workload
         target = w.image_latency_s or inputs.scenario.targets.image_latency_s
         out: list[ImageConfig] = []
-        reason = None
+        reason: Unservable | None = None
         for batch in inputs.search.image_batches:
             inputs.evaluated += 1
             try:
                 res = diffusion.estimate(d.model.id, gpu_id, gpus=1, resolution=(w.resolution[0], w.resolution[1]), steps=w.steps, cfg=w.cfg,
                                          batch=batch, quant=w.quant or "fp16", catalog=inputs.catalog)
             except DeployscopeError as exc:
-                reason = reason or str(exc.args[0])
+                reason = reason or Unservable.from_error(exc)
                 break
             lat = float(_get(res, "latency_s"))
             if lat > target:
-                reason = reason or f"one image takes {lat:.1f} s on {gpu_id}, above the {target} s target"
+                reason = reason or Unservable("image latency", f"one image takes {lat:.1f} s on {gpu_id}, above the {target} s target")
                 break
             out.append(ImageConfig(batch=batch, latency_s=lat, img_per_s_per_gpu=float(_get(res, "images_per_s_per_gpu")),
                                    error_band=band(_get(res, "error_band", None))))
@@ -259,7 +260,7 @@ class Sizer:
         return self._image[key]
 
     # -------------------------------------------------------------------------- training
-    def training_config(self, j: Any, gpu_id: str) -> tuple[TrainingConfig | None, str | None]:
+    def training_config(self, j: Any, gpu_id: str) -> tuple[TrainingConfig | None, Unservable | None]:
         """The fewest GPUs (whole servers) that finish one run of a training job within its deadline."""
         from ..physics import training  # only training jobs need it: serving-only plans start faster
 
@@ -273,10 +274,10 @@ class Sizer:
             self._training[key] = (TrainingConfig(gpus=sized.gpus, gpu_hours=sized.gpu_hours, wall_days=sized.wall_days,
                                                   energy_kwh=sized.energy_kwh, fabric_kind=sized.fabric_kind), None) if sized else (None, why)
             return self._training[key]
-        ans: tuple[TrainingConfig | None, str | None] = (None, None)
+        ans: tuple[TrainingConfig | None, Unservable | None] = (None, None)
         limit = training_run_limit(j, inputs.scenario.horizon_years)  # deadline, gap between runs, horizon
         n = inputs.search.training_start_gpus
-        reason = None
+        reason: Unservable | None = None
         tried: set[int] = set()
         while n <= inputs.search.training_max_gpus and n not in tried:
             tried.add(n)
@@ -284,12 +285,12 @@ class Sizer:
             try:
                 res = training.estimate(j.model, gpu_id, n, j.tokens, j.method, j.seq_len, catalog=inputs.catalog)
             except DeployscopeError as exc:
-                reason = str(exc.args[0])
+                reason = Unservable.from_error(exc)
                 n *= 2
                 continue
             min_gpus = int(_get(res, "min_gpus", 0) or 0)
             if not bool(_get(res, "fits", True)):
-                reason = f"{j.model} {j.method} does not fit on {n} x {gpu_id}"
+                reason = Unservable("memory", f"{j.model} {j.method} does not fit on {n} x {gpu_id}")
                 n = max(2 * n, round8(min_gpus))  # jump to the fewest GPUs that hold it
                 continue
             wall = float(_get(res, "wall_days"))
@@ -297,16 +298,16 @@ class Sizer:
                 ans = (TrainingConfig(gpus=n, gpu_hours=float(_get(res, "gpu_hours")), wall_days=wall,
                                       energy_kwh=_f(_get(res, "energy_kwh", None))), None)
                 break
-            reason = limit.exceeded(wall, f"{n} x {gpu_id}")
+            reason = Unservable("deadline", limit.exceeded(wall, f"{n} x {gpu_id}"))
             # scale out in proportion to the overrun (then check: scaling is sub-linear)
             n = max(2 * n if n < 16 else n + 8, round8(n * wall / limit.days))
         if ans[0] is None:
-            ans = (None, reason or f"{j.model} cannot be trained on {gpu_id}")
+            ans = (None, reason or Unservable("sizing", f"{j.model} cannot be trained on {gpu_id}"))
         self._training[key] = ans
         return ans
 
     # -------------------------------------------------------------------------- pipelines
-    def pipeline_sizing(self, p: Any, gpu_id: str | None) -> tuple[Any, str | None]:
+    def pipeline_sizing(self, p: Any, gpu_id: str | None) -> tuple[Any, Unservable | None]:
         """A pipeline's stages sized on one GPU type (None: the GPUs its stages name)."""
         key = (p.name, gpu_id)
         if key not in self._pipeline:
@@ -315,21 +316,21 @@ class Sizer:
         return self._pipeline[key]
 
     # -------------------------------------------------------------------------- all workloads
-    def pieces(self, gpu_id: str, *, max_tp: int = 8, exact: bool = True) -> tuple[list[Piece], str | None]:
+    def pieces(self, gpu_id: str, *, max_tp: int = 8, exact: bool = True) -> tuple[list[Piece], Unservable | None]:
         """Serve every workload of the scenario on one GPU type ([] with the reason if one cannot be)."""
         key = (gpu_id, max_tp, exact)
         if key not in self._pieces:
             self._pieces[key] = self._pieces_for_gpu(gpu_id, max_tp, exact)
         return self._pieces[key]
 
-    def _pieces_for_gpu(self, gpu_id: str, max_tp: int, exact: bool) -> tuple[list[Piece], str | None]:
+    def _pieces_for_gpu(self, gpu_id: str, max_tp: int, exact: bool) -> tuple[list[Piece], Unservable | None]:
         inputs = self.inputs
         out: list[Piece] = []
         for d in inputs.demands:
             if d.kind == "llm":
                 cfgs, why = self.serving_configs(d, gpu_id, max_tp, exact)
                 if not cfgs:
-                    return [], f"{d.name}: {why}"
+                    return [], why.of(d.name) if why else None
                 # fewest GPUs at the final-year peak, then least quality loss
                 peak = float(peak_rate(d, Factors())[-1])
                 best = min(cfgs, key=lambda c: (math.ceil(peak / c.cap_rps - 1e-9) * c.tp, c.quality_delta, c.tp))
@@ -338,7 +339,7 @@ class Sizer:
             else:
                 imgs, why = self.image_configs(d, gpu_id)
                 if not imgs:
-                    return [], f"{d.name}: {why}"
+                    return [], why.of(d.name) if why else None
                 c = imgs[0]
                 out.append(Piece(d=d, kind="diffusion", name=d.name, model=d.model.id, gpu=gpu_id, per_replica_gpus=1,
                                  cap=c.img_per_s_per_gpu, image=c, pool=d.pool))
@@ -346,7 +347,7 @@ class Sizer:
             g = j.gpu or gpu_id
             tc, why = self.training_config(j, inputs.catalog.accelerators.get(g, field="training.gpu").id)
             if tc is None:
-                return [], f"{j.name}: {why}"
+                return [], why.of(j.name) if why else None
             out.append(Piece(d=None, kind="training", name=j.name, model=j.model, gpu=g, fixed_gpus=tc.gpus,
                              gpu_hours_per_year=tc.gpu_hours * j.runs_per_year, runs_per_year=j.runs_per_year, training=tc,
                              pool=f"_train_{j.name}",
@@ -357,7 +358,7 @@ class Sizer:
             if sz is None:
                 sz, _ = self.pipeline_sizing(p, None)  # the GPUs the stages name
                 if sz is None:
-                    return [], f"{p.name}: {why}"
+                    return [], why.of(p.name) if why else None
             runs = pipelines.runs_per_year(inputs, p)
             for st in sz.stages:
                 out.append(Piece(d=None, kind="pipeline", name=f"{p.name}/{st.name}", model=st.model, gpu=st.gpu,
