@@ -3,8 +3,8 @@
 Each table is one YAML file holding a list of rows. A user directory (``--catalog DIR`` or
 ``DEPLOYSCOPE_CATALOG``) may hold files of the same names: a row whose id matches a bundled row
 overrides the fields it gives, nested ones included (and must carry its own ``source`` and
-``as_of``); a new id adds a row. Bundled files are never written. Tables are parsed on first use, so a command pays only
-for the tables it reads.
+``as_of``); a new id adds a row. Bundled files are never written. Tables are parsed on first use,
+so a command pays only for the tables it reads.
 """
 
 from __future__ import annotations
