@@ -6,6 +6,8 @@ import dataclasses
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from deployscope.catalog import Catalog
 from deployscope.physics import batching, llm
@@ -158,3 +160,27 @@ def test_the_rate_operating_point_waits_for_the_intake_like_the_simulation(cat):
     assert float(pts[10]["ttft_mean"][1] - pts[1]["ttft_mean"][1]) == pytest.approx(4.5 * cycle, rel=1e-6)
     assert float(pts[10]["ttft_p99"][1]) > float(pts[1]["ttft_p99"][1])
     assert float(pts[10]["ttft_mean"][0]) == pytest.approx(float(pts[1]["ttft_mean"][0]), rel=1e-3)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    load=st.floats(0.0, 0.98),
+    I=st.sampled_from([128, 1000, 8000]),
+    O=st.sampled_from([16, 300, 1000]),
+    tpot=st.sampled_from([None, 0.05]),
+)
+def test_a_longer_intake_interval_never_shortens_ttft_nor_touches_the_decodes(cat, load, I, O, tpot):
+    """Property: at any load, taking requests in every 10 or 30 decode steps gives each TTFT figure at
+    least the every-step value (and at a rate at least the zero-load value), with TPOT and capacity
+    unchanged."""
+    base = context("Llama-3.1-8B", "H100", quant="bf16", engine="sglang", catalog=cat)
+    b_max = float(batching.max_batch(base, I, O))
+    cap = float(batching.rate_point(base, np.array([1e-9]), I, O, b_max=b_max, tpot_limit=tpot)["capacity"])
+    lam = np.array([max(load * cap, 1e-9)])
+    pts = [batching.rate_point(_with_intake_interval(base, n), lam, I, O, b_max=b_max, tpot_limit=tpot) for n in (1, 10, 30)]
+    zero = batching.rate_point(_with_intake_interval(base, 30), np.array([1e-9]), I, O, b_max=b_max, tpot_limit=tpot)
+    for k in ("ttft_mean", "ttft_p50", "ttft_p90", "ttft_p95", "ttft_p99"):
+        assert pts[0][k][0] <= pts[1][k][0] * (1 + 1e-9) and pts[1][k][0] <= pts[2][k][0] * (1 + 1e-9), k
+        assert pts[2][k][0] >= zero[k][0] * (1 - 1e-9), k
+    for p in pts[1:]:
+        assert p["tpot"][0] == pytest.approx(pts[0]["tpot"][0]) and p["capacity"] == pytest.approx(pts[0]["capacity"])
