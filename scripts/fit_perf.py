@@ -23,6 +23,11 @@ and the part that grows with the step's sequences and saturates - on the same fi
 ``fitting_split.yaml`` ``llm_fit_rows`` (the 8B rows of the v0.14 online-serving table), each row's
 |log error| capped at log 2; efficiencies kept; other engines keep their flat per-layer cost.
 
+``--prefill-mla ENGINE``: fit only the engine's extra time per MLA layer in a step that carries a
+prefill (``prefill_mla_layer_overhead_s``) on its fitting rows of an MLA model (fitting_split.yaml
+``llm_fit_rows``: the B200 rows of SemiAnalysis InferenceX); writes that figure and
+``prefill_mla_fitted_on``.
+
 ``--bands``: fit nothing; rescore the held-out rows and rewrite the llm rows of ``error_bands.yaml``
 (after a change to the model that moves held-out predictions).
 
@@ -563,6 +568,73 @@ def write_sequence_overhead(engine: str, x: float, sources: list[str], n_rows: i
     print(f"wrote {engine} sequence_overhead_s {x:.3g} ({n_rows} rows) to {path}")
 
 
+def prefill_mla_rows(catalog, engine: str) -> list[dict[str, str]]:  # noqa: ANN001
+    """Fitting rows (fitting_split.yaml) of `engine` serving a model with multi-head latent attention
+    on a release the engine row's own prefill_mla_layer_overhead_s describes (not a release range with
+    its own)."""
+    from deployscope.validate.llm_rows import engine_of, row_engine_version
+
+    perf = catalog.engines.get(engine).perf
+    _, rows = validate.read_csv(validate.VALIDATION_DIR / "A_llm_inference.csv")
+    sel = []
+    for r in rows:
+        try:
+            same = engine_of(r.get("framework", "")) == engine
+        except Exception:  # noqa: BLE001 - a framework no engine models
+            same = False
+        model = catalog.models.find(r.get("model", ""))
+        if not (same and validate.is_fitted(r) and model is not None and model.transformer is not None and model.transformer.mla is not None
+                and validate.num(r.get("value")) is not None):
+            continue
+        v = row_engine_version(r, catalog, engine)
+        if v is not None and any(rel.covers(v) and rel.prefill_mla_layer_overhead_s is not None for rel in perf.releases):
+            continue
+        sel.append(r)
+    return sel
+
+
+def fit_prefill_mla(catalog, engine: str, dry_run: bool) -> float:  # noqa: ANN001
+    """Extra time per MLA layer of a step that carries a prefill, by golden-section search on the
+    mean |log error| over every metric of the engine's MLA-model fitting rows; everything else kept."""
+    path = validate.VALIDATION_DIR / "A_llm_inference.csv"
+    sel = prefill_mla_rows(catalog, engine)
+    if not sel:
+        raise SystemExit(f"no fitting rows of {engine} with an MLA model")
+    meas = np.array([validate.num(r["value"]) for r in sel])
+
+    def loss(x: float) -> float:
+        P = validate.Params(hw={engine: {"prefill_mla_layer_overhead_s": x}})
+        pr = np.array([p["predicted"] if p["predicted"] is not None else np.nan
+                       for p in validate.predict_file(path, "llm", sel, catalog, P)], dtype=float)
+        ok = np.isfinite(pr) & (pr > 0)
+        return float(np.mean(np.abs(np.log(pr[ok] / meas[ok])))) if ok.sum() >= 0.8 * len(sel) else 10.0
+
+    x = float(f"{golden_section(loss, 0.0, 0.01, 40):.3g}")
+    parts = sorted({f"{validate.row_key(r)}|{r['hardware']}" for r in sel})
+    print(f"{engine}: prefill_mla_layer_overhead_s {x:.3g} s on {len(sel)} rows ({', '.join(parts)}); "
+          f"mean |log error| {loss(0.0):.4f} without, {loss(x):.4f} with")
+    if not dry_run:
+        write_prefill_mla(engine, x, parts)
+    return x
+
+
+def write_prefill_mla(engine: str, x: float, parts: list[str]) -> None:
+    """Set `prefill_mla_layer_overhead_s` and `prefill_mla_fitted_on` in the engine's perf block."""
+    path = DATA / "engines.yaml"
+    text = path.read_text(encoding="utf-8")
+    m = re.search(rf"^- id: {re.escape(engine)}\n(?:.*\n)*?(?=^- id: |\Z)", text, flags=re.M)
+    if m is None:
+        raise SystemExit(f"engine {engine!r} not in engines.yaml")
+    block = re.sub(r"^    prefill_mla_fitted_on: .*\n", "", m.group(0), flags=re.M)
+    line = (f"    prefill_mla_layer_overhead_s: {x:.3g}\n"
+            f"    prefill_mla_fitted_on: [{', '.join(repr(s) for s in parts)}]\n")
+    block, n = re.subn(r"^    prefill_mla_layer_overhead_s: .*\n", line, block, count=1, flags=re.M)
+    if n == 0:
+        block = re.sub(r"^(    prefill_layer_overhead_s: .*\n)", lambda mm: mm.group(1) + line, block, count=1, flags=re.M)
+    path.write_text(text[: m.start()] + block + text[m.end():], encoding="utf-8")
+    print(f"wrote {engine} prefill_mla_layer_overhead_s {x:.3g} to {path}")
+
+
 def scan_decode_overhead(catalog) -> None:  # noqa: ANN001
     """How well the fitting rows pin a flat (batch-independent) fixed cost of a decode step, the
     form before --decode-overhead: the batch-dependent part set to zero, the per-layer overhead of
@@ -654,6 +726,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="refit only the engine's four fixed overheads (step, layer, prefill layer, request), efficiencies kept")
     ap.add_argument("--sequence-overhead", nargs=2, metavar=("ENGINE", "FROM_VERSION"),
                     help="fit only the engine's host time per sampled sequence on fitting rows of releases from FROM_VERSION on")
+    ap.add_argument("--prefill-mla", metavar="ENGINE",
+                    help="fit only the engine's extra time per MLA layer in a step that carries a prefill, on its MLA-model fitting rows")
     ap.add_argument("--scan-decode-overhead", action="store_true",
                     help="print how the fitting loss and the held-out v0.14 ITL move with the decode-step fixed cost (writes nothing)")
     ap.add_argument("--decode-overhead", action="store_true",
@@ -677,6 +751,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.scan_decode_overhead:
         scan_decode_overhead(Catalog())
+        return 0
+    if args.prefill_mla:
+        fit_prefill_mla(Catalog(), args.prefill_mla, args.dry_run)
         return 0
     if args.sequence_overhead:
         fit_sequence_overhead(Catalog(), args.sequence_overhead[0], args.sequence_overhead[1], args.dry_run)

@@ -66,3 +66,20 @@ def test_new_overheads_change_only_their_own_lines(tmp_path: Path) -> None:
     assert ("layer_overhead_s", "layer_overhead_s: 3e-05") in changed
     fresh = Catalog(tmp_path)
     assert all(e.perf.request_overhead_s == 4.5e-05 for e in fresh.engines if e.perf.step_overhead_s)
+
+
+def test_prefill_mla_writer_changes_only_the_engines_two_lines(tmp_path: Path) -> None:
+    module = _fit_perf(tmp_path)
+    path = tmp_path / "engines.yaml"
+    before = path.read_text(encoding="utf-8")
+    perf = Catalog().engines.get("sglang").perf
+    module.write_prefill_mla("sglang", perf.prefill_mla_layer_overhead_s, list(perf.prefill_mla_fitted_on))
+    assert path.read_text(encoding="utf-8") == before  # the shipped figure: no byte changes
+    module.write_prefill_mla("sglang", 0.0042, ["A|v1|M|G"])
+    old, new = before.splitlines(), path.read_text(encoding="utf-8").splitlines()
+    assert len(new) == len(old)
+    assert {(a.strip()) for b, a in zip(old, new) if a != b} == {"prefill_mla_layer_overhead_s: 0.0042",
+                                                                 "prefill_mla_fitted_on: ['A|v1|M|G']"}
+    fresh = Catalog(tmp_path)
+    assert fresh.engines.get("sglang").perf.prefill_mla_layer_overhead_s == 0.0042
+    assert fresh.engines.get("trtllm").perf == Catalog().engines.get("trtllm").perf

@@ -293,10 +293,14 @@ def test_perf_engine_version_must_be_a_release_number(bad: str) -> None:
 
 
 def test_perf_engine_version_on_an_engine_without_release_figures_is_refused() -> None:
-    """TensorRT-LLM has one set of figures for every release: a version would silently change nothing."""
-    rc, _, err = _run("perf", "llama-3.1-8b", "--gpu", "h100-sxm", "--engine", "trtllm", "--input-len", "1000",
+    """SGLang has one set of figures for every release: a version would silently change nothing."""
+    rc, _, err = _run("perf", "llama-3.1-8b", "--gpu", "h100-sxm", "--engine", "sglang", "--input-len", "1000",
                       "--output-len", "200", "--engine-version", "0.5")
-    assert rc == 2 and err.startswith("error: --engine-version:") and "engine 'trtllm'" in err and "vllm" in err
+    assert rc == 2 and err.startswith("error: --engine-version:") and "engine 'sglang'" in err
+    assert "vllm" in err and "trtllm" in err  # the engines whose releases differ
+    rc, _, _ = _run("perf", "llama-3.1-8b", "--gpu", "h100-sxm", "--engine", "trtllm", "--input-len", "1000",
+                    "--output-len", "200", "--engine-version", "0.17")
+    assert rc == 0
     rc, _, _ = _run("perf", "llama-3.1-8b", "--gpu", "h100-sxm", "--engine", "vllm", "--input-len", "1000",
                     "--output-len", "200", "--engine-version", "0.9.1")
     assert rc == 0

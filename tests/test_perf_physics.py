@@ -88,7 +88,7 @@ def test_fp8_on_ampere_gets_no_native_rate_and_pays_dequantization(cat):
     seqs=st.floats(0, 4),
     tp=st.sampled_from([1, 2, 4, 8]),
     model=st.sampled_from(["Llama-3.1-8B", "Mixtral-8x7B", "Mistral-7B", "Qwen3-235B-A22B", "DeepSeek-R1"]),
-    engine=st.sampled_from(["trtllm", "vllm"]),
+    engine=st.sampled_from(["trtllm", "vllm", "sglang"]),
 )
 def test_scalar_step_matches_vectorized(cat, d, p, dctx, pctx, seqs, tp, model, engine):
     ctx = context(model, "H100", quant="fp8", engine=engine, catalog=cat)

@@ -189,10 +189,11 @@ def test_heldout_targets(report_a):
             assert v["p90_ape"] <= 0.25, (name, v)
 
 
-def test_inferencex_rows_are_read_and_held_out(report_a):
+def test_inferencex_rows_are_read_and_split_by_gpu(report_a):
     """The SemiAnalysis InferenceX family (scripts/import_inferencex.py): closed loops of 4-64 clients
     at 10 requests per client, the client's uniform lengths given by their means; nearly every row
-    is predicted, none is fitted on, and all of them count in the held-out figures."""
+    is predicted; the B200 rows are fitting rows (the engines' prefill time per MLA layer,
+    fitting_split.yaml llm_fit_rows) and every other GPU's rows count in the held-out figures."""
     import re
 
     rows = list(csv.DictReader(open(A, newline="", encoding="utf-8")))
@@ -204,14 +205,17 @@ def test_inferencex_rows_are_read_and_held_out(report_a):
         assert re.search(r"(\d+) requests", r["notes"]).group(1) == str(10 * conc)
         assert (r["input_len"], r["output_len"]) in {("921.5", "921.5"), ("7372.5", "921.5")}
         assert r["unit"] == ("output_tokens/s" if r["metric"] == "output_throughput" else "ms")
-    preds = [p for p in report_a["predictions"] if p["index"] in set(ix)]
+    preds = [p for p in report_a["predictions"] if p["file"] == A.name and p["index"] in set(ix)]
     assert len(preds) == len(ix)
-    assert not any(p["fitted_on"] for p in preds)
+    for p in preds:
+        assert p["fitted_on"] == (rows[p["index"]]["hardware"] == "B200-SXM-180GB"), p
+    checks = [p for p in preds if not p["fitted_on"]]
+    assert {p["hardware"] for p in checks} == {"H200-SXM-141GB", "MI300X-192GB", "MI325X-256GB", "MI355X-288GB"}
     assert sum(p["predicted"] is not None for p in preds) >= 0.9 * len(preds), [p["reason"] for p in preds]
-    assert {p["metric_class"] for p in preds} == {"throughput", "ttft", "tpot"}
-    assert {p["engine"] for p in preds} >= {"trtllm", "sglang"}
+    assert {p["metric_class"] for p in checks} == {"throughput", "ttft", "tpot"}
+    assert {p["engine"] for p in checks} >= {"trtllm", "sglang"}
     held = report_a["heldout"]["groups"]["source"]
-    assert sum(v["rows"] for k, v in held.items() if k.startswith(_INFERENCEX)) == len(ix)
+    assert sum(v["rows"] for k, v in held.items() if k.startswith(_INFERENCEX)) == len(checks)
 
 
 def test_latency_rows_of_a_second_family_are_checked(report_a):
@@ -358,11 +362,14 @@ def test_fitting_split_is_by_source(report_a):
             or r["source_type"] == "AMD ROCm blog" and r["round_or_version"] == "w4a6-quant-mm 2026-06-26 offline throughput table"
             # SGLang: the H100 page fits, the A100 page of the same model checks
             or r["source_type"] == "GPUStack performance lab" and r["round_or_version"].startswith("qwen3-32b/h100")
+            # InferenceX: the B200 rows fit the engines' prefill time per MLA layer, the other GPUs check
+            or r["source_type"] == _INFERENCEX and r["hardware"] == "B200-SXM-180GB"
         )
         assert p["fitted_on"] == fitted
     online = [p for p in report_a["predictions"] if "online serving" in rows[p["index"]]["source_type"]]
     assert sum(p["fitted_on"] for p in online) == 144 and sum(not p["fitted_on"] for p in online) == 144
-    assert report_a["fitting_split"]["llm_fit_rows"] == ["TensorRT-LLM perf-overview (online serving table)|v0.14.0|Llama-3.1-8B"]
+    assert report_a["fitting_split"]["llm_fit_rows"] == ["TensorRT-LLM perf-overview (online serving table)|v0.14.0|Llama-3.1-8B",
+                                                         "SemiAnalysis InferenceX|benchmarks.json @ 3a600f1|DeepSeek-R1|B200-SXM-180GB"]
 
 
 def test_prediction_never_reads_the_measured_value(tmp_path):
@@ -532,7 +539,7 @@ def test_no_heldout_family_is_shipped_or_fitted(report):
             assert not split.in_heldout_family(st, ver), (row.id, key)
     for eng in Catalog().engines:
         for key in (*eng.perf.fitted_on, *eng.perf.layer_batch_fitted_on, *eng.perf.sequence_overhead_fitted_on,
-                    *eng.perf.expert_gemm_fitted_on):
+                    *eng.perf.expert_gemm_fitted_on, *eng.perf.prefill_mla_fitted_on):
             st, _, ver = key.partition("|")
             assert not split.in_heldout_family(st, ver), (eng.id, key)
     for key in report["fitting_split"]["llm_fit_rows"]:

@@ -109,6 +109,9 @@ class EngineRelease(NoBoolNumbers):
     overlap_schedule: bool | None = Field(
         default=None, description="whether these releases overlap the host work of a step with the GPU work by default"
     )
+    prefill_mla_layer_overhead_s: float | None = Field(
+        default=None, ge=0, le=10, description="extra fixed time per MLA layer in a step that carries a prefill"
+    )
     fitted_on: tuple[str, ...] = Field(default=(), description="validation sources the figures were fitted on")
     fitted_by: str | None = None
     source: str | None = None
@@ -197,6 +200,17 @@ class EnginePerf(NoBoolNumbers):
     )
     prefill_layer_overhead_s: float = Field(
         default=0.0, ge=0, le=10, description="extra fixed time per layer in a step that carries a prefill (context-phase kernels)"
+    )
+    prefill_mla_layer_overhead_s: float = Field(
+        default=0.0, ge=0, le=10,
+        description="extra fixed time per multi-head-latent-attention layer (DeepSeek-V3 family) in a step that carries "
+        "a prefill: an engine that replays CUDA graphs only for decode-only steps launches a prefill step's kernels one by "
+        "one, and such a layer launches many (the latent's up-projection, split rope and no-rope heads, per-group "
+        "activation quantisation, routing and grouped expert GEMMs)",
+    )
+    prefill_mla_fitted_on: tuple[str, ...] = Field(
+        default=(), description="validation rows (source|version|model|hardware) prefill_mla_layer_overhead_s was fitted on "
+        "(by scripts/fit_perf.py --prefill-mla); empty where it is not fitted"
     )
     layer_batch_overhead_s: float = Field(
         default=0.0, ge=0, le=10,
@@ -295,7 +309,7 @@ class EnginePerf(NoBoolNumbers):
 
 
 #: the figures an EngineRelease may set for its range of releases
-_RELEASE_FIELDS = ("sequence_overhead_s", "overlap_schedule")
+_RELEASE_FIELDS = ("sequence_overhead_s", "overlap_schedule", "prefill_mla_layer_overhead_s")
 
 
 class SmallGpuDefaults(NoBoolNumbers):

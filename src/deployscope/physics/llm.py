@@ -107,6 +107,7 @@ class ModelShape:
     # weights every tensor-parallel GPU holds and multiplies whole (part of attn_params): MLA's
     # query and KV down-projections, which the engines replicate rather than split
     tp_replicated_params: float = 0.0
+    mla_layers: int = 0  # layers with multi-head latent attention (DeepSeek-V3 family)
 
     @property
     def active_params(self) -> float:
@@ -153,6 +154,7 @@ class Hardware:
     dequant: bool = False
     layer_overhead_s: float = 0.0
     prefill_layer_overhead_s: float = 0.0
+    prefill_mla_layer_overhead_s: float = 0.0  # extra per MLA layer in a step with a prefill (eager launches)
     request_overhead_s: float = 0.0
     sequence_overhead_s: float = 0.0  # host time per sequence sampled in a step (scheduling, sampling, output)
     overlap_host: bool = False  # the engine runs that host time while the GPU runs the step (overlap scheduler)
@@ -252,6 +254,7 @@ def model_shape(model, quant_row, kv_quant_row) -> ModelShape:  # noqa: ANN001 -
         quant=quant_row.id,
         kv_quant=kv_quant_row.id if kv_quant_row is not None else "bf16",
         tp_replicated_params=float(replicated),
+        mla_layers=L if t.mla is not None else 0,
     )
 
 
@@ -303,6 +306,7 @@ def hardware(gpu, shape: ModelShape, eff_row, engine_perf, *, comm_row=None) -> 
         link_eff=eff_row.link_efficiency,
         layer_overhead_s=engine_perf.layer_overhead_s,
         prefill_layer_overhead_s=engine_perf.prefill_layer_overhead_s,
+        prefill_mla_layer_overhead_s=engine_perf.prefill_mla_layer_overhead_s,
         request_overhead_s=engine_perf.request_overhead_s,
         sequence_overhead_s=engine_perf.sequence_overhead_s,
         overlap_host=bool(engine_perf.overlap_schedule),
@@ -329,6 +333,7 @@ def scaled(hw: Hardware, *, compute: float = 1.0, bandwidth: float = 1.0, overhe
         step_overhead_s=hw.step_overhead_s * overhead,
         layer_overhead_s=hw.layer_overhead_s * overhead,
         prefill_layer_overhead_s=hw.prefill_layer_overhead_s * overhead,
+        prefill_mla_layer_overhead_s=hw.prefill_mla_layer_overhead_s * overhead,
         request_overhead_s=hw.request_overhead_s * overhead,
         sequence_overhead_s=hw.sequence_overhead_s * overhead,
         layer_batch_overhead_s=hw.layer_batch_overhead_s * overhead,
@@ -439,7 +444,7 @@ def step_cost(
         # (the size curve's e F / (F + F_half) as time: (F + F_half) / (peak e) per launch). The
         # grouped GEMM runs its rows at expert_gemm_eff of a dense GEMM's rate; the fixed cost of
         # a launch is the same
-        launches = shape.moe_layers / pp_a * EXPERT_GEMMS
+        launches = np.where(expert_flops > 0, shape.moe_layers / pp_a * EXPERT_GEMMS, 0.0)  # none without expert rows
         gemm_compute = gemm_compute + (expert_flops / hw.expert_gemm_eff + launches * hw.half_eff_flops) / (
             hw.peak_gemm_flops * hw.compute_eff)
     if hw.dequant:
@@ -485,7 +490,9 @@ def step_cost(
     )
 
     # fixed costs: per step, per layer, and per layer again in steps that carry a prefill (the
-    # context phase launches its own, larger set of kernels); prefill_seqs >= 1 means every step does.
+    # context phase launches its own, larger set of kernels, and engines that replay CUDA graphs only
+    # for decode-only steps launch them one by one: most of all in an MLA layer - see
+    # EnginePerf.prefill_mla_layer_overhead_s); prefill_seqs >= 1 means every step does.
     # Host work per sequence the step samples (scheduling, sampling, output handling) grows with
     # the batch: one engine process serves all the replica's sequences, so it is not split by dp.
     # An engine with an overlap scheduler does that host work for step n+1 (and the output of step
@@ -499,7 +506,8 @@ def step_cost(
     if hw.layer_batch_overhead_s:
         n_seq = sampled / dp
         layer_fixed = layer_fixed + hw.layer_batch_overhead_s * n_seq / (n_seq + hw.layer_batch_half_seqs)
-    fixed = hw.step_overhead_s + layer_fixed * shape.layers / pp_a + 0.0 * T
+    fixed = (hw.step_overhead_s + layer_fixed * shape.layers / pp_a
+             + hw.prefill_mla_layer_overhead_s * has_prefill * shape.mla_layers / pp_a + 0.0 * T)
     gpu_time = gemm_time + attn_time + comm_time + fixed
     time = host_step(gpu_time, hw.sequence_overhead_s * sampled / pp_a, hw.overlap_host)
     overhead = fixed + (time - gpu_time)  # the fixed costs and the host time the GPU waits for
@@ -561,7 +569,7 @@ def scalar_step_fn(shape: ModelShape, hw: Hardware, tp: int = 1, pp: int = 1, ep
     ce, fh = hw.compute_eff, hw.half_eff_flops
     x_exp = hw.expert_gemm_eff
     ov = hw.step_overhead_s + hw.layer_overhead_s * shape.layers / pp_f
-    ov_pre = hw.prefill_layer_overhead_s * shape.layers / pp_f
+    ov_pre = (hw.prefill_layer_overhead_s * shape.layers + hw.prefill_mla_layer_overhead_s * shape.mla_layers) / pp_f
     ov_seq = hw.sequence_overhead_s / pp_f
     ov_batch = hw.layer_batch_overhead_s * shape.layers / pp_f
     half = hw.layer_batch_half_seqs

@@ -30,7 +30,7 @@ class FitSplit:
     llm_fit_sources: tuple[str, ...]
     fitting_files: tuple[str, ...]
     heldout_families: tuple[tuple[str, tuple[int, ...]], ...]  # (source_type, first held-out version)
-    llm_fit_rows: tuple[str, ...] = ()  # `source_type|round_or_version|model`: a stated part of a source
+    llm_fit_rows: tuple[str, ...] = ()  # `source_type|round_or_version|model[|hardware]`: a stated part of a source
 
     def in_heldout_family(self, source_type: str, version: str) -> bool:
         """True for a source of a family that is held out (never fitted on, never shipped)."""
@@ -153,6 +153,9 @@ def row_key(row: dict[str, str]) -> str:
 
 
 def is_fitted(row: dict[str, str]) -> bool:
-    """Whether an A-schema row is a fitting row: its whole source is, or its source and model are."""
+    """Whether an A-schema row is a fitting row: its whole source is, or its source and model are,
+    or its source, model and hardware are."""
     split = fit_split()
-    return source_key(row) in split.llm_fit_sources or row_key(row) in split.llm_fit_rows
+    key = row_key(row)
+    return (source_key(row) in split.llm_fit_sources or key in split.llm_fit_rows
+            or f"{key}|{row.get('hardware', '').strip()}" in split.llm_fit_rows)

@@ -133,10 +133,23 @@ _YEAR = re.compile(r"\b(20\d\d)\b")
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 
 
+# Results announcements of the MLPerf Inference rounds whose rows name no engine release (their
+# framework names TensorRT, not TensorRT-LLM): v4.1 on 2024-08-28 (https://mlcommons.org/2024/08/
+# mlperf-inference-v4-1-results/, Business Wire release of that day), v5.0 on 2025-04-02 (MLCommons
+# release, https://insideainews.com/2025/04/02/mlcommons-releases-mlperf-inference-v5-0-benchmark-results)
+_ROUND_PUBLISHED = {
+    ("MLPerf Inference", "v4.1"): date(2024, 8, 28),
+    ("MLPerf Inference", "v5.0"): date(2025, 4, 2),
+}
+
+
 def published_by(row: dict[str, str]) -> date | None:
-    """The latest date a row's source can have been published on, read from its round or version
-    ('2025-05-05'; 'Aug 2024': the month's last day; '2024 blog': the year's), else its framework;
-    None when neither dates it."""
+    """The latest date a row's source can have been published on: the announcement of its MLPerf
+    round, else read from its round or version ('2025-05-05'; 'Aug 2024': the month's last day;
+    '2024 blog': the year's), else from its framework; None when nothing dates it."""
+    known = _ROUND_PUBLISHED.get((row.get("source_type", "").strip(), row.get("round_or_version", "").strip()))
+    if known is not None:
+        return known
     for text in (row.get("round_or_version", ""), row.get("framework", "")):
         d = _DAY.search(text or "")
         if d:
