@@ -28,6 +28,10 @@ prefill (``prefill_mla_layer_overhead_s``) on its fitting rows of an MLA model (
 ``llm_fit_rows``: the B200 rows of SemiAnalysis InferenceX); writes that figure and
 ``prefill_mla_fitted_on``.
 
+``--family-layer-overhead EFFICIENCY_ROW``: fit only the per-layer step time an efficiency row sets
+for its family x engine x format, on the fitting rows that use the row (cdna3-sglang-fp8: the MI300X
+rows of SemiAnalysis InferenceX).
+
 ``--bands``: fit nothing; rescore the held-out rows and rewrite the llm rows of ``error_bands.yaml``
 (after a change to the model that moves held-out predictions).
 
@@ -635,6 +639,45 @@ def write_prefill_mla(engine: str, x: float, parts: list[str]) -> None:
     print(f"wrote {engine} prefill_mla_layer_overhead_s {x:.3g} to {path}")
 
 
+def fit_family_layer_overhead(catalog, row_id: str, dry_run: bool) -> float:  # noqa: ANN001
+    """The per-layer step time of one efficiency row (a family x engine x format), by golden-section
+    search on the mean |log error| over every metric of the fitting rows that use that row."""
+    path = validate.VALIDATION_DIR / "A_llm_inference.csv"
+    row = next((e for e in catalog.efficiency if e.id == row_id), None)
+    if row is None:
+        raise SystemExit(f"no efficiency row {row_id!r}")
+    _, rows = validate.read_csv(path)
+    fitted = [r for r in rows if validate.is_fitted(r) and validate.num(r.get("value")) is not None]
+    sel = [r for r, p in zip(fitted, validate.predict_file(path, "llm", fitted, catalog, None, {}))
+           if p["predicted"] is not None and p.get("family") == row.family and p.get("engine") == row.engine
+           and (not row.formats or p.get("format") in row.formats)]
+    if not sel:
+        raise SystemExit(f"no fitting rows use efficiency row {row_id!r}")
+    meas = np.array([validate.num(r["value"]) for r in sel])
+
+    def loss(x: float) -> float:
+        P = validate.Params(hw={row.engine: {"layer_overhead_s": x}})
+        pr = np.array([p["predicted"] if p["predicted"] is not None else np.nan
+                       for p in validate.predict_file(path, "llm", sel, catalog, P)], dtype=float)
+        ok = np.isfinite(pr) & (pr > 0)
+        return float(np.mean(np.abs(np.log(pr[ok] / meas[ok])))) if ok.sum() >= 0.8 * len(sel) else 10.0
+
+    x = float(f"{golden_section(loss, 0.0, 2e-3, 40):.3g}")
+    parts = sorted({f"{validate.row_key(r)}|{r['hardware']}" for r in sel})
+    print(f"{row_id}: layer_overhead_s {x:.3g} s on {len(sel)} rows ({', '.join(parts)}); "
+          f"mean |log error| {loss(row.layer_overhead_s or 0.0):.4f} at the row's figure, {loss(x):.4f} fitted")
+    if not dry_run:
+        path_e = DATA / "efficiency.yaml"
+        text = path_e.read_text(encoding="utf-8")
+        m = re.search(rf"^- id: {re.escape(row_id)}\n(?:.*\n)*?(?=^- id: |\Z)", text, flags=re.M)
+        assert m is not None
+        block = re.sub(r"^  layer_overhead_s: .*\n", f"  layer_overhead_s: {x:.3g}\n", m.group(0), count=1, flags=re.M)
+        block = re.sub(r"^  fitted_on: .*\n", f"  fitted_on: [{', '.join(repr(s) for s in parts)}]\n", block, count=1, flags=re.M)
+        path_e.write_text(text[: m.start()] + block + text[m.end():], encoding="utf-8")
+        print(f"wrote {row_id} layer_overhead_s {x:.3g} to {path_e}")
+    return x
+
+
 def scan_decode_overhead(catalog) -> None:  # noqa: ANN001
     """How well the fitting rows pin a flat (batch-independent) fixed cost of a decode step, the
     form before --decode-overhead: the batch-dependent part set to zero, the per-layer overhead of
@@ -728,6 +771,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="fit only the engine's host time per sampled sequence on fitting rows of releases from FROM_VERSION on")
     ap.add_argument("--prefill-mla", metavar="ENGINE",
                     help="fit only the engine's extra time per MLA layer in a step that carries a prefill, on its MLA-model fitting rows")
+    ap.add_argument("--family-layer-overhead", metavar="EFFICIENCY_ROW",
+                    help="fit only an efficiency row's per-layer step time on the fitting rows that use the row")
     ap.add_argument("--scan-decode-overhead", action="store_true",
                     help="print how the fitting loss and the held-out v0.14 ITL move with the decode-step fixed cost (writes nothing)")
     ap.add_argument("--decode-overhead", action="store_true",
@@ -751,6 +796,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.scan_decode_overhead:
         scan_decode_overhead(Catalog())
+        return 0
+    if args.family_layer_overhead:
+        fit_family_layer_overhead(Catalog(), args.family_layer_overhead, args.dry_run)
         return 0
     if args.prefill_mla:
         fit_prefill_mla(Catalog(), args.prefill_mla, args.dry_run)

@@ -192,8 +192,9 @@ def test_heldout_targets(report_a):
 def test_inferencex_rows_are_read_and_split_by_gpu(report_a):
     """The SemiAnalysis InferenceX family (scripts/import_inferencex.py): closed loops of 4-64 clients
     at 10 requests per client, the client's uniform lengths given by their means; nearly every row
-    is predicted; the B200 rows are fitting rows (the engines' prefill time per MLA layer,
-    fitting_split.yaml llm_fit_rows) and every other GPU's rows count in the held-out figures."""
+    is predicted; the B200 rows (the engines' prefill time per MLA layer) and the MI300X rows
+    (SGLang's time per layer on CDNA3) are fitting rows (fitting_split.yaml llm_fit_rows) and every
+    other GPU's rows count in the held-out figures."""
     import re
 
     rows = list(csv.DictReader(open(A, newline="", encoding="utf-8")))
@@ -208,9 +209,9 @@ def test_inferencex_rows_are_read_and_split_by_gpu(report_a):
     preds = [p for p in report_a["predictions"] if p["file"] == A.name and p["index"] in set(ix)]
     assert len(preds) == len(ix)
     for p in preds:
-        assert p["fitted_on"] == (rows[p["index"]]["hardware"] == "B200-SXM-180GB"), p
+        assert p["fitted_on"] == (rows[p["index"]]["hardware"] in ("B200-SXM-180GB", "MI300X-192GB")), p
     checks = [p for p in preds if not p["fitted_on"]]
-    assert {p["hardware"] for p in checks} == {"H200-SXM-141GB", "MI300X-192GB", "MI325X-256GB", "MI355X-288GB"}
+    assert {p["hardware"] for p in checks} == {"H200-SXM-141GB", "MI325X-256GB", "MI355X-288GB"}
     assert sum(p["predicted"] is not None for p in preds) >= 0.9 * len(preds), [p["reason"] for p in preds]
     assert {p["metric_class"] for p in checks} == {"throughput", "ttft", "tpot"}
     assert {p["engine"] for p in checks} >= {"trtllm", "sglang"}
@@ -362,14 +363,16 @@ def test_fitting_split_is_by_source(report_a):
             or r["source_type"] == "AMD ROCm blog" and r["round_or_version"] == "w4a6-quant-mm 2026-06-26 offline throughput table"
             # SGLang: the H100 page fits, the A100 page of the same model checks
             or r["source_type"] == "GPUStack performance lab" and r["round_or_version"].startswith("qwen3-32b/h100")
-            # InferenceX: the B200 rows fit the engines' prefill time per MLA layer, the other GPUs check
-            or r["source_type"] == _INFERENCEX and r["hardware"] == "B200-SXM-180GB"
+            # InferenceX: the B200 rows fit the engines' prefill time per MLA layer, the MI300X rows
+            # SGLang's time per layer on CDNA3; the other GPUs check
+            or r["source_type"] == _INFERENCEX and r["hardware"] in ("B200-SXM-180GB", "MI300X-192GB")
         )
         assert p["fitted_on"] == fitted
     online = [p for p in report_a["predictions"] if "online serving" in rows[p["index"]]["source_type"]]
     assert sum(p["fitted_on"] for p in online) == 144 and sum(not p["fitted_on"] for p in online) == 144
     assert report_a["fitting_split"]["llm_fit_rows"] == ["TensorRT-LLM perf-overview (online serving table)|v0.14.0|Llama-3.1-8B",
-                                                         "SemiAnalysis InferenceX|benchmarks.json @ 3a600f1|DeepSeek-R1|B200-SXM-180GB"]
+                                                         "SemiAnalysis InferenceX|benchmarks.json @ 3a600f1|DeepSeek-R1|B200-SXM-180GB",
+                                                         "SemiAnalysis InferenceX|benchmarks.json @ 3a600f1|DeepSeek-R1|MI300X-192GB"]
 
 
 def test_prediction_never_reads_the_measured_value(tmp_path):

@@ -40,6 +40,12 @@ class EfficiencyRow(Row):
     formats: tuple[str, ...] = Field(
         default=(), description="GEMM dtypes the row was measured with (fp4, fp8, bf16...); empty: any format"
     )
+    # Not filled from the default row: left out, the engine's own figure applies.
+    layer_overhead_s: float | None = Field(
+        default=None, ge=0, le=10,
+        description="fixed time per layer per step with this engine on this family, in place of the engine's "
+        "layer_overhead_s (the gaps between a layer's kernels differ by GPU family and kernel library)",
+    )
     fitted_on: tuple[str, ...] = Field(default=(), description="validation sources the figures were fitted on (empty: not fitted)")
     fitted_by: str | None = Field(default=None, description="script that wrote the fitted figures")
 
