@@ -32,6 +32,10 @@ prefill (``prefill_mla_layer_overhead_s``) on its fitting rows of an MLA model (
 for its family x engine x format, on the fitting rows that use the row (cdna3-sglang-fp8: the MI300X
 rows of SemiAnalysis InferenceX).
 
+``--engine-layer-overhead ENGINE``: fit only the engine's own per-layer step time (``layer_overhead_s``)
+on its fitting rows whose efficiency row sets none (SGLang: the B200 rows of SemiAnalysis InferenceX
+and the GPUStack Qwen3-32B H100 page); records the rows in ``layer_batch_fitted_on``.
+
 ``--bands``: fit nothing; rescore the held-out rows and rewrite the llm rows of ``error_bands.yaml``
 (after a change to the model that moves held-out predictions).
 
@@ -572,6 +576,16 @@ def write_sequence_overhead(engine: str, x: float, sources: list[str], n_rows: i
     print(f"wrote {engine} sequence_overhead_s {x:.3g} ({n_rows} rows) to {path}")
 
 
+def mean_log_error(path: Path, rows: list[dict[str, str]], catalog, params: validate.Params) -> float:  # noqa: ANN001
+    """Mean |log(predicted / measured)| over the rows the model predicts with `params`; 10 (a wall
+    for the search) when it predicts fewer than 80 % of them."""
+    meas = np.array([validate.num(r["value"]) for r in rows], dtype=float)
+    pr = np.array([p["predicted"] if p["predicted"] is not None else np.nan
+                   for p in validate.predict_file(path, "llm", rows, catalog, params)], dtype=float)
+    ok = np.isfinite(pr) & (pr > 0)
+    return float(np.mean(np.abs(np.log(pr[ok] / meas[ok])))) if ok.sum() >= 0.8 * len(rows) else 10.0
+
+
 def prefill_mla_rows(catalog, engine: str) -> list[dict[str, str]]:  # noqa: ANN001
     """Fitting rows (fitting_split.yaml) of `engine` serving a model with multi-head latent attention
     on a release the engine row's own prefill_mla_layer_overhead_s describes (not a release range with
@@ -604,14 +618,8 @@ def fit_prefill_mla(catalog, engine: str, dry_run: bool) -> float:  # noqa: ANN0
     sel = prefill_mla_rows(catalog, engine)
     if not sel:
         raise SystemExit(f"no fitting rows of {engine} with an MLA model")
-    meas = np.array([validate.num(r["value"]) for r in sel])
-
     def loss(x: float) -> float:
-        P = validate.Params(hw={engine: {"prefill_mla_layer_overhead_s": x}})
-        pr = np.array([p["predicted"] if p["predicted"] is not None else np.nan
-                       for p in validate.predict_file(path, "llm", sel, catalog, P)], dtype=float)
-        ok = np.isfinite(pr) & (pr > 0)
-        return float(np.mean(np.abs(np.log(pr[ok] / meas[ok])))) if ok.sum() >= 0.8 * len(sel) else 10.0
+        return mean_log_error(path, sel, catalog, validate.Params(hw={engine: {"prefill_mla_layer_overhead_s": x}}))
 
     x = float(f"{golden_section(loss, 0.0, 0.01, 40):.3g}")
     parts = sorted({f"{validate.row_key(r)}|{r['hardware']}" for r in sel})
@@ -653,14 +661,8 @@ def fit_family_layer_overhead(catalog, row_id: str, dry_run: bool) -> float:  # 
            and (not row.formats or p.get("format") in row.formats)]
     if not sel:
         raise SystemExit(f"no fitting rows use efficiency row {row_id!r}")
-    meas = np.array([validate.num(r["value"]) for r in sel])
-
     def loss(x: float) -> float:
-        P = validate.Params(hw={row.engine: {"layer_overhead_s": x}})
-        pr = np.array([p["predicted"] if p["predicted"] is not None else np.nan
-                       for p in validate.predict_file(path, "llm", sel, catalog, P)], dtype=float)
-        ok = np.isfinite(pr) & (pr > 0)
-        return float(np.mean(np.abs(np.log(pr[ok] / meas[ok])))) if ok.sum() >= 0.8 * len(sel) else 10.0
+        return mean_log_error(path, sel, catalog, validate.Params(hw={row.engine: {"layer_overhead_s": x}}))
 
     x = float(f"{golden_section(loss, 0.0, 2e-3, 40):.3g}")
     parts = sorted({f"{validate.row_key(r)}|{r['hardware']}" for r in sel})
@@ -675,6 +677,42 @@ def fit_family_layer_overhead(catalog, row_id: str, dry_run: bool) -> float:  # 
         block = re.sub(r"^  fitted_on: .*\n", f"  fitted_on: [{', '.join(repr(s) for s in parts)}]\n", block, count=1, flags=re.M)
         path_e.write_text(text[: m.start()] + block + text[m.end():], encoding="utf-8")
         print(f"wrote {row_id} layer_overhead_s {x:.3g} to {path_e}")
+    return x
+
+
+def fit_engine_layer_overhead(catalog, engine: str, dry_run: bool) -> float:  # noqa: ANN001
+    """An engine's own per-layer step time, by golden-section search on the mean |log error| over
+    every metric of its fitting rows whose efficiency row does not set a per-layer time of its own."""
+    from deployscope.catalog.efficiency import lookup
+
+    path = validate.VALIDATION_DIR / "A_llm_inference.csv"
+    _, rows = validate.read_csv(path)
+    fitted = [r for r in rows if validate.is_fitted(r) and validate.num(r.get("value")) is not None]
+    sel = [r for r, p in zip(fitted, validate.predict_file(path, "llm", fitted, catalog, None, {}))
+           if p["predicted"] is not None and p.get("engine") == engine
+           and lookup(catalog.efficiency, p["family"], engine, p.get("format")).layer_overhead_s is None]
+    if not sel:
+        raise SystemExit(f"no fitting rows of {engine} on the engine's own per-layer time")
+
+    def loss(x: float) -> float:
+        return mean_log_error(path, sel, catalog, validate.Params(hw={engine: {"layer_overhead_s": x}}))
+
+    x = float(f"{golden_section(loss, 1e-6, 5e-4, 40):.3g}")
+    parts = sorted({f"{validate.row_key(r)}|{r['hardware']}" for r in sel})
+    print(f"{engine}: layer_overhead_s {x:.3g} s on {len(sel)} rows ({', '.join(parts)}); mean |log error| "
+          f"{loss(catalog.engines.get(engine).perf.layer_overhead_s):.4f} at the current figure, {loss(x):.4f} fitted")
+    if not dry_run:
+        path_e = DATA / "engines.yaml"
+        text = path_e.read_text(encoding="utf-8")
+        m = re.search(rf"^- id: {re.escape(engine)}\n(?:.*\n)*?(?=^- id: |\Z)", text, flags=re.M)
+        assert m is not None
+        block = re.sub(r"^    layer_overhead_s: .*\n", f"    layer_overhead_s: {x:.3g}\n", m.group(0), count=1, flags=re.M)
+        block = re.sub(r"^    layer_batch_fitted_on: .*\n", "", block, flags=re.M)
+        block = re.sub(r"^(    layer_overhead_s: .*\n)",
+                       lambda mm: mm.group(1) + f"    layer_batch_fitted_on: [{', '.join(repr(s) for s in parts)}]\n",
+                       block, count=1, flags=re.M)
+        path_e.write_text(text[: m.start()] + block + text[m.end():], encoding="utf-8")
+        print(f"wrote {engine} layer_overhead_s {x:.3g} to {path_e}")
     return x
 
 
@@ -771,6 +809,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="fit only the engine's host time per sampled sequence on fitting rows of releases from FROM_VERSION on")
     ap.add_argument("--prefill-mla", metavar="ENGINE",
                     help="fit only the engine's extra time per MLA layer in a step that carries a prefill, on its MLA-model fitting rows")
+    ap.add_argument("--engine-layer-overhead", metavar="ENGINE",
+                    help="fit only an engine's own per-layer step time on its fitting rows (those whose efficiency row sets none)")
     ap.add_argument("--family-layer-overhead", metavar="EFFICIENCY_ROW",
                     help="fit only an efficiency row's per-layer step time on the fitting rows that use the row")
     ap.add_argument("--scan-decode-overhead", action="store_true",
@@ -796,6 +836,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.scan_decode_overhead:
         scan_decode_overhead(Catalog())
+        return 0
+    if args.engine_layer_overhead:
+        fit_engine_layer_overhead(Catalog(), args.engine_layer_overhead, args.dry_run)
         return 0
     if args.family_layer_overhead:
         fit_family_layer_overhead(Catalog(), args.family_layer_overhead, args.dry_run)

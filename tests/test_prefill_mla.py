@@ -81,9 +81,10 @@ def test_tensorrt_llm_releases_before_the_pytorch_backend_keep_none(cat):
 def test_engines_without_fitting_rows_keep_none(cat):
     vllm = cat.engines.get("vllm").perf
     assert vllm.prefill_mla_layer_overhead_s == 0.0 and not vllm.prefill_mla_fitted_on
-    for eng in ("sglang", "trtllm"):
-        assert cat.engines.get(eng).perf.prefill_mla_fitted_on == (
-            "SemiAnalysis InferenceX|benchmarks.json @ 3a600f1|DeepSeek-R1|B200-SXM-180GB",)
+    b200 = "SemiAnalysis InferenceX|benchmarks.json @ 3a600f1|DeepSeek-R1|B200-SXM-180GB"
+    assert cat.engines.get("trtllm").perf.prefill_mla_fitted_on == (b200,)
+    assert cat.engines.get("sglang").perf.prefill_mla_fitted_on == (
+        b200, "SemiAnalysis InferenceX|benchmarks.json @ 3a600f1|DeepSeek-R1|MI300X-192GB")
 
 
 def test_perf_names_the_tensorrt_llm_release_and_gets_its_figure() -> None:

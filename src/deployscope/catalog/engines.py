@@ -235,8 +235,9 @@ class EnginePerf(NoBoolNumbers):
     fitted_on: tuple[str, ...] = Field(default=(), description="validation sources step_overhead_s was fitted on")
     fitted_by: str | None = None
     layer_batch_fitted_on: tuple[str, ...] = Field(
-        default=(), description="validation sources and rows (source|version[|model]) the per-layer figures were fitted on "
-        "(by scripts/fit_perf.py --decode-overhead); empty on an engine that carries them over"
+        default=(), description="validation sources and rows (source|version[|model[|hardware]]) the per-layer figures were "
+        "fitted on (by scripts/fit_perf.py --decode-overhead, or --engine-layer-overhead for layer_overhead_s alone); empty "
+        "on an engine that carries them over"
     )
     sequence_overhead_fitted_on: tuple[str, ...] = Field(
         default=(), description="validation sources sequence_overhead_s was fitted on (by scripts/fit_perf.py --sequence-overhead)"
