@@ -559,20 +559,40 @@ def fit_sequence_overhead(catalog, engine: str, from_version: str, dry_run: bool
     return x
 
 
+def edit_entry(file: str, entry_id: str, edit) -> Path:  # noqa: ANN001 - edit: str -> str
+    """Rewrite one `- id: entry_id` entry of a catalog data file with `edit` (its text in, its new
+    text out), everything around it kept byte for byte."""
+    path = DATA / file
+    text = path.read_text(encoding="utf-8")
+    m = re.search(rf"^- id: {re.escape(entry_id)}\n(?:.*\n)*?(?=^- id: |\Z)", text, flags=re.M)
+    if m is None:
+        raise SystemExit(f"{entry_id!r} not in {file}")
+    path.write_text(text[: m.start()] + edit(m.group(0)) + text[m.end():], encoding="utf-8")
+    return path
+
+
+def set_figure(block: str, key: str, lines: str, indent: str = "    ", after: str | None = None) -> str:
+    """`lines` in place of the `key:` line of an entry's text (or after the `after:` line when the
+    entry has no such key yet)."""
+    new, n = re.subn(rf"^{indent}{key}: .*\n", lambda _m: lines, block, count=1, flags=re.M)
+    if n == 0 and after is not None:
+        new = re.sub(rf"^({indent}{after}: .*\n)", lambda mm: mm.group(1) + lines, block, count=1, flags=re.M)
+    return new
+
+
+def _listed(parts: list[str]) -> str:
+    return f"[{', '.join(repr(s) for s in parts)}]"
+
+
 def write_sequence_overhead(engine: str, x: float, sources: list[str], n_rows: int) -> None:
     """Set `sequence_overhead_s` and its provenance in the engine's perf block of engines.yaml."""
-    path = DATA / "engines.yaml"
-    text = path.read_text(encoding="utf-8")
-    m = re.search(rf"^- id: {re.escape(engine)}\n(?:.*\n)*?(?=^- id: |\Z)", text, flags=re.M)
-    if m is None:
-        raise SystemExit(f"engine {engine!r} not in engines.yaml")
-    block = m.group(0)
-    block = re.sub(r"^    sequence_overhead_s: .*\n(?:      .*\n)*", "", block, flags=re.M)
-    block = re.sub(r"^    sequence_overhead_fitted_on: .*\n", "", block, flags=re.M)
-    line = (f"    sequence_overhead_s: {x:.3g}\n"
-            f"    sequence_overhead_fitted_on: [{', '.join(repr(s) for s in sources)}]\n")
-    block = re.sub(r"^(    request_overhead_s: .*\n)", lambda mm: mm.group(1) + line, block, count=1, flags=re.M)
-    path.write_text(text[: m.start()] + block + text[m.end():], encoding="utf-8")
+    def edit(block: str) -> str:
+        block = re.sub(r"^    sequence_overhead_s: .*\n(?:      .*\n)*", "", block, flags=re.M)
+        block = re.sub(r"^    sequence_overhead_fitted_on: .*\n", "", block, flags=re.M)
+        line = f"    sequence_overhead_s: {x:.3g}\n    sequence_overhead_fitted_on: {_listed(sources)}\n"
+        return set_figure(block, "sequence_overhead_s", line, after="request_overhead_s")
+
+    path = edit_entry("engines.yaml", engine, edit)
     print(f"wrote {engine} sequence_overhead_s {x:.3g} ({n_rows} rows) to {path}")
 
 
@@ -584,6 +604,31 @@ def mean_log_error(path: Path, rows: list[dict[str, str]], catalog, params: vali
                    for p in validate.predict_file(path, "llm", rows, catalog, params)], dtype=float)
     ok = np.isfinite(pr) & (pr > 0)
     return float(np.mean(np.abs(np.log(pr[ok] / meas[ok])))) if ok.sum() >= 0.8 * len(rows) else 10.0
+
+
+def fitting_predictions(catalog) -> list[tuple[dict[str, str], dict]]:  # noqa: ANN001
+    """Every fitting row of A_llm_inference.csv the model predicts, with its prediction and labels."""
+    path = validate.VALIDATION_DIR / "A_llm_inference.csv"
+    _, rows = validate.read_csv(path)
+    fitted = [r for r in rows if validate.is_fitted(r) and validate.num(r.get("value")) is not None]
+    return [(r, p) for r, p in zip(fitted, validate.predict_file(path, "llm", fitted, catalog, None, {})) if p["predicted"] is not None]
+
+
+def fit_one(catalog, sel: list[dict[str, str]], engine: str, figure: str, bounds: tuple[float, float],  # noqa: ANN001
+            current: float, name: str) -> tuple[float, list[str]]:
+    """Golden-section search of one step figure of `engine` (a Hardware field) on the rows `sel`,
+    by the mean |log error| over every metric they hold; prints the fit and returns the figure and
+    the row parts (source|version|model|hardware) it ran on."""
+    path = validate.VALIDATION_DIR / "A_llm_inference.csv"
+
+    def loss(x: float) -> float:
+        return mean_log_error(path, sel, catalog, validate.Params(hw={engine: {figure: x}}))
+
+    x = float(f"{golden_section(loss, *bounds, 40):.3g}")
+    parts = sorted({f"{validate.row_key(r)}|{r['hardware']}" for r in sel})
+    print(f"{name}: {figure} {x:.3g} s on {len(sel)} rows ({', '.join(parts)}); mean |log error| "
+          f"{loss(current):.4f} at the current figure, {loss(x):.4f} fitted")
+    return x, parts
 
 
 def prefill_mla_rows(catalog, engine: str) -> list[dict[str, str]]:  # noqa: ANN001
@@ -614,17 +659,11 @@ def prefill_mla_rows(catalog, engine: str) -> list[dict[str, str]]:  # noqa: ANN
 def fit_prefill_mla(catalog, engine: str, dry_run: bool) -> float:  # noqa: ANN001
     """Extra time per MLA layer of a step that carries a prefill, by golden-section search on the
     mean |log error| over every metric of the engine's MLA-model fitting rows; everything else kept."""
-    path = validate.VALIDATION_DIR / "A_llm_inference.csv"
     sel = prefill_mla_rows(catalog, engine)
     if not sel:
         raise SystemExit(f"no fitting rows of {engine} with an MLA model")
-    def loss(x: float) -> float:
-        return mean_log_error(path, sel, catalog, validate.Params(hw={engine: {"prefill_mla_layer_overhead_s": x}}))
-
-    x = float(f"{golden_section(loss, 0.0, 0.01, 40):.3g}")
-    parts = sorted({f"{validate.row_key(r)}|{r['hardware']}" for r in sel})
-    print(f"{engine}: prefill_mla_layer_overhead_s {x:.3g} s on {len(sel)} rows ({', '.join(parts)}); "
-          f"mean |log error| {loss(0.0):.4f} without, {loss(x):.4f} with")
+    x, parts = fit_one(catalog, sel, engine, "prefill_mla_layer_overhead_s", (0.0, 0.01),
+                       catalog.engines.get(engine).perf.prefill_mla_layer_overhead_s, engine)
     if not dry_run:
         write_prefill_mla(engine, x, parts)
     return x
@@ -632,52 +671,38 @@ def fit_prefill_mla(catalog, engine: str, dry_run: bool) -> float:  # noqa: ANN0
 
 def write_prefill_mla(engine: str, x: float, parts: list[str]) -> None:
     """Set `prefill_mla_layer_overhead_s` and `prefill_mla_fitted_on` in the engine's perf block."""
-    path = DATA / "engines.yaml"
-    text = path.read_text(encoding="utf-8")
-    m = re.search(rf"^- id: {re.escape(engine)}\n(?:.*\n)*?(?=^- id: |\Z)", text, flags=re.M)
-    if m is None:
-        raise SystemExit(f"engine {engine!r} not in engines.yaml")
-    block = re.sub(r"^    prefill_mla_fitted_on: .*\n", "", m.group(0), flags=re.M)
-    line = (f"    prefill_mla_layer_overhead_s: {x:.3g}\n"
-            f"    prefill_mla_fitted_on: [{', '.join(repr(s) for s in parts)}]\n")
-    block, n = re.subn(r"^    prefill_mla_layer_overhead_s: .*\n", line, block, count=1, flags=re.M)
-    if n == 0:
-        block = re.sub(r"^(    prefill_layer_overhead_s: .*\n)", lambda mm: mm.group(1) + line, block, count=1, flags=re.M)
-    path.write_text(text[: m.start()] + block + text[m.end():], encoding="utf-8")
+    line = f"    prefill_mla_layer_overhead_s: {x:.3g}\n    prefill_mla_fitted_on: {_listed(parts)}\n"
+
+    def edit(block: str) -> str:
+        block = re.sub(r"^    prefill_mla_fitted_on: .*\n", "", block, flags=re.M)
+        return set_figure(block, "prefill_mla_layer_overhead_s", line, after="prefill_layer_overhead_s")
+
+    path = edit_entry("engines.yaml", engine, edit)
     print(f"wrote {engine} prefill_mla_layer_overhead_s {x:.3g} to {path}")
 
 
 def fit_family_layer_overhead(catalog, row_id: str, dry_run: bool) -> float:  # noqa: ANN001
     """The per-layer step time of one efficiency row (a family x engine x format), by golden-section
     search on the mean |log error| over every metric of the fitting rows that use that row."""
-    path = validate.VALIDATION_DIR / "A_llm_inference.csv"
     row = next((e for e in catalog.efficiency if e.id == row_id), None)
     if row is None:
         raise SystemExit(f"no efficiency row {row_id!r}")
-    _, rows = validate.read_csv(path)
-    fitted = [r for r in rows if validate.is_fitted(r) and validate.num(r.get("value")) is not None]
-    sel = [r for r, p in zip(fitted, validate.predict_file(path, "llm", fitted, catalog, None, {}))
-           if p["predicted"] is not None and p.get("family") == row.family and p.get("engine") == row.engine
+    sel = [r for r, p in fitting_predictions(catalog) if p.get("family") == row.family and p.get("engine") == row.engine
            and (not row.formats or p.get("format") in row.formats)]
     if not sel:
         raise SystemExit(f"no fitting rows use efficiency row {row_id!r}")
-    def loss(x: float) -> float:
-        return mean_log_error(path, sel, catalog, validate.Params(hw={row.engine: {"layer_overhead_s": x}}))
-
-    x = float(f"{golden_section(loss, 0.0, 2e-3, 40):.3g}")
-    parts = sorted({f"{validate.row_key(r)}|{r['hardware']}" for r in sel})
-    print(f"{row_id}: layer_overhead_s {x:.3g} s on {len(sel)} rows ({', '.join(parts)}); "
-          f"mean |log error| {loss(row.layer_overhead_s or 0.0):.4f} at the row's figure, {loss(x):.4f} fitted")
+    x, parts = fit_one(catalog, sel, row.engine, "layer_overhead_s", (0.0, 2e-3), row.layer_overhead_s or 0.0, row_id)
     if not dry_run:
-        path_e = DATA / "efficiency.yaml"
-        text = path_e.read_text(encoding="utf-8")
-        m = re.search(rf"^- id: {re.escape(row_id)}\n(?:.*\n)*?(?=^- id: |\Z)", text, flags=re.M)
-        assert m is not None
-        block = re.sub(r"^  layer_overhead_s: .*\n", f"  layer_overhead_s: {x:.3g}\n", m.group(0), count=1, flags=re.M)
-        block = re.sub(r"^  fitted_on: .*\n", f"  fitted_on: [{', '.join(repr(s) for s in parts)}]\n", block, count=1, flags=re.M)
-        path_e.write_text(text[: m.start()] + block + text[m.end():], encoding="utf-8")
-        print(f"wrote {row_id} layer_overhead_s {x:.3g} to {path_e}")
+        write_family_layer_overhead(row_id, x, parts)
     return x
+
+
+def write_family_layer_overhead(row_id: str, x: float, parts: list[str]) -> None:
+    """Set `layer_overhead_s` and `fitted_on` of one efficiency row."""
+    path = edit_entry("efficiency.yaml", row_id, lambda block: set_figure(
+        set_figure(block, "layer_overhead_s", f"  layer_overhead_s: {x:.3g}\n", indent="  "),
+        "fitted_on", f"  fitted_on: {_listed(parts)}\n", indent="  "))
+    print(f"wrote {row_id} layer_overhead_s {x:.3g} to {path}")
 
 
 def fit_engine_layer_overhead(catalog, engine: str, dry_run: bool) -> float:  # noqa: ANN001
@@ -685,35 +710,23 @@ def fit_engine_layer_overhead(catalog, engine: str, dry_run: bool) -> float:  # 
     every metric of its fitting rows whose efficiency row does not set a per-layer time of its own."""
     from deployscope.catalog.efficiency import lookup
 
-    path = validate.VALIDATION_DIR / "A_llm_inference.csv"
-    _, rows = validate.read_csv(path)
-    fitted = [r for r in rows if validate.is_fitted(r) and validate.num(r.get("value")) is not None]
-    sel = [r for r, p in zip(fitted, validate.predict_file(path, "llm", fitted, catalog, None, {}))
-           if p["predicted"] is not None and p.get("engine") == engine
+    sel = [r for r, p in fitting_predictions(catalog) if p.get("engine") == engine
            and lookup(catalog.efficiency, p["family"], engine, p.get("format")).layer_overhead_s is None]
     if not sel:
         raise SystemExit(f"no fitting rows of {engine} on the engine's own per-layer time")
-
-    def loss(x: float) -> float:
-        return mean_log_error(path, sel, catalog, validate.Params(hw={engine: {"layer_overhead_s": x}}))
-
-    x = float(f"{golden_section(loss, 1e-6, 5e-4, 40):.3g}")
-    parts = sorted({f"{validate.row_key(r)}|{r['hardware']}" for r in sel})
-    print(f"{engine}: layer_overhead_s {x:.3g} s on {len(sel)} rows ({', '.join(parts)}); mean |log error| "
-          f"{loss(catalog.engines.get(engine).perf.layer_overhead_s):.4f} at the current figure, {loss(x):.4f} fitted")
+    x, parts = fit_one(catalog, sel, engine, "layer_overhead_s", (1e-6, 5e-4),
+                       catalog.engines.get(engine).perf.layer_overhead_s, engine)
     if not dry_run:
-        path_e = DATA / "engines.yaml"
-        text = path_e.read_text(encoding="utf-8")
-        m = re.search(rf"^- id: {re.escape(engine)}\n(?:.*\n)*?(?=^- id: |\Z)", text, flags=re.M)
-        assert m is not None
-        block = re.sub(r"^    layer_overhead_s: .*\n", f"    layer_overhead_s: {x:.3g}\n", m.group(0), count=1, flags=re.M)
-        block = re.sub(r"^    layer_batch_fitted_on: .*\n", "", block, flags=re.M)
-        block = re.sub(r"^(    layer_overhead_s: .*\n)",
-                       lambda mm: mm.group(1) + f"    layer_batch_fitted_on: [{', '.join(repr(s) for s in parts)}]\n",
-                       block, count=1, flags=re.M)
-        path_e.write_text(text[: m.start()] + block + text[m.end():], encoding="utf-8")
-        print(f"wrote {engine} layer_overhead_s {x:.3g} to {path_e}")
+        write_engine_layer_overhead(engine, x, parts)
     return x
+
+
+def write_engine_layer_overhead(engine: str, x: float, parts: list[str]) -> None:
+    """Set an engine's `layer_overhead_s` and record its fitting rows in `layer_batch_fitted_on`."""
+    lines = f"    layer_overhead_s: {x:.3g}\n    layer_batch_fitted_on: {_listed(parts)}\n"
+    path = edit_entry("engines.yaml", engine, lambda block: set_figure(
+        re.sub(r"^    layer_batch_fitted_on: .*\n", "", block, flags=re.M), "layer_overhead_s", lines))
+    print(f"wrote {engine} layer_overhead_s {x:.3g} to {path}")
 
 
 def scan_decode_overhead(catalog) -> None:  # noqa: ANN001

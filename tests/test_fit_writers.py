@@ -83,3 +83,27 @@ def test_prefill_mla_writer_changes_only_the_engines_two_lines(tmp_path: Path) -
     fresh = Catalog(tmp_path)
     assert fresh.engines.get("sglang").perf.prefill_mla_layer_overhead_s == 0.0042
     assert fresh.engines.get("trtllm").perf == Catalog().engines.get("trtllm").perf
+
+
+def test_per_layer_writers_rewrite_their_own_lines_only(tmp_path: Path) -> None:
+    """The engine's and an efficiency row's per-layer writers: the shipped figures change no byte,
+    new ones change only the figure and its fitting rows."""
+    module = _fit_perf(tmp_path)
+    shutil.copy(ROOT / "src" / "deployscope" / "catalog" / "data" / "efficiency.yaml", tmp_path / "efficiency.yaml")
+    cat = Catalog()
+    sg = cat.engines.get("sglang").perf
+    row = next(e for e in cat.efficiency if e.id == "cdna3-sglang-fp8")
+    before = {f: (tmp_path / f).read_text(encoding="utf-8") for f in ("engines.yaml", "efficiency.yaml")}
+    module.write_engine_layer_overhead("sglang", sg.layer_overhead_s, list(sg.layer_batch_fitted_on))
+    module.write_family_layer_overhead("cdna3-sglang-fp8", row.layer_overhead_s, list(row.fitted_on))
+    assert {f: (tmp_path / f).read_text(encoding="utf-8") for f in before} == before
+    module.write_engine_layer_overhead("sglang", 7e-05, ["A|v|M|G"])
+    module.write_family_layer_overhead("cdna3-sglang-fp8", 0.0005, ["B|v|M|G"])
+    for f, want in (("engines.yaml", {"layer_overhead_s: 7e-05", "layer_batch_fitted_on: ['A|v|M|G']"}),
+                    ("efficiency.yaml", {"layer_overhead_s: 0.0005", "fitted_on: ['B|v|M|G']"})):
+        old, new = before[f].splitlines(), (tmp_path / f).read_text(encoding="utf-8").splitlines()
+        assert len(new) == len(old) and {a.strip() for b, a in zip(old, new) if a != b} == want, f
+    fresh = Catalog(tmp_path)
+    assert fresh.engines.get("sglang").perf.layer_overhead_s == 7e-05
+    assert fresh.engines.get("vllm").perf == cat.engines.get("vllm").perf
+    assert next(e for e in fresh.efficiency if e.id == "cdna3-sglang-fp8").layer_overhead_s == 0.0005
