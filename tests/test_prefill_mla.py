@@ -78,9 +78,12 @@ def test_tensorrt_llm_releases_before_the_pytorch_backend_keep_none(cat):
     assert row_engine_version(ix, cat, "trtllm") is None  # the current release
 
 
-def test_engines_without_fitting_rows_keep_none(cat):
+def test_vllm_carries_tensorrt_llms_figure_unfitted(cat):
+    """No fitting row serves an MLA model on vLLM: it carries TensorRT-LLM's figure, labelled as an
+    assumption, and names no fitting rows."""
     vllm = cat.engines.get("vllm").perf
-    assert vllm.prefill_mla_layer_overhead_s == 0.0 and not vllm.prefill_mla_fitted_on
+    assert vllm.prefill_mla_layer_overhead_s == cat.engines.get("trtllm").perf.prefill_mla_layer_overhead_s
+    assert not vllm.prefill_mla_fitted_on
     b200 = "SemiAnalysis InferenceX|benchmarks.json @ 3a600f1|DeepSeek-R1|B200-SXM-180GB"
     assert cat.engines.get("trtllm").perf.prefill_mla_fitted_on == (b200,)
     assert cat.engines.get("sglang").perf.prefill_mla_fitted_on == (
