@@ -59,7 +59,7 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -535,13 +535,8 @@ def fit_sequence_overhead(catalog, engine: str, from_version: str, dry_run: bool
         raise SystemExit(f"no fitting rows of {engine} releases from {from_version}")
     perf = catalog.engines.get(engine).perf
     base = (perf.step_overhead_s, perf.layer_overhead_s, perf.prefill_layer_overhead_s, perf.request_overhead_s)
-    meas = np.array([validate.num(r["value"]) for r in sel])
-
     def loss(x: float) -> float:
-        preds = validate.predict_file(path, "llm", sel, catalog, validate.Params(overhead={engine: (*base, x)}))
-        pr = np.array([p["predicted"] if p["predicted"] is not None else np.nan for p in preds], dtype=float)
-        ok = np.isfinite(pr) & (pr > 0)
-        return float(np.mean(np.abs(np.log(pr[ok] / meas[ok])))) if ok.any() else 10.0
+        return mean_log_error(path, sel, catalog, validate.Params(overhead={engine: (*base, x)}))
 
     x = float(f"{golden_section(loss, 0.0, 2e-4, 40):.3g}")
     sources = sorted({validate.source_key(r) for r in sel})
@@ -615,10 +610,12 @@ def fitting_predictions(catalog) -> list[tuple[dict[str, str], dict]]:  # noqa: 
 
 
 def fit_one(catalog, sel: list[dict[str, str]], engine: str, figure: str, bounds: tuple[float, float],  # noqa: ANN001
-            current: float, name: str) -> tuple[float, list[str]]:
+            current: float, name: str, write: Callable[[float, list[str]], None] | None) -> float:
     """Golden-section search of one step figure of `engine` (a Hardware field) on the rows `sel`,
-    by the mean |log error| over every metric they hold; prints the fit and returns the figure and
-    the row parts (source|version|model|hardware) it ran on."""
+    by the mean |log error| over every metric they hold; prints the fit, hands the figure and the
+    row parts (source|version|model|hardware) it ran on to `write` (None: a dry run) and returns it."""
+    if not sel:
+        raise SystemExit(f"{name}: no fitting rows for {figure}")
     path = validate.VALIDATION_DIR / "A_llm_inference.csv"
 
     def loss(x: float) -> float:
@@ -628,45 +625,36 @@ def fit_one(catalog, sel: list[dict[str, str]], engine: str, figure: str, bounds
     parts = sorted({f"{validate.row_key(r)}|{r['hardware']}" for r in sel})
     print(f"{name}: {figure} {x:.3g} s on {len(sel)} rows ({', '.join(parts)}); mean |log error| "
           f"{loss(current):.4f} at the current figure, {loss(x):.4f} fitted")
-    return x, parts
+    if write is not None:
+        write(x, parts)
+    return x
 
 
 def prefill_mla_rows(catalog, engine: str) -> list[dict[str, str]]:  # noqa: ANN001
     """Fitting rows (fitting_split.yaml) of `engine` serving a model with multi-head latent attention
     on a release the engine row's own prefill_mla_layer_overhead_s describes (not a release range with
     its own)."""
-    from deployscope.validate.llm_rows import engine_of, row_engine_version
+    from deployscope.validate.llm_rows import row_engine_version
 
     perf = catalog.engines.get(engine).perf
-    _, rows = validate.read_csv(validate.VALIDATION_DIR / "A_llm_inference.csv")
-    sel = []
-    for r in rows:
-        try:
-            same = engine_of(r.get("framework", "")) == engine
-        except Exception:  # noqa: BLE001 - a framework no engine models
-            same = False
-        model = catalog.models.find(r.get("model", ""))
-        if not (same and validate.is_fitted(r) and model is not None and model.transformer is not None and model.transformer.mla is not None
-                and validate.num(r.get("value")) is not None):
-            continue
+
+    def own_release(r: dict[str, str]) -> bool:
         v = row_engine_version(r, catalog, engine)
-        if v is not None and any(rel.covers(v) and rel.prefill_mla_layer_overhead_s is not None for rel in perf.releases):
-            continue
-        sel.append(r)
-    return sel
+        return v is None or not any(rel.covers(v) and rel.prefill_mla_layer_overhead_s is not None for rel in perf.releases)
+
+    def mla(r: dict[str, str]) -> bool:
+        model = catalog.models.find(r.get("model", ""))
+        return model is not None and model.transformer is not None and model.transformer.mla is not None
+
+    return [r for r, p in fitting_predictions(catalog) if p.get("engine") == engine and mla(r) and own_release(r)]
 
 
 def fit_prefill_mla(catalog, engine: str, dry_run: bool) -> float:  # noqa: ANN001
     """Extra time per MLA layer of a step that carries a prefill, by golden-section search on the
     mean |log error| over every metric of the engine's MLA-model fitting rows; everything else kept."""
-    sel = prefill_mla_rows(catalog, engine)
-    if not sel:
-        raise SystemExit(f"no fitting rows of {engine} with an MLA model")
-    x, parts = fit_one(catalog, sel, engine, "prefill_mla_layer_overhead_s", (0.0, 0.01),
-                       catalog.engines.get(engine).perf.prefill_mla_layer_overhead_s, engine)
-    if not dry_run:
-        write_prefill_mla(engine, x, parts)
-    return x
+    return fit_one(catalog, prefill_mla_rows(catalog, engine), engine, "prefill_mla_layer_overhead_s", (0.0, 0.01),
+                   catalog.engines.get(engine).perf.prefill_mla_layer_overhead_s, engine,
+                   None if dry_run else lambda x, parts: write_prefill_mla(engine, x, parts))
 
 
 def write_prefill_mla(engine: str, x: float, parts: list[str]) -> None:
@@ -689,12 +677,8 @@ def fit_family_layer_overhead(catalog, row_id: str, dry_run: bool) -> float:  # 
         raise SystemExit(f"no efficiency row {row_id!r}")
     sel = [r for r, p in fitting_predictions(catalog) if p.get("family") == row.family and p.get("engine") == row.engine
            and (not row.formats or p.get("format") in row.formats)]
-    if not sel:
-        raise SystemExit(f"no fitting rows use efficiency row {row_id!r}")
-    x, parts = fit_one(catalog, sel, row.engine, "layer_overhead_s", (0.0, 2e-3), row.layer_overhead_s or 0.0, row_id)
-    if not dry_run:
-        write_family_layer_overhead(row_id, x, parts)
-    return x
+    return fit_one(catalog, sel, row.engine, "layer_overhead_s", (0.0, 2e-3), row.layer_overhead_s or 0.0, row_id,
+                   None if dry_run else lambda x, parts: write_family_layer_overhead(row_id, x, parts))
 
 
 def write_family_layer_overhead(row_id: str, x: float, parts: list[str]) -> None:
@@ -712,13 +696,8 @@ def fit_engine_layer_overhead(catalog, engine: str, dry_run: bool) -> float:  # 
 
     sel = [r for r, p in fitting_predictions(catalog) if p.get("engine") == engine
            and lookup(catalog.efficiency, p["family"], engine, p.get("format")).layer_overhead_s is None]
-    if not sel:
-        raise SystemExit(f"no fitting rows of {engine} on the engine's own per-layer time")
-    x, parts = fit_one(catalog, sel, engine, "layer_overhead_s", (1e-6, 5e-4),
-                       catalog.engines.get(engine).perf.layer_overhead_s, engine)
-    if not dry_run:
-        write_engine_layer_overhead(engine, x, parts)
-    return x
+    return fit_one(catalog, sel, engine, "layer_overhead_s", (1e-6, 5e-4), catalog.engines.get(engine).perf.layer_overhead_s,
+                   engine, None if dry_run else lambda x, parts: write_engine_layer_overhead(engine, x, parts))
 
 
 def write_engine_layer_overhead(engine: str, x: float, parts: list[str]) -> None:
@@ -850,15 +829,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.scan_decode_overhead:
         scan_decode_overhead(Catalog())
         return 0
-    if args.engine_layer_overhead:
-        fit_engine_layer_overhead(Catalog(), args.engine_layer_overhead, args.dry_run)
-        return 0
-    if args.family_layer_overhead:
-        fit_family_layer_overhead(Catalog(), args.family_layer_overhead, args.dry_run)
-        return 0
-    if args.prefill_mla:
-        fit_prefill_mla(Catalog(), args.prefill_mla, args.dry_run)
-        return 0
+    # the one-figure fits: the option's value names the engine or efficiency row
+    for option, fit in (("engine_layer_overhead", fit_engine_layer_overhead),
+                        ("family_layer_overhead", fit_family_layer_overhead), ("prefill_mla", fit_prefill_mla)):
+        if getattr(args, option):
+            fit(Catalog(), getattr(args, option), args.dry_run)
+            return 0
     if args.sequence_overhead:
         fit_sequence_overhead(Catalog(), args.sequence_overhead[0], args.sequence_overhead[1], args.dry_run)
         return 0
