@@ -708,6 +708,30 @@ def write_engine_layer_overhead(engine: str, x: float, parts: list[str]) -> None
     print(f"wrote {engine} layer_overhead_s {x:.3g} to {path}")
 
 
+def simulated_runs(catalog, engine: str) -> list[dict[str, str]]:  # noqa: ANN001
+    """Fitting rows of `engine` measured by a benchmark run the harness simulates: a closed loop
+    (concurrency=N) or a request rate (QPS=...), every metric they hold."""
+    return [r for r, p in fitting_predictions(catalog) if p.get("engine") == engine
+            and re.search(r"concurrency\s*=|QPS=", r.get("scenario", "")) and "static batch" not in r.get("scenario", "").lower()]
+
+
+def fit_first_wave_delay(catalog, engine: str, dry_run: bool) -> float:  # noqa: ANN001
+    """The one-off wait of a benchmark run on a fresh server, by golden-section search on the mean
+    |log error| over every metric of the engine's simulated fitting runs."""
+    return fit_one(catalog, simulated_runs(catalog, engine), engine, "first_wave_delay_s", (0.0, 5.0),
+                   catalog.engines.get(engine).perf.first_wave_delay_s, engine,
+                   None if dry_run else lambda x, parts: write_first_wave_delay(engine, x, parts))
+
+
+def write_first_wave_delay(engine: str, x: float, parts: list[str]) -> None:
+    """Set an engine's `first_wave_delay_s` and record its fitting rows in `first_wave_fitted_on`."""
+    lines = f"    first_wave_delay_s: {x:.3g}\n    first_wave_fitted_on: {_listed(parts)}\n"
+    path = edit_entry("engines.yaml", engine, lambda block: set_figure(
+        re.sub(r"^    first_wave_fitted_on: .*\n", "", block, flags=re.M), "first_wave_delay_s", lines,
+        after="request_overhead_s"))
+    print(f"wrote {engine} first_wave_delay_s {x:.3g} to {path}")
+
+
 def scan_decode_overhead(catalog) -> None:  # noqa: ANN001
     """How well the fitting rows pin a flat (batch-independent) fixed cost of a decode step, the
     form before --decode-overhead: the batch-dependent part set to zero, the per-layer overhead of
@@ -803,6 +827,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="fit only the engine's extra time per MLA layer in a step that carries a prefill, on its MLA-model fitting rows")
     ap.add_argument("--engine-layer-overhead", metavar="ENGINE",
                     help="fit only an engine's own per-layer step time on its fitting rows (those whose efficiency row sets none)")
+    ap.add_argument("--first-wave-delay", metavar="ENGINE",
+                    help="fit one engine's first_wave_delay_s (a benchmark run's one-off wait on a fresh server) on its simulated fitting runs")
     ap.add_argument("--family-layer-overhead", metavar="EFFICIENCY_ROW",
                     help="fit only an efficiency row's per-layer step time on the fitting rows that use the row")
     ap.add_argument("--scan-decode-overhead", action="store_true",
@@ -831,7 +857,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     # the one-figure fits: the option's value names the engine or efficiency row
     for option, fit in (("engine_layer_overhead", fit_engine_layer_overhead),
-                        ("family_layer_overhead", fit_family_layer_overhead), ("prefill_mla", fit_prefill_mla)):
+                        ("family_layer_overhead", fit_family_layer_overhead), ("prefill_mla", fit_prefill_mla),
+                        ("first_wave_delay", fit_first_wave_delay)):
         if getattr(args, option):
             fit(Catalog(), getattr(args, option), args.dry_run)
             return 0

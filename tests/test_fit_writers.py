@@ -107,3 +107,28 @@ def test_per_layer_writers_rewrite_their_own_lines_only(tmp_path: Path) -> None:
     assert fresh.engines.get("sglang").perf.layer_overhead_s == 7e-05
     assert fresh.engines.get("vllm").perf == cat.engines.get("vllm").perf
     assert next(e for e in fresh.efficiency if e.id == "cdna3-sglang-fp8").layer_overhead_s == 0.0005
+
+
+def test_first_wave_writer_rewrites_or_adds_only_its_two_lines(tmp_path: Path) -> None:
+    """SGLang's shipped figure changes no byte; a new one changes only its two lines; an engine
+    without the figure (vLLM) gets both lines after its request_overhead_s, nothing else moved."""
+    module = _fit_perf(tmp_path)
+    path = tmp_path / "engines.yaml"
+    cat = Catalog()
+    before = path.read_text(encoding="utf-8")
+    sg = cat.engines.get("sglang").perf
+    module.write_first_wave_delay("sglang", sg.first_wave_delay_s, list(sg.first_wave_fitted_on))
+    assert path.read_text(encoding="utf-8") == before
+    module.write_first_wave_delay("sglang", 1.25, ["A|v|M|G"])
+    old, new = before.splitlines(), path.read_text(encoding="utf-8").splitlines()
+    assert len(new) == len(old)
+    assert {a.strip() for b, a in zip(old, new) if a != b} == {"first_wave_delay_s: 1.25", "first_wave_fitted_on: ['A|v|M|G']"}
+    module.write_first_wave_delay("vllm", 0.5, ["B|v|M|G"])
+    added = path.read_text(encoding="utf-8").splitlines()
+    assert len(added) == len(new) + 2
+    i = added.index("    first_wave_delay_s: 0.5")
+    assert added[i - 1].startswith("    request_overhead_s: ") and added[i + 1] == "    first_wave_fitted_on: ['B|v|M|G']"
+    fresh = Catalog(tmp_path)
+    assert fresh.engines.get("vllm").perf.first_wave_delay_s == 0.5
+    assert fresh.engines.get("sglang").perf.first_wave_delay_s == 1.25
+    assert fresh.engines.get("trtllm").perf == cat.engines.get("trtllm").perf

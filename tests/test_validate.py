@@ -542,7 +542,8 @@ def test_no_heldout_family_is_shipped_or_fitted(report):
             assert not split.in_heldout_family(st, ver), (row.id, key)
     for eng in Catalog().engines:
         for key in (*eng.perf.fitted_on, *eng.perf.layer_batch_fitted_on, *eng.perf.sequence_overhead_fitted_on,
-                    *eng.perf.expert_gemm_fitted_on, *eng.perf.prefill_mla_fitted_on):
+                    *eng.perf.expert_gemm_fitted_on, *eng.perf.prefill_mla_fitted_on,
+                    *eng.perf.first_wave_fitted_on):
             st, _, ver = key.partition("|")
             assert not split.in_heldout_family(st, ver), (eng.id, key)
     for key in report["fitting_split"]["llm_fit_rows"]:

@@ -212,6 +212,17 @@ class EnginePerf(NoBoolNumbers):
         default=(), description="validation rows (source|version|model|hardware) prefill_mla_layer_overhead_s was fitted on "
         "(by scripts/fit_perf.py --prefill-mla); empty where it is not fitted"
     )
+    first_wave_delay_s: float = Field(
+        default=0.0, ge=0, le=600,
+        description="one-off time a benchmark run started on a fresh server waits before its first requests are served, "
+        "beyond the step model: the first wave of a closed loop, sent at once, meets the engine cold. Measured runs carry "
+        "it in their TTFT mean and tail; the validation harness adds it to the runs it simulates, while perf and plan, "
+        "which size the steady state, leave it out",
+    )
+    first_wave_fitted_on: tuple[str, ...] = Field(
+        default=(), description="validation rows (source|version|model|hardware) first_wave_delay_s was fitted on "
+        "(by scripts/fit_perf.py --first-wave-delay); empty where it is not fitted"
+    )
     layer_batch_overhead_s: float = Field(
         default=0.0, ge=0, le=10,
         description="per-layer time that grows with the sequences in a step and saturates: "

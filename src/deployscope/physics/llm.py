@@ -156,6 +156,7 @@ class Hardware:
     prefill_layer_overhead_s: float = 0.0
     prefill_mla_layer_overhead_s: float = 0.0  # extra per MLA layer in a step with a prefill (eager launches)
     request_overhead_s: float = 0.0
+    first_wave_delay_s: float = 0.0  # a benchmark run's one-off wait on a fresh server (harness only, not a step cost)
     sequence_overhead_s: float = 0.0  # host time per sequence sampled in a step (scheduling, sampling, output)
     overlap_host: bool = False  # the engine runs that host time while the GPU runs the step (overlap scheduler)
     layer_batch_overhead_s: float = 0.0  # per-layer latency that grows with the step's sequences and saturates
@@ -308,6 +309,7 @@ def hardware(gpu, shape: ModelShape, eff_row, engine_perf, *, comm_row=None) -> 
         prefill_layer_overhead_s=engine_perf.prefill_layer_overhead_s,
         prefill_mla_layer_overhead_s=engine_perf.prefill_mla_layer_overhead_s,
         request_overhead_s=engine_perf.request_overhead_s,
+        first_wave_delay_s=engine_perf.first_wave_delay_s,
         sequence_overhead_s=engine_perf.sequence_overhead_s,
         overlap_host=bool(engine_perf.overlap_schedule),
         layer_batch_overhead_s=engine_perf.layer_batch_overhead_s,

@@ -42,6 +42,7 @@ def simulate(
     concurrency: int | None = None,
     seed: int = 0,
     warmup: float = 0.0,
+    start_delay_s: float = 0.0,
     calibration=None,  # noqa: ANN001
     catalog=None,  # noqa: ANN001
     ctx: Context | None = None,
@@ -57,11 +58,15 @@ def simulate(
     engine's step token limit is chunked even where the engine does not chunk prompts.
     ``warmup`` (0-1): the fraction of requests, in arrival order, run but left out of the figures
     (a steady-state estimate); 0 counts every request, as a benchmark run does.
+    ``start_delay_s``: the engine serves nothing before this time (a benchmark run's first wave
+    meeting a fresh server); requests still arrive from t = 0 and the run is timed from there.
     """
     if ctx is None:
         ctx = context(model, gpu, quant=quant, kv_quant=kv_quant, engine=engine, calibration=calibration, catalog=catalog)  # type: ignore[arg-type]
     if not 0.0 <= warmup < 1.0:
         raise DeployscopeError("warmup must be a fraction in [0, 1)", field="warmup", value=warmup)
+    if not (math.isfinite(start_delay_s) and start_delay_s >= 0.0):
+        raise DeployscopeError("start_delay_s must be a finite number of seconds >= 0", field="start_delay_s", value=start_delay_s)
     if num_requests < 1:
         raise DeployscopeError("num_requests must be >= 1", field="num_requests", value=num_requests)
     rng = np.random.default_rng(seed)
@@ -106,7 +111,7 @@ def simulate(
     done_t = [math.nan] * n
     next_i = 0  # requests are admitted in arrival order (closed loop: in release order)
     order = list(range(n))
-    t = 0.0
+    t = float(start_delay_s)
     steps = 0
     dsteps = 0  # steps that ran the decodes (every step when prefill mixes with decode)
     batch_acc = 0.0

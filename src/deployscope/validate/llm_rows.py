@@ -520,7 +520,8 @@ def _sim(r: _Row, qps: str | None, n_req: int, ctxs: Contexts, conc: int | None 
         I, O = draw.lengths(r.I, r.O, n)
         clients = max(1, round(conc / r.replicas)) if conc else None
         ctxs.sims[key] = serving.simulate(ctx=r.ctx, tp=r.dep.tp, pp=r.dep.pp, ep=r.dep.ep, input_len=I, output_len=O,
-                                          rate=None if clients else rate, concurrency=clients, num_requests=n, seed=0)
+                                          rate=None if clients else rate, concurrency=clients, num_requests=n, seed=0,
+                                          start_delay_s=r.ctx.hw.first_wave_delay_s)
     return ctxs.sims[key]
 
 
