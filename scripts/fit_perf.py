@@ -32,6 +32,10 @@ prefill (``prefill_mla_layer_overhead_s``) on its fitting rows of an MLA model (
 for its family x engine x format, on the fitting rows that use the row (cdna3-sglang-fp8: the MI300X
 rows of SemiAnalysis InferenceX).
 
+``--first-wave-delay ENGINE``: fit only a benchmark run's one-off wait on a fresh server
+(``first_wave_delay_s``, applied by the validation harness alone) on every metric of the engine's
+simulated fitting runs (closed loops and request rates); records the rows in ``first_wave_fitted_on``.
+
 ``--engine-layer-overhead ENGINE``: fit only the engine's own per-layer step time (``layer_overhead_s``)
 on its fitting rows whose efficiency row sets none (SGLang: the B200 rows of SemiAnalysis InferenceX
 and the GPUStack Qwen3-32B H100 page); records the rows in ``layer_batch_fitted_on``.
