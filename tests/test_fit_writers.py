@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -20,6 +21,19 @@ def _fit_perf(tmp_path: Path) -> ModuleType:
     spec.loader.exec_module(module)
     shutil.copy(module.DATA / "engines.yaml", tmp_path / "engines.yaml")
     module.DATA = tmp_path  # write into the copy, never the shipped catalog
+    return module
+
+
+def _fit_figures(tmp_path: Path) -> ModuleType:
+    """scripts/fit_figures.py (the one-figure fits and their writers), writing into copies."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    spec = importlib.util.spec_from_file_location("fit_figures_under_test", ROOT / "scripts" / "fit_figures.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for name in ("engines.yaml", "efficiency.yaml"):
+        shutil.copy(module.DATA / name, tmp_path / name)
+    module.DATA = tmp_path  # write into the copies, never the shipped catalog
     return module
 
 
@@ -69,7 +83,7 @@ def test_new_overheads_change_only_their_own_lines(tmp_path: Path) -> None:
 
 
 def test_prefill_mla_writer_changes_only_the_engines_two_lines(tmp_path: Path) -> None:
-    module = _fit_perf(tmp_path)
+    module = _fit_figures(tmp_path)
     path = tmp_path / "engines.yaml"
     before = path.read_text(encoding="utf-8")
     perf = Catalog().engines.get("sglang").perf
@@ -88,8 +102,7 @@ def test_prefill_mla_writer_changes_only_the_engines_two_lines(tmp_path: Path) -
 def test_per_layer_writers_rewrite_their_own_lines_only(tmp_path: Path) -> None:
     """The engine's and an efficiency row's per-layer writers: the shipped figures change no byte,
     new ones change only the figure and its fitting rows."""
-    module = _fit_perf(tmp_path)
-    shutil.copy(ROOT / "src" / "deployscope" / "catalog" / "data" / "efficiency.yaml", tmp_path / "efficiency.yaml")
+    module = _fit_figures(tmp_path)
     cat = Catalog()
     sg = cat.engines.get("sglang").perf
     row = next(e for e in cat.efficiency if e.id == "cdna3-sglang-fp8")
@@ -112,7 +125,7 @@ def test_per_layer_writers_rewrite_their_own_lines_only(tmp_path: Path) -> None:
 def test_first_wave_writer_rewrites_or_adds_only_its_two_lines(tmp_path: Path) -> None:
     """SGLang's shipped figure changes no byte; a new one changes only its two lines; an engine
     without the figure (vLLM) gets both lines after its request_overhead_s, nothing else moved."""
-    module = _fit_perf(tmp_path)
+    module = _fit_figures(tmp_path)
     path = tmp_path / "engines.yaml"
     cat = Catalog()
     before = path.read_text(encoding="utf-8")
