@@ -262,6 +262,8 @@ def calibrate(refs: list[str], *, name: str | None = None, model: str | None = N
     )
     out: dict[str, Any] = {"name": name, "engine": eng, "family": fam, "factors": prof.factors[0].model_dump(),
                            "loss": loss, "rms_log_error_before": rms_b, "rms_log_error_after": rms_a, "points": rows}
+    delay = cat.engines.get(eng).perf.first_wave_delay_s
+    out["notices"] = [n for r in runs if (n := cold_start_notice(r, eng, delay)) is not None]
     if save:
         out["path"] = str(save_calibration(prof))
         try:
@@ -273,6 +275,20 @@ def calibrate(refs: list[str], *, name: str | None = None, model: str | None = N
         except DeployscopeError as exc:  # the YAML profile is what perf reads; the store is a copy
             out["store_error"] = str(exc)
     return out
+
+
+def cold_start_notice(run: dict[str, Any], engine: str, first_wave_delay_s: float) -> str | None:
+    """A note for a run whose first measured requests followed no warm-up requests: on a freshly
+    started server they carry a one-off wait (docs/validation.md, "The first wave of a benchmark
+    run") that the fit would read as time per request. None when the run warmed up, or does not say."""
+    s = run["summary"]
+    first = (s.get("steps") or [s.get("load") or {}])[0]
+    if first.get("warmup") != 0:
+        return None
+    known = f" (published {engine} runs put it at {first_wave_delay_s:.2g} s)" if first_wave_delay_s > 0 else ""
+    return (f"run {run['id']} sent no warm-up requests before its first measured ones: if the server had just started, "
+            f"they carry a one-off wait{known} that this fit reads as time per request (request_add_s); "
+            "`deployscope bench --warmup N`, N at least the concurrency, leaves it out of the figures")
 
 
 def _pct_err(pred: dict[str, float], meas: dict[str, float]) -> dict[str, float | None]:

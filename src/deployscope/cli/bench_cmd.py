@@ -362,5 +362,7 @@ def calibrate(
     c.print(f"factors: compute x{fct['compute']:.3g}, bandwidth x{fct['bandwidth']:.3g}, half-efficiency size x{fct['half_eff']:.3g}, "
             f"+{fct['overhead_add_s'] * 1e3:.3g} ms per step, +{fct.get('request_add_s', 0.0) * 1e3:.3g} ms per request before its first token")
     c.print(f"RMS log error {res['rms_log_error_before']:.3f} before -> {res['rms_log_error_after']:.3f} after")
+    for note in res.get("notices", []):
+        c.print(f"note: {note}", style="yellow", markup=False)
     if res.get("path"):
         c.print(f"saved {res['path']}; use it with `deployscope perf ... --calibration {res['name']}`")
