@@ -47,6 +47,7 @@ import argparse
 import csv
 import io
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,31 @@ VENDOR = {"h100": "nvidia", "h200": "nvidia", "b200": "nvidia", "mi300x": "amd",
 MODELS = {"dsr1": ("DeepSeek-R1", "671.0", "37.0"), "gptoss": ("gpt-oss-120b", "116.83", "5.13"),
           "70b": ("Llama-3.3-70B-Instruct", "70.6", "70.6")}
 ENGINES = {"trt": "TensorRT-LLM", "sglang": "SGLang", "vllm": "vLLM"}
+
+# The engine image of records that carry none: the image InferenceX's benchmark workflow set for
+# that job while the record ran, from .github/workflows/dsr1-tmpl.yml on main, which named one image
+# per hardware x framework x precision job until the configs moved to .github/configs (17d5e20,
+# 2025-11-03). (framework, hardware, first day, last day) -> (image, where it is set)
+_DSR1_TMPL = ".github/workflows/dsr1-tmpl.yml"
+IMAGES_BY_DATE = (
+    ("trt", "b200", "2025-09-18", "2025-11-03", "nvcr.io#nvidia/tensorrt-llm/release:1.1.0rc2.post2",
+     f"InferenceX {_DSR1_TMPL} from ec90f3f (2025-09-18) to 17d5e20 (2025-11-03), jobs bmk-b200-trt-fp8 and -fp4"),
+    ("trt", "h200", "2025-09-23", "2025-11-03", "nvcr.io#nvidia/tensorrt-llm/release:1.1.0rc2.post2",
+     f"InferenceX {_DSR1_TMPL} from fb8b86c (2025-09-23) to 17d5e20 (2025-11-03), job bmk-h200-trt-fp8"),
+    ("sglang", "mi355x", "2025-09-20", "2025-11-03", "rocm/7.0:rocm7.0_ubuntu_22.04_sgl-dev-v0.5.2-rocm7.0-mi35x-20250915",
+     f"InferenceX {_DSR1_TMPL} from b99db2e (2025-09-20) to 17d5e20 (2025-11-03), jobs bmk-mi355x-fp8 and -fp4"),
+)
+
+
+def image_of(r: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The record's engine image and, where the record does not carry it, where it comes from
+    (None, None: neither the record nor the workflow table names one)."""
+    if r.get("image"):
+        return r["image"], None
+    for fw, hw, first, last, image, where in IMAGES_BY_DATE:
+        if r["framework"] == fw and r["hardware"] == hw and first <= r["date"] <= last:
+            return image, where
+    return None, None
 
 # (model, framework, precision, vendor) -> (precision column, precision_basis, checkpoint), read
 # from .github/configs/{nvidia,amd}-master.yaml and benchmarks/single_node/*.sh at CLIENT_COMMIT
@@ -443,7 +469,7 @@ def select(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _framework(r: dict[str, Any]) -> str:
-    image = r.get("image")
+    image, _ = image_of(r)
     engine = ENGINES[r["framework"]]
     if not image:
         return f"{engine} (container not recorded in the record)"
@@ -451,8 +477,17 @@ def _framework(r: dict[str, Any]) -> str:
         # the container tag, not 'TensorRT-LLM <release>' (that string names the perf-overview family)
         return f"TensorRT-LLM trtllm-serve (container {image.rsplit('/', 1)[-1]})"
     tag = image.rsplit(":", 1)[-1]
-    release = tag.lstrip("v").split("-")[0]
+    # the release in the tag: v0.5.9-cu130, or a dev build's ...sgl-dev-v0.5.2-rocm7.0-mi35x-20250915
+    m = re.search(r"v(\d+(?:\.\d+)+(?:rc\d+)?)", tag)
+    release = m.group(1) if m else tag
     return f"{engine} {release} ({image})"
+
+
+def _image_note(r: dict[str, Any]) -> str:
+    image, where = image_of(r)
+    if image is None:
+        return "engine image not recorded in the record"
+    return f"engine image {image}" + (f" (not in the record: the image {where} set)" if where else "")
 
 
 def rows_for(r: dict[str, Any]) -> list[dict[str, str]]:
@@ -470,7 +505,7 @@ def rows_for(r: dict[str, Any]) -> list[dict[str, str]]:
                f"tensor-parallel at tp={tp}" if ep > 1 else f"tp={tp}, experts tensor-parallel (ep=1)")
     notes = (
         f"{n} requests (--num-prompts 10 x concurrency) at {conc} concurrent clients; run {r['run_url']} "
-        f"on {r['date']}; engine image {r.get('image') or 'not recorded in the record'}; "
+        f"on {r['date']}; {_image_note(r)}; "
         f"client: InferenceX utils/bench_serving/benchmark_serving.py --dataset-name random "
         f"--random-input-len {r['isl']} --random-output-len {r['osl']} --random-range-ratio {RANGE_RATIO} "
         f"--ignore-eos --request-rate inf --max-concurrency {conc} (benchmarks/benchmark_lib.sh, "

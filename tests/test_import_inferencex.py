@@ -163,3 +163,24 @@ def test_a_record_outside_its_launch_flags_window_is_left_out() -> None:
     after = {**rec, "date": "2026-03-26", "metrics": {**rec["metrics"], "mean_ttft": 9.0}}
     assert ix.select([before]) == [] and ix.select([after]) == []
     assert ix.select([after, rec]) == [rec]
+
+
+def test_a_record_without_its_image_takes_the_workflows_and_says_so() -> None:
+    """Records that carry no engine image take the one InferenceX's workflow set for their job on
+    their date, and the notes say where it comes from; outside the table's dates it stays unknown."""
+    recs = ix.select(json.loads(EXCERPT.read_text(encoding="utf-8")))
+    bare = [r for r in recs if not r.get("image")]
+    assert {(r["framework"], r["hardware"]) for r in bare} == {("trt", "b200"), ("trt", "h200"), ("sglang", "mi355x")}
+    for r in bare:
+        row = ix.rows_for(r)[0]
+        assert "not recorded" not in row["framework"] and "not in the record: the image InferenceX" in row["notes"]
+        if r["framework"] == "trt":
+            assert row["framework"] == "TensorRT-LLM trtllm-serve (container release:1.1.0rc2.post2)"
+        else:  # a dev build: the release is read from inside the tag
+            assert row["framework"].startswith("SGLang 0.5.2 (rocm/7.0:")
+    later = dict(bare[0], date="2026-06-01")
+    assert ix.image_of(later) == (None, None)
+    assert "not recorded in the record" in ix.rows_for(later)[0]["framework"]
+    # a recorded image is used as it is
+    tagged = next(r for r in recs if r.get("image"))
+    assert ix.image_of(tagged) == (tagged["image"], None)
