@@ -163,19 +163,17 @@ def fit_prefill_mla(catalog, engine: str, dry_run: bool) -> float:  # noqa: ANN0
     mean |log error| over every metric of the engine's MLA-model fitting rows; everything else kept."""
     return fit_one(catalog, prefill_mla_rows(catalog, engine), engine, "prefill_mla_layer_overhead_s", (0.0, 0.01),
                    catalog.engines.get(engine).perf.prefill_mla_layer_overhead_s, engine,
-                   None if dry_run else lambda x, parts: write_prefill_mla(engine, x, parts))
+                   None if dry_run else lambda x, parts: write_engine_figure(engine, "prefill_mla_layer_overhead_s", "prefill_mla_fitted_on", x,
+                                                                                parts, after="prefill_layer_overhead_s"))
 
 
-def write_prefill_mla(engine: str, x: float, parts: list[str]) -> None:
-    """Set `prefill_mla_layer_overhead_s` and `prefill_mla_fitted_on` in the engine's perf block."""
-    line = f"    prefill_mla_layer_overhead_s: {x:.3g}\n    prefill_mla_fitted_on: {_listed(parts)}\n"
-
-    def edit(block: str) -> str:
-        block = re.sub(r"^    prefill_mla_fitted_on: .*\n", "", block, flags=re.M)
-        return set_figure(block, "prefill_mla_layer_overhead_s", line, after="prefill_layer_overhead_s")
-
-    path = edit_entry("engines.yaml", engine, edit)
-    print(f"wrote {engine} prefill_mla_layer_overhead_s {x:.3g} to {path}")
+def write_engine_figure(engine: str, figure: str, fitted_key: str, x: float, parts: list[str], after: str | None = None) -> None:
+    """Set one figure of an engine's perf block and the rows it was fitted on (`fitted_key`), in
+    place; an engine without the figure gets both lines after its `after:` line."""
+    lines = f"    {figure}: {x:.3g}\n    {fitted_key}: {_listed(parts)}\n"
+    path = edit_entry("engines.yaml", engine, lambda block: set_figure(
+        re.sub(rf"^    {fitted_key}: .*\n", "", block, flags=re.M), figure, lines, after=after))
+    print(f"wrote {engine} {figure} {x:.3g} to {path}")
 
 
 def fit_family_layer_overhead(catalog, row_id: str, dry_run: bool) -> float:  # noqa: ANN001
@@ -206,15 +204,7 @@ def fit_engine_layer_overhead(catalog, engine: str, dry_run: bool) -> float:  # 
     sel = [r for r, p in fitting_predictions(catalog) if p.get("engine") == engine
            and lookup(catalog.efficiency, p["family"], engine, p.get("format")).layer_overhead_s is None]
     return fit_one(catalog, sel, engine, "layer_overhead_s", (1e-6, 5e-4), catalog.engines.get(engine).perf.layer_overhead_s,
-                   engine, None if dry_run else lambda x, parts: write_engine_layer_overhead(engine, x, parts))
-
-
-def write_engine_layer_overhead(engine: str, x: float, parts: list[str]) -> None:
-    """Set an engine's `layer_overhead_s` and record its fitting rows in `layer_batch_fitted_on`."""
-    lines = f"    layer_overhead_s: {x:.3g}\n    layer_batch_fitted_on: {_listed(parts)}\n"
-    path = edit_entry("engines.yaml", engine, lambda block: set_figure(
-        re.sub(r"^    layer_batch_fitted_on: .*\n", "", block, flags=re.M), "layer_overhead_s", lines))
-    print(f"wrote {engine} layer_overhead_s {x:.3g} to {path}")
+                   engine, None if dry_run else lambda x, parts: write_engine_figure(engine, "layer_overhead_s", "layer_batch_fitted_on", x, parts))
 
 
 def simulated_runs(catalog, engine: str) -> list[dict[str, str]]:  # noqa: ANN001
@@ -229,22 +219,18 @@ def fit_first_wave_delay(catalog, engine: str, dry_run: bool) -> float:  # noqa:
     |log error| over every metric of the engine's simulated fitting runs."""
     return fit_one(catalog, simulated_runs(catalog, engine), engine, "first_wave_delay_s", (0.0, 5.0),
                    catalog.engines.get(engine).perf.first_wave_delay_s, engine,
-                   None if dry_run else lambda x, parts: write_first_wave_delay(engine, x, parts))
+                   None if dry_run else lambda x, parts: write_engine_figure(engine, "first_wave_delay_s", "first_wave_fitted_on", x, parts,
+                                                                                after="request_overhead_s"))
 
 
-def write_first_wave_delay(engine: str, x: float, parts: list[str]) -> None:
-    """Set an engine's `first_wave_delay_s` and record its fitting rows in `first_wave_fitted_on`."""
-    lines = f"    first_wave_delay_s: {x:.3g}\n    first_wave_fitted_on: {_listed(parts)}\n"
-    path = edit_entry("engines.yaml", engine, lambda block: set_figure(
-        re.sub(r"^    first_wave_fitted_on: .*\n", "", block, flags=re.M), "first_wave_delay_s", lines,
-        after="request_overhead_s"))
-    print(f"wrote {engine} first_wave_delay_s {x:.3g} to {path}")
-
-
-#: option of scripts/fit_perf.py -> the fit it runs; the option's value names the engine or efficiency row
-ONE_FIGURE_FITS: dict[str, Callable[..., float]] = {
-    "engine_layer_overhead": fit_engine_layer_overhead,
-    "family_layer_overhead": fit_family_layer_overhead,
-    "prefill_mla": fit_prefill_mla,
-    "first_wave_delay": fit_first_wave_delay,
+#: the one-figure options of scripts/fit_perf.py: option -> (what its value names, help, the fit it runs)
+ONE_FIGURE_FITS: dict[str, tuple[str, str, Callable[..., float]]] = {
+    "prefill-mla": ("ENGINE", "fit only the engine's extra time per MLA layer in a step that carries a prefill, on its "
+                    "MLA-model fitting rows", fit_prefill_mla),
+    "engine-layer-overhead": ("ENGINE", "fit only an engine's own per-layer step time on its fitting rows (those whose "
+                              "efficiency row sets none)", fit_engine_layer_overhead),
+    "first-wave-delay": ("ENGINE", "fit one engine's first_wave_delay_s (a benchmark run's one-off wait on a fresh server) "
+                         "on its simulated fitting runs", fit_first_wave_delay),
+    "family-layer-overhead": ("EFFICIENCY_ROW", "fit only an efficiency row's per-layer step time on the fitting rows "
+                              "that use the row", fit_family_layer_overhead),
 }

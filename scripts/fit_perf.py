@@ -607,14 +607,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="refit only the engine's four fixed overheads (step, layer, prefill layer, request), efficiencies kept")
     ap.add_argument("--sequence-overhead", nargs=2, metavar=("ENGINE", "FROM_VERSION"),
                     help="fit only the engine's host time per sampled sequence on fitting rows of releases from FROM_VERSION on")
-    ap.add_argument("--prefill-mla", metavar="ENGINE",
-                    help="fit only the engine's extra time per MLA layer in a step that carries a prefill, on its MLA-model fitting rows")
-    ap.add_argument("--engine-layer-overhead", metavar="ENGINE",
-                    help="fit only an engine's own per-layer step time on its fitting rows (those whose efficiency row sets none)")
-    ap.add_argument("--first-wave-delay", metavar="ENGINE",
-                    help="fit one engine's first_wave_delay_s (a benchmark run's one-off wait on a fresh server) on its simulated fitting runs")
-    ap.add_argument("--family-layer-overhead", metavar="EFFICIENCY_ROW",
-                    help="fit only an efficiency row's per-layer step time on the fitting rows that use the row")
+    from fit_figures import ONE_FIGURE_FITS, fit_sequence_overhead  # it imports this module: loaded here, not at the top
+
+    for option, (names, help_text, _fit) in ONE_FIGURE_FITS.items():
+        ap.add_argument(f"--{option}", metavar=names, help=help_text)
     ap.add_argument("--scan-decode-overhead", action="store_true",
                     help="print how the fitting loss and the held-out v0.14 ITL move with the decode-step fixed cost (writes nothing)")
     ap.add_argument("--decode-overhead", action="store_true",
@@ -639,11 +635,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.scan_decode_overhead:
         scan_decode_overhead(Catalog())
         return 0
-    from fit_figures import ONE_FIGURE_FITS, fit_sequence_overhead
-
-    for option, fit in ONE_FIGURE_FITS.items():
-        if getattr(args, option):
-            fit(Catalog(), getattr(args, option), args.dry_run)
+    for option, (_names, _help, fit) in ONE_FIGURE_FITS.items():
+        value = getattr(args, option.replace("-", "_"))
+        if value:
+            fit(Catalog(), value, args.dry_run)
             return 0
     if args.sequence_overhead:
         fit_sequence_overhead(Catalog(), args.sequence_overhead[0], args.sequence_overhead[1], args.dry_run)

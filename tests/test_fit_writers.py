@@ -87,9 +87,9 @@ def test_prefill_mla_writer_changes_only_the_engines_two_lines(tmp_path: Path) -
     path = tmp_path / "engines.yaml"
     before = path.read_text(encoding="utf-8")
     perf = Catalog().engines.get("sglang").perf
-    module.write_prefill_mla("sglang", perf.prefill_mla_layer_overhead_s, list(perf.prefill_mla_fitted_on))
+    module.write_engine_figure("sglang", "prefill_mla_layer_overhead_s", "prefill_mla_fitted_on", perf.prefill_mla_layer_overhead_s, list(perf.prefill_mla_fitted_on))
     assert path.read_text(encoding="utf-8") == before  # the shipped figure: no byte changes
-    module.write_prefill_mla("sglang", 0.0042, ["A|v1|M|G"])
+    module.write_engine_figure("sglang", "prefill_mla_layer_overhead_s", "prefill_mla_fitted_on", 0.0042, ["A|v1|M|G"])
     old, new = before.splitlines(), path.read_text(encoding="utf-8").splitlines()
     assert len(new) == len(old)
     assert {(a.strip()) for b, a in zip(old, new) if a != b} == {"prefill_mla_layer_overhead_s: 0.0042",
@@ -107,10 +107,10 @@ def test_per_layer_writers_rewrite_their_own_lines_only(tmp_path: Path) -> None:
     sg = cat.engines.get("sglang").perf
     row = next(e for e in cat.efficiency if e.id == "cdna3-sglang-fp8")
     before = {f: (tmp_path / f).read_text(encoding="utf-8") for f in ("engines.yaml", "efficiency.yaml")}
-    module.write_engine_layer_overhead("sglang", sg.layer_overhead_s, list(sg.layer_batch_fitted_on))
+    module.write_engine_figure("sglang", "layer_overhead_s", "layer_batch_fitted_on", sg.layer_overhead_s, list(sg.layer_batch_fitted_on))
     module.write_family_layer_overhead("cdna3-sglang-fp8", row.layer_overhead_s, list(row.fitted_on))
     assert {f: (tmp_path / f).read_text(encoding="utf-8") for f in before} == before
-    module.write_engine_layer_overhead("sglang", 7e-05, ["A|v|M|G"])
+    module.write_engine_figure("sglang", "layer_overhead_s", "layer_batch_fitted_on", 7e-05, ["A|v|M|G"])
     module.write_family_layer_overhead("cdna3-sglang-fp8", 0.0005, ["B|v|M|G"])
     for f, want in (("engines.yaml", {"layer_overhead_s: 7e-05", "layer_batch_fitted_on: ['A|v|M|G']"}),
                     ("efficiency.yaml", {"layer_overhead_s: 0.0005", "fitted_on: ['B|v|M|G']"})):
@@ -130,13 +130,13 @@ def test_first_wave_writer_rewrites_or_adds_only_its_two_lines(tmp_path: Path) -
     cat = Catalog()
     before = path.read_text(encoding="utf-8")
     sg = cat.engines.get("sglang").perf
-    module.write_first_wave_delay("sglang", sg.first_wave_delay_s, list(sg.first_wave_fitted_on))
+    module.write_engine_figure("sglang", "first_wave_delay_s", "first_wave_fitted_on", sg.first_wave_delay_s, list(sg.first_wave_fitted_on), after="request_overhead_s")
     assert path.read_text(encoding="utf-8") == before
-    module.write_first_wave_delay("sglang", 1.25, ["A|v|M|G"])
+    module.write_engine_figure("sglang", "first_wave_delay_s", "first_wave_fitted_on", 1.25, ["A|v|M|G"], after="request_overhead_s")
     old, new = before.splitlines(), path.read_text(encoding="utf-8").splitlines()
     assert len(new) == len(old)
     assert {a.strip() for b, a in zip(old, new) if a != b} == {"first_wave_delay_s: 1.25", "first_wave_fitted_on: ['A|v|M|G']"}
-    module.write_first_wave_delay("vllm", 0.5, ["B|v|M|G"])
+    module.write_engine_figure("vllm", "first_wave_delay_s", "first_wave_fitted_on", 0.5, ["B|v|M|G"], after="request_overhead_s")
     added = path.read_text(encoding="utf-8").splitlines()
     assert len(added) == len(new) + 2
     i = added.index("    first_wave_delay_s: 0.5")
