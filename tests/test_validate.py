@@ -759,3 +759,14 @@ def test_a_clients_uniform_lengths_are_drawn_from_its_range():
         length_draw({"length_kind": "random uniform [1.5 L, L] (means)"})
     with pytest.raises(Skip, match="not the mean of a range"):
         uniform_lengths(1000.25, 921.5, 0.8, 10)
+
+
+def test_gpt_oss_layout_is_read_as_mxfp4_experts_with_bf16_rest() -> None:
+    """gpt-oss's released checkpoint (MXFP4 routed experts, bf16 elsewhere) is the catalog's
+    mxfp4-moe format, not a whole-model MXFP4; the KV cache stays the engine's default."""
+    from deployscope.validate.llm_rows import formats
+
+    precision = "mxfp4-moe (routed experts in MXFP4, the rest bf16: the released checkpoint)"
+    assert formats(precision, "vllm", "nvidia") == ("mxfp4-moe", None)
+    assert formats(precision, "trtllm", "nvidia") == ("mxfp4-moe", "fp8")
+    assert formats("mxfp4", "vllm", "amd") == ("mxfp4", None)

@@ -178,6 +178,8 @@ def row_engine_version(row: dict[str, str], cat: Any, engine: str) -> str | None
 _PLAIN = {
     "fp8": "fp8", "fp8 (w8a8)": "fp8", "bf16": "bf16", "bfloat16": "bf16", "fp16": "fp16", "float16": "fp16",
     "nvfp4": "nvfp4", "mxfp4": "mxfp4", "fp4": "fp4",
+    # gpt-oss's released layout: MXFP4 routed experts, everything else bf16 (catalog mxfp4-moe)
+    "mxfp4-moe": "mxfp4-moe",
 }
 # components whose weights carry the GEMMs (a per-component map is read by these)
 _GEMM_PARTS = ("matmul", "gemm", "linear", "mlp", "ffn", "expert", "moe", "weights")
