@@ -208,7 +208,7 @@ def formats(precision: str, engine: str, vendor: str) -> tuple[str, str | None]:
         if p.count("(") > 1 or "{" in p:
             fmt = next((_plain(f) for f, comp in _components(p) if any(k in comp for k in _GEMM_PARTS) and _plain(f)), None)
     if fmt is None:
-        raise Skip(f"precision {precision!r} names no weight format the model takes (fp4, nvfp4, mxfp4, fp8, bf16, fp16)")
+        raise Skip(f"precision {precision!r} names no weight format the model takes (fp4, nvfp4, mxfp4, mxfp4-moe, fp8, bf16, fp16)")
     if fmt == "fp4":
         fmt = "mxfp4" if vendor == "amd" else "nvfp4"
     stated_kv = [f for f, comp in _components(p) if "kv" in comp]
