@@ -17,6 +17,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..catalog import Catalog, default_catalog, normalize
+from ..catalog.quant import QuantFormat
 from ..errors import DeployscopeError
 from ..physics import serving
 from ..physics.perf_types import Deployment, LatencyTargets, Load
@@ -175,51 +177,81 @@ def row_engine_version(row: dict[str, str], cat: Any, engine: str) -> str | None
     return eng.perf.release_by(published) if published is not None and eng is not None else None
 
 
-_PLAIN = {
-    "fp8": "fp8", "fp8 (w8a8)": "fp8", "bf16": "bf16", "bfloat16": "bf16", "fp16": "fp16", "float16": "fp16",
-    "nvfp4": "nvfp4", "mxfp4": "mxfp4", "fp4": "fp4",
-    # gpt-oss's released layout: MXFP4 routed experts, everything else bf16 (catalog mxfp4-moe)
-    "mxfp4-moe": "mxfp4-moe",
-}
+# The weight formats the harness reads: the catalog's float and microscaling formats (16 bit, FP8,
+# FP4 and its MoE-expert layouts). The LLM validation rows, and the figures fitted on them, are in
+# these formats only; a row in an integer or GGUF format would be scored by a model never checked
+# on one, so it is skipped. Any other catalog format of these families is read with no edit here.
+_READ_FAMILIES = ("float", "microscaling")
 # components whose weights carry the GEMMs (a per-component map is read by these)
 _GEMM_PARTS = ("matmul", "gemm", "linear", "mlp", "ffn", "expert", "moe", "weights")
 
 
-def _plain(p: str) -> str | None:
-    return _PLAIN.get(p) or _PLAIN.get(p.split(" (")[0].strip())
+def _read(q: QuantFormat) -> bool:
+    """Whether the harness reads a row in catalog format `q` (weights; KV cache too where ``kv_cache``)."""
+    return q.family in _READ_FAMILIES and not q.kv_only
 
 
-def formats(precision: str, engine: str, vendor: str) -> tuple[str, str | None]:
+def _vendor_fp4(vendor: str) -> str:
+    """A bare ``fp4`` is the vendor's FP4: MXFP4 on AMD, NVFP4 elsewhere. The catalog lists fp4 as
+    an NVFP4 alias (NVIDIA's usage); an AMD page's "FP4" is MXFP4, the format its hardware runs."""
+    return "mxfp4" if vendor == "amd" else "nvfp4"
+
+
+def _format(name: str, vendor: str, cat: Catalog) -> str | None:
+    """The catalog id of the format a precision names (its text before any parenthesised remark:
+    an id or alias of the catalog's quant table, any case or punctuation), when the harness reads
+    it; None otherwise."""
+    head = name.split(" (")[0].strip()
+    if "/" in head:  # 'A/B' names two formats; only 'A (selected layers)/B' is read (by formats)
+        return None
+    if normalize(head) == "fp4":
+        return _vendor_fp4(vendor)
+    q = cat.quant.find(head) if head else None
+    return q.id if q is not None and _read(q) else None
+
+
+def formats(precision: str, engine: str, vendor: str, catalog: Catalog | None = None) -> tuple[str, str | None]:
     """(weight format, KV format or None for the engine's default) of a row's `precision`.
 
-    Plain formats map directly; ``fp4`` is the vendor's FP4 (NVFP4 on NVIDIA, MXFP4 on AMD). A
-    per-component map (``fp8 (matmul/dispatch) + bf16 (MLA/combine)``, or a JSON-like
+    A plain format is read through the catalog's quantization ids and aliases (``bfloat16`` is
+    bf16, ``fp8_e4m3`` fp8, ``gpt-oss-mxfp4`` mxfp4-moe); ``fp4`` is the vendor's FP4 (NVFP4 on
+    NVIDIA, MXFP4 on AMD). Only the float and microscaling formats are read (``_READ_FAMILIES``).
+    A per-component map (``fp8 (matmul/dispatch) + bf16 (MLA/combine)``, or a JSON-like
     ``{"experts": "fp4", ...}``) is read by the format of its GEMM weights; ``A (selected
     layers)/B`` is read as B, the format of the rest of the model. The KV cache is what the engine
-    keeps with those weights: FP8 with FP8 weights, FP8 in TensorRT-LLM with FP4 weights, the
-    engine's default otherwise; a component named KV cache sets the KV format.
+    keeps with those weights: the weights' own format where it is a KV-cache format too (FP8 with
+    FP8 weights, 16 bit with 16-bit weights), FP8 in TensorRT-LLM with FP4 weights, the engine's
+    default otherwise; a component named KV cache sets the KV format.
     """
+    cat = default_catalog(catalog)
+    readable = [q for q in cat.quant if _read(q)]
+    kv_formats = [q.id for q in readable if q.kv_cache]
     p = precision.strip().lower()
     if not p:
         raise Skip("precision not stated")
     sel = re.match(r"^(\w+) \(selected layers\)\s*/\s*(\w+)$", p)
-    fmt = _plain(sel.group(2)) if sel else _plain(p)
+    fmt = _format(sel.group(2) if sel else p, vendor, cat)
     if fmt is None:
         if p.count("(") > 1 or "{" in p:
-            fmt = next((_plain(f) for f, comp in _components(p) if any(k in comp for k in _GEMM_PARTS) and _plain(f)), None)
+            gemm = (_format(name, vendor, cat) for name, comp in _components(p) if any(k in comp for k in _GEMM_PARTS))
+            fmt = next((f for f in gemm if f is not None), None)
     if fmt is None:
-        raise Skip(f"precision {precision!r} names no weight format the model takes (fp4, nvfp4, mxfp4, mxfp4-moe, fp8, bf16, fp16)")
-    if fmt == "fp4":
-        fmt = "mxfp4" if vendor == "amd" else "nvfp4"
+        takes = ", ".join(["fp4 (the vendor's FP4)", *(q.id for q in readable)])
+        raise Skip(f"precision {precision!r} names no weight format the model takes ({takes}, or a catalog alias of one)")
     stated_kv = [f for f, comp in _components(p) if "kv" in comp]
-    kv = next((_plain(f) for f in stated_kv if _plain(f) in ("bf16", "fp16", "fp8")), None)
+    kv = next((k for k in (_format(name, vendor, cat) for name in stated_kv) if k in kv_formats), None)
     if kv is not None:  # a stated KV-cache component ("fp8 (weights) + bf16 (KV cache)")
         return fmt, kv
     if stated_kv:  # a KV format the model does not take is not replaced by the engine's default
-        raise Skip(f"precision {precision!r} names a KV-cache format ({stated_kv[0]}) that is not bf16, fp16 or fp8")
-    if fmt in ("bf16", "fp16", "fp8"):
+        raise Skip(f"precision {precision!r} names a KV-cache format ({stated_kv[0]}) that is not {_one_of(kv_formats)}")
+    if fmt in kv_formats:
         return fmt, fmt
     return fmt, ("fp8" if engine == "trtllm" else None)
+
+
+def _one_of(names: list[str]) -> str:
+    """'a, b or c'."""
+    return " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
 
 
 def _components(p: str) -> list[tuple[str, str]]:
@@ -314,7 +346,7 @@ def _row(row: dict[str, str], ctxs: Contexts) -> _Row:
     if g is None:
         raise Skip(f"hardware {gpu!r} is not in the catalog")
     engine = engine_of(row.get("framework", ""))
-    quant, kv = formats(row.get("precision", ""), engine, str(getattr(g, "vendor", "")).lower())
+    quant, kv = formats(row.get("precision", ""), engine, str(getattr(g, "vendor", "")).lower(), cat)
     if engine in ("vllm", "sglang") and "kv as the engine defaults" in row.get("notes", "").lower():
         # the run left kv_cache_dtype at `auto`: vLLM and SGLang keep the cache in the model's
         # activation dtype (16-bit), FP8 weights or not
