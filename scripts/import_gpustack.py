@@ -30,8 +30,7 @@ command; the importer reads:
     request count from "Benchmark Script" (--num-prompts) and the concurrency from the result
     ("Maximum request concurrency"; absent: all requests sent at once).
 Per run three rows: output throughput (output token throughput, for the run's GPUs), mean TTFT and
-mean TPOT, as printed (the gpt-oss pages' figures at 6 significant digits, as they were first
-transcribed: FIGURE_DIGITS); a figure the run does not print, or prints as no number, gives no row
+mean TPOT, as printed; a figure the run does not print, or prints as no number, gives no row
 (the run's other rows stay), and a run without its request count or token totals gives none. input_len / output_len are the run's own means (total input /
 generated tokens over successful requests, to 0.1 token). A random-dataset run whose mean output
 falls short of the dataset's nominal output length (requests that ended at EOS) says so in its
@@ -118,9 +117,6 @@ MODELS = {
 
 #: the page's "Hardware" text -> catalog name
 HARDWARE = (("H200 SXM", "H200-SXM-141GB"), ("H100 SXM", "H100-SXM-80GB"), ("A100 SXM 80GB", "A100-SXM4-80GB"))
-
-#: pages whose figures were transcribed at 6 significant digits (format 'g'); the others as printed
-FIGURE_DIGITS = {p: 6 for p in ("gpt-oss-20b/h100", "gpt-oss-20b/a100", "gpt-oss-120b/h100", "gpt-oss-120b/a100")}
 
 #: the requests GPUStack's client sends for a random dataset (the pages' "# random ... input"
 #: runs; the benchmark script shows the 4K one, --num-prompts 500), and the dataset's nominal
@@ -319,16 +315,14 @@ def hardware(page: Page) -> str:
 
 def figure(page: Page, run: Run, label: str) -> str | None:
     """A printed figure as the row's value text: as printed (trailing zeros of the decimals
-    dropped, one kept), or at the page's FIGURE_DIGITS significant digits; None when the run does
-    not print it or prints no number."""
+    dropped, one kept); None when the run does not print it or prints no number."""
     try:
         x = float(run.figures.get(label, ""))
     except ValueError:
         return None
     if x != x or x in (float("inf"), float("-inf")):
         return None
-    digits = FIGURE_DIGITS.get(page.path)
-    return format(x, f".{digits}g") if digits else repr(x)
+    return repr(x)
 
 
 def _mean(total: str, n: int) -> str:

@@ -200,11 +200,11 @@ def test_units_lengths_and_figures(pages) -> None:
     assert thr["notes"].startswith("984 requests completed (1000 sent); ShareGPT")
     assert "experts sharded by tensor parallelism" in thr["notes"] and "read as Qwen3-235B-A22B" in thr["notes"]
     assert rows["mean_ttft"]["value"] == "8730.69" and rows["mean_ttft"]["unit"] == "ms"
-    # a figure as printed, trailing zeros dropped; the gpt-oss pages at 6 significant digits
+    # a figure as printed, trailing zeros dropped (one kept)
     assert gs.figure(page, gs.Run("1", "vLLM", "", "", {"x": "115690.30"}), "x") == "115690.3"
     oss = _page(pages, "gpt-oss-20b/h100")
-    assert gs.figure(oss, gs.Run("1", "vLLM", "", "", {"x": "10412.75"}), "x") == "10412.8"
-    assert gs.figure(oss, gs.Run("1", "vLLM", "", "", {"x": "91.00"}), "x") == "91"
+    assert gs.figure(oss, gs.Run("1", "vLLM", "", "", {"x": "10412.75"}), "x") == "10412.75"
+    assert gs.figure(oss, gs.Run("1", "vLLM", "", "", {"x": "91.00"}), "x") == "91.0"
 
 
 def test_length_kind_and_arrival(pages) -> None:
