@@ -176,24 +176,47 @@ def write_engine_figure(engine: str, figure: str, fitted_key: str, x: float, par
     print(f"wrote {engine} {figure} {x:.3g} to {path}")
 
 
-def fit_family_layer_overhead(catalog, row_id: str, dry_run: bool) -> float:  # noqa: ANN001
-    """The per-layer step time of one efficiency row (a family x engine x format), by golden-section
-    search on the mean |log error| over every metric of the fitting rows that use that row."""
+def family_rows(catalog, row_id: str):  # noqa: ANN001, ANN201
+    """An efficiency row and the fitting rows (with their predictions) that use it: its family and
+    engine, and one of its formats when it names any."""
     row = next((e for e in catalog.efficiency if e.id == row_id), None)
     if row is None:
         raise SystemExit(f"no efficiency row {row_id!r}")
-    sel = [r for r, p in fitting_predictions(catalog) if p.get("family") == row.family and p.get("engine") == row.engine
-           and (not row.formats or p.get("format") in row.formats)]
-    return fit_one(catalog, sel, row.engine, "layer_overhead_s", (0.0, 2e-3), row.layer_overhead_s or 0.0, row_id,
-                   None if dry_run else lambda x, parts: write_family_layer_overhead(row_id, x, parts))
+    return row, [(r, p) for r, p in fitting_predictions(catalog) if p.get("family") == row.family
+                 and p.get("engine") == row.engine and (not row.formats or p.get("format") in row.formats)]
 
 
-def write_family_layer_overhead(row_id: str, x: float, parts: list[str]) -> None:
-    """Set `layer_overhead_s` and `fitted_on` of one efficiency row."""
-    path = edit_entry("efficiency.yaml", row_id, lambda block: set_figure(
-        set_figure(block, "layer_overhead_s", f"  layer_overhead_s: {x:.3g}\n", indent="  "),
-        "fitted_on", f"  fitted_on: {_listed(parts)}\n", indent="  "))
-    print(f"wrote {row_id} layer_overhead_s {x:.3g} to {path}")
+def fit_family_layer_overhead(catalog, row_id: str, dry_run: bool) -> float:  # noqa: ANN001
+    """The per-layer step time of one efficiency row (a family x engine x format), by golden-section
+    search on the mean |log error| over every metric of the fitting rows that use that row."""
+    row, used = family_rows(catalog, row_id)
+    return fit_one(catalog, [r for r, _p in used], row.engine, "layer_overhead_s", (0.0, 2e-3), row.layer_overhead_s or 0.0,
+                   row_id, None if dry_run else lambda x, parts: write_family_figure(row_id, "layer_overhead_s", x, parts))
+
+
+def fit_family_first_wave_delay(catalog, row_id: str, dry_run: bool) -> float:  # noqa: ANN001
+    """The one-off wait of a benchmark run on a fresh server with one efficiency row's family and
+    engine, by golden-section search on the mean |log error| over every metric of the simulated
+    fitting runs that use that row."""
+    row, used = family_rows(catalog, row_id)
+    sel = [r for r, _p in used if is_simulated_run(r)]
+    current = row.first_wave_delay_s if row.first_wave_delay_s is not None else catalog.engines.get(row.engine).perf.first_wave_delay_s
+    return fit_one(catalog, sel, row.engine, "first_wave_delay_s", (0.0, 5.0), current, row_id,
+                   None if dry_run else lambda x, parts: write_family_figure(row_id, "first_wave_delay_s", x, parts))
+
+
+def write_family_figure(row_id: str, figure: str, x: float, parts: list[str]) -> None:
+    """Set one figure of an efficiency row (a new one after the row's per-layer step time, else after
+    its formats) and `fitted_on`, the rows its fitted figures were fitted on."""
+    def edit(block: str) -> str:
+        has_layer = re.search(r"^  layer_overhead_s: ", block, flags=re.M) and figure != "layer_overhead_s"
+        new = set_figure(block, figure, f"  {figure}: {x:.3g}\n", indent="  ", after="layer_overhead_s" if has_layer else "formats")
+        if not re.search(rf"^  {figure}: ", new, flags=re.M):
+            raise SystemExit(f"{row_id}: no {figure}, layer_overhead_s or formats line to write {figure} at")
+        return set_figure(new, "fitted_on", f"  fitted_on: {_listed(parts)}\n", indent="  ")
+
+    path = edit_entry("efficiency.yaml", row_id, edit)
+    print(f"wrote {row_id} {figure} {x:.3g} to {path}")
 
 
 def fit_engine_layer_overhead(catalog, engine: str, dry_run: bool) -> float:  # noqa: ANN001
@@ -207,11 +230,19 @@ def fit_engine_layer_overhead(catalog, engine: str, dry_run: bool) -> float:  # 
                    engine, None if dry_run else lambda x, parts: write_engine_figure(engine, "layer_overhead_s", "layer_batch_fitted_on", x, parts))
 
 
+def is_simulated_run(r: dict[str, str]) -> bool:
+    """A row measured by a benchmark run the harness simulates: a closed loop (concurrency=N) or a
+    request rate (QPS=...)."""
+    scenario = r.get("scenario", "")
+    return bool(re.search(r"concurrency\s*=|QPS=", scenario)) and "static batch" not in scenario.lower()
+
+
 def simulated_runs(catalog, engine: str) -> list[dict[str, str]]:  # noqa: ANN001
-    """Fitting rows of `engine` measured by a benchmark run the harness simulates: a closed loop
-    (concurrency=N) or a request rate (QPS=...), every metric they hold."""
-    return [r for r, p in fitting_predictions(catalog) if p.get("engine") == engine
-            and re.search(r"concurrency\s*=|QPS=", r.get("scenario", "")) and "static batch" not in r.get("scenario", "").lower()]
+    """Fitting rows of `engine` measured by a benchmark run the harness simulates, every metric they
+    hold, on every family: the engine's first-wave wait is the pooled figure, the one a family with
+    no fitting runs of its own gets (an efficiency row may set its family's own; the fit runs every
+    row at the engine's figure)."""
+    return [r for r, p in fitting_predictions(catalog) if p.get("engine") == engine and is_simulated_run(r)]
 
 
 def fit_first_wave_delay(catalog, engine: str, dry_run: bool) -> float:  # noqa: ANN001
@@ -233,4 +264,6 @@ ONE_FIGURE_FITS: dict[str, tuple[str, str, Callable[..., float]]] = {
                          "on its simulated fitting runs", fit_first_wave_delay),
     "family-layer-overhead": ("EFFICIENCY_ROW", "fit only an efficiency row's per-layer step time on the fitting rows "
                               "that use the row", fit_family_layer_overhead),
+    "family-first-wave-delay": ("EFFICIENCY_ROW", "fit only an efficiency row's first-wave wait on the simulated fitting "
+                                "runs that use the row", fit_family_first_wave_delay),
 }

@@ -24,7 +24,8 @@ and the part that grows with the step's sequences and saturates - on the same fi
 |log error| capped at log 2; efficiencies kept; other engines keep their flat per-layer cost.
 
 The one-figure fits below (``--prefill-mla``, ``--family-layer-overhead``, ``--engine-layer-overhead``,
-``--first-wave-delay``, ``--sequence-overhead``) live in ``scripts/fit_figures.py``.
+``--first-wave-delay``, ``--family-first-wave-delay``, ``--sequence-overhead``) live in
+``scripts/fit_figures.py``.
 
 ``--prefill-mla ENGINE``: fit only the engine's extra time per MLA layer in a step that carries a
 prefill (``prefill_mla_layer_overhead_s``) on its fitting rows of an MLA model (fitting_split.yaml
@@ -37,7 +38,13 @@ rows of SemiAnalysis InferenceX).
 
 ``--first-wave-delay ENGINE``: fit only a benchmark run's one-off wait on a fresh server
 (``first_wave_delay_s``, applied by the validation harness alone) on every metric of the engine's
-simulated fitting runs (closed loops and request rates); records the rows in ``first_wave_fitted_on``.
+simulated fitting runs (closed loops and request rates), every family's at the engine's figure (the
+pooled figure a family without fitting runs of its own gets); records the rows in
+``first_wave_fitted_on``.
+
+``--family-first-wave-delay EFFICIENCY_ROW``: fit only the first-wave wait an efficiency row sets for
+its family x engine x format, on the simulated fitting runs that use the row (cdna3-sglang-fp8: the
+MI300X rows of SemiAnalysis InferenceX).
 
 ``--engine-layer-overhead ENGINE``: fit only the engine's own per-layer step time (``layer_overhead_s``)
 on its fitting rows whose efficiency row sets none (SGLang: the B200 rows of SemiAnalysis InferenceX

@@ -102,3 +102,33 @@ def test_perf_sizes_the_steady_state_without_it(cat, monkeypatch):
 
     monkeypatch.setattr(llm, "hardware", slow_start)
     assert run() == before
+
+
+def test_a_family_row_sets_its_own_wait(cat):
+    """An efficiency row's first_wave_delay_s replaces the engine's for its family x engine x format
+    (CDNA3 x SGLang x FP8, fitted on MI300X), and only there; a row without one keeps the engine's."""
+    row = next(e for e in cat.efficiency if e.id == "cdna3-sglang-fp8")
+    pooled = cat.engines.get("sglang").perf.first_wave_delay_s
+    assert row.first_wave_delay_s is not None and row.first_wave_delay_s > pooled
+    assert any("MI300X" in part for part in row.fitted_on)
+    on = {gpu: context("DeepSeek-R1", gpu, quant="fp8", engine="sglang", catalog=cat).hw.first_wave_delay_s
+          for gpu in ("MI325X", "MI355X", "H200")}
+    assert on == {"MI325X": row.first_wave_delay_s, "MI355X": pooled, "H200": pooled}
+    assert context("DeepSeek-R1", "MI325X", quant="fp8", engine="vllm", catalog=cat).hw.first_wave_delay_s == 0.0
+    with pytest.raises(ValueError, match="first_wave_delay_s"):
+        type(row).model_validate(row.model_dump() | {"first_wave_delay_s": -0.5})
+
+
+def test_the_harness_applies_the_family_wait(cat):
+    """An MI325X run (CDNA3, held out) waits the family's figure: its p99 of 40 requests is a
+    first-wave request's TTFT, so it lies above the family's wait, where an H200 run's lies below it."""
+    _, rows = validate.read_csv(validate.VALIDATION_DIR / "A_llm_inference.csv")
+    wait_ms = 1000 * next(e for e in cat.efficiency if e.id == "cdna3-sglang-fp8").first_wave_delay_s
+
+    def p99(gpu: str) -> float:
+        row = next(r for r in rows if "InferenceX" in r["source_type"] and r["framework"].startswith("SGLang 0.5.9")
+                   and r["hardware"].startswith(gpu) and r["scenario"].endswith("concurrency=4")
+                   and r["input_len"] == "921.5" and r["metric"] == "p99_ttft")
+        return validate.predict_file(validate.VALIDATION_DIR / "A_llm_inference.csv", "llm", [row], cat, None)[0]["predicted"]
+
+    assert p99("MI325X") > wait_ms > p99("H200")

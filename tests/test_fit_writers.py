@@ -108,10 +108,10 @@ def test_per_layer_writers_rewrite_their_own_lines_only(tmp_path: Path) -> None:
     row = next(e for e in cat.efficiency if e.id == "cdna3-sglang-fp8")
     before = {f: (tmp_path / f).read_text(encoding="utf-8") for f in ("engines.yaml", "efficiency.yaml")}
     module.write_engine_figure("sglang", "layer_overhead_s", "layer_batch_fitted_on", sg.layer_overhead_s, list(sg.layer_batch_fitted_on))
-    module.write_family_layer_overhead("cdna3-sglang-fp8", row.layer_overhead_s, list(row.fitted_on))
+    module.write_family_figure("cdna3-sglang-fp8", "layer_overhead_s", row.layer_overhead_s, list(row.fitted_on))
     assert {f: (tmp_path / f).read_text(encoding="utf-8") for f in before} == before
     module.write_engine_figure("sglang", "layer_overhead_s", "layer_batch_fitted_on", 7e-05, ["A|v|M|G"])
-    module.write_family_layer_overhead("cdna3-sglang-fp8", 0.0005, ["B|v|M|G"])
+    module.write_family_figure("cdna3-sglang-fp8", "layer_overhead_s", 0.0005, ["B|v|M|G"])
     for f, want in (("engines.yaml", {"layer_overhead_s: 7e-05", "layer_batch_fitted_on: ['A|v|M|G']"}),
                     ("efficiency.yaml", {"layer_overhead_s: 0.0005", "fitted_on: ['B|v|M|G']"})):
         old, new = before[f].splitlines(), (tmp_path / f).read_text(encoding="utf-8").splitlines()
@@ -145,3 +145,26 @@ def test_first_wave_writer_rewrites_or_adds_only_its_two_lines(tmp_path: Path) -
     assert fresh.engines.get("vllm").perf.first_wave_delay_s == 0.5
     assert fresh.engines.get("sglang").perf.first_wave_delay_s == 1.25
     assert fresh.engines.get("trtllm").perf == cat.engines.get("trtllm").perf
+
+
+def test_family_wait_writer_adds_or_rewrites_only_its_line(tmp_path: Path) -> None:
+    """An efficiency row's first-wave wait: the shipped figure changes no byte; a new one changes
+    only its line and the row's fitting rows; a row without one gets it after its per-layer time."""
+    module = _fit_figures(tmp_path)
+    path = tmp_path / "efficiency.yaml"
+    row = next(e for e in Catalog().efficiency if e.id == "cdna3-sglang-fp8")
+    before = path.read_text(encoding="utf-8")
+    module.write_family_figure("cdna3-sglang-fp8", "first_wave_delay_s", row.first_wave_delay_s, list(row.fitted_on))
+    assert path.read_text(encoding="utf-8") == before
+    module.write_family_figure("cdna3-sglang-fp8", "first_wave_delay_s", 1.5, ["C|v|M|G"])
+    old, new = before.splitlines(), path.read_text(encoding="utf-8").splitlines()
+    assert len(new) == len(old)
+    assert {a.strip() for b, a in zip(old, new) if a != b} == {"first_wave_delay_s: 1.5", "fitted_on: ['C|v|M|G']"}
+    module.write_family_figure("cdna4-vllm-fp8", "first_wave_delay_s", 0.25, ["D|v|M|G"])
+    added = path.read_text(encoding="utf-8").splitlines()
+    assert len(added) == len(new) + 1
+    i = added.index("  first_wave_delay_s: 0.25")
+    assert added[i - 1].startswith("  formats: ")
+    fresh = {e.id: e for e in Catalog(tmp_path).efficiency}
+    assert fresh["cdna4-vllm-fp8"].first_wave_delay_s == 0.25 and fresh["cdna4-vllm-fp8"].fitted_on == ("D|v|M|G",)
+    assert fresh["cdna3-sglang-fp8"].first_wave_delay_s == 1.5

@@ -770,3 +770,38 @@ def test_gpt_oss_layout_is_read_as_mxfp4_experts_with_bf16_rest() -> None:
     assert formats(precision, "vllm", "nvidia") == ("mxfp4-moe", None)
     assert formats(precision, "trtllm", "nvidia") == ("mxfp4-moe", "fp8")
     assert formats("mxfp4", "vllm", "amd") == ("mxfp4", None)
+
+
+# The README's accuracy table: each line's label -> (metric class, group) of `validate --json`
+# heldout.by_class (None: the whole class; "outside": without the GPUStack and InferenceX families)
+_README_ROWS = {
+    "LLM serving throughput": ("throughput", None),
+    "of which TensorRT-LLM v0.17 offline throughput": ("throughput", ("source", "TensorRT-LLM perf-overview v0.17")),
+    "LLM time to first token (TTFT)": ("ttft", None),
+    "of which outside the GPUStack and SemiAnalysis InferenceX families": ("ttft", "outside"),
+    "LLM time per output token (TPOT)": ("tpot", None),
+    "training GPU-hours (model cards, papers, torchtune)": ("training", None),
+    "diffusion throughput (MLPerf SDXL)": ("diffusion", ("source", "MLPerf Inference")),
+    "diffusion throughput (fal.ai benchmarks)": ("diffusion", ("source", "fal.ai stable-diffusion-benchmarks")),
+    "GPU memory (torchtune, diffusers)": ("memory", None),
+}
+
+
+def _pct(x: float) -> str:
+    """An APE as the README writes it: one decimal below 100 %, whole percent above."""
+    return f"{100 * x:.1f} %" if x < 1 else f"{100 * x:.0f} %"
+
+
+def test_the_readme_accuracy_table_is_the_shipped_data(report):
+    """Every line of the README's accuracy table is what `validate` gives on the shipped data."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = {cells[0]: cells[1:] for line in text.splitlines() if line.startswith("| ")
+             for cells in [[c.strip() for c in line.strip("|").split("|")]] if cells[0] in _README_ROWS}
+    assert set(table) == set(_README_ROWS)
+    outside = _without_families_below_target(report)["by_class"]
+    for label, (cls, group) in _README_ROWS.items():
+        by = outside[cls] if group == "outside" else report["heldout"]["by_class"][cls]
+        v = by["all"] if group in (None, "outside") else by[group[0]][group[1]]
+        assert table[label] == [str(v["scored"]), _pct(v["median_ape"]), _pct(v["p90_ape"])], label

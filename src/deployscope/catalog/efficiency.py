@@ -46,6 +46,12 @@ class EfficiencyRow(Row):
         description="fixed time per layer per step with this engine on this family, in place of the engine's "
         "layer_overhead_s (the gaps between a layer's kernels differ by GPU family and kernel library)",
     )
+    first_wave_delay_s: float | None = Field(
+        default=None, ge=0, le=60,
+        description="a benchmark run's one-off wait on a fresh server with this engine on this family, in place of "
+        "the engine's first_wave_delay_s (what a first wave waits for - kernel builds, allocator growth - is the "
+        "family's kernel library as much as the engine); applied by the validation harness only",
+    )
     fitted_on: tuple[str, ...] = Field(default=(), description="validation sources the figures were fitted on (empty: not fitted)")
     fitted_by: str | None = Field(default=None, description="script that wrote the fitted figures")
 
