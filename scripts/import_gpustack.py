@@ -53,6 +53,11 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))  # run from a checkout
+
+from deployscope.errors import DeployscopeError  # noqa: E402
+from deployscope.paths import write_atomic  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 CSV_PATH = ROOT / "src" / "deployscope" / "validation" / "A_llm_inference.csv"
 PAGES_DIR = ROOT / "tests" / "data" / "gpustack_pages"
@@ -530,10 +535,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"{len(pages)} pages, {len(rows)} rows")
     if not args.dry_run:
-        with open(args.csv, encoding="utf-8", newline="") as f:
-            text = f.read()
-        with open(args.csv, "w", encoding="utf-8", newline="") as f:
-            f.write(refresh(text, pages))
+        # the new text is built before the file is touched, and written through a renamed temporary
+        # file: a failure leaves the shipped rows as they were
+        try:
+            write_atomic(args.csv, refresh(args.csv.read_bytes().decode("utf-8"), pages), field="--csv")
+        except (OSError, UnicodeDecodeError, DeployscopeError) as exc:
+            print(f"error: --csv {str(args.csv)!r}: {exc}", file=sys.stderr)
+            return 2
     return 0
 
 

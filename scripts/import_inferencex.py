@@ -52,6 +52,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))  # run from a checkout
+
+from deployscope.errors import DeployscopeError  # noqa: E402
+from deployscope.paths import write_atomic  # noqa: E402
+
 FIXTURE_COMMIT = "3a600f1d9ce155536d52e2f58f744f27a301aac9"
 SOURCE = ("https://github.com/SemiAnalysisAI/InferenceX-app/blob/"
           f"{FIXTURE_COMMIT}/packages/app/cypress/fixtures/api/benchmarks.json")
@@ -574,10 +579,13 @@ def main(argv: list[str] | None = None) -> int:
     n_rows = sum(len(rows_for(r)) for r in picked)
     print(f"{len(records)} records, {len(picked)} selected, {n_rows} rows")
     if not args.dry_run:
-        with open(args.csv, encoding="utf-8", newline="") as f:
-            text = f.read()
-        with open(args.csv, "w", encoding="utf-8", newline="") as f:
-            f.write(refresh(text, records))
+        # the new text is built before the file is touched, and written through a renamed temporary
+        # file: a failure leaves the shipped rows as they were
+        try:
+            write_atomic(args.csv, refresh(args.csv.read_bytes().decode("utf-8"), records), field="--csv")
+        except (OSError, UnicodeDecodeError, DeployscopeError) as exc:
+            print(f"error: --csv {str(args.csv)!r}: {exc}", file=sys.stderr)
+            return 2
     return 0
 
 

@@ -260,3 +260,23 @@ def test_cli_reports_bad_input(tmp_path, capsys) -> None:
     assert "pages missing: 47277d7:qwen3-32b/h100" in capsys.readouterr().err
     assert gs.main([str(PAGES), "--dry-run"]) == 0
     assert "12 pages, 200 rows" in capsys.readouterr().out
+
+
+def test_cli_writes_the_csv_whole_or_not_at_all(tmp_path, monkeypatch, capsys) -> None:
+    """The refreshed file is the shipped one; a refresh that fails leaves the file byte for byte as it
+    was (the new text is built before the file is touched); a missing --csv is an error, not a trace."""
+    csv_copy = tmp_path / "A.csv"
+    csv_copy.write_bytes(A.read_bytes())
+    assert gs.main([str(PAGES), "--csv", str(csv_copy)]) == 0
+    assert csv_copy.read_bytes() == A.read_bytes()
+
+    def broken(text: str, pages: object) -> str:
+        raise ValueError("a page changed shape")
+
+    monkeypatch.setattr(gs, "refresh", broken)
+    with pytest.raises(ValueError):
+        gs.main([str(PAGES), "--csv", str(csv_copy)])
+    assert csv_copy.read_bytes() == A.read_bytes()
+    monkeypatch.undo()
+    assert gs.main([str(PAGES), "--csv", str(tmp_path / "missing.csv")]) == 2
+    assert "error: --csv" in capsys.readouterr().err and not (tmp_path / "missing.csv").exists()

@@ -11,6 +11,8 @@ import io
 import json
 from pathlib import Path
 
+import pytest
+
 from deployscope import validate
 
 _ROOT = Path(__file__).resolve().parents[1]
@@ -184,3 +186,23 @@ def test_a_record_without_its_image_takes_the_workflows_and_says_so() -> None:
     # a recorded image is used as it is
     tagged = next(r for r in recs if r.get("image"))
     assert ix.image_of(tagged) == (tagged["image"], None)
+
+
+def test_cli_writes_the_csv_whole_or_not_at_all(tmp_path, monkeypatch, capsys) -> None:
+    """The refreshed file is the shipped one; a refresh that fails leaves the file byte for byte as it
+    was; a missing --csv is an error, not a trace."""
+    csv_copy = tmp_path / "A.csv"
+    csv_copy.write_bytes(A.read_bytes())
+    assert ix.main([str(EXCERPT), "--csv", str(csv_copy)]) == 0
+    assert csv_copy.read_bytes() == A.read_bytes()
+
+    def broken(text: str, records: object) -> str:
+        raise ValueError("a record changed shape")
+
+    monkeypatch.setattr(ix, "refresh", broken)
+    with pytest.raises(ValueError):
+        ix.main([str(EXCERPT), "--csv", str(csv_copy)])
+    assert csv_copy.read_bytes() == A.read_bytes()
+    monkeypatch.undo()
+    assert ix.main([str(EXCERPT), "--csv", str(tmp_path / "missing.csv")]) == 2
+    assert "error: --csv" in capsys.readouterr().err and not (tmp_path / "missing.csv").exists()
