@@ -298,11 +298,29 @@ def _band(sel: list[dict]) -> dict:
     """5th / 95th percentile of measured / predicted, widened to hold the prediction itself: where
     every row of an engine sits on one side (SGLang's TTFT is under-predicted on all of them), the
     prediction is the other bound, so the band reads "up to N x slower", never a range that excludes
-    the figure it is printed beside."""
+    the figure it is printed beside. With the median error and the signed median (predicted /
+    measured - 1: which way the predictions leaned, as `deployscope validate` scores it)."""
     r = np.array([p["measured"] / p["predicted"] for p in sel])
     apes = np.array([p["ape"] for p in sel])
+    signed = np.array([(p["predicted"] - p["measured"]) / abs(p["measured"]) for p in sel])
     return {"low": round(min(float(np.percentile(r, 5)), 1.0), 4), "high": round(max(float(np.percentile(r, 95)), 1.0), 4),
-            "rows": len(sel), "median_ape": round(float(np.median(apes)), 4)}
+            "rows": len(sel), "median_ape": round(float(np.median(apes)), 4), "signed_median": round(float(np.median(signed)), 4)}
+
+
+def _leaning_groups(sel: list[dict]) -> dict[tuple[str, str], dict]:
+    """The GPU-family and weight-format groups of one class's held-out rows whose predictions lean
+    beyond the catalog's BIAS_LIMIT (BIAS_MIN_ROWS rows or more): (key, name) -> band."""
+    from deployscope.catalog.error_bands import BIAS_LIMIT, BIAS_MIN_ROWS
+
+    out: dict[tuple[str, str], dict] = {}
+    for key in ("family", "format"):
+        for name in sorted({p[key] for p in sel if p.get(key)}):
+            mine = [p for p in sel if p.get(key) == name]
+            if len(mine) >= BIAS_MIN_ROWS:
+                b = _band(mine)
+                if abs(b["signed_median"]) > BIAS_LIMIT:
+                    out[(key, name)] = b
+    return out
 
 
 def write_error_bands(report: dict) -> dict:
@@ -310,6 +328,7 @@ def write_error_bands(report: dict) -> dict:
     every engine ("*") and, for an engine with MIN_ENGINE_BAND_ROWS held-out rows of the class or
     more, over that engine's rows alone (a plan prints the band of the engine it sizes for)."""
     bands: dict[str, dict] = {"*": {}}
+    leaning: dict[str, dict[tuple[str, str], dict]] = {}
     preds = [p for p in report["predictions"] if not p["fitted_on"] and p["ape"] is not None and p["file"].startswith("A_")]
     classes = {"throughput": ("throughput",), "ttft": ("ttft", "latency"), "tpot": ("tpot",)}
     for cls, members in classes.items():
@@ -317,6 +336,7 @@ def write_error_bands(report: dict) -> dict:
         if not sel:
             continue
         bands["*"][cls] = _band(sel)
+        leaning[cls] = _leaning_groups(sel)
         for engine in BAND_ENGINES:
             mine = [p for p in sel if p.get("engine") == engine]
             if len(mine) >= MIN_ENGINE_BAND_ROWS:
@@ -335,6 +355,13 @@ def write_error_bands(report: dict) -> dict:
          "engine": engine, **b, "percentiles": [5, 95], "applies_to": applies[cls],
          "source": source if engine == "*" else f"{source}; this engine's rows only", "as_of": date.today().isoformat()}
         for engine, by_cls in bands.items() for cls, b in by_cls.items()
+    ] + [
+        {"id": f"llm-{cls}-{key}-{name}", "workload": "llm", "metric": cls, "engine": "*", key: name, **b,
+         "percentiles": [5, 95], "applies_to": applies[cls],
+         "source": f"{source}; the rows of {key} {name} only, a group whose predictions lean beyond "
+                   "error_bands.BIAS_LIMIT (a notice printed with its predictions, not their band)",
+         "as_of": date.today().isoformat()}
+        for cls, groups in leaning.items() for (key, name), b in groups.items()
     ]
     write_error_band_rows(rows, DATA / "error_bands.yaml", replaces_workload="llm")
     return bands

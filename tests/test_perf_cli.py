@@ -56,3 +56,26 @@ def test_terminal_shows_each_latency_figure_with_its_own_band(capsys, monkeypatc
         b = bands[metric]
         assert f"(x{b['low']:.2f} .. x{b['high']:.2f})" in line, (label, line)
     assert bands["ttft"]["low"] != bands["tpot"]["low"] or bands["ttft"]["high"] != bands["tpot"]["high"]
+
+
+def test_perf_names_the_held_out_groups_the_model_leans_on(capsys):
+    """gpt-oss (MXFP4 experts) is a format whose held-out rows the model over-predicts: `perf --json`
+    lists the group under error_band.held_out_bias, the terminal prints it in words; a Llama FP8 point
+    on TensorRT-LLM belongs to no leaning group and prints none."""
+    oss = ["perf", "gpt-oss-120b", "--gpu", "h100-sxm", "--quant", "mxfp4-moe", "--input-len", "1000", "--output-len", "200"]
+    assert main([*oss, "--json"]) == 0
+    bias = json.loads(capsys.readouterr().out)["error_band"]["held_out_bias"]
+    fmt = {b["metric_class"]: b for b in bias if b["group"] == "format mxfp4-moe"}
+    assert set(fmt) == {"throughput", "ttft", "tpot"} and fmt["throughput"]["signed_median"] > 0.15
+    assert all(b["rows"] >= 10 and b["band_id"].startswith("llm-") for b in bias)
+    assert main(oss) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    pct = round(100 * fmt["throughput"]["signed_median"])
+    assert f"held-out check: throughput predicted {pct} % too high (median) on {fmt['throughput']['rows']}" in out
+    assert "TTFT predicted" in out and "too low" in out
+    assert main(["perf", "llama-3.1-8b", "--gpu", "h100-sxm", "--quant", "fp8", "--engine", "trtllm", "--input-len", "512",
+                 "--output-len", "128", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["error_band"]["held_out_bias"] == []
+    assert main(["perf", "llama-3.1-8b", "--gpu", "h100-sxm", "--quant", "fp8", "--engine", "trtllm", "--input-len", "512",
+                 "--output-len", "128"]) == 0
+    assert "held-out check" not in capsys.readouterr().out

@@ -37,10 +37,16 @@ class ErrorBandRow(Row):
     workload: Literal["llm", "diffusion", "training"]
     metric: str = Field(min_length=1, description="throughput | ttft | tpot (llm), images_per_s (diffusion), gpu_hours (training)")
     engine: str = Field(default="*", description="engine id, or * for every engine")
+    family: str = Field(default="*", description="accelerator family of a group row, or * (a band of every family)")
+    format: str = Field(default="*", description="weight format of a group row (as the validation rows name it), or *")
     low: float = Field(gt=0, description="multiplier on the prediction at the low end of the band")
     high: float = Field(gt=0, description="multiplier on the prediction at the high end of the band")
     rows: int = Field(ge=0, description="validation rows the band is computed from")
     median_ape: float | None = Field(default=None, ge=0, description="median absolute percentage error on those rows (0.1 = 10 %)")
+    signed_median: float | None = Field(
+        default=None, ge=-1, le=100,
+        description="median of predicted / measured - 1 on those rows: + the model predicted high, - low",
+    )
     percentiles: tuple[int, int] = Field(description="percentiles of measured / predicted that low and high are")
     applies_to: str | None = Field(default=None, description="the figures the band multiplies")
 
@@ -58,8 +64,10 @@ register_table("error_bands", ErrorBandRow)
 
 
 def find_band(catalog: Any, workload: str, metric: str, engine: str | None = None) -> ErrorBandRow | None:
-    """The band for an engine if the table has one, else the all-engine band, else None."""
-    rows = [r for r in catalog.error_bands if r.workload == workload and r.metric == metric]
+    """The band for an engine if the table has one, else the all-engine band, else None (group rows,
+    for one family or format, are notices, not bands)."""
+    rows = [r for r in catalog.error_bands if r.workload == workload and r.metric == metric
+            and r.family == "*" and r.format == "*"]
     return next((r for r in rows if r.engine == engine), None) or next((r for r in rows if r.engine == "*"), None)
 
 
@@ -77,3 +85,47 @@ def llm_bands(catalog: Any, engine: str | None = None) -> dict[str, ErrorBand]:
         out["throughput"] = ErrorBand(low=0.0, high=float("inf"), metric_class="throughput", rows=0,
                                       source="no validation bands in the catalog")
     return out
+
+
+#: a held-out group whose signed median error lies beyond this is reported with the predictions
+#: it covers (the acceptance's limit on any group of BIAS_MIN_ROWS rows or more)
+BIAS_LIMIT = 0.15
+BIAS_MIN_ROWS = 10
+
+
+class HeldOutBias(NoBoolNumbers):
+    """A group of held-out measurements a prediction belongs to, on which the model leaned one way."""
+
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False)
+    metric_class: str
+    group: str = Field(description="the group: engine, GPU family or weight format, as 'engine vllm'")
+    signed_median: float = Field(description="median of predicted / measured - 1: + predicted high, - low")
+    rows: int = Field(ge=0)
+    band_id: str
+
+
+def llm_biases(catalog: Any, engine: str, family: str, weight_format: str) -> list[HeldOutBias]:
+    """The held-out groups an LLM prediction for (engine, GPU family, weight format) belongs to whose
+    predictions leaned beyond BIAS_LIMIT: the bands it is printed with (its engine's, else every
+    engine's) and the family and format rows. A format row names the format as the validation rows
+    do; it matches the catalog format that name resolves to (``catalog.quant``: an id or alias)."""
+    def leans(r: ErrorBandRow | None) -> bool:
+        return r is not None and r.signed_median is not None and r.rows >= BIAS_MIN_ROWS and abs(r.signed_median) > BIAS_LIMIT
+
+    def resolved(name: str) -> str:
+        q = catalog.quant.find(name)
+        return q.id if q is not None else name
+
+    found: list[tuple[ErrorBandRow, str]] = []
+    for metric in LLM_METRICS:
+        band = find_band(catalog, "llm", metric, engine)
+        if band is not None and leans(band):
+            found.append((band, f"engine {engine}" if band.engine == engine else "every engine"))
+    for r in catalog.error_bands:
+        if r.workload == "llm" and leans(r) and r.engine in ("*", engine):
+            if r.family != "*" and r.family == family:
+                found.append((r, f"family {family}"))
+            elif r.format != "*" and resolved(r.format) == weight_format:
+                found.append((r, f"format {r.format}"))
+    return [HeldOutBias(metric_class=r.metric, group=group, signed_median=float(r.signed_median or 0.0), rows=r.rows, band_id=r.id)
+            for r, group in found]

@@ -137,6 +137,20 @@ def _band_range(band: dict[str, Any] | None) -> str:
     return f"  (x{band['low']:.2f} .. x{band['high']:.2f})"
 
 
+_CLASS_NAMES = {"throughput": "throughput", "ttft": "TTFT", "tpot": "TPOT"}
+
+
+def held_out_bias_lines(band: dict[str, Any]) -> list[str]:
+    """One line per held-out group the prediction belongs to on which the model leaned one way."""
+    out = []
+    for b in band.get("held_out_bias") or ():
+        way = "high" if b["signed_median"] > 0 else "low"
+        out.append(f"held-out check: {_CLASS_NAMES.get(b['metric_class'], b['metric_class'])} predicted "
+                   f"{abs(100 * b['signed_median']):.0f} % too {way} (median) on {b['rows']} published measurements "
+                   f"of {b['group']} (error band {b['band_id']})")
+    return out
+
+
 def _render_perf(d: dict[str, Any]) -> None:
     from rich.table import Table
 
@@ -164,6 +178,8 @@ def _render_perf(d: dict[str, Any]) -> None:
     if d.get("saturated"):
         t.add_row("saturated", "yes: the offered rate exceeds capacity")
     c.print(t)
+    for line in held_out_bias_lines(band):
+        c.print(line)
     eff = d["provenance"]["efficiency"]
     c.print(
         f"efficiency row {eff['row']} (fitted on: {', '.join(eff['fitted_on']) or 'not fitted'}); "

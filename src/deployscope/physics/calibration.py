@@ -42,7 +42,7 @@ from ..catalog.calibrations import (
     load_calibration,
     save_calibration,
 )
-from ..catalog.error_bands import ErrorBand, llm_bands
+from ..catalog.error_bands import ErrorBand, HeldOutBias, llm_bands, llm_biases
 from ..catalog.loader import default_catalog, format_validation_error
 from ..errors import DeployscopeError
 
@@ -53,6 +53,7 @@ __all__ = [
     "apply_calibration",
     "calibration_dir",
     "error_bands",
+    "held_out_biases",
     "list_calibrations",
     "load_calibration",
     "save_calibration",
@@ -100,3 +101,9 @@ def error_bands(engine: str | None = None, catalog: Any = None) -> dict[str, Err
     """Error bands per metric class (throughput, ttft, tpot) from the catalog's error_bands table:
     the engine's rows where it has them, else the all-engine rows."""
     return llm_bands(default_catalog(catalog), engine)
+
+
+def held_out_biases(engine: str, family: str, weight_format: str, catalog: Any = None) -> list[HeldOutBias]:
+    """The held-out groups (engine, GPU family, weight format) a prediction belongs to on which the
+    model's predictions leaned beyond the catalog's limit (catalog.error_bands.llm_biases)."""
+    return llm_biases(default_catalog(catalog), engine, family, weight_format)

@@ -15,7 +15,7 @@ from typing import Any, Literal, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..catalog.error_bands import ErrorBand
+from ..catalog.error_bands import ErrorBand, HeldOutBias
 
 
 @dataclass(frozen=True)
@@ -133,6 +133,11 @@ class PerfErrorBand(ErrorBand):
     """The band on the central figure (throughput), with the bands of the latency metrics."""
 
     by_metric: dict[str, ErrorBand] = Field(default_factory=dict, description="throughput, ttft and tpot bands")
+    held_out_bias: list[HeldOutBias] = Field(
+        default_factory=list,
+        description="held-out groups this prediction belongs to (its engine, GPU family, weight format) on which "
+        "the model leaned one way beyond the catalog's limit: signed median of predicted / measured - 1",
+    )
 
 
 class PerfResult(BaseModel):

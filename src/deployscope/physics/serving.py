@@ -246,10 +246,11 @@ def evaluate(
         ttft, tpot, sim_info = _simulated(ctx, dep, load, replicas, I, O, simulate_requests, ttft, tpot)
     tok_rep = req_rep * O if not ctx.shape.encoder_only else 0.0
     bound = str(np.asarray(llm.bound_of(s["step"])).reshape(-1)[0])
-    from .calibration import error_bands
+    from .calibration import error_bands, held_out_biases
 
     by = error_bands(ctx.engine.id)
     main = by.get("throughput") or next(iter(by.values()))
+    bias = held_out_biases(ctx.engine.id, ctx.gpu.family, ctx.shape.quant)
     return PerfResult(
         model=ctx.model.id, gpu=ctx.gpu.id, engine=ctx.engine.id, quant=ctx.shape.quant, kv_quant=ctx.shape.kv_quant,
         gpus=gpus, tp=tp, pp=pp, ep=ep, gpus_per_replica=gpus // replicas, replicas=replicas, input_len=I, output_len=O,
@@ -262,7 +263,7 @@ def evaluate(
         kv_capacity_tokens=mem["kv_capacity_tokens"], saturated=saturated,
         bound=bound,  # type: ignore[arg-type]
         step_time_s=cycle,
-        error_band=PerfErrorBand(**main.model_dump(), by_metric=by),
+        error_band=PerfErrorBand(**main.model_dump(), by_metric=by, held_out_bias=bias),
         memory={
             "weights_per_gpu_bytes": mem["weights_per_gpu_bytes"],
             "kv_bytes_per_gpu": mem["kv_bytes_per_gpu"],
