@@ -37,6 +37,24 @@ class Source(_M):
     )
 
 
+class HeldOutBias(_M):
+    """A group of published measurements held out of every fit (an engine, a GPU family, a weight
+    format) that a prediction belongs to, on which the model's predictions leaned one way."""
+
+    metric_class: str = Field(description="throughput, ttft or tpot")
+    group: str = Field(description="the group, as 'engine vllm', 'family cdna4' or 'format mxfp4-moe'")
+    signed_median: float = Field(description="median of predicted / measured - 1 over the group: + predicted high, - low")
+    rows: int = Field(ge=0, description="held-out measurements in the group")
+    band_id: str = Field(description="the error_bands row it comes from")
+
+    def sentence(self) -> str:
+        """The notice in words, as the plan report and `perf` (after "held-out check: ") print it."""
+        what = {"throughput": "throughput", "ttft": "TTFT", "tpot": "TPOT"}.get(self.metric_class, self.metric_class)
+        way = "high" if self.signed_median > 0 else "low"
+        return (f"{what} predicted {abs(100 * self.signed_median):.0f} % too {way} (median) on "
+                f"{self.rows} published measurements of {self.group} (error band {self.band_id})")
+
+
 class Assumption(_M):
     """An input the plan used: the user's value, or a labelled default the user may override."""
 
@@ -130,6 +148,11 @@ class Performance(_M):
     energy_kwh_per_year: float | None = Field(default=None, description="facility energy (PUE included), yearly average over the horizon")
     co2_kg_per_year: float | None = Field(default=None, description="grid CO2 of that energy, yearly average")
     error_band: dict[str, float] | None = Field(default=None, description="low/high multipliers on throughput")
+    held_out_bias: list[HeldOutBias] = Field(
+        default_factory=list,
+        description="held-out groups the serving predictions belong to on which the model leaned one way beyond the "
+        "catalog's limit (error_bands.BIAS_LIMIT), each once",
+    )
     components: list[ComponentSizing] = Field(default_factory=list)
 
 

@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field
 
+from ..result import HeldOutBias
 from .base import NoBoolNumbers, Row
 from .loader import register_table
 
@@ -91,17 +92,6 @@ def llm_bands(catalog: Any, engine: str | None = None) -> dict[str, ErrorBand]:
 #: it covers (the acceptance's limit on any group of BIAS_MIN_ROWS rows or more)
 BIAS_LIMIT = 0.15
 BIAS_MIN_ROWS = 10
-
-
-class HeldOutBias(NoBoolNumbers):
-    """A group of held-out measurements a prediction belongs to, on which the model leaned one way."""
-
-    model_config = ConfigDict(frozen=True, allow_inf_nan=False)
-    metric_class: str
-    group: str = Field(description="the group: engine, GPU family or weight format, as 'engine vllm'")
-    signed_median: float = Field(description="median of predicted / measured - 1: + predicted high, - low")
-    rows: int = Field(ge=0)
-    band_id: str
 
 
 def llm_biases(catalog: Any, engine: str, family: str, weight_format: str) -> list[HeldOutBias]:

@@ -137,18 +137,11 @@ def _band_range(band: dict[str, Any] | None) -> str:
     return f"  (x{band['low']:.2f} .. x{band['high']:.2f})"
 
 
-_CLASS_NAMES = {"throughput": "throughput", "ttft": "TTFT", "tpot": "TPOT"}
-
-
 def held_out_bias_lines(band: dict[str, Any]) -> list[str]:
     """One line per held-out group the prediction belongs to on which the model leaned one way."""
-    out = []
-    for b in band.get("held_out_bias") or ():
-        way = "high" if b["signed_median"] > 0 else "low"
-        out.append(f"held-out check: {_CLASS_NAMES.get(b['metric_class'], b['metric_class'])} predicted "
-                   f"{abs(100 * b['signed_median']):.0f} % too {way} (median) on {b['rows']} published measurements "
-                   f"of {b['group']} (error band {b['band_id']})")
-    return out
+    from ..result import HeldOutBias
+
+    return [f"held-out check: {HeldOutBias(**b).sentence()}" for b in band.get("held_out_bias") or ()]
 
 
 def _render_perf(d: dict[str, Any]) -> None:

@@ -111,6 +111,7 @@ class ServeConfig:
     batch: float = 1.0  # sequences in flight per replica at the SLO capacity
     kv_quant: str | None = None  # KV-cache format the capacity was computed with
     max_batch: float | None = None  # most sequences one replica holds (KV capacity, engine cap) in that capacity
+    held_out_bias: list[Any] = field(default_factory=list)  # result.HeldOutBias: groups the prediction leans with
 
 
 @dataclass

@@ -28,6 +28,15 @@ def _error_band(pieces: list[Piece]) -> dict[str, float] | None:
     return next((pc.serve.error_band for pc in pieces if pc.serve is not None and pc.serve.error_band), None)
 
 
+def _held_out_bias(pieces: list[Piece]) -> list[Any]:
+    """The held-out groups the serving pieces' predictions lean with, each once (by band)."""
+    out: dict[str, Any] = {}
+    for pc in pieces:
+        for b in pc.serve.held_out_bias if pc.serve is not None else ():
+            out.setdefault(b["band_id"] if isinstance(b, dict) else b.band_id, b)
+    return list(out.values())
+
+
 def _quant(pieces: list[Piece]) -> str | None:
     return next((pc.serve.quant for pc in pieces if pc.serve is not None), None)
 
@@ -96,6 +105,7 @@ class OnPremPerformance:
             storage_tb=hw.storage_tb(pieces),
             energy_kwh_per_year=energy, co2_kg_per_year=(float(res.co2_kg) / inputs.H) if res.co2_kg else None,
             error_band=_error_band(pieces),
+            held_out_bias=_held_out_bias(pieces),
             components=comps,
         )
 
@@ -125,6 +135,7 @@ class CloudPerformance:
             quality_delta=max([s.quality_delta for s in serves] + [0.0]),
             ttft_p95_s=ttft, tpot_p95_s=tpot, image_latency_s=img,
             error_band=_error_band(pieces),
+            held_out_bias=_held_out_bias(pieces),
             components=comps,
         )
 

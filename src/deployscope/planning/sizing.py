@@ -224,6 +224,7 @@ class Sizer:
                     batch=max(1.0, float(_get(res, "batch_size", 1.0) or 1.0)),
                     kv_quant=_get(res, "kv_quant", None),
                     max_batch=_f(_get(res, "max_batch_size", None)),
+                    held_out_bias=list(_get(_get(res, "error_band", None), "held_out_bias", None) or ()),
                 )
                 return [cfg], None
         return [], reason or Unservable("latency", f"{d.model.id} on {gpu_id} cannot meet TTFT p95 {ttft} s and TPOT p95 {tpot} s")

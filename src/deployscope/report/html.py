@@ -177,6 +177,7 @@ def plan_context(plan: Any, charts: bool = True, max_options: int = MAX_TABLE_OP
         "hidden_charts": [c for c in results if not isinstance(c, Chart)],
         "question": question(plan),
         "reasons_shown": shown_reasons(plan),
+        "held_out": [b.sentence() for b in best.performance.held_out_bias] if best is not None else [],
         "drivers": driver_sentences(plan),
         "why_excluded": {o.id: exclusion_summary(o) for o in options if not o.allowed},
         "choice": sum(1 for o in plan.options if o.allowed) > 1,

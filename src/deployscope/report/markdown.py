@@ -50,7 +50,8 @@ def render_markdown(plan: Any) -> str:
     else:
         L += ["**No option is allowed** under the scenario's policy facts.", ""]
     L += [_cell(plan.rationale.summary), ""]
-    for title, items in (("Why", ctx["reasons_shown"]), ("What the cost rests on", ctx["drivers"]),
+    for title, items in (("Why", ctx["reasons_shown"]), ("How far such predictions were off", ctx["held_out"]),
+                         ("What the cost rests on", ctx["drivers"]),
                          ("What would change the answer", plan.rationale.what_would_change), ("Warnings", plan.warnings)):
         if items:
             L += [f"### {title}", ""] + [f"- {_cell(i)}" for i in items] + [""]
