@@ -56,7 +56,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))  # run from a checkout
 
 from deployscope.errors import DeployscopeError  # noqa: E402
-from deployscope.paths import write_atomic  # noqa: E402
+from deployscope.paths import rewrite_text  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CSV_PATH = ROOT / "src" / "deployscope" / "validation" / "A_llm_inference.csv"
@@ -535,12 +535,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"{len(pages)} pages, {len(rows)} rows")
     if not args.dry_run:
-        # the new text is built before the file is touched, and written through a renamed temporary
-        # file: a failure leaves the shipped rows as they were
-        try:
-            write_atomic(args.csv, refresh(args.csv.read_bytes().decode("utf-8"), pages), field="--csv")
-        except (OSError, UnicodeDecodeError, DeployscopeError) as exc:
-            print(f"error: --csv {str(args.csv)!r}: {exc}", file=sys.stderr)
+        try:  # built before the file is touched, written atomically: a failure leaves the rows as they were
+            rewrite_text(args.csv, lambda text: refresh(text, pages), field="--csv")
+        except DeployscopeError as exc:
+            print(f"error: --csv: {exc.args[0]}", file=sys.stderr)
             return 2
     return 0
 

@@ -55,7 +55,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))  # run from a checkout
 
 from deployscope.errors import DeployscopeError  # noqa: E402
-from deployscope.paths import write_atomic  # noqa: E402
+from deployscope.paths import rewrite_text  # noqa: E402
 
 FIXTURE_COMMIT = "3a600f1d9ce155536d52e2f58f744f27a301aac9"
 SOURCE = ("https://github.com/SemiAnalysisAI/InferenceX-app/blob/"
@@ -579,12 +579,10 @@ def main(argv: list[str] | None = None) -> int:
     n_rows = sum(len(rows_for(r)) for r in picked)
     print(f"{len(records)} records, {len(picked)} selected, {n_rows} rows")
     if not args.dry_run:
-        # the new text is built before the file is touched, and written through a renamed temporary
-        # file: a failure leaves the shipped rows as they were
-        try:
-            write_atomic(args.csv, refresh(args.csv.read_bytes().decode("utf-8"), records), field="--csv")
-        except (OSError, UnicodeDecodeError, DeployscopeError) as exc:
-            print(f"error: --csv {str(args.csv)!r}: {exc}", file=sys.stderr)
+        try:  # built before the file is touched, written atomically: a failure leaves the rows as they were
+            rewrite_text(args.csv, lambda text: refresh(text, records), field="--csv")
+        except DeployscopeError as exc:
+            print(f"error: --csv: {exc.args[0]}", file=sys.stderr)
             return 2
     return 0
 

@@ -7,6 +7,7 @@ import os
 import stat
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 from .errors import DeployscopeError
 
@@ -19,6 +20,20 @@ def data_dir() -> Path:
     """
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
     return Path(base) / "deployscope"
+
+
+def rewrite_text(path: str | os.PathLike[str], edit: Callable[[str], str], *, field: str = "file") -> Path:
+    """Replace a UTF-8 text file's content by ``edit(content)``, line endings kept as they are: the
+    new text is built before the file is touched and written through write_atomic, so a failing
+    edit leaves the file as it was. A file that cannot be read becomes a DeployscopeError naming
+    `field` and the path; what `edit` raises passes through."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise DeployscopeError(f"cannot read {str(path)!r}: {why}", field=field, value=str(path)) from None
+    return write_atomic(path, edit(text), field=field)
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes | str, *, field: str = "file") -> Path:
