@@ -300,11 +300,12 @@ def _band(sel: list[dict]) -> dict:
     prediction is the other bound, so the band reads "up to N x slower", never a range that excludes
     the figure it is printed beside. With the median error and the signed median (predicted /
     measured - 1: which way the predictions leaned, as `deployscope validate` scores it)."""
+    from deployscope.validate.scoring import summary
+
     r = np.array([p["measured"] / p["predicted"] for p in sel])
-    apes = np.array([p["ape"] for p in sel])
-    signed = np.array([(p["predicted"] - p["measured"]) / abs(p["measured"]) for p in sel])
+    scored = summary(sel)
     return {"low": round(min(float(np.percentile(r, 5)), 1.0), 4), "high": round(max(float(np.percentile(r, 95)), 1.0), 4),
-            "rows": len(sel), "median_ape": round(float(np.median(apes)), 4), "signed_median": round(float(np.median(signed)), 4)}
+            "rows": len(sel), "median_ape": round(scored["median_ape"], 4), "signed_median": round(scored["signed_median"], 4)}
 
 
 def _leaning_groups(sel: list[dict]) -> dict[tuple[str, str], dict]:

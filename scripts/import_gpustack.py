@@ -318,7 +318,7 @@ def hardware(page: Page) -> str:
     raise BadPage(f"{page.path}: hardware {page.hardware_text!r} is not one the importer maps to the catalog")
 
 
-def figure(page: Page, run: Run, label: str) -> str | None:
+def figure(run: Run, label: str) -> str | None:
     """A printed figure as the row's value text: as printed (trailing zeros of the decimals
     dropped, one kept); None when the run does not print it or prints no number."""
     try:
@@ -443,12 +443,12 @@ METRICS = {"output_throughput": "Output token throughput (tok/s)", "mean_ttft": 
 def _metric_rows(page: Page, run: Run, base: dict[str, str], gpus: int, latencies: tuple[str, ...]) -> list[dict[str, str]]:
     """Output throughput (for the run's GPUs) and the given latencies, each where the run prints it."""
     out = []
-    thr = figure(page, run, METRICS["output_throughput"])
+    thr = figure(run, METRICS["output_throughput"])
     if thr is not None:
         per_gpu = thr if gpus == 1 else f"{float(thr) / gpus:.2f}"
         out.append({**base, "metric": "output_throughput", "value": thr, "unit": "output_tokens/s", "value_per_gpu": per_gpu})
     for metric in latencies:
-        v = figure(page, run, METRICS[metric])
+        v = figure(run, METRICS[metric])
         if v is not None:
             out.append({**base, "metric": metric, "value": v, "unit": "ms", "value_per_gpu": ""})
     return out

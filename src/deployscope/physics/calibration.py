@@ -42,9 +42,10 @@ from ..catalog.calibrations import (
     load_calibration,
     save_calibration,
 )
-from ..catalog.error_bands import ErrorBand, HeldOutBias, llm_bands, llm_biases
+from ..catalog.error_bands import ErrorBand, llm_bands, llm_biases
 from ..catalog.loader import default_catalog, format_validation_error
 from ..errors import DeployscopeError
+from ..result import HeldOutBias
 
 __all__ = [
     "CALIBRATION_DIR_ENV",

@@ -15,7 +15,8 @@ from typing import Any, Literal, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..catalog.error_bands import ErrorBand, HeldOutBias
+from ..catalog.error_bands import ErrorBand
+from ..result import HeldOutBias
 
 
 @dataclass(frozen=True)

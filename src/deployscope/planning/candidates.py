@@ -14,7 +14,7 @@ from typing import Any, Literal, NamedTuple, Protocol
 
 import numpy as np
 
-from ..result import Performance, Source
+from ..result import HeldOutBias, Performance, Source
 
 HOURS_PER_YEAR = 8760.0
 DAYS_PER_YEAR = 365.0
@@ -111,7 +111,7 @@ class ServeConfig:
     batch: float = 1.0  # sequences in flight per replica at the SLO capacity
     kv_quant: str | None = None  # KV-cache format the capacity was computed with
     max_batch: float | None = None  # most sequences one replica holds (KV capacity, engine cap) in that capacity
-    held_out_bias: list[Any] = field(default_factory=list)  # result.HeldOutBias: groups the prediction leans with
+    held_out_bias: list[HeldOutBias] = field(default_factory=list)  # held-out groups the prediction leans with
 
 
 @dataclass

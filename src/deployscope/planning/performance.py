@@ -12,7 +12,7 @@ import numpy as np
 
 from ..physics import serving
 from ..physics.memory import estimate_memory, max_sequences, weight_bytes
-from ..result import ComponentSizing, CurvePoint, MemoryBreakdown, Option, Performance
+from ..result import ComponentSizing, CurvePoint, HeldOutBias, MemoryBreakdown, Option, Performance
 from .api_latency import api_prefill_rate, ttft_at_prompt
 from .candidates import HOURS_PER_YEAR, Candidate, Factors, Piece
 from .costing import OnPremCost, cloud_instances_needed
@@ -28,12 +28,12 @@ def _error_band(pieces: list[Piece]) -> dict[str, float] | None:
     return next((pc.serve.error_band for pc in pieces if pc.serve is not None and pc.serve.error_band), None)
 
 
-def _held_out_bias(pieces: list[Piece]) -> list[Any]:
+def _held_out_bias(pieces: list[Piece]) -> list[HeldOutBias]:
     """The held-out groups the serving pieces' predictions lean with, each once (by band)."""
-    out: dict[str, Any] = {}
+    out: dict[str, HeldOutBias] = {}
     for pc in pieces:
         for b in pc.serve.held_out_bias if pc.serve is not None else ():
-            out.setdefault(b["band_id"] if isinstance(b, dict) else b.band_id, b)
+            out.setdefault(b.band_id, b)
     return list(out.values())
 
 

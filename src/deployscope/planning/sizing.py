@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import DeployscopeError
 from ..feasibility import training_run_limit
 from ..physics import serving
-from ..result import ComponentSizing
+from ..result import ComponentSizing, HeldOutBias
 from ..scenario import DiffusionWorkload, LLMWorkload
 from . import pipelines
 from .candidates import (
@@ -224,7 +224,8 @@ class Sizer:
                     batch=max(1.0, float(_get(res, "batch_size", 1.0) or 1.0)),
                     kv_quant=_get(res, "kv_quant", None),
                     max_batch=_f(_get(res, "max_batch_size", None)),
-                    held_out_bias=list(_get(_get(res, "error_band", None), "held_out_bias", None) or ()),
+                    held_out_bias=[HeldOutBias.model_validate(b)
+                                   for b in _get(_get(res, "error_band", None), "held_out_bias", None) or ()],
                 )
                 return [cfg], None
         return [], reason or Unservable("latency", f"{d.model.id} on {gpu_id} cannot meet TTFT p95 {ttft} s and TPOT p95 {tpot} s")
