@@ -6,7 +6,8 @@
 One table per metric class (throughput, TTFT, TPOT), one line per group of held-out rows, and a
 mark on every group of ten or more scored rows that misses the issue-13 targets (throughput:
 median <= 10 %, p90 <= 25 %; TTFT/TPOT: median <= 20 %, p90 <= 45 %; coverage >= 95 % / 90 %;
-signed median within +-15 %). docs/validation.md quotes its output.
+signed median within +-15 %). docs/validation.md quotes its output. A last table gives how far
+repeated measurements of one configuration lie apart (validate's ``repeatability``).
 """
 
 from __future__ import annotations
@@ -75,6 +76,14 @@ def summary(report: dict[str, Any]) -> str:
             for name, s in sorted((data.get(key) or {}).items()):
                 if isinstance(s, dict) and s.get("rows"):
                     lines.append(_line(cls, f"{key}: {name}", s))
+        parts.append("\n".join(lines))
+    rep = report.get("repeatability") or {}
+    if rep:
+        lines = ["**repeat measurements** (every row: configurations measured more than once)", "",
+                 "| class | configurations | rows | median | p90 | model median APE | model p90 APE |",
+                 "|---|---|---|---|---|---|---|"]
+        lines += [f"| {cls} | {s['configurations']} | {s['rows']} | {_pct(s['median_ape'])} | {_pct(s['p90_ape'])} | "
+                  f"{_pct(s['model_median_ape'])} | {_pct(s['model_p90_ape'])} |" for cls, s in rep.items()]
         parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n"
 

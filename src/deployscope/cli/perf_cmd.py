@@ -214,6 +214,7 @@ def _render_validate(r: dict[str, Any]) -> None:
         merged = {f"{key}: {k}": v for key in ("family", "format", "moe", "pipeline", "engine") for k, v in groups.get(key, {}).items()}
         if merged:
             table(f"held out, {cls}, by hardware family, format, dense/MoE, pipeline and engine", merged)
+    _render_repeatability(r.get("repeatability") or {})
     if h.get("groups", {}).get("architecture"):  # image-model training rows: per architecture family and source
         table("held out, image training, by architecture", h["groups"]["architecture"])
         table("held out, by source", h["groups"].get("source", {}))
@@ -234,6 +235,22 @@ def _render_validate(r: dict[str, Any]) -> None:
             break
     c.print(t)
     c.print(f"wall time {r['wall_time_s']:.2f} s")
+
+
+def _render_repeatability(rep: dict[str, Any]) -> None:
+    """The measurements' own floor: how far rows of one configuration measured more than once lie apart."""
+    if not rep:
+        return
+    from rich.table import Table
+
+    t = Table(title="repeat measurements: configurations measured more than once, |one / other - 1| over their pairs",
+              show_header=True, header_style="bold")
+    for col in ("metric class", "configurations", "rows", "median", "p90", "model median APE", "model p90 APE"):
+        t.add_column(col, justify="right" if col != "metric class" else "left")
+    for cls, s in rep.items():
+        t.add_row(cls, str(s["configurations"]), str(s["rows"]), *(f"{100 * s[k]:.1f} %" for k in
+                                                                   ("median_ape", "p90_ape", "model_median_ape", "model_p90_ape")))
+    console().print(t)
 
 
 _FLAGS = {"simulate": "--simulate", "simulate_requests": "--simulate", "concurrency": "--concurrency", "rate": "--rate",

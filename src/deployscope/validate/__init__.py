@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ..errors import DeployscopeError
+from . import repeats
 from .files import DEFAULT_FILES, VALIDATION_DIR, dataset_of, fit_split, is_fitted, num, read_csv, row_key, source_key
 from .llm_rows import Contexts, Params, Skip, predict_llm_row
 from .scoring import by_class, groups, metric_class, summary
@@ -153,9 +154,12 @@ def run(files: Iterable[str | Path] | None = None, *, catalog=None, params: Para
         if not ok:
             raise DeployscopeError(f"no such file: {p}", field="data", value=str(p))
     preds: list[dict[str, Any]] = []
+    repeated: list[list[dict[str, Any]]] = []
     for p in paths:
         kind, rows = read_csv(p)
-        preds.extend(predict_file(p, kind, rows, catalog, params))
+        file_preds = predict_file(p, kind, rows, catalog, params)
+        preds.extend(file_preds)
+        repeated.extend(repeats.repeat_groups(rows, file_preds))
     held = [p for p in preds if not p["fitted_on"]]
     out: dict[str, Any] = {**summary(preds)}
     out["groups"] = groups(preds)
@@ -166,6 +170,8 @@ def run(files: Iterable[str | Path] | None = None, *, catalog=None, params: Para
     out["fitting_split"] = {"llm_fit_sources": list(FIT_SOURCES), "llm_fit_rows": list(fit_split().llm_fit_rows),
                             "fitting_files": list(fit_split().fitting_files),
                             "image_training": image_fitting_split(), "training": vw_training_split()}
+    # every row, fitting or held out: how far the measurements themselves repeat is not a fit
+    out["repeatability"] = repeats.spread(repeated)
     out["predictions"] = preds
     out["wall_time_s"] = time.perf_counter() - t0
     return out
