@@ -21,7 +21,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from validation_summary import _load  # noqa: E402
+from validation_summary import load_report  # noqa: E402
 
 from deployscope import validate  # noqa: E402
 
@@ -53,4 +53,4 @@ def table(report: dict) -> str:
 
 
 if __name__ == "__main__":
-    sys.stdout.write(table(_load(sys.argv[1:])))
+    sys.stdout.write(table(load_report(sys.argv[1:])))

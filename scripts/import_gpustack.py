@@ -54,9 +54,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))  # run from a checkout
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared write step
 
-from deployscope.errors import DeployscopeError  # noqa: E402
-from deployscope.paths import rewrite_text  # noqa: E402
+from validation_rows import write_rows  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CSV_PATH = ROOT / "src" / "deployscope" / "validation" / "A_llm_inference.csv"
@@ -534,13 +534,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: pages {str(args.pages)!r}: {exc}", file=sys.stderr)
         return 2
     print(f"{len(pages)} pages, {len(rows)} rows")
-    if not args.dry_run:
-        try:  # built before the file is touched, written atomically: a failure leaves the rows as they were
-            rewrite_text(args.csv, lambda text: refresh(text, pages), field="--csv")
-        except DeployscopeError as exc:
-            print(f"error: --csv: {exc.args[0]}", file=sys.stderr)
-            return 2
-    return 0
+    return 0 if args.dry_run else write_rows(args.csv, lambda text: refresh(text, pages))
 
 
 if __name__ == "__main__":

@@ -53,9 +53,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))  # run from a checkout
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared write step
 
-from deployscope.errors import DeployscopeError  # noqa: E402
-from deployscope.paths import rewrite_text  # noqa: E402
+from validation_rows import write_rows  # noqa: E402
 
 FIXTURE_COMMIT = "3a600f1d9ce155536d52e2f58f744f27a301aac9"
 SOURCE = ("https://github.com/SemiAnalysisAI/InferenceX-app/blob/"
@@ -578,13 +578,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     n_rows = sum(len(rows_for(r)) for r in picked)
     print(f"{len(records)} records, {len(picked)} selected, {n_rows} rows")
-    if not args.dry_run:
-        try:  # built before the file is touched, written atomically: a failure leaves the rows as they were
-            rewrite_text(args.csv, lambda text: refresh(text, records), field="--csv")
-        except DeployscopeError as exc:
-            print(f"error: --csv: {exc.args[0]}", file=sys.stderr)
-            return 2
-    return 0
+    return 0 if args.dry_run else write_rows(args.csv, lambda text: refresh(text, records))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ MIN_ROWS = 10
 GROUPS = ("family", "format", "moe", "engine", "pipeline", "source")
 
 
-def _load(argv: list[str]) -> dict[str, Any]:
+def load_report(argv: list[str]) -> dict[str, Any]:
     if argv:
         with open(argv[0], encoding="utf-8") as f:
             return json.load(f)
@@ -89,4 +89,4 @@ def summary(report: dict[str, Any]) -> str:
 
 
 if __name__ == "__main__":
-    sys.stdout.write(summary(_load(sys.argv[1:])))
+    sys.stdout.write(summary(load_report(sys.argv[1:])))

@@ -6,30 +6,18 @@ from (github.com/gpustack/gpustack docs/performance-lab at 47277d7, and the two 
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from deployscope import validate
+from script_helpers import check_writes_the_csv_whole_or_not_at_all, load_script, shipped_csv
 
-_ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("import_gpustack", _ROOT / "scripts" / "import_gpustack.py")
-assert _spec and _spec.loader
-gs = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = gs  # dataclasses look their module up
-_spec.loader.exec_module(gs)
+gs = load_script("import_gpustack")
 
 PAGES = Path(__file__).parent / "data" / "gpustack_pages"
-A = validate.VALIDATION_DIR / "A_llm_inference.csv"
-
-
-def _shipped() -> str:
-    with open(A, encoding="utf-8", newline="") as f:
-        return f.read()
 
 
 def _rows(text: str) -> list[dict[str, str]]:
@@ -63,7 +51,7 @@ _RUN = ("Successful requests:                     100", "Total input tokens:    
 
 
 def test_the_shipped_rows_are_the_importers_output(pages) -> None:
-    text = _shipped()
+    text = shipped_csv()
     assert gs.refresh(text, pages) == text  # a rerun changes nothing, byte for byte
     rows = _rows(text)
     assert sum(r["source_type"] == gs.SOURCE_TYPE for r in rows) == 200
@@ -72,7 +60,7 @@ def test_the_shipped_rows_are_the_importers_output(pages) -> None:
 
 
 def test_the_rows_sit_just_before_the_inferencex_tail(pages) -> None:
-    rows = _rows(_shipped())
+    rows = _rows(shipped_csv())
     kinds = [r["source_type"] for r in rows]
     first, last = kinds.index(gs.SOURCE_TYPE), len(kinds) - 1 - kinds[::-1].index(gs.SOURCE_TYPE)
     assert set(kinds[first:last + 1]) == {gs.SOURCE_TYPE}  # one block
@@ -85,14 +73,11 @@ def test_the_rows_sit_just_before_the_inferencex_tail(pages) -> None:
 
 def test_the_inferencex_refresh_keeps_the_gpustack_rows() -> None:
     """scripts/import_inferencex.py rewrites the tail only: the GPUStack rows before it are kept."""
-    spec = importlib.util.spec_from_file_location("import_inferencex", _ROOT / "scripts" / "import_inferencex.py")
-    assert spec and spec.loader
-    ix = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ix)
+    ix = load_script("import_inferencex")
     import json
 
     records = json.loads((Path(__file__).parent / "data" / "inferencex_benchmarks_excerpt.json").read_text("utf-8"))
-    assert ix.refresh(_shipped(), records) == _shipped()
+    assert ix.refresh(shipped_csv(), records) == shipped_csv()
 
 
 def test_a_result_block_is_read_line_by_line() -> None:
@@ -262,20 +247,4 @@ def test_cli_reports_bad_input(tmp_path, capsys) -> None:
 
 
 def test_cli_writes_the_csv_whole_or_not_at_all(tmp_path, monkeypatch, capsys) -> None:
-    """The refreshed file is the shipped one; a refresh that fails leaves the file byte for byte as it
-    was (the new text is built before the file is touched); a missing --csv is an error, not a trace."""
-    csv_copy = tmp_path / "A.csv"
-    csv_copy.write_bytes(A.read_bytes())
-    assert gs.main([str(PAGES), "--csv", str(csv_copy)]) == 0
-    assert csv_copy.read_bytes() == A.read_bytes()
-
-    def broken(text: str, pages: object) -> str:
-        raise ValueError("a page changed shape")
-
-    monkeypatch.setattr(gs, "refresh", broken)
-    with pytest.raises(ValueError):
-        gs.main([str(PAGES), "--csv", str(csv_copy)])
-    assert csv_copy.read_bytes() == A.read_bytes()
-    monkeypatch.undo()
-    assert gs.main([str(PAGES), "--csv", str(tmp_path / "missing.csv")]) == 2
-    assert "error: --csv" in capsys.readouterr().err and not (tmp_path / "missing.csv").exists()
+    check_writes_the_csv_whole_or_not_at_all(gs, PAGES, tmp_path, monkeypatch, capsys)

@@ -6,32 +6,19 @@ packages/app/cypress/fixtures/api/benchmarks.json @ 3a600f1d), plus records the 
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import json
 from pathlib import Path
 
-import pytest
+from script_helpers import check_writes_the_csv_whole_or_not_at_all, load_script, shipped_csv
 
-from deployscope import validate
-
-_ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("import_inferencex", _ROOT / "scripts" / "import_inferencex.py")
-assert _spec and _spec.loader
-ix = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(ix)
+ix = load_script("import_inferencex")
 
 EXCERPT = Path(__file__).parent / "data" / "inferencex_benchmarks_excerpt.json"
-A = validate.VALIDATION_DIR / "A_llm_inference.csv"
-
-
-def _shipped() -> str:
-    with open(A, encoding="utf-8", newline="") as f:
-        return f.read()
 
 
 def test_the_shipped_rows_are_the_importers_output() -> None:
-    text = _shipped()
+    text = shipped_csv()
     records = json.loads(EXCERPT.read_text(encoding="utf-8"))
     assert ix.refresh(text, records) == text  # a rerun changes nothing, byte for byte
     others = [r for r in csv.DictReader(io.StringIO(text, newline="")) if r["source_type"] != ix.SOURCE_TYPE]
@@ -189,20 +176,4 @@ def test_a_record_without_its_image_takes_the_workflows_and_says_so() -> None:
 
 
 def test_cli_writes_the_csv_whole_or_not_at_all(tmp_path, monkeypatch, capsys) -> None:
-    """The refreshed file is the shipped one; a refresh that fails leaves the file byte for byte as it
-    was; a missing --csv is an error, not a trace."""
-    csv_copy = tmp_path / "A.csv"
-    csv_copy.write_bytes(A.read_bytes())
-    assert ix.main([str(EXCERPT), "--csv", str(csv_copy)]) == 0
-    assert csv_copy.read_bytes() == A.read_bytes()
-
-    def broken(text: str, records: object) -> str:
-        raise ValueError("a record changed shape")
-
-    monkeypatch.setattr(ix, "refresh", broken)
-    with pytest.raises(ValueError):
-        ix.main([str(EXCERPT), "--csv", str(csv_copy)])
-    assert csv_copy.read_bytes() == A.read_bytes()
-    monkeypatch.undo()
-    assert ix.main([str(EXCERPT), "--csv", str(tmp_path / "missing.csv")]) == 2
-    assert "error: --csv" in capsys.readouterr().err and not (tmp_path / "missing.csv").exists()
+    check_writes_the_csv_whole_or_not_at_all(ix, EXCERPT, tmp_path, monkeypatch, capsys)

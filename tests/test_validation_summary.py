@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
+from script_helpers import load_script
 
-_spec = importlib.util.spec_from_file_location(
-    "validation_summary", Path(__file__).resolve().parents[1] / "scripts" / "validation_summary.py")
-assert _spec and _spec.loader
-vs = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(vs)
+vs = load_script("validation_summary")
 
 
 def _s(rows: int, med: float, p90: float, signed: float, cov: float = 1.0) -> dict[str, object]:
@@ -39,15 +34,6 @@ def test_the_repeat_table_follows_the_class_tables() -> None:
     assert "| ttft | 3 | 7 | 4.0 % | 31.0 % | 20.0 % | 60.0 % |" in text
 
 
-def _bursts():  # noqa: ANN202
-    spec = importlib.util.spec_from_file_location(
-        "gpustack_bursts", Path(__file__).resolve().parents[1] / "scripts" / "gpustack_bursts.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_gpustack_bursts_sets_held_out_rows_beside_their_predictions() -> None:
     from deployscope import validate
 
@@ -63,7 +49,7 @@ def test_gpustack_bursts_sets_held_out_rows_beside_their_predictions() -> None:
 
     report = {"predictions": [pred(a, 100.0, 50.0), pred(b, 100.0, 25.0), pred(a, 100.0, 1.0, fitted=True),
                               {**pred(b, 1.0, 1.0), "file": "B_diffusion_inference.csv"}]}
-    text = _bursts().table(report)
+    text = load_script("gpustack_bursts").table(report)
     # the median of 2.0 and 4.0; the fitted row and the other file left out
     assert "| H100 | burst | 128 in / 4 out | throughput | 2 | 3.00 | 2.00 - 4.00 |" in text
     assert text.count("\n") == 3
