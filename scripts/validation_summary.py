@@ -7,7 +7,8 @@ One table per metric class (throughput, TTFT, TPOT), one line per group of held-
 mark on every group of ten or more scored rows that misses the issue-13 targets (throughput:
 median <= 10 %, p90 <= 25 %; TTFT/TPOT: median <= 20 %, p90 <= 45 %; coverage >= 95 % / 90 %;
 signed median within +-15 %). docs/validation.md quotes its output. A last table gives how far
-repeated measurements of one configuration lie apart (validate's ``repeatability``).
+repeated measurements of one configuration lie apart (validate's ``repeatability``), and one
+more the project's own measurements on a lent GPU against the physics (``device_measurements``).
 """
 
 from __future__ import annotations
@@ -84,6 +85,13 @@ def summary(report: dict[str, Any]) -> str:
                  "|---|---|---|---|---|---|---|"]
         lines += [f"| {cls} | {s['configurations']} | {s['rows']} | {_pct(s['median_ape'])} | {_pct(s['p90_ape'])} | "
                   f"{_pct(s['model_median_ape'])} | {_pct(s['model_p90_ape'])} |" for cls, s in rep.items()]
+        parts.append("\n".join(lines))
+    dev = report.get("device_measurements") or {}
+    if dev.get("groups"):
+        lines = [f"**own measurements on a lent GPU** ({dev['file']}; measured / predicted, not scored)", "",
+                 "| group | rows | median | min | max |", "|---|---|---|---|---|"]
+        lines += [f"| {name} | {g['rows']} | {g['median_ratio']:.2f} | {g['min_ratio']:.2f} | {g['max_ratio']:.2f} |"
+                  for name, g in dev["groups"].items()]
         parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n"
 

@@ -215,6 +215,7 @@ def _render_validate(r: dict[str, Any]) -> None:
         if merged:
             table(f"held out, {cls}, by hardware family, format, dense/MoE, pipeline and engine", merged)
     _render_repeatability(r.get("repeatability") or {})
+    _render_device(r.get("device_measurements") or {})
     if h.get("groups", {}).get("architecture"):  # image-model training rows: per architecture family and source
         table("held out, image training, by architecture", h["groups"]["architecture"])
         table("held out, by source", h["groups"].get("source", {}))
@@ -251,6 +252,37 @@ def _render_repeatability(rep: dict[str, Any]) -> None:
         t.add_row(cls, str(s["configurations"]), str(s["rows"]), *(f"{100 * s[k]:.1f} %" for k in
                                                                    ("median_ape", "p90_ape", "model_median_ape", "model_p90_ape")))
     console().print(t)
+
+
+def _render_device(dev: dict[str, Any]) -> None:
+    """Own measurements on a lent GPU against the physics (not published rows: never in the scores)."""
+    if not dev:
+        return
+    from rich.table import Table
+
+    t = Table(title=f"own measurements on a lent GPU ({dev['file']}): measured / predicted, "
+                    f"predicted with the {dev['engine_predicted']} efficiencies and fixed costs",
+              show_header=True, header_style="bold")
+    for col in ("group", "rows", "median", "min", "max"):
+        t.add_column(col, justify="right" if col != "group" else "left")
+    for name, g in dev["groups"].items():
+        t.add_row(name, str(g["rows"]), *(f"{g[k]:.2f}" for k in ("median_ratio", "min_ratio", "max_ratio")))
+    console().print(t)
+    rows = dev["ceilings"]
+    t = Table(title=f"the GPU's measured ceilings against its datasheet, and the efficiency fitted for it "
+                    f"({', '.join(sorted({c['efficiency_row'] for c in rows}))})", show_header=True, header_style="bold")
+    for col in ("metric", "run", "measured", "datasheet", "fraction", "fitted"):
+        t.add_column(col, justify="right" if col != "metric" else "left")
+    for c in rows:
+        fitted = c.get("compute_efficiency", c.get("bandwidth_efficiency"))
+        t.add_row(c["metric"], c["run"], f"{c['measured']:g} {c['unit']}", f"{c['datasheet']:g}", f"{c['fraction_of_datasheet']:.3f}",
+                  f"{fitted:.3f}")
+    console().print(t)
+    rep = dev.get("repeatability") or {}
+    if rep.get("pairs"):
+        console().print(f"measured in more than one run: {rep['configurations']} configurations, {rep['pairs']} ordered pairs, "
+                        f"median |one / other - 1| "
+                        f"{100 * rep['median']:.1f} %, largest {100 * rep['max']:.1f} %")
 
 
 _FLAGS = {"simulate": "--simulate", "simulate_requests": "--simulate", "concurrency": "--concurrency", "rate": "--rate",

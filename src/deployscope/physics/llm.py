@@ -526,6 +526,16 @@ def step_cost(
     }
 
 
+def gemm_seconds(hw: Hardware, flops: float, bytes_moved: float) -> tuple[float, str]:
+    """One GEMM launch timed the way `step_cost` times a dense GEMM, and which side bounds it:
+    ``flops`` at compute_eff F / (F + F_half) of the peak (the size curve), or ``bytes_moved`` at
+    the bandwidth the GPU reaches, whichever takes longer."""
+    rate = hw.peak_gemm_flops * hw.compute_eff * flops / (flops + hw.half_eff_flops)
+    compute = flops / rate if flops > 0 else 0.0
+    memory = bytes_moved / (hw.mem_bandwidth * hw.bandwidth_eff)
+    return (compute, "compute") if compute > memory else (memory, "memory")
+
+
 def scalar_step_fn(shape: ModelShape, hw: Hardware, tp: int = 1, pp: int = 1, ep: int = 1):  # noqa: ANN201
     """`step_cost(...)["time"]` as a plain-float function of (decode_tokens, prefill_tokens,
     decode_ctx, prefill_ctx, prefill_seqs), with every constant folded in: ~20x faster per call,

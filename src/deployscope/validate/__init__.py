@@ -15,7 +15,8 @@ read gets ``predicted: null`` and a ``reason``.
 LLM rows are predicted by the serving functions `perf` and `plan` call (:mod:`.llm_rows`);
 diffusion, training and memory rows by :mod:`deployscope.validate_workloads`. The fitting split
 and the dataset figures are data beside the CSVs (``validation/fitting_split.yaml``,
-``validation/datasets.yaml``).
+``validation/datasets.yaml``). A run over the shipped files also reports the project's own
+measurements on a lent GPU (:mod:`.device_rows`, key ``device_measurements``), apart from the scores.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ..errors import DeployscopeError
-from . import repeats
+from . import device_rows, repeats
 from .files import DEFAULT_FILES, VALIDATION_DIR, dataset_of, fit_split, is_fitted, num, read_csv, row_key, source_key
 from .llm_rows import Contexts, Params, Skip, predict_llm_row
 from .scoring import by_class, groups, metric_class, summary
@@ -172,6 +173,8 @@ def run(files: Iterable[str | Path] | None = None, *, catalog=None, params: Para
                             "image_training": image_fitting_split(), "training": vw_training_split()}
     # every row, fitting or held out: how far the measurements themselves repeat is not a fit
     out["repeatability"] = repeats.spread(repeated)
+    if not files:  # own measurements on a lent GPU: beside the published rows, never scored with them
+        out["device_measurements"] = device_rows.score(catalog=catalog)
     out["predictions"] = preds
     out["wall_time_s"] = time.perf_counter() - t0
     return out
