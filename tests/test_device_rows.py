@@ -122,6 +122,37 @@ def test_gemm_seconds_is_the_longer_of_the_size_curve_and_the_bytes() -> None:
     assert b_small == "memory" and t_small == pytest.approx(1e9 / (hw.mem_bandwidth * hw.bandwidth_eff))
 
 
+def test_the_size_curve_fit_recovers_a_curve_it_is_given(tmp_path: Path) -> None:
+    """GEMMs timed exactly on (F + F_half) / (e P) give back e and F_half; GEMMs bound by reading
+    their weights are left out of the fit."""
+    peak, eff, half = 989.5e12, 0.7, 5e9
+    base = {"hardware": "H200-SXM-141GB", "precision": "bf16", "kind": "gemm", "model": "meta-llama/Llama-3.1-8B-Instruct",
+            "source": "measured: test", "as_of": "2026-12-04", "run": "1"}
+    rows = [{**base, "kind": "ceiling", "precision": "", "metric": "read_4gib_tb_s", "value": "4.2", "unit": "TB/s"}]
+    for m in (256, 1024, 4096, 16384, 1):
+        f = 2.0 * m * 4096 * 4096
+        # the one-row GEMM takes 1.2 times reading its weights: bound by memory, so not fitted
+        t = (f + half) / (eff * peak) if m > 1 else 1.2 * (4096 * 4096 * 2 + 8192 * 2) / 4.2e12
+        rows.append({**base, "projection": "o", "input_len": str(m), "batch_size": str(m), "metric": "gemm_time",
+                     "value": repr(t * 1e3), "unit": "ms", "gflop": repr(f / 1e9), "gemm_n": "4096", "gemm_k": "4096"})
+    out = tmp_path / "G.csv"
+    out.write_text(importer.render(rows), encoding="utf-8")
+    curve = device_rows.score(out)["gemm_curve"]["bf16"]
+    assert curve["rows"] == 4
+    assert curve["compute_efficiency"] == pytest.approx(eff)
+    assert curve["half_gflop"] == pytest.approx(half / 1e9)
+    assert curve["launch_us"] == pytest.approx(half / (eff * peak) * 1e6)
+    assert curve["median_abs_error"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_the_shipped_half_point_is_where_cublas_puts_it_on_a_real_h200(shipped: dict) -> None:
+    """The size curve's form fits the measured bf16 GEMMs, and its half point, fitted on published
+    TensorRT-LLM rows, is within a factor 1.5 of the one those GEMMs give."""
+    c = shipped["gemm_curve"]["bf16"]
+    assert c["rows"] >= 20 and c["median_abs_error"] < 0.10
+    assert 1 / 1.5 <= c["half_gflop"] / c["shipped_half_gflop"] <= 1.5
+
+
 def test_no_measured_decode_step_beats_its_bytes_over_the_datasheet_bandwidth() -> None:
     """Physics the measurements must obey: a step reads at least the weights of its model and the
     caches of its sequences, and HBM moves no more than its datasheet figure."""
@@ -177,6 +208,7 @@ def test_the_terminal_report_shows_the_groups_and_ceilings() -> None:
     assert "own measurements on a lent GPU (G_device_forward.csv)" in res.output
     assert "decode, dense, batch >= 16" in res.output and "read_16gib_tb_s" in res.output
     assert "measured in more than one run:" in res.output
+    assert "the GEMM size curve" in res.output
 
 
 def test_validation_summary_adds_the_table() -> None:

@@ -278,6 +278,16 @@ def _render_device(dev: dict[str, Any]) -> None:
         t.add_row(c["metric"], c["run"], f"{c['measured']:g} {c['unit']}", f"{c['datasheet']:g}", f"{c['fraction_of_datasheet']:.3f}",
                   f"{fitted:.3f}")
     console().print(t)
+    curve = dev.get("gemm_curve") or {}
+    if curve:
+        t = Table(title="the GEMM size curve, time = (F + F_half) / (e x peak), fitted to the measured GEMMs "
+                        "beside the shipped curve", show_header=True, header_style="bold")
+        for col in ("dtype", "GEMMs", "e", "F_half GFLOP", "per launch", "median |error|", "shipped e", "shipped F_half"):
+            t.add_column(col, justify="right" if col != "dtype" else "left")
+        for dtype, c in curve.items():
+            t.add_row(dtype, str(c["rows"]), f"{c['compute_efficiency']:.3f}", f"{c['half_gflop']:.1f}", f"{c['launch_us']:.1f} us",
+                      f"{100 * c['median_abs_error']:.1f} %", f"{c['shipped_compute_efficiency']:.3f}", f"{c['shipped_half_gflop']:.2f}")
+        console().print(t)
     rep = dev.get("repeatability") or {}
     if rep.get("pairs"):
         console().print(f"measured in more than one run: {rep['configurations']} configurations, {rep['pairs']} ordered pairs, "

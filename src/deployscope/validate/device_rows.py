@@ -9,7 +9,8 @@ tables or a fit; `deployscope validate` reports them on their own (JSON key ``de
   with the efficiency row and fixed costs of TensorRT-LLM (the engine the figures were fitted on):
   ``predicted_ms`` is the whole step, ``kernel_ms`` its GEMM and attention terms alone;
 - one GEMM against `physics.llm.gemm_seconds`, the size curve and memory bound a step's GEMMs use;
-- a ceiling against the catalog's datasheet figure, beside the fitted efficiency that scales it.
+- a ceiling against the catalog's datasheet figure, beside the fitted efficiency that scales it;
+- the size curve's form fitted to the measured GEMMs of each dtype, beside the shipped curve.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from collections import defaultdict
 from itertools import permutations
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ..errors import DeployscopeError
 from ..physics import llm, serving
@@ -103,6 +106,45 @@ def _repeats(rows: list[dict[str, str]]) -> dict[str, Any]:
             "median": statistics.median(spreads), "max": max(spreads)}
 
 
+def _gemm_curve(rows: list[dict[str, str]], catalog: Any) -> dict[str, dict[str, Any]]:
+    """The size curve's form fitted to the measured GEMMs of each dtype: time = (F + F_half) / (e P).
+
+    Linear in F, so a least-squares line in relative error gives e (from the slope) and the fixed
+    time per launch F_half / (e P) (the intercept). Only GEMMs whose operands take under half the
+    measured time to read at the measured read ceiling are used: the rest are bound by memory.
+    Beside it, the shipped curve for the GPU's family (fitted on published TensorRT-LLM rows)."""
+    from ..catalog.efficiency import lookup
+
+    reads = [_num(r["value"]) * 1e12 for r in rows if r["kind"] == "ceiling" and r["metric"].startswith("read_")]
+    if not reads:
+        return {}
+    read = max(reads)
+    out: dict[str, dict[str, Any]] = {}
+    for dtype in sorted({r["precision"] for r in rows if r["kind"] == "gemm"}):
+        here = [r for r in rows if r["kind"] == "gemm" and r["precision"] == dtype]
+        gpu = catalog.accelerators.get(here[0]["hardware"], field="hardware")
+        peak = gpu.peak_flops(dtype)
+        width = 1.0 if dtype == "fp8" else 2.0
+        flops, secs = [], []
+        for r in here:
+            n, k, m, t = _num(r["gemm_n"]), _num(r["gemm_k"]), _num(r["input_len"]), _num(r["value"]) / 1e3
+            if (n * k * width + m * (n + k) * _ACT_BYTES) / read < 0.5 * t:
+                flops.append(_num(r["gflop"]) * 1e9)
+                secs.append(t)
+        if len(flops) < 3:
+            continue
+        f, ts = np.asarray(flops), np.asarray(secs)
+        (slope, launch), *_ = np.linalg.lstsq(np.stack([f / ts, 1.0 / ts], axis=1), np.ones_like(ts), rcond=None)
+        eff = 1.0 / (slope * peak)
+        shipped = lookup(catalog.efficiency, gpu.family, ENGINE, dtype)
+        out[dtype] = {"rows": len(f), "compute_efficiency": float(eff), "launch_us": float(launch) * 1e6,
+                      "half_gflop": float(launch * peak * eff) / 1e9,
+                      "median_abs_error": float(np.median(np.abs((slope * f + launch) / ts - 1.0))),
+                      "shipped_row": shipped.id, "shipped_compute_efficiency": shipped.compute_efficiency,
+                      "shipped_half_gflop": shipped.half_efficiency_gflop}
+    return out
+
+
 def score(path: Path = DEVICE_FILE, catalog: Any = None) -> dict[str, Any]:
     """The rows of `path` beside their predictions, summarised by group (measured / predicted)."""
     from ..catalog import default_catalog
@@ -137,5 +179,6 @@ def score(path: Path = DEVICE_FILE, catalog: Any = None) -> dict[str, Any]:
         groups[name] = {"rows": len(ratios), "median_ratio": statistics.median(ratios), "min_ratio": ratios[0],
                         "max_ratio": ratios[-1]}
     return {"file": path.name, "rows": len(rows), "sources": sorted({r["source"] for r in rows}),
-            "engine_predicted": ENGINE, "ceilings": ceilings, "groups": groups, "repeatability": _repeats(rows),
+            "engine_predicted": ENGINE, "ceilings": ceilings, "groups": groups, "gemm_curve": _gemm_curve(rows, cat),
+            "repeatability": _repeats(rows),
             "rows_detail": detail}
