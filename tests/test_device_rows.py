@@ -60,7 +60,7 @@ def _run(folder: Path, name: str = "NVIDIA H200", records: list[dict] | None = N
         {"model": "meta-llama/Llama-3.1-8B-Instruct", "format": "bf16", "kind": "decode", "batch": 64, "ctx": 1024,
          "ms": 10.0, "ms_min": 9.9, "ms_max": 10.1, "replays": 20},
         {"model": "meta-llama/Llama-3.1-8B-Instruct", "format": "bf16", "kind": "gemm", "batch": 4096, "ctx": 0,
-         "input_len": 4096, "gemms": {"o": {"ms": 0.2, "gflop": 137.438953472, "n": 4096, "k": 4096}}},
+         "input_len": 4096, "gemms": {"o": {"ms": 0.2, "gflop": 137.438953472, "n": 4096, "k": 4096, "kernel_ms": 0.19}}},
         {"model": "meta-llama/Llama-3.1-8B-Instruct", "format": "fp8", "kind": "prefill", "batch": 1, "ctx": 512,
          "error": "RuntimeError: no fp8 here"},
         {"model": "Qwen/Qwen3-30B-A3B", "format": "bf16", "skipped": "budget"},
@@ -73,7 +73,8 @@ def test_the_importer_keeps_what_ran_and_reports_what_did_not(tmp_path: Path, ca
     out = tmp_path / "G.csv"
     assert importer.main([str(_run(tmp_path / "a")), str(_run(tmp_path / "b")), "--date", "2026-12-04", "--csv", str(out)]) == 0
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
-    assert [(r["kind"], r["run"]) for r in rows] == [(k, run) for run in "12" for k in ("ceiling",) * 3 + ("decode", "gemm")]
+    assert [(r["kind"], r["run"]) for r in rows] == [(k, run) for run in "12" for k in ("ceiling",) * 3 + ("decode", "gemm", "gemm")]
+    assert [r["metric"] for r in rows if r["kind"] == "gemm"][:2] == ["gemm_time", "gemm_kernel_time"]
     assert {r["metric"] for r in rows if r["kind"] == "ceiling"} == {"bf16_gemm_tflops", "read_4gib_tb_s", "copy_1gib_tb_s"}
     decode = next(r for r in rows if r["kind"] == "decode")
     assert (decode["batch_size"], decode["context_len"], decode["value"], decode["spread"]) == ("64", "1024", "10", "0.020")
@@ -106,7 +107,8 @@ def test_score_sets_each_row_beside_the_step_and_gemm_the_physics_gives(tmp_path
     assert bound == "compute"
     assert got["groups"]["decode, dense, batch >= 16"]["median_ratio"] == pytest.approx(10.0 / step)
     assert got["groups"]["gemm, compute-bound"]["median_ratio"] == pytest.approx(0.2 / (gemm * 1e3))
-    assert got["repeatability"] == {"pairs": 10, "configurations": 5, "median": 0.0, "max": 0.0}  # the same run twice
+    assert got["groups"]["gemm, bf16 kernel alone"]["median_ratio"] == pytest.approx(0.19 / (gemm * 1e3))
+    assert got["repeatability"] == {"pairs": 12, "configurations": 6, "median": 0.0, "max": 0.0}  # the same run twice
     read = next(c for c in got["ceilings"] if c["metric"] == "read_4gib_tb_s")
     assert read["fraction_of_datasheet"] == pytest.approx(4.2 / 4.8)
     assert read["efficiency_row"] == "hopper-trtllm" and "bandwidth_efficiency" in read

@@ -46,6 +46,8 @@ def _num(text: str) -> float:
 def _group(row: dict[str, str], ctx: serving.Context, bound: str) -> str:
     kind = row["kind"]
     if kind == "gemm":
+        if row["metric"] == "gemm_kernel_time":
+            return f"gemm, {row['precision']} kernel alone"
         if bound == "compute" and _num(row["gflop"]) * 1e9 < ctx.hw.half_eff_flops:
             return "gemm, below the size curve's half point"  # where the curve's fixed cost per launch dominates
         return f"gemm, {bound}-bound"
@@ -120,8 +122,8 @@ def _gemm_curve(rows: list[dict[str, str]], catalog: Any) -> dict[str, dict[str,
         return {}
     read = max(reads)
     out: dict[str, dict[str, Any]] = {}
-    for dtype in sorted({r["precision"] for r in rows if r["kind"] == "gemm"}):
-        here = [r for r in rows if r["kind"] == "gemm" and r["precision"] == dtype]
+    for dtype, metric in sorted({(r["precision"], r["metric"]) for r in rows if r["kind"] == "gemm"}):
+        here = [r for r in rows if r["kind"] == "gemm" and r["precision"] == dtype and r["metric"] == metric]
         gpu = catalog.accelerators.get(here[0]["hardware"], field="hardware")
         peak = gpu.peak_flops(dtype)
         width = 1.0 if dtype == "fp8" else 2.0
@@ -137,7 +139,7 @@ def _gemm_curve(rows: list[dict[str, str]], catalog: Any) -> dict[str, dict[str,
         (slope, launch), *_ = np.linalg.lstsq(np.stack([f / ts, 1.0 / ts], axis=1), np.ones_like(ts), rcond=None)
         eff = 1.0 / (slope * peak)
         shipped = lookup(catalog.efficiency, gpu.family, ENGINE, dtype)
-        out[dtype] = {"rows": len(f), "compute_efficiency": float(eff), "launch_us": float(launch) * 1e6,
+        out[dtype if metric == "gemm_time" else f"{dtype} kernel alone"] = {"rows": len(f), "compute_efficiency": float(eff), "launch_us": float(launch) * 1e6,
                       "half_gflop": float(launch * peak * eff) / 1e9,
                       "median_abs_error": float(np.median(np.abs((slope * f + launch) / ts - 1.0))),
                       "shipped_row": shipped.id, "shipped_compute_efficiency": shipped.compute_efficiency,
