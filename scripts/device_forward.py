@@ -224,25 +224,27 @@ class Decoder:
         v = qkv[:, (s.heads + s.kv_heads) * s.head_dim:].view(t, s.kv_heads, s.head_dim)
         return self._rope(q, pos), self._rope(k, pos), v
 
-    def prefill_fn(self, n: int):
-        """One sequence of n prompt tokens: causal attention, logits of the last position."""
+    def prefill_fn(self, n: int, seqs: int = 1):
+        """`seqs` prompts of n tokens each in one pass: causal attention, logits of each last position."""
         s = self.s
-        tokens = torch.randint(0, s.vocab, (n,), device=self.dev)
-        pos = torch.arange(n, device=self.dev)
+        tokens = torch.randint(0, s.vocab, (seqs * n,), device=self.dev)
+        pos = torch.arange(n, device=self.dev).repeat(seqs)
         group = s.heads // s.kv_heads
+
+        def heads(t: torch.Tensor) -> torch.Tensor:  # [seqs * n, h, d] -> [seqs, h, n, d]
+            return t.view(seqs, n, t.shape[1], s.head_dim).transpose(1, 2)
 
         def run() -> torch.Tensor:
             x = self.embed[tokens]
             for b in self.blocks:
                 q, k, v = self._qkv(b, x, pos)
-                # GQA as the query heads of each KV head stacked: FlashAttention reads K/V once
+                # K/V repeated for the query heads that share them (GQA)
                 k = k.repeat_interleave(group, dim=1)
                 v = v.repeat_interleave(group, dim=1)
-                a = F.scaled_dot_product_attention(q.transpose(0, 1)[None], k.transpose(0, 1)[None],
-                                                   v.transpose(0, 1)[None], is_causal=True)
-                x = x + b["o"](a[0].transpose(0, 1).reshape(n, -1))
+                a = F.scaled_dot_product_attention(heads(q), heads(k), heads(v), is_causal=True)
+                x = x + b["o"](a.transpose(1, 2).reshape(seqs * n, -1))
                 x = x + self._mlp(b, F.rms_norm(x, (s.hidden,), b["n2"]))
-            last = F.rms_norm(x[-1:], (s.hidden,), self.norm)
+            last = F.rms_norm(x.view(seqs, n, s.hidden)[:, -1], (s.hidden,), self.norm)
             return last @ self.head.t()
 
         return run

@@ -2,10 +2,13 @@
 
 Usage: python scripts/import_device_forward.py RUN_DIR [RUN_DIR ...] --date YYYY-MM-DD
            [--csv src/deployscope/validation/G_device_forward.csv]
+           [--serving SERVE_DIR [SERVE_DIR ...] [--serving-json src/deployscope/validation/G_device_serving.json]]
 
 Each RUN_DIR holds what one run wrote: machine.json, forward.jsonl and, where it was saved,
 smi.txt (nvidia-smi's GPU name and driver). The CSV is rebuilt from the runs given, whole or not at
 all. A record that failed or was skipped on the GPU is reported and left out; it never becomes a row.
+Each SERVE_DIR holds the serve.json of one scripts/device_serve.py run; their served runs, each
+with the step times measured alone in its session, become one labelled JSON file.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ from deployscope.paths import write_atomic  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CSV = ROOT / "src/deployscope/validation/G_device_forward.csv"
+SERVING_JSON = ROOT / "src/deployscope/validation/G_device_serving.json"
+# what a served session must agree on to be one file: the engine and its load
+SERVING_KEYS = ("model", "format", "input_len", "output_len", "max_batch", "step_tokens", "context")
 COLUMNS = ("model", "hardware", "precision", "framework", "kind", "projection", "batch_size", "input_len", "context_len",
            "metric", "value", "unit", "spread", "replays", "gflop", "gemm_n", "gemm_k", "run", "source", "as_of", "notes")
 # the catalog's name of each GPU the script reports (torch's device name)
@@ -113,6 +119,31 @@ def rows_of_run(folder: Path, run: int, as_of: str) -> tuple[list[dict[str, str]
     return rows, skipped
 
 
+def serving_of(folders: list[Path], as_of: str) -> dict[str, Any]:
+    """The served runs of scripts/device_serve.py sessions as one labelled document."""
+    sessions = []
+    for folder in folders:
+        try:
+            sessions.append(json.loads((folder / "serve.json").read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            raise RunError(f"{folder}: {exc}") from exc
+    first = sessions[0]
+    for folder, other in zip(folders, sessions):
+        differ = [k for k in SERVING_KEYS if other.get(k) != first.get(k)]
+        if differ:
+            raise RunError(f"{folder}: serve.json differs from the first session in {', '.join(differ)}")
+        name = other.get("machine", {}).get("name", "")
+        if name not in HARDWARE:
+            raise RunError(f"{folder}: GPU {name!r} is not one the catalog names here (known: {', '.join(HARDWARE)})")
+    machine = first["machine"]
+    runs = [{**run, "session": i, "step_time_alone_s": s["step_time_alone_s"]}
+            for i, s in enumerate(sessions, start=1) for run in s["runs"]]
+    return {**{k: first[k] for k in SERVING_KEYS}, "hardware": HARDWARE[machine["name"]],
+            "source": (f"measured: scripts/device_serve.py on a lent {machine['name']} (torch {machine.get('torch', '?')}), "
+                       f"{len(sessions)} sessions"),
+            "as_of": as_of, "runs": runs}
+
+
 def render(rows: list[dict[str, str]]) -> str:
     out = io.StringIO()
     w = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
@@ -127,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("runs", nargs="+", type=Path, help="folders written by scripts/device_forward.py --out")
     ap.add_argument("--date", required=True, help="the day the runs were measured (YYYY-MM-DD): each row's as_of")
     ap.add_argument("--csv", type=Path, default=CSV)
+    ap.add_argument("--serving", nargs="+", type=Path, default=[], help="folders written by scripts/device_serve.py --out")
+    ap.add_argument("--serving-json", type=Path, default=SERVING_JSON)
     args = ap.parse_args(argv)
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", args.date):
         print(f"error: --date: {args.date!r} is not a date like 2026-12-04", file=sys.stderr)
@@ -138,15 +171,20 @@ def main(argv: list[str] | None = None) -> int:
             rows += got
             for line in skipped:
                 print(f"left out: {line}", file=sys.stderr)
+        served = serving_of(args.serving, args.date) if args.serving else None
     except RunError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
         write_atomic(args.csv, render(rows), field="--csv")
+        if served is not None:
+            write_atomic(args.serving_json, json.dumps(served) + "\n", field="--serving-json")
     except DeployscopeError as exc:
-        print(f"error: --csv: {exc.args[0]}", file=sys.stderr)
+        print(f"error: {exc.field}: {exc.args[0]}", file=sys.stderr)
         return 2
     print(f"wrote {len(rows)} rows from {len(args.runs)} runs to {args.csv}")
+    if served is not None:
+        print(f"wrote {len(served['runs'])} served runs from {len(args.serving)} sessions to {args.serving_json}")
     return 0
 
 

@@ -17,7 +17,7 @@ from deployscope.validate import device_rows
 from script_helpers import load_script
 
 importer = load_script("import_device_forward")
-RUNS = Path(__file__).resolve().parents[1] / "benchmarks" / "device_runs"
+RUNS = Path(__file__).resolve().parents[1] / "benchmarks" / "device_runs" / "forward"
 SHIPPED_RUNS = sorted(RUNS.glob("h200-2026-12-04-*"))
 
 

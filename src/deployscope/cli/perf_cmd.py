@@ -216,6 +216,7 @@ def _render_validate(r: dict[str, Any]) -> None:
             table(f"held out, {cls}, by hardware family, format, dense/MoE, pipeline and engine", merged)
     _render_repeatability(r.get("repeatability") or {})
     _render_device(r.get("device_measurements") or {})
+    _render_device_serving(r.get("device_serving") or {})
     if h.get("groups", {}).get("architecture"):  # image-model training rows: per architecture family and source
         table("held out, image training, by architecture", h["groups"]["architecture"])
         table("held out, by source", h["groups"].get("source", {}))
@@ -293,6 +294,26 @@ def _render_device(dev: dict[str, Any]) -> None:
         console().print(f"measured in more than one run: {rep['configurations']} configurations, {rep['pairs']} ordered pairs, "
                         f"median |one / other - 1| "
                         f"{100 * rep['median']:.1f} %, largest {100 * rep['max']:.1f} %")
+
+
+def _render_device_serving(dev: dict[str, Any]) -> None:
+    """A served load on a lent GPU against the simulation, given the measured step times or the physics'."""
+    if not dev:
+        return
+    from rich.table import Table
+
+    t = Table(title=f"a served load on a lent GPU ({dev['file']}: {dev['model']} {dev['format']}, {dev['input_len']} in / "
+                    f"{dev['output_len']} out, up to {dev['max_batch']} sequences): predicted / measured, the simulation "
+                    "given the measured step times (scheduler) or the physics' (physics)", show_header=True, header_style="bold")
+    for col in ("rate /s", "measured TTFT mean / p90", "measured TPOT", "scheduler TTFT mean / p90 / p99", "scheduler TPOT",
+                "physics TTFT mean / p90 / p99", "physics TPOT"):
+        t.add_column(col, justify="right")
+    for run in dev["runs"]:
+        m, ratio = run["measured"], run["predicted_over_measured"]
+        t.add_row(f"{run['rate']:g}", f"{1e3 * m['mean_ttft_s']:.1f} / {1e3 * m['p90_ttft_s']:.1f} ms", f"{1e3 * m['mean_tpot_s']:.2f} ms",
+                  *(x for k in ("scheduler", "physics") for x in (
+                      " / ".join(f"{ratio[k][f]:.2f}" for f in ("mean_ttft_s", "p90_ttft_s", "p99_ttft_s")), f"{ratio[k]['mean_tpot_s']:.2f}")))
+    console().print(t)
 
 
 _FLAGS = {"simulate": "--simulate", "simulate_requests": "--simulate", "concurrency": "--concurrency", "rate": "--rate",

@@ -7,7 +7,7 @@ Poisson, all-at-once or closed-loop arrivals, for latency percentiles.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -46,6 +46,7 @@ def simulate(
     calibration=None,  # noqa: ANN001
     catalog=None,  # noqa: ANN001
     ctx: Context | None = None,
+    step_fn: Callable[[float, float, float, float, float], float] | None = None,
 ) -> SimResult:
     """Discrete-event simulation of one replica's scheduler under Poisson arrivals.
 
@@ -60,6 +61,9 @@ def simulate(
     (a steady-state estimate); 0 counts every request, as a benchmark run does.
     ``start_delay_s``: the engine serves nothing before this time (a benchmark run's first wave
     meeting a fresh server); requests still arrive from t = 0 and the run is timed from there.
+    ``step_fn``: the time of one step, given (decode tokens, prefill tokens, mean decode context,
+    mean prefill context, prompts the step finishes), in place of the physics' (an engine's
+    measured step times, say): the scheduler is then all the simulation adds.
     """
     if ctx is None:
         ctx = context(model, gpu, quant=quant, kv_quant=kv_quant, engine=engine, calibration=calibration, catalog=catalog)  # type: ignore[arg-type]
@@ -99,7 +103,7 @@ def simulate(
     budget_tokens = float(ctx.engine.perf.max_num_tokens)
     chunked = ctx.engine.perf.chunked_prefill
     mixed = ctx.engine.perf.mixed_prefill
-    g = llm.scalar_step_fn(ctx.shape, ctx.hw, tp, pp, ep)
+    g = step_fn if step_fn is not None else llm.scalar_step_fn(ctx.shape, ctx.hw, tp, pp, ep)
     ppf = float(pp)
     win = ctx.shape.sliding_window if ctx.shape.sliding_layers else 0.0
     n_all = ctx.shape.full_layers + ctx.shape.sliding_layers

@@ -16,7 +16,8 @@ LLM rows are predicted by the serving functions `perf` and `plan` call (:mod:`.l
 diffusion, training and memory rows by :mod:`deployscope.validate_workloads`. The fitting split
 and the dataset figures are data beside the CSVs (``validation/fitting_split.yaml``,
 ``validation/datasets.yaml``). A run over the shipped files also reports the project's own
-measurements on a lent GPU (:mod:`.device_rows`, key ``device_measurements``), apart from the scores.
+measurements on a lent GPU (:mod:`.device_rows`, key ``device_measurements``; a served load against
+the simulation, :mod:`.device_serving`, key ``device_serving``), apart from the scores.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from ..errors import DeployscopeError
-from . import device_rows, repeats
+from . import device_rows, device_serving, repeats
 from .files import DEFAULT_FILES, VALIDATION_DIR, dataset_of, fit_split, is_fitted, num, read_csv, row_key, source_key
 from .llm_rows import Contexts, Params, Skip, predict_llm_row
 from .scoring import by_class, groups, metric_class, summary
@@ -175,6 +176,7 @@ def run(files: Iterable[str | Path] | None = None, *, catalog=None, params: Para
     out["repeatability"] = repeats.spread(repeated)
     if not files:  # own measurements on a lent GPU: beside the published rows, never scored with them
         out["device_measurements"] = device_rows.score(catalog=catalog)
+        out["device_serving"] = device_serving.score(catalog=catalog)
     out["predictions"] = preds
     out["wall_time_s"] = time.perf_counter() - t0
     return out

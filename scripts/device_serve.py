@@ -1,0 +1,171 @@
+"""Serve Poisson arrivals on the local GPU with a minimal continuous-batching engine, and record
+every request's time to first token and finish, beside the engine's step times measured alone.
+
+The engine is scripts/device_forward.py's plain PyTorch decoder (random weights) under the
+scheduling policy deployscope's discrete-event simulation (`physics.simulation.simulate`) models
+for an engine that neither chunks prompts nor mixes them with decodes:
+
+- requests are admitted first come, first served while fewer than --max-batch are running;
+- a step that has waiting prompts prefills as many whole prompts as fit in --step-tokens (the
+  running decodes wait), and each of those prompts emits its first token at the step's end;
+- otherwise a step decodes one token for every running sequence;
+- a request is done after its last token (--output-len in all, the first included).
+
+Every step is a CUDA graph (decode padded up to the next captured batch size; every sequence
+attends to a cache of prompt + output tokens), replayed and synchronised as an engine samples.
+Before serving, each graph's step time is measured alone the same way: those times are what a
+simulation is given, and the served runs are what it must reproduce. Writes OUT/serve.json.
+
+Usage: python scripts/device_serve.py --out DIR [--model ID] [--rates 10,25,40] [--requests 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import device_forward as fwd  # noqa: E402
+
+BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+
+
+def bucket(n: int) -> int:
+    return next(b for b in BUCKETS if b >= n)
+
+
+def capture(fn, dev: torch.device):  # noqa: ANN001, ANN201 - a graph's replay, or the function itself on a CPU
+    if dev.type != "cuda":
+        return fn
+    fn()
+    torch.cuda.synchronize()
+    graph = torch.cuda.CUDAGraph()
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        fn()
+    torch.cuda.current_stream().wait_stream(stream)
+    with torch.cuda.graph(graph):
+        fn()
+
+    def replay(fn=fn) -> None:  # noqa: ANN001 - holds fn: the graph reads the tensors it closes over
+        graph.replay()
+
+    return replay
+
+
+def sync(dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def step_time(step, dev: torch.device, repeats: int = 20) -> float:  # noqa: ANN001
+    """Median wall time of one step, replayed and synchronised as the serving loop does."""
+    times = []
+    for _ in range(repeats + 2):
+        t0 = time.perf_counter()
+        step()
+        sync(dev)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times[2:])
+
+
+def serve(prefill, decode, arrival: list[float], input_len: int, output_len: int, max_batch: int,
+          step_tokens: int, dev: torch.device) -> dict[str, list[float]]:  # noqa: ANN001
+    """Run the requests (arrival times in s from the start) and return each one's first-token and done times."""
+    n = len(arrival)
+    first = [float("nan")] * n
+    done = [float("nan")] * n
+    waiting: list[int] = []  # admitted, prompt not yet run
+    left: dict[int, int] = {}  # running sequence -> tokens still to emit
+    next_i = 0
+    per_step = max(1, step_tokens // input_len)
+    steps = {"prefill": 0, "decode": 0}
+    t0 = time.perf_counter()
+    while next_i < n or waiting or left:
+        now = time.perf_counter() - t0
+        while next_i < n and arrival[next_i] <= now and len(waiting) + len(left) < max_batch:
+            waiting.append(next_i)
+            next_i += 1
+        if waiting:
+            batch, waiting = waiting[:per_step], waiting[per_step:]
+            prefill[len(batch)]()
+            sync(dev)
+            t = time.perf_counter() - t0
+            steps["prefill"] += 1
+            for j in batch:
+                first[j] = t
+                if output_len <= 1:
+                    done[j] = t
+                else:
+                    left[j] = output_len - 1
+        elif left:
+            decode[bucket(len(left))]()
+            sync(dev)
+            t = time.perf_counter() - t0
+            steps["decode"] += 1
+            for j in list(left):
+                left[j] -= 1
+                if left[j] == 0:
+                    done[j] = t
+                    del left[j]
+        else:  # idle until the next arrival
+            while time.perf_counter() - t0 < arrival[next_i]:
+                pass
+    return {"first": first, "done": done, "steps": steps}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--model", default="meta-llama/Llama-3.1-8B-Instruct")
+    ap.add_argument("--format", default="bf16", choices=("bf16", "fp8"))
+    ap.add_argument("--input-len", type=int, default=512)
+    ap.add_argument("--output-len", type=int, default=64)
+    ap.add_argument("--max-batch", type=int, default=64)
+    ap.add_argument("--step-tokens", type=int, default=2048)
+    ap.add_argument("--rates", default="10,25,40", help="requests/s, comma-separated: one run each")
+    ap.add_argument("--requests", type=int, default=300)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--tiny", action="store_true", help="tiny shapes and few requests: a check of the code on a CPU")
+    args = ap.parse_args()
+    dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    torch.manual_seed(0)
+    shape = fwd.catalog_shape(args.model)
+    if args.tiny:
+        shape = fwd.tiny(shape)
+    net = fwd.Decoder(shape, args.format, dev)
+    ctx = args.input_len + args.output_len
+    per_step = max(1, args.step_tokens // args.input_len)
+    prefill = {n: capture(net.prefill_fn(args.input_len, seqs=n), dev) for n in range(1, per_step + 1)}
+    decode = {b: capture(net.decode_fn(b, ctx)[0], dev) for b in BUCKETS if b <= bucket(args.max_batch)}
+    alone = {"prefill": {n: step_time(s, dev) for n, s in prefill.items()},
+             "decode": {b: step_time(s, dev) for b, s in decode.items()}}
+    print(json.dumps(alone), flush=True)
+    runs = []
+    for rate in (float(r) for r in args.rates.split(",")):
+        # the simulation draws its arrivals the same way from the same seed
+        arrival = np.cumsum(np.random.default_rng(args.seed).exponential(1.0 / rate, args.requests)).tolist()
+        got = serve(prefill, decode, arrival, args.input_len, args.output_len, args.max_batch, args.step_tokens, dev)
+        ttft = [f - a for f, a in zip(got["first"], arrival)]
+        print(json.dumps({"rate": rate, "mean_ttft_s": statistics.fmean(ttft), "steps": got["steps"]}), flush=True)
+        runs.append({"rate": rate, "seed": args.seed, "arrival": arrival, **got})
+    info = {"torch": torch.__version__, "name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
+            "tiny": args.tiny}
+    out = {"model": args.model, "format": args.format, "input_len": args.input_len, "output_len": args.output_len,
+           "max_batch": args.max_batch, "step_tokens": args.step_tokens, "context": ctx, "machine": info,
+           "step_time_alone_s": alone, "runs": runs}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "serve.json").write_text(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
