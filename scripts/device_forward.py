@@ -224,38 +224,57 @@ class Decoder:
         v = qkv[:, (s.heads + s.kv_heads) * s.head_dim:].view(t, s.kv_heads, s.head_dim)
         return self._rope(q, pos), self._rope(k, pos), v
 
-    def prefill_fn(self, n: int, seqs: int = 1):
-        """`seqs` prompts of n tokens each in one pass: causal attention, logits of each last position."""
+    def _prompt_attention(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, seqs: int, n: int) -> torch.Tensor:
+        """`seqs` whole prompts of n tokens, causal; K/V repeated for the query heads that share them (GQA)."""
         s = self.s
-        tokens = torch.randint(0, s.vocab, (seqs * n,), device=self.dev)
-        pos = torch.arange(n, device=self.dev).repeat(seqs)
         group = s.heads // s.kv_heads
 
         def heads(t: torch.Tensor) -> torch.Tensor:  # [seqs * n, h, d] -> [seqs, h, n, d]
             return t.view(seqs, n, t.shape[1], s.head_dim).transpose(1, 2)
 
+        k = k.repeat_interleave(group, dim=1)
+        v = v.repeat_interleave(group, dim=1)
+        a = F.scaled_dot_product_attention(heads(q), heads(k), heads(v), is_causal=True)
+        return a.transpose(1, 2).reshape(seqs * n, -1)
+
+    def _cache_attention(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kc: torch.Tensor, vc: torch.Tensor) -> torch.Tensor:
+        """One new token per sequence against its cache (every slot of it): the token's K/V go into the
+        last slot, and the query heads sharing a KV head are that head's query rows, one pass over the cache."""
+        s = self.s
+        batch, ctx = q.shape[0], kc.shape[2]
+        kc[:, :, ctx - 1] = k
+        vc[:, :, ctx - 1] = v
+        qg = q.view(batch, s.kv_heads, s.heads // s.kv_heads, s.head_dim)
+        return F.scaled_dot_product_attention(qg, kc, vc).reshape(batch, -1)
+
+    def new_caches(self, batch: int, ctx: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        s = self.s
+        return [(torch.randn(batch, s.kv_heads, ctx, s.head_dim, device=self.dev, dtype=self.dtype),
+                 torch.randn(batch, s.kv_heads, ctx, s.head_dim, device=self.dev, dtype=self.dtype))
+                for _ in self.blocks]
+
+    def prefill_fn(self, n: int, seqs: int = 1):
+        """`seqs` prompts of n tokens each in one pass: causal attention, logits of each last position."""
+        s = self.s
+        tokens = torch.randint(0, s.vocab, (seqs * n,), device=self.dev)
+        pos = torch.arange(n, device=self.dev).repeat(seqs)
+
         def run() -> torch.Tensor:
             x = self.embed[tokens]
             for b in self.blocks:
                 q, k, v = self._qkv(b, x, pos)
-                # K/V repeated for the query heads that share them (GQA)
-                k = k.repeat_interleave(group, dim=1)
-                v = v.repeat_interleave(group, dim=1)
-                a = F.scaled_dot_product_attention(heads(q), heads(k), heads(v), is_causal=True)
-                x = x + b["o"](a.transpose(1, 2).reshape(seqs * n, -1))
+                x = x + b["o"](self._prompt_attention(q, k, v, seqs, n))
                 x = x + self._mlp(b, F.rms_norm(x, (s.hidden,), b["n2"]))
             last = F.rms_norm(x.view(seqs, n, s.hidden)[:, -1], (s.hidden,), self.norm)
             return last @ self.head.t()
 
         return run
 
-    def decode_fn(self, batch: int, ctx: int):
-        """One decode step of `batch` sequences, each attending to `ctx` cached tokens."""
+    def decode_fn(self, batch: int, ctx: int, caches: list[tuple[torch.Tensor, torch.Tensor]] | None = None):
+        """One decode step of `batch` sequences, each attending to `ctx` cached tokens (the first
+        `batch` rows of `caches` where given)."""
         s = self.s
-        group = s.heads // s.kv_heads
-        caches = [(torch.randn(batch, s.kv_heads, ctx, s.head_dim, device=self.dev, dtype=self.dtype),
-                   torch.randn(batch, s.kv_heads, ctx, s.head_dim, device=self.dev, dtype=self.dtype))
-                  for _ in self.blocks]
+        caches = [(kc[:batch], vc[:batch]) for kc, vc in caches] if caches is not None else self.new_caches(batch, ctx)
         tokens = torch.randint(0, s.vocab, (batch,), device=self.dev)
         pos = torch.full((batch,), ctx - 1, device=self.dev)
 
@@ -263,16 +282,33 @@ class Decoder:
             x = self.embed[tokens]
             for b, (kc, vc) in zip(self.blocks, caches):
                 q, k, v = self._qkv(b, x, pos)
-                kc[:, :, ctx - 1] = k  # the new token's K/V into the last slot of the cache
-                vc[:, :, ctx - 1] = v
-                # the query heads sharing a KV head as that head's query rows: one pass over the cache
-                qg = q.view(batch, s.kv_heads, group, s.head_dim)
-                a = F.scaled_dot_product_attention(qg, kc, vc)
-                x = x + b["o"](a.reshape(batch, -1))
+                x = x + b["o"](self._cache_attention(q, k, v, kc, vc))
                 x = x + self._mlp(b, F.rms_norm(x, (s.hidden,), b["n2"]))
             return F.rms_norm(x, (s.hidden,), self.norm) @ self.head.t()
 
         return run, sum(2 * c[0].numel() * c[0].element_size() for c in caches)
+
+    def mixed_fn(self, batch: int, ctx: int, seqs: int, n: int, caches: list[tuple[torch.Tensor, torch.Tensor]]):
+        """One step that decodes `batch` sequences (the first rows of `caches`, `ctx` tokens each) and
+        prefills `seqs` whole prompts of n tokens: every GEMM over all their rows at once, the
+        attention of each part its own."""
+        s = self.s
+        caches = [(kc[:batch], vc[:batch]) for kc, vc in caches]
+        tokens = torch.randint(0, s.vocab, (batch + seqs * n,), device=self.dev)
+        pos = torch.cat((torch.full((batch,), ctx - 1, device=self.dev), torch.arange(n, device=self.dev).repeat(seqs)))
+
+        def run() -> torch.Tensor:
+            x = self.embed[tokens]
+            for b, (kc, vc) in zip(self.blocks, caches):
+                q, k, v = self._qkv(b, x, pos)
+                a = torch.cat((self._cache_attention(q[:batch], k[:batch], v[:batch], kc, vc),
+                               self._prompt_attention(q[batch:], k[batch:], v[batch:], seqs, n)))
+                x = x + b["o"](a)
+                x = x + self._mlp(b, F.rms_norm(x, (s.hidden,), b["n2"]))
+            last = torch.cat((x[:batch], x[batch:].view(seqs, n, s.hidden)[:, -1]))
+            return F.rms_norm(last, (s.hidden,), self.norm) @ self.head.t()
+
+        return run
 
 
 # --- the plan -------------------------------------------------------------------------------------

@@ -136,7 +136,8 @@ def serving_of(folders: list[Path], as_of: str) -> dict[str, Any]:
         if name not in HARDWARE:
             raise RunError(f"{folder}: GPU {name!r} is not one the catalog names here (known: {', '.join(HARDWARE)})")
     machine = first["machine"]
-    runs = [{**run, "session": i, "step_time_alone_s": s["step_time_alone_s"]}
+    # sessions before the engine had a choice of policy ran prefill-first
+    runs = [{**run, "session": i, "policy": s.get("policy", "prefill-first"), "step_time_alone_s": s["step_time_alone_s"]}
             for i, s in enumerate(sessions, start=1) for run in s["runs"]]
     return {**{k: first[k] for k in SERVING_KEYS}, "hardware": HARDWARE[machine["name"]],
             "source": (f"measured: scripts/device_serve.py on a lent {machine['name']} (torch {machine.get('torch', '?')}), "

@@ -38,7 +38,10 @@ def test_the_file_is_labelled_and_every_request_was_served_in_order() -> None:
         assert len(arrival) == len(first) == len(done) >= 100
         assert np.all(first >= arrival) and np.all(done >= first)
         assert np.all(np.diff(arrival) >= 0)
-        assert set(run["step_time_alone_s"]) == {"prefill", "decode"}
+        assert {"prefill", "decode"} <= set(run["step_time_alone_s"])
+        assert run["policy"] in ("prefill-first", "mixed")
+        assert bool(run["step_time_alone_s"].get("mixed")) == (run["policy"] == "mixed")
+    assert {run["policy"] for run in data["runs"]} == {"prefill-first", "mixed"}
 
 
 def test_the_shipped_file_is_what_the_importer_makes_of_the_shipped_sessions(tmp_path: Path) -> None:
@@ -76,6 +79,16 @@ def test_a_step_function_replaces_the_physics_and_the_scheduler_is_all_that_is_l
     assert r.steps == 3
 
 
+def test_the_measured_step_function_reads_the_graph_the_engine_replays() -> None:
+    """A decode runs the graph of the next batch size up; a prefill the graph of its whole prompts;
+    a step with both (the mixed policy) the graph of both."""
+    alone = {"prefill": {"1": 0.5, "2": 0.9}, "decode": {"1": 0.1, "2": 0.2, "4": 0.3}, "mixed": {"4,1": 0.7, "2,2": 0.8}}
+    step = device_serving.measured_step_fn(alone, 512)
+    assert step(3, 0, 0, 0, 0) == 0.3 and step(1, 0, 0, 0, 0) == 0.1
+    assert step(0, 1024, 0, 0, 2) == 0.9
+    assert step(3, 512, 0, 0, 1) == 0.7 and step(2, 1024, 0, 0, 2) == 0.8
+
+
 def test_the_simulation_given_the_measured_steps_reproduces_the_served_load(scored: dict) -> None:
     """Same arrivals, same policy, the engine's steps as measured alone: mean, p90 and p99 TTFT
     within 20 %, and mean TPOT within 5 %, from a fifth of capacity to past it."""
@@ -88,11 +101,13 @@ def test_the_simulation_given_the_measured_steps_reproduces_the_served_load(scor
 
 
 def test_ttft_under_load_is_never_below_ttft_at_the_lightest_load(scored: dict) -> None:
-    runs = sorted(scored["runs"], key=lambda r: r["rate"])
-    for who in ("measured", "scheduler", "physics"):
-        def ttft(run: dict, who: str = who) -> float:
-            return run["measured"]["mean_ttft_s"] if who == "measured" else run["predicted"][who]["mean_ttft_s"]
-        assert all(ttft(r) >= ttft(runs[0]) for r in runs), who
+    for policy in ("prefill-first", "mixed"):
+        runs = sorted((r for r in scored["runs"] if r["policy"] == policy), key=lambda r: r["rate"])
+        assert len(runs) >= 3
+        for who in ("measured", "scheduler", "physics"):
+            def ttft(run: dict, who: str = who) -> float:
+                return run["measured"]["mean_ttft_s"] if who == "measured" else run["predicted"][who]["mean_ttft_s"]
+            assert all(ttft(r) >= ttft(runs[0]) for r in runs), (policy, who)
 
 
 def test_validate_and_its_terminal_report_show_the_served_load() -> None:

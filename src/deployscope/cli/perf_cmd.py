@@ -305,12 +305,12 @@ def _render_device_serving(dev: dict[str, Any]) -> None:
     t = Table(title=f"a served load on a lent GPU ({dev['file']}: {dev['model']} {dev['format']}, {dev['input_len']} in / "
                     f"{dev['output_len']} out, up to {dev['max_batch']} sequences): predicted / measured, the simulation "
                     "given the measured step times (scheduler) or the physics' (physics)", show_header=True, header_style="bold")
-    for col in ("rate /s", "measured TTFT mean / p90", "measured TPOT", "scheduler TTFT mean / p90 / p99", "scheduler TPOT",
+    for col in ("policy", "rate /s", "measured TTFT mean / p90", "measured TPOT", "scheduler TTFT mean / p90 / p99", "scheduler TPOT",
                 "physics TTFT mean / p90 / p99", "physics TPOT"):
-        t.add_column(col, justify="right")
+        t.add_column(col, justify="right" if col != "policy" else "left")
     for run in dev["runs"]:
         m, ratio = run["measured"], run["predicted_over_measured"]
-        t.add_row(f"{run['rate']:g}", f"{1e3 * m['mean_ttft_s']:.1f} / {1e3 * m['p90_ttft_s']:.1f} ms", f"{1e3 * m['mean_tpot_s']:.2f} ms",
+        t.add_row(run["policy"], f"{run['rate']:g}", f"{1e3 * m['mean_ttft_s']:.1f} / {1e3 * m['p90_ttft_s']:.1f} ms", f"{1e3 * m['mean_tpot_s']:.2f} ms",
                   *(x for k in ("scheduler", "physics") for x in (
                       " / ".join(f"{ratio[k][f]:.2f}" for f in ("mean_ttft_s", "p90_ttft_s", "p99_ttft_s")), f"{ratio[k]['mean_tpot_s']:.2f}")))
     console().print(t)

@@ -10,8 +10,9 @@ run are set against what was measured (JSON key ``device_serving`` of `deploysco
 - ``physics``: the same simulation with the physics' own step times for the model on that GPU
   (TensorRT-LLM's fitted efficiencies and fixed costs): step-time error and queueing together.
 
-Both run the engine's policy: first come first served up to ``max_batch`` sequences, whole prompts
-prefilled ``step_tokens`` at a time with the decodes waiting, no chunking, no mixing.
+Both run the engine's policy for that run: first come first served up to ``max_batch``
+sequences, whole prompts (no chunking) up to ``step_tokens`` a step, and either the decodes wait
+for a prefill (``prefill-first``) or share its step (``mixed``).
 """
 
 from __future__ import annotations
@@ -38,12 +39,13 @@ def load(path: Path = SERVING_FILE) -> dict[str, Any]:
     return data
 
 
-def _engine_context(data: dict[str, Any], catalog: Any) -> serving.Context:
-    """The model on the GPU with the served engine's policy and no per-request host time."""
+def _engine_context(data: dict[str, Any], catalog: Any, policy: str = "prefill-first") -> serving.Context:
+    """The model on the GPU with the served engine's policy (``prefill-first`` or ``mixed``) and no
+    per-request host time."""
     ctx = serving.context(data["model"], data["hardware"], quant=data["format"], kv_quant="bf16", engine=ENGINE, catalog=catalog)
     perf = ctx.engine.perf.model_copy(update={
         "max_batch_size": int(data["max_batch"]), "max_num_tokens": int(data["step_tokens"]), "chunked_prefill": False,
-        "mixed_prefill": False, "kv_reservation": "full", "admission_interval_steps": 1})
+        "mixed_prefill": policy == "mixed", "kv_reservation": "full", "admission_interval_steps": 1})
     return replace(ctx, engine=ctx.engine.model_copy(update={"perf": perf}), hw=replace(ctx.hw, request_overhead_s=0.0))
 
 
@@ -52,12 +54,15 @@ def measured_step_fn(alone: dict[str, dict[str, float]], input_len: float) -> An
     a decode padded up to the next captured batch size (the engine replays the graph of that size)."""
     prefill = {int(k): float(v) for k, v in alone["prefill"].items()}
     decode = {int(k): float(v) for k, v in alone["decode"].items()}
+    mixed = {tuple(int(x) for x in k.split(",")): float(v) for k, v in alone.get("mixed", {}).items()}
     prompt = float(input_len)
 
     def step(d: float, p: float, _dec_ctx: float, _pre_ctx: float, _seqs: float) -> float:
-        if p > 0:
-            return prefill[max(1, round(p / prompt))]
-        return decode[next(b for b in _BUCKETS if b >= d)]
+        rows = next((b for b in _BUCKETS if b >= d), 0) if d > 0 else 0
+        prompts = max(1, round(p / prompt)) if p > 0 else 0
+        if rows and prompts:
+            return mixed[(rows, prompts)]
+        return prefill[prompts] if prompts else decode[rows]
 
     return step
 
@@ -86,17 +91,19 @@ def score(path: Path = SERVING_FILE, catalog: Any = None) -> dict[str, Any]:
 
     cat = default_catalog(catalog)
     data = load(path)
-    ctx = _engine_context(data, cat)
+    contexts = {policy: _engine_context(data, cat, policy) for policy in {run["policy"] for run in data["runs"]}}
     runs = []
     for run in data["runs"]:
         arrival = np.asarray(run["arrival"], dtype=float)
         n = len(arrival)
         measured = _figures(arrival, np.asarray(run["first"], dtype=float), np.asarray(run["done"], dtype=float),
                             int(data["output_len"]))
+        ctx = contexts[run["policy"]]
         predicted = {"scheduler": _simulate(data, run, ctx, measured_step_fn(run["step_time_alone_s"], data["input_len"])),
                      "physics": _simulate(data, run, ctx)}
         ratios = {name: {k: (p[k] / measured[k] if p[k] is not None else None) for k in measured} for name, p in predicted.items()}
-        runs.append({"rate": float(run["rate"]), "session": run["session"], "requests": n, "measured": measured,
+        runs.append({"rate": float(run["rate"]), "policy": run["policy"], "session": run["session"], "requests": n,
+                     "measured": measured,
                      "predicted": predicted,
                      "predicted_over_measured": ratios})
     return {"file": path.name, "source": data["source"], "model": data["model"], "hardware": data["hardware"],
