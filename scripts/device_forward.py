@@ -78,36 +78,48 @@ def tiny(s: Shape) -> Shape:
 
 # --- timing ---------------------------------------------------------------------------------------
 
-def timed(fn, dev: torch.device) -> dict[str, float]:
+def captured(fn, dev: torch.device):  # noqa: ANN001, ANN201
+    """fn as one CUDA graph's replay on a GPU (fn itself on a CPU). The replay holds fn: the graph
+    reads the tensors fn closes over, which must outlive it."""
+    if dev.type != "cuda":
+        return fn
+    fn()  # warm-up: autotuning and lazy initialisation happen outside the graph
+    torch.cuda.synchronize()
+    graph = torch.cuda.CUDAGraph()
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        fn()
+    torch.cuda.current_stream().wait_stream(stream)
+    with torch.cuda.graph(graph):
+        fn()
+
+    def replay(fn=fn) -> None:  # noqa: ANN001
+        graph.replay()
+
+    return replay
+
+
+def timed(fn, dev: torch.device) -> dict[str, float]:  # noqa: ANN001
     """Median and spread of REPLAYS runs of fn, in milliseconds: a CUDA graph replay on a GPU."""
+    step = captured(fn, dev)
     if dev.type == "cuda":
-        fn()  # warm-up: autotuning and lazy initialisation happen outside the graph
-        torch.cuda.synchronize()
-        graph = torch.cuda.CUDAGraph()
-        stream = torch.cuda.Stream()
-        stream.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(stream):
-            fn()
-        torch.cuda.current_stream().wait_stream(stream)
-        with torch.cuda.graph(graph):
-            fn()
         for _ in range(3):
-            graph.replay()
+            step()
         times = []
         for _ in range(REPLAYS):
             a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             a.record()
-            graph.replay()
+            step()
             b.record()
             b.synchronize()
             times.append(a.elapsed_time(b))
-        del graph
     else:
-        fn()
+        step()  # warm-up
         times = []
         for _ in range(3):
             t0 = time.perf_counter()
-            fn()
+            step()
             times.append((time.perf_counter() - t0) * 1e3)
     times.sort()
     return {"ms": statistics.median(times), "ms_min": times[0], "ms_max": times[-1], "replays": len(times)}

@@ -45,26 +45,6 @@ def bucket(n: int) -> int:
     return next(b for b in BUCKETS if b >= n)
 
 
-def capture(fn, dev: torch.device):  # noqa: ANN001, ANN201 - a graph's replay, or the function itself on a CPU
-    if dev.type != "cuda":
-        return fn
-    fn()
-    torch.cuda.synchronize()
-    graph = torch.cuda.CUDAGraph()
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(stream):
-        fn()
-    torch.cuda.current_stream().wait_stream(stream)
-    with torch.cuda.graph(graph):
-        fn()
-
-    def replay(fn=fn) -> None:  # noqa: ANN001 - holds fn: the graph reads the tensors it closes over
-        graph.replay()
-
-    return replay
-
-
 def sync(dev: torch.device) -> None:
     if dev.type == "cuda":
         torch.cuda.synchronize()
@@ -156,12 +136,12 @@ def main() -> int:
     top = bucket(args.max_batch)
     caches = net.new_caches(top, ctx)  # one set, its first rows for each batch size
     graphs: dict[str, dict] = {
-        "prefill": {n: capture(net.prefill_fn(args.input_len, seqs=n), dev) for n in range(1, per_step + 1)},
-        "decode": {b: capture(net.decode_fn(b, ctx, caches)[0], dev) for b in BUCKETS if b <= top},
+        "prefill": {n: fwd.captured(net.prefill_fn(args.input_len, seqs=n), dev) for n in range(1, per_step + 1)},
+        "decode": {b: fwd.captured(net.decode_fn(b, ctx, caches)[0], dev) for b in BUCKETS if b <= top},
         "mixed": {},
     }
     if args.policy == "mixed":
-        graphs["mixed"] = {f"{b},{n}": capture(net.mixed_fn(b, ctx, n, args.input_len, caches), dev)
+        graphs["mixed"] = {f"{b},{n}": fwd.captured(net.mixed_fn(b, ctx, n, args.input_len, caches), dev)
                            for b in BUCKETS if b <= top for n in range(1, per_step + 1)
                            if n * args.input_len <= args.step_tokens - min(b, args.max_batch)}
     alone = {kind: {str(k): step_time(g, dev) for k, g in table.items()} for kind, table in graphs.items()}
