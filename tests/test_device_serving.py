@@ -71,7 +71,7 @@ def test_a_step_function_replaces_the_physics_and_the_scheduler_is_all_that_is_l
     """Two requests at once, 512-token prompts, 3 tokens each, every step 0.1 s: one prefill step
     for both prompts (they fit the step's tokens), then two decode steps."""
     data = device_serving.load()
-    ctx = device_serving._engine_context(data, default_catalog())
+    ctx = device_serving.engine_context(data, default_catalog())
     r = simulation.simulate(ctx=ctx, input_len=512, output_len=3, rate=None, num_requests=2,
                             step_fn=lambda d, p, dc, pc, s: 0.1)
     assert r.ttft_s.mean == pytest.approx(0.1)

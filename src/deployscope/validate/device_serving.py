@@ -39,7 +39,7 @@ def load(path: Path = SERVING_FILE) -> dict[str, Any]:
     return data
 
 
-def _engine_context(data: dict[str, Any], catalog: Any, policy: str = "prefill-first") -> serving.Context:
+def engine_context(data: dict[str, Any], catalog: Any, policy: str = "prefill-first") -> serving.Context:
     """The model on the GPU with the served engine's policy (``prefill-first`` or ``mixed``) and no
     per-request host time."""
     ctx = serving.context(data["model"], data["hardware"], quant=data["format"], kv_quant="bf16", engine=ENGINE, catalog=catalog)
@@ -91,7 +91,7 @@ def score(path: Path = SERVING_FILE, catalog: Any = None) -> dict[str, Any]:
 
     cat = default_catalog(catalog)
     data = load(path)
-    contexts = {policy: _engine_context(data, cat, policy) for policy in {run["policy"] for run in data["runs"]}}
+    contexts = {policy: engine_context(data, cat, policy) for policy in {run["policy"] for run in data["runs"]}}
     runs = []
     for run in data["runs"]:
         arrival = np.asarray(run["arrival"], dtype=float)
