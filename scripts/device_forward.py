@@ -265,10 +265,14 @@ class Decoder:
                  torch.randn(batch, s.kv_heads, ctx, s.head_dim, device=self.dev, dtype=self.dtype))
                 for _ in self.blocks]
 
-    def prefill_fn(self, n: int, seqs: int = 1):
+    def _tokens(self, count: int, tokens: torch.Tensor | None) -> torch.Tensor:
+        """The given token ids (a check of the code passes its own), else random ones."""
+        return tokens if tokens is not None else torch.randint(0, self.s.vocab, (count,), device=self.dev)
+
+    def prefill_fn(self, n: int, seqs: int = 1, tokens: torch.Tensor | None = None):
         """`seqs` prompts of n tokens each in one pass: causal attention, logits of each last position."""
         s = self.s
-        tokens = torch.randint(0, s.vocab, (seqs * n,), device=self.dev)
+        tokens = self._tokens(seqs * n, tokens)
         pos = torch.arange(n, device=self.dev).repeat(seqs)
 
         def run() -> torch.Tensor:
@@ -282,12 +286,13 @@ class Decoder:
 
         return run
 
-    def decode_fn(self, batch: int, ctx: int, caches: list[tuple[torch.Tensor, torch.Tensor]] | None = None):
+    def decode_fn(self, batch: int, ctx: int, caches: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
+                  tokens: torch.Tensor | None = None):
         """One decode step of `batch` sequences, each attending to `ctx` cached tokens (the first
         `batch` rows of `caches` where given)."""
         s = self.s
         caches = [(kc[:batch], vc[:batch]) for kc, vc in caches] if caches is not None else self.new_caches(batch, ctx)
-        tokens = torch.randint(0, s.vocab, (batch,), device=self.dev)
+        tokens = self._tokens(batch, tokens)
         pos = torch.full((batch,), ctx - 1, device=self.dev)
 
         def run() -> torch.Tensor:
@@ -300,13 +305,14 @@ class Decoder:
 
         return run, sum(2 * c[0].numel() * c[0].element_size() for c in caches)
 
-    def mixed_fn(self, batch: int, ctx: int, seqs: int, n: int, caches: list[tuple[torch.Tensor, torch.Tensor]]):
+    def mixed_fn(self, batch: int, ctx: int, seqs: int, n: int, caches: list[tuple[torch.Tensor, torch.Tensor]],
+                 tokens: torch.Tensor | None = None):
         """One step that decodes `batch` sequences (the first rows of `caches`, `ctx` tokens each) and
         prefills `seqs` whole prompts of n tokens: every GEMM over all their rows at once, the
         attention of each part its own."""
         s = self.s
         caches = [(kc[:batch], vc[:batch]) for kc, vc in caches]
-        tokens = torch.randint(0, s.vocab, (batch + seqs * n,), device=self.dev)
+        tokens = self._tokens(batch + seqs * n, tokens)
         pos = torch.cat((torch.full((batch,), ctx - 1, device=self.dev), torch.arange(n, device=self.dev).repeat(seqs)))
 
         def run() -> torch.Tensor:
