@@ -24,6 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))  # run from a checkout
 
+from deployscope.catalog import default_catalog  # noqa: E402
 from deployscope.errors import DeployscopeError  # noqa: E402
 from deployscope.paths import write_atomic  # noqa: E402
 
@@ -34,8 +35,6 @@ SERVING_JSON = ROOT / "src/deployscope/validation/G_device_serving.json"
 SERVING_KEYS = ("model", "format", "input_len", "output_len", "max_batch", "step_tokens", "context")
 COLUMNS = ("model", "hardware", "precision", "framework", "kind", "projection", "batch_size", "input_len", "context_len",
            "metric", "value", "unit", "spread", "replays", "gflop", "gemm_n", "gemm_k", "run", "source", "as_of", "notes")
-# the catalog's name of each GPU the script reports (torch's device name)
-HARDWARE = {"NVIDIA H200": "H200-SXM-141GB"}
 METHOD = ("plain PyTorch decoder with random weights, one CUDA graph per pass, median of 20 replays timed with CUDA events "
           "(scripts/device_forward.py)")
 NOTES = {
@@ -64,6 +63,14 @@ def _read_run(folder: Path) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
     return machine, records, driver
 
 
+def catalog_gpu(folder: Path, name: str) -> str:
+    """The catalog id of the GPU torch named ('NVIDIA H200' is the catalog's 'H200')."""
+    row = default_catalog().accelerators.find(name.removeprefix("NVIDIA ").strip()) if name else None
+    if row is None:
+        raise RunError(f"{folder}: GPU {name!r} is not one the catalog names (deployscope catalog gpus lists them)")
+    return str(row.id)
+
+
 def _source(machine: dict[str, Any], driver: str, run: int) -> str:
     sw = f"torch {machine.get('torch', '?')}, CUDA {machine.get('cuda', '?')}" + (f", driver {driver}" if driver else "")
     return f"measured: scripts/device_forward.py on a lent {machine.get('name', '?')} ({sw}), run {run}"
@@ -72,10 +79,7 @@ def _source(machine: dict[str, Any], driver: str, run: int) -> str:
 def rows_of_run(folder: Path, run: int, as_of: str) -> tuple[list[dict[str, str]], list[str]]:
     """The CSV rows one run gives, and a line for each record it could not use."""
     machine, records, driver = _read_run(folder)
-    name = machine.get("name", "")
-    if name not in HARDWARE:
-        raise RunError(f"{folder}: GPU {name!r} is not one the catalog names here (known: {', '.join(HARDWARE)})")
-    hw = HARDWARE[name]
+    hw = catalog_gpu(folder, machine.get("name", ""))
     base = {"hardware": hw, "framework": f"PyTorch {machine.get('torch', '?')} (plain forward, CUDA graphs)", "run": str(run),
             "source": _source(machine, driver, run), "as_of": as_of}
     rows: list[dict[str, str]] = []
@@ -132,14 +136,12 @@ def serving_of(folders: list[Path], as_of: str) -> dict[str, Any]:
         differ = [k for k in SERVING_KEYS if other.get(k) != first.get(k)]
         if differ:
             raise RunError(f"{folder}: serve.json differs from the first session in {', '.join(differ)}")
-        name = other.get("machine", {}).get("name", "")
-        if name not in HARDWARE:
-            raise RunError(f"{folder}: GPU {name!r} is not one the catalog names here (known: {', '.join(HARDWARE)})")
+        catalog_gpu(folder, other.get("machine", {}).get("name", ""))
     machine = first["machine"]
     # sessions before the engine had a choice of policy ran prefill-first
     runs = [{**run, "session": i, "policy": s.get("policy", "prefill-first"), "step_time_alone_s": s["step_time_alone_s"]}
             for i, s in enumerate(sessions, start=1) for run in s["runs"]]
-    return {**{k: first[k] for k in SERVING_KEYS}, "hardware": HARDWARE[machine["name"]],
+    return {**{k: first[k] for k in SERVING_KEYS}, "hardware": catalog_gpu(folders[0], machine["name"]),
             "source": (f"measured: scripts/device_serve.py on a lent {machine['name']} (torch {machine.get('torch', '?')}), "
                        f"{len(sessions)} sessions"),
             "as_of": as_of, "runs": runs}

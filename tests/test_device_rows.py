@@ -13,7 +13,7 @@ import pytest
 from deployscope import validate
 from deployscope.catalog import default_catalog
 from deployscope.physics import llm, serving
-from deployscope.validate import device_rows
+from deployscope.validate import device_rows, device_serving
 from script_helpers import load_script
 
 importer = load_script("import_device_forward")
@@ -190,7 +190,10 @@ def test_dense_steps_of_moderate_size_come_within_fifteen_percent_of_the_h200(sh
 
 
 def test_validate_reports_the_measurements_apart_from_the_scores(shipped: dict) -> None:
+    """Both files of own measurements (the forward passes here, the served load of
+    test_device_serving.py), from one run of validate."""
     report = validate.run()
+    assert report["device_serving"]["runs"] == device_serving.score()["runs"]
     dev = report["device_measurements"]
     assert dev["groups"] == shipped["groups"]
     assert dev["repeatability"]["pairs"] >= 50 and dev["repeatability"]["median"] < 0.05
@@ -200,17 +203,18 @@ def test_validate_reports_the_measurements_apart_from_the_scores(shipped: dict) 
     assert "device_measurements" not in a_only  # the user's own files: only what they hold
 
 
-def test_the_terminal_report_shows_the_groups_and_ceilings() -> None:
+def test_the_terminal_report_shows_the_groups_ceilings_curve_and_served_load() -> None:
     from typer.testing import CliRunner
 
     from deployscope.cli import app
 
-    res = CliRunner().invoke(app, ["validate"], env={"COLUMNS": "200", "DEPLOYSCOPE_PLAN_PROCESSES": "0"})
+    res = CliRunner().invoke(app, ["validate"], env={"COLUMNS": "220", "DEPLOYSCOPE_PLAN_PROCESSES": "0"})
     assert res.exit_code == 0, res.output
     assert "own measurements on a lent GPU (G_device_forward.csv)" in res.output
     assert "decode, dense, batch >= 16" in res.output and "read_16gib_tb_s" in res.output
     assert "measured in more than one run:" in res.output
     assert "the GEMM size curve" in res.output
+    assert "a served load on a lent GPU (G_device_serving.json" in res.output
 
 
 def test_validation_summary_adds_the_table() -> None:

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deployscope import validate
 from deployscope.catalog import default_catalog
 from deployscope.physics import simulation
 from deployscope.validate import device_serving
@@ -108,15 +107,3 @@ def test_ttft_under_load_is_never_below_ttft_at_the_lightest_load(scored: dict) 
             def ttft(run: dict, who: str = who) -> float:
                 return run["measured"]["mean_ttft_s"] if who == "measured" else run["predicted"][who]["mean_ttft_s"]
             assert all(ttft(r) >= ttft(runs[0]) for r in runs), (policy, who)
-
-
-def test_validate_and_its_terminal_report_show_the_served_load() -> None:
-    from typer.testing import CliRunner
-
-    from deployscope.cli import app
-
-    report = validate.run()
-    assert report["device_serving"]["runs"] == device_serving.score()["runs"]
-    res = CliRunner().invoke(app, ["validate"], env={"COLUMNS": "220", "DEPLOYSCOPE_PLAN_PROCESSES": "0"})
-    assert res.exit_code == 0, res.output
-    assert "a served load on a lent GPU (G_device_serving.json" in res.output

@@ -435,7 +435,7 @@ def step_cost(
     # efficiency by the size of a typical GEMM launch: dense GEMMs see all T tokens; each routed
     # expert's GEMM sees only its share T k / E of them (grouped GEMMs of small M)
     dense_size = dense_flops / (_dense_gemms(shape) / pp_a)
-    eff_d = hw.compute_eff * dense_size / (dense_size + hw.half_eff_flops)
+    eff_d = size_efficiency(hw, dense_size)
     gemm_compute = dense_flops / (hw.peak_gemm_flops * np.maximum(eff_d, 1e-12))
     if shape.moe_layers:
         # engines run a layer's routed experts as grouped GEMMs (vLLM and SGLang fused_moe,
@@ -526,12 +526,16 @@ def step_cost(
     }
 
 
+def size_efficiency(hw: Hardware, gemm_flops):  # noqa: ANN001, ANN201 - float or array
+    """The fraction of the peak a GEMM of ``gemm_flops`` reaches: compute_eff F / (F + F_half)."""
+    return hw.compute_eff * gemm_flops / (gemm_flops + hw.half_eff_flops)
+
+
 def gemm_seconds(hw: Hardware, flops: float, bytes_moved: float) -> tuple[float, str]:
     """One GEMM launch timed the way `step_cost` times a dense GEMM, and which side bounds it:
-    ``flops`` at compute_eff F / (F + F_half) of the peak (the size curve), or ``bytes_moved`` at
-    the bandwidth the GPU reaches, whichever takes longer."""
-    rate = hw.peak_gemm_flops * hw.compute_eff * flops / (flops + hw.half_eff_flops)
-    compute = flops / rate if flops > 0 else 0.0
+    ``flops`` at the size curve's rate (`size_efficiency`), or ``bytes_moved`` at the bandwidth
+    the GPU reaches, whichever takes longer."""
+    compute = flops / (hw.peak_gemm_flops * size_efficiency(hw, flops)) if flops > 0 else 0.0
     memory = bytes_moved / (hw.mem_bandwidth * hw.bandwidth_eff)
     return (compute, "compute") if compute > memory else (memory, "memory")
 

@@ -26,11 +26,10 @@ from typing import Any
 import numpy as np
 
 from ..physics import serving, simulation
+from .device_rows import ENGINE
 from .files import VALIDATION_DIR
 
 SERVING_FILE = VALIDATION_DIR / "G_device_serving.json"
-ENGINE = "trtllm"
-_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 
 def load(path: Path = SERVING_FILE) -> dict[str, Any]:
@@ -57,8 +56,10 @@ def measured_step_fn(alone: dict[str, dict[str, float]], input_len: float) -> An
     mixed = {tuple(int(x) for x in k.split(",")): float(v) for k, v in alone.get("mixed", {}).items()}
     prompt = float(input_len)
 
+    sizes = sorted(decode)  # the batch sizes the engine captured
+
     def step(d: float, p: float, _dec_ctx: float, _pre_ctx: float, _seqs: float) -> float:
-        rows = next((b for b in _BUCKETS if b >= d), 0) if d > 0 else 0
+        rows = next(b for b in sizes if b >= d) if d > 0 else 0
         prompts = max(1, round(p / prompt)) if p > 0 else 0
         if rows and prompts:
             return mixed[(rows, prompts)]
