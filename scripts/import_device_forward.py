@@ -76,50 +76,59 @@ def _source(machine: dict[str, Any], driver: str, run: int) -> str:
     return f"measured: scripts/device_forward.py on a lent {machine.get('name', '?')} ({sw}), run {run}"
 
 
-def rows_of_run(folder: Path, run: int, as_of: str) -> tuple[list[dict[str, str]], list[str]]:
-    """The CSV rows one run gives, and a line for each record it could not use."""
-    machine, records, driver = _read_run(folder)
-    hw = catalog_gpu(folder, machine.get("name", ""))
-    base = {"hardware": hw, "framework": f"PyTorch {machine.get('torch', '?')} (plain forward, CUDA graphs)", "run": str(run),
-            "source": _source(machine, driver, run), "as_of": as_of}
-    rows: list[dict[str, str]] = []
+def _ceiling_rows(machine: dict[str, Any], base: dict[str, str]) -> list[dict[str, str]]:
+    """The GPU's ceilings the run measured (machine.json): matrix products, copies and reads."""
+    rows = []
     for key, value in machine.items():
         m = re.fullmatch(r"(bf16|fp8)_gemm_tflops|(copy|read)(?:_(\d+)gib)?_tb_s", key)
         if not m:
             continue
-        gemm, memory_op, gib = m.group(1), m.group(2), m.group(3) or "1"  # an unsized copy was 1 GiB
-        if gemm:
+        dtype, memory_op, gib = m.group(1), m.group(2), m.group(3) or "1"  # an unsized copy was 1 GiB
+        if dtype:
             metric, unit, notes = key, "TFLOP/s", "an 8192 x 8192 x 8192 matrix product of random values"
         else:
             metric, unit = f"{memory_op}_{gib}gib_tb_s", "TB/s"
             notes = (f"a device-to-device copy of {gib} GiB (bytes read + written)" if memory_op == "copy"
                      else f"a read-only sum of {gib} GiB")
-        rows.append({**base, "kind": "ceiling", "precision": gemm or "", "metric": metric, "value": f"{value:.4g}",
+        rows.append({**base, "kind": "ceiling", "precision": dtype or "", "metric": metric, "value": f"{value:.4g}",
                      "unit": unit, "notes": notes})
+    return rows
+
+
+def _record_rows(r: dict[str, Any], base: dict[str, str]) -> list[dict[str, str]]:
+    """The rows of one timed record: a prefill or decode step, or a layer's projections."""
+    kind = r["kind"]
+    common = {**base, "model": r["model"], "precision": r["format"], "kind": kind, "notes": NOTES[kind] + "; " + METHOD}
+    if kind != "gemm":
+        return [{**common, "batch_size": str(r["batch"]), "input_len": str(r.get("input_len", 1)), "context_len": str(r["ctx"]),
+                 "metric": f"{kind}_step_time", "value": f"{r['ms']:.6g}", "unit": "ms",
+                 "spread": f"{(r['ms_max'] - r['ms_min']) / r['ms']:.3f}", "replays": str(r["replays"])}]
+    rows = []
+    for proj, g in r["gemms"].items():
+        gemm = {**common, "projection": proj, "batch_size": str(r["input_len"]), "input_len": str(r["input_len"]),
+                "metric": "gemm_time", "value": f"{g['ms']:.6g}", "unit": "ms", "gflop": f"{g['gflop']:.6g}",
+                "gemm_n": str(g["n"]), "gemm_k": str(g["k"])}
+        rows.append(gemm)
+        if "kernel_ms" in g:
+            rows.append({**gemm, "metric": "gemm_kernel_time", "value": f"{g['kernel_ms']:.6g}",
+                         "notes": f"{NOTES['gemm_kernel']}; {METHOD}"})
+    return rows
+
+
+def rows_of_run(folder: Path, run: int, as_of: str) -> tuple[list[dict[str, str]], list[str]]:
+    """The CSV rows one run gives, and a line for each record it could not use."""
+    machine, records, driver = _read_run(folder)
+    base = {"hardware": catalog_gpu(folder, machine.get("name", "")),
+            "framework": f"PyTorch {machine.get('torch', '?')} (plain forward, CUDA graphs)", "run": str(run),
+            "source": _source(machine, driver, run), "as_of": as_of}
+    rows = _ceiling_rows(machine, base)
     skipped: list[str] = []
     for r in records:
-        kind = r.get("kind")
-        if "error" in r or "skipped" in r or kind == "load":
-            if "error" in r or "skipped" in r:
-                skipped.append(f"{folder.name}: {r.get('model')} {r.get('format')} {kind or ''} "
-                               f"batch {r.get('batch', '')}: {r.get('error') or 'skipped (' + r['skipped'] + ')'}")
-            continue
-        common = {**base, "model": r["model"], "precision": r["format"], "kind": kind, "notes": NOTES[kind] + "; " + METHOD}
-        if kind == "gemm":
-            for proj, g in r["gemms"].items():
-                gemm = {**common, "projection": proj, "batch_size": str(r["input_len"]), "input_len": str(r["input_len"]),
-                        "metric": "gemm_time", "value": f"{g['ms']:.6g}", "unit": "ms", "gflop": f"{g['gflop']:.6g}",
-                        "gemm_n": str(g["n"]), "gemm_k": str(g["k"])}
-                rows.append(gemm)
-                if "kernel_ms" in g:
-                    rows.append({**gemm, "metric": "gemm_kernel_time", "value": f"{g['kernel_ms']:.6g}",
-                                 "notes": f"{NOTES['gemm_kernel']}; {METHOD}"})
-            continue
-        spread = (r["ms_max"] - r["ms_min"]) / r["ms"]
-        rows.append({**common, "batch_size": str(r["batch"]),
-                     "input_len": str(r.get("input_len", 1)), "context_len": str(r["ctx"]),
-                     "metric": f"{kind}_step_time", "value": f"{r['ms']:.6g}", "unit": "ms", "spread": f"{spread:.3f}",
-                     "replays": str(r["replays"])})
+        if "error" in r or "skipped" in r:
+            skipped.append(f"{folder.name}: {r.get('model')} {r.get('format')} {r.get('kind', '')} "
+                           f"batch {r.get('batch', '')}: {r.get('error') or 'skipped (' + r['skipped'] + ')'}")
+        elif r.get("kind") != "load":  # a model's load record holds no timing
+            rows += _record_rows(r, base)
     return rows, skipped
 
 
