@@ -22,7 +22,7 @@ from typing import Any
 TARGETS = {"throughput": (0.95, 0.10, 0.25), "ttft": (0.90, 0.20, 0.45), "tpot": (0.90, 0.20, 0.45)}
 SIGNED_LIMIT = 0.15
 MIN_ROWS = 10
-GROUPS = ("family", "format", "moe", "engine", "pipeline", "source")
+GROUPS = ("family", "format", "moe", "engine", "pipeline", "load", "source")
 
 
 def load_report(argv: list[str]) -> dict[str, Any]:

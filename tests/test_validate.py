@@ -14,6 +14,7 @@ import pytest
 from deployscope import validate
 from deployscope.cli import main
 from deployscope.errors import DeployscopeError
+from deployscope.validate.llm_rows import LOAD_SHAPES
 
 A = validate.VALIDATION_DIR / "A_llm_inference.csv"
 
@@ -187,6 +188,18 @@ def test_heldout_targets(report_a):
     for name, v in report_a["heldout"]["by_class"]["throughput"]["format"].items():
         if v["scored"] >= 10:
             assert v["p90_ape"] <= 0.25, (name, v)
+
+
+def test_every_predicted_llm_row_carries_a_load_label_that_matches_its_scenario(report_a):
+    llm = [p for p in report_a["predictions"] if p["file"].startswith("A_")]
+    assert llm and all(p.get("load") in LOAD_SHAPES for p in llm)
+    predicted = [p for p in llm if p["predicted"] is not None]
+    assert {p["load"] for p in predicted} >= {"offline", "server scenario", "closed loop", "burst", "request rate", "static batch"}
+    assert "other" not in {p["load"] for p in predicted}  # every branch that predicts has a shape of its own
+    held = report_a["heldout"]["by_class"]
+    for cls in ("throughput", "ttft", "tpot"):
+        groups = held[cls]["load"]
+        assert sum(g["rows"] for g in groups.values()) == held[cls]["all"]["rows"]
 
 
 def test_inferencex_rows_are_read_and_split_by_gpu(report_a):
@@ -790,7 +803,11 @@ _README_ROWS = {
     "of which TensorRT-LLM v0.17 offline throughput": ("throughput", ("source", "TensorRT-LLM perf-overview v0.17")),
     "LLM time to first token (TTFT)": ("ttft", None),
     "of which outside the GPUStack and SemiAnalysis InferenceX families": ("ttft", "outside"),
+    "TTFT at a request rate (Poisson arrivals: the load `plan` sizes for)": ("ttft", ("load", "request rate")),
+    "TTFT in bursts (every request sent at once)": ("ttft", ("load", "burst")),
     "LLM time per output token (TPOT)": ("tpot", None),
+    "TPOT at a request rate": ("tpot", ("load", "request rate")),
+    "TPOT in bursts": ("tpot", ("load", "burst")),
     "training GPU-hours (model cards, papers, torchtune)": ("training", None),
     "diffusion throughput (MLPerf SDXL)": ("diffusion", ("source", "MLPerf Inference")),
     "diffusion throughput (fal.ai benchmarks)": ("diffusion", ("source", "fal.ai stable-diffusion-benchmarks")),

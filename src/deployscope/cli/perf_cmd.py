@@ -211,9 +211,10 @@ def _render_validate(r: dict[str, Any]) -> None:
     for cls, groups in (h.get("by_class") or {}).items():
         if cls not in ("throughput", "ttft", "tpot"):
             continue
-        merged = {f"{key}: {k}": v for key in ("family", "format", "moe", "pipeline", "engine") for k, v in groups.get(key, {}).items()}
+        keys = ("family", "format", "moe", "pipeline", "engine", "load")
+        merged = {f"{key}: {k}": v for key in keys for k, v in groups.get(key, {}).items()}
         if merged:
-            table(f"held out, {cls}, by hardware family, format, dense/MoE, pipeline and engine", merged)
+            table(f"held out, {cls}, by hardware family, format, dense/MoE, pipeline, engine and load", merged)
     _render_repeatability(r.get("repeatability") or {})
     _render_device(r.get("device_measurements") or {})
     _render_device_serving(r.get("device_serving") or {})

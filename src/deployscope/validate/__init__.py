@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterable
 from ..errors import DeployscopeError
 from . import device_rows, device_serving, repeats
 from .files import DEFAULT_FILES, VALIDATION_DIR, dataset_of, fit_split, is_fitted, num, read_csv, row_key, source_key
-from .llm_rows import Contexts, Params, Skip, predict_llm_row
+from .llm_rows import Contexts, Params, Skip, load_shape, predict_llm_row
 from .scoring import by_class, groups, metric_class, summary
 
 __all__ = [
@@ -42,7 +42,8 @@ FIT_SOURCES: tuple[str, ...] = fit_split().llm_fit_sources
 
 
 def _llm_labels(row: dict[str, str], ctxs: Contexts) -> dict[str, str]:
-    """Group labels of an LLM row: hardware family, weight format, dense/MoE, pipeline, engine."""
+    """Group labels of an LLM row: hardware family, weight format, dense/MoE, pipeline, engine, and
+    the shape of the load it was measured under."""
     cat = ctxs.catalog
     g = cat.accelerators.find((row.get("hardware") or "").strip())
     m = cat.models.find((row.get("model") or "").strip())
@@ -55,6 +56,7 @@ def _llm_labels(row: dict[str, str], ctxs: Contexts) -> dict[str, str]:
         "moe": ("moe" if (m is not None and m.transformer is not None and m.transformer.moe is not None) else "dense") if m is not None else "unknown",
         "pipeline": "pp>1" if pp > 1 else "pp=1",
         "engine": engine,
+        "load": load_shape(row),
     }
 
 

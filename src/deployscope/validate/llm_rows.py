@@ -386,13 +386,41 @@ _SIMULATED_LATENCY: dict[str, Any] = {
 }
 
 
+_QPS = re.compile(r"QPS=([\d.]+|INF)")
+LOAD_SHAPES = ("offline", "server scenario", "static batch", "closed loop", "burst", "request rate", "other")
+
+
+def load_shape(row: dict[str, str]) -> str:
+    """How the row's load was offered, read as :func:`predict_llm_row` reads it (the branch it takes):
+    ``server scenario`` (MLPerf server or interactive: Poisson arrivals under latency limits),
+    ``static batch``, ``closed loop`` (a fixed number of clients), ``burst`` (every request sent at
+    once), ``request rate`` (Poisson arrivals at a rate), ``offline`` (the engine's maximum
+    throughput), or ``other`` (a row the harness does not predict)."""
+    metric = row.get("metric", "").strip()
+    scenario = row.get("scenario", "")
+    if metric.startswith(("server_", "interactive_")):
+        return "server scenario"
+    if metric in ("ttft", "end_to_end_batch_latency", "throughput_per_gpu") or (
+            "throughput" in metric and "static batch" in scenario.lower()):
+        return "static batch"
+    try:
+        if _concurrency(row):
+            return "closed loop"
+    except Skip:
+        return "other"
+    qps = _QPS.search(scenario)
+    if qps:
+        return "burst" if qps.group(1) == "INF" else "request rate"
+    return "offline" if "throughput" in metric else "other"
+
+
 def predict_llm_row(row: dict[str, str], ctxs: Contexts) -> float:
     """Predicted value of one A-schema row in its own metric and unit (raises Skip)."""
     r = _row(row, ctxs)
     metric = row.get("metric", "").strip()
     scenario = row.get("scenario", "").lower()
     B_row = num(row.get("batch_size"))
-    qps = re.search(r"QPS=([\d.]+|INF)", row.get("scenario", ""))
+    qps = _QPS.search(row.get("scenario", ""))
     if "throughput" in metric:
         return _throughput(row, r, metric, scenario, B_row, qps, ctxs)
     scale = 1e3 if r.unit == "ms" else 1.0 if r.unit == "s" else None

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 GROUP_KEYS = ("source", "hardware", "precision", "metric", "metric_class", "file",
-              "family", "format", "moe", "pipeline", "engine", "architecture")
+              "family", "format", "moe", "pipeline", "engine", "load", "architecture")
 
 
 def metric_class(metric: str) -> str:
@@ -41,7 +41,7 @@ def summary(preds: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def groups(preds: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Summaries per value of each grouping key (LLM rows carry family, format, moe, pipeline, engine)."""
+    """Summaries per value of each grouping key (LLM rows carry family, format, moe, pipeline, engine, load)."""
     out: dict[str, dict[str, Any]] = {}
     for key in GROUP_KEYS:
         buckets: dict[str, list[dict[str, Any]]] = {}
