@@ -68,7 +68,7 @@ def test_ruff_clean():
 def test_mypy_strict_on_the_typed_core():
     api = pytest.importorskip("mypy.api")
     stdout, stderr, status = api.run(["--config-file", str(ROOT / "pyproject.toml"),
-                                      *(str(SRC / p) for p in ("scenario", "result.py", "planning", "catalog"))])
+                                      *(str(SRC / p) for p in ("scenario", "result.py", "planning", "catalog", "validate"))])
     assert status == 0, stdout + stderr
 
 

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from ..catalog import Catalog
 from ..errors import DeployscopeError
 from . import device_rows, device_serving, repeats
 from .files import DEFAULT_FILES, VALIDATION_DIR, dataset_of, fit_split, is_fitted, num, read_csv, row_key, source_key
@@ -61,7 +62,8 @@ def _llm_labels(row: dict[str, str], ctxs: Contexts) -> dict[str, str]:
 
 
 def predict_file(
-    path: Path, kind: str, rows: list[dict[str, str]], catalog, params: Params | None = None, base: dict | None = None  # noqa: ANN001
+    path: Path, kind: str, rows: list[dict[str, str]], catalog: Catalog, params: Params | None = None,
+    base: dict[tuple[Any, ...], Any] | None = None,
 ) -> list[dict[str, Any]]:
     """One prediction object per row of one file."""
     preds: list[dict[str, Any]] = []
@@ -142,7 +144,7 @@ def _source_label(row: dict[str, str], kind: str) -> str:
     return (row.get("source_type") or row.get("source") or "").strip()[:60]
 
 
-def run(files: Iterable[str | Path] | None = None, *, catalog=None, params: Params | None = None) -> dict[str, Any]:  # noqa: ANN001
+def run(files: Iterable[str | Path] | None = None, *, catalog: Catalog | None = None, params: Params | None = None) -> dict[str, Any]:
     """Predict every row of the files (default: the shipped ones) and score them."""
     if catalog is None:
         from ..catalog import default_catalog

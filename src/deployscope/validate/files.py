@@ -115,8 +115,8 @@ def read_csv(path: Path) -> tuple[str, list[dict[str, str]]]:
     except csv.Error as exc:
         raise DeployscopeError(f"{path} is not a readable CSV file: {exc}", field="data", value=str(path)) from None
     for i, r in enumerate(rows, start=2):
-        if r.get(None):  # type: ignore[call-overload]  # DictReader files cells beyond the header under None
-            raise DeployscopeError(f"{path}: row {i} has {len(header) + len(r[None])} cells for {len(header)} columns "  # type: ignore[index]
+        if r.get(None):  # DictReader files cells beyond the header under None
+            raise DeployscopeError(f"{path}: row {i} has {len(header) + len(r[None])} cells for {len(header)} columns "
                                    "(a comma inside an unquoted cell?)", field="data", value=str(path),
                                    allowed="one cell per header column; quote cells that contain commas")
     kind = file_kind(header)

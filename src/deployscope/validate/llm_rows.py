@@ -13,7 +13,7 @@ import math
 import re
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import numpy as np
 
@@ -21,7 +21,7 @@ from ..catalog import Catalog, default_catalog, normalize
 from ..catalog.quant import QuantFormat
 from ..errors import DeployscopeError
 from ..physics import serving
-from ..physics.perf_types import Deployment, LatencyTargets, Load
+from ..physics.perf_types import Deployment, LatencyTargets, Load, SimResult
 from . import server_flags
 from .files import dataset_of, num
 
@@ -44,12 +44,12 @@ class Params:
 class Contexts:
     """Serving contexts, built once per (model, gpu, formats, engine, release, engine settings) and reused."""
 
-    def __init__(self, catalog, params: Params | None, base: dict | None = None) -> None:  # noqa: ANN001
+    def __init__(self, catalog: Catalog, params: Params | None, base: dict[tuple[Any, ...], Any] | None = None) -> None:
         self.catalog = catalog
         self.params = params
         self._base = base if base is not None else {}
-        self._cache: dict[tuple, Any] = {}
-        self.sims: dict[tuple, Any] = {}
+        self._cache: dict[tuple[Any, ...], Any] = {}
+        self.sims: dict[tuple[Any, ...], SimResult] = {}
 
     def get(self, model: str, gpu: str, quant: str, kv: str | None, engine: str, version: str | None = None,
             settings: server_flags.Settings = ()) -> serving.Context:
@@ -70,7 +70,8 @@ class Contexts:
         c = self._cache[key]
         if isinstance(c, DeployscopeError):
             raise Skip(str(c))
-        return c
+        ctx: serving.Context = c
+        return ctx
 
     def _apply(self, c: serving.Context) -> serving.Context:
         p = self.params
@@ -90,7 +91,8 @@ class Contexts:
             if seq:
                 hw = replace(hw, sequence_overhead_s=seq[0])
         if c.engine.id in p.hw:
-            hw = replace(hw, **p.hw[c.engine.id])
+            fields: dict[str, Any] = dict(p.hw[c.engine.id])
+            hw = replace(hw, **fields)
         return replace(c, hw=hw)
 
 
@@ -377,7 +379,7 @@ def _row(row: dict[str, str], ctxs: Contexts) -> _Row:
 
 #: latency metrics a simulated run answers, each read off the simulation's result (a metric not
 #: listed, such as a p99 ITL the simulation does not give, is skipped with a reason)
-_SIMULATED_LATENCY: dict[str, Any] = {
+_SIMULATED_LATENCY: dict[str, Callable[[SimResult], float | None]] = {
     "mean_ttft": lambda sim: sim.ttft_s.mean,
     "median_ttft": lambda sim: sim.ttft_s.p50,
     "p99_ttft": lambda sim: sim.ttft_s.p99,
@@ -459,7 +461,8 @@ def _b_max(r: _Row) -> float:
     return float(serving.evaluate(r.dep, Load(input_len=r.I, output_len=r.O), ctx=r.ctx).max_batch_size)
 
 
-def _throughput(row, r: _Row, metric: str, scenario: str, B_row, qps, ctxs: Contexts) -> float:  # noqa: ANN001
+def _throughput(row: dict[str, str], r: _Row, metric: str, scenario: str, B_row: float | None, qps: re.Match[str] | None,
+                ctxs: Contexts) -> float:
     if metric.startswith("server_") or metric.startswith("interactive_"):
         slo = _SLO.search(row.get("constraints", ""))
         if not slo:
@@ -574,7 +577,7 @@ def uniform_lengths(mean_input: float, mean_output: float, ratio: float, n: int)
 
 
 def _sim(r: _Row, qps: str | None, n_req: int, ctxs: Contexts, conc: int | None = None,
-         draw: LengthDraw = FIXED_LENGTHS):  # noqa: ANN202
+         draw: LengthDraw = FIXED_LENGTHS) -> SimResult:
     key = (id(r.ctx), r.dep.tp, r.dep.pp, r.dep.ep, r.I, r.O, qps, n_req, r.replicas, conc, draw)
     if key not in ctxs.sims:
         rate = None if qps in (None, "INF") else float(qps) / r.replicas
