@@ -25,7 +25,9 @@ input_len / output_len are vLLM's own token counts over the run (the requests ar
 at EOS before it), length_kind "dataset (variable)". The request count is the number of per-request
 lines in the result file. The offered rate is the trace's nominal Poisson rate over the servers
 sharing it. A result file the repository holds empty (llama_creation_025_validation_4DP2TP_0.txt at
-COMMIT) gives no row. The rows are held-out check rows; nothing is fitted on them.
+COMMIT) gives no row. The TP8 and TP4 servers' rows fit vLLM's time per layer on Hopper in BF16
+(fitting_split.yaml llm_fit_rows, efficiency.yaml hopper-vllm-bf16); the TP2 servers' rows are held
+out and check it.
 
 The script runs offline and rewrites only this family's rows (source_type SOURCE_TYPE), written just
 before the GPUStack performance-lab rows (which scripts/import_gpustack.py writes just before the

@@ -379,13 +379,19 @@ def test_fitting_split_is_by_source(report_a):
             # InferenceX: the B200 rows fit the engines' prefill time per MLA layer, the MI300X rows
             # SGLang's time per layer on CDNA3; the other GPUs check
             or r["source_type"] == _INFERENCEX and r["hardware"] in ("B200-SXM-180GB", "MI300X-192GB")
+            # APEX+ vLLM runs: the TP8 and TP4 servers fit vLLM's time per layer on Hopper, the TP2 servers check
+            or r["source_type"] == "APEX+ vLLM validation runs" and r["tp"] in ("8", "4")
         )
         assert p["fitted_on"] == fitted
     online = [p for p in report_a["predictions"] if "online serving" in rows[p["index"]]["source_type"]]
     assert sum(p["fitted_on"] for p in online) == 144 and sum(not p["fitted_on"] for p in online) == 144
     assert report_a["fitting_split"]["llm_fit_rows"] == ["TensorRT-LLM perf-overview (online serving table)|v0.14.0|Llama-3.1-8B",
                                                          "SemiAnalysis InferenceX|benchmarks.json @ 3a600f1|DeepSeek-R1|B200-SXM-180GB",
-                                                         "SemiAnalysis InferenceX|benchmarks.json @ 3a600f1|DeepSeek-R1|MI300X-192GB"]
+                                                         "SemiAnalysis InferenceX|benchmarks.json @ 3a600f1|DeepSeek-R1|MI300X-192GB",
+                                                         "APEX+ vLLM validation runs|apex_plus @ d96aa5f|Llama-3.1-70B|H100-SXM-80GB|tp=8",
+                                                         "APEX+ vLLM validation runs|apex_plus @ d96aa5f|Llama-3.1-70B|H100-SXM-80GB|tp=4"]
+    apex = [p for p in report_a["predictions"] if rows[p["index"]]["source_type"] == "APEX+ vLLM validation runs"]
+    assert sum(p["fitted_on"] for p in apex) == 36 and sum(not p["fitted_on"] for p in apex) == 46
 
 
 def test_prediction_never_reads_the_measured_value(tmp_path):

@@ -177,37 +177,59 @@ def _loss(obs: list[Observation], x: dict[str, float], cache: dict) -> float:
     return total
 
 
+#: each parameter's "no change": factors 1 (0 in log space), added times 0 (their lower bound)
+NEUTRAL = {"compute": 0.0, "bandwidth": 0.0, "half_eff": 0.0,
+           **{k: BOUNDS[k][0] for k in ADDED_SECONDS}}
+
+
+def _descend(obs: list[Observation], x: dict[str, float], cache: dict, budget: int, tol: float) -> tuple[dict[str, float], float, int]:
+    """Compass search from x: (the point it stops at, its loss, evaluations spent)."""
+    lx = _loss(obs, x, cache)
+    step, evals = 2.0, 0
+    while step > tol and evals < budget:
+        improved = False
+        for k in BOUNDS:
+            for d in (step, -step):
+                y = dict(x)
+                y[k] = min(max(x[k] + d, BOUNDS[k][0]), BOUNDS[k][1])
+                if y[k] == x[k]:
+                    continue
+                ly = _loss(obs, y, cache)
+                evals += 1
+                if ly < lx - 1e-12:
+                    x, lx, improved = y, ly, True
+        if not improved:
+            step /= 2
+    return x, lx, evals
+
+
 def fit(obs: list[Observation], *, max_evals: int = 1500, tol: float = 0.04) -> tuple[dict[str, float], float]:
-    """Compass search in log space from a few starts; returns (factors, loss)."""
+    """Compass search in log space from a few starts, then from the best point with every parameter
+    but one put back to no change, for each one in turn (two parameters that offset each other, a
+    faster memory and a longer step say, can hold a search in a valley the plainer answer is below);
+    returns (factors, loss)."""
     if not obs:
         raise DeployscopeError("no measured load point to fit (every run had no completed request)", field="run")
     cache: dict = {}
-    lo_add, lo_req = BOUNDS["overhead_add_s"][0], BOUNDS["request_add_s"][0]
     starts = [
-        {"compute": 0.0, "bandwidth": 0.0, "half_eff": 0.0, "overhead_add_s": lo_add, "request_add_s": lo_req},
-        {"compute": 0.0, "bandwidth": 0.0, "half_eff": math.log(1e-3), "overhead_add_s": lo_add, "request_add_s": lo_req},
-        {"compute": 0.0, "bandwidth": 0.0, "half_eff": math.log(1e-6), "overhead_add_s": math.log(1e-4),
-         "request_add_s": math.log(1e-2)},
+        dict(NEUTRAL),
+        {**NEUTRAL, "half_eff": math.log(1e-3)},
+        {**NEUTRAL, "half_eff": math.log(1e-6), "overhead_add_s": math.log(1e-4), "request_add_s": math.log(1e-2)},
     ]
     best_x, best_l = starts[0], _loss(obs, starts[0], cache)
     evals = 0
     for x in starts:
-        lx = _loss(obs, x, cache)
-        step = 2.0
-        while step > tol and evals < max_evals:
-            improved = False
-            for k in BOUNDS:
-                for d in (step, -step):
-                    y = dict(x)
-                    y[k] = min(max(x[k] + d, BOUNDS[k][0]), BOUNDS[k][1])
-                    if y[k] == x[k]:
-                        continue
-                    ly = _loss(obs, y, cache)
-                    evals += 1
-                    if ly < lx - 1e-12:
-                        x, lx, improved = y, ly, True
-            if not improved:
-                step /= 2
+        x, lx, n = _descend(obs, x, cache, max_evals - evals, tol)
+        evals += n
+        if lx < best_l:
+            best_x, best_l = x, lx
+    polish = 0  # the polish has a budget of its own, as large as the search's
+    for k in BOUNDS:
+        if best_x[k] == NEUTRAL[k] or polish >= max_evals:
+            continue
+        # a finer last step: the plainer answer may lie between the coarse search's grid points
+        x, lx, n = _descend(obs, {**NEUTRAL, k: best_x[k]}, cache, max_evals - polish, tol / 10)
+        polish += n
         if lx < best_l:
             best_x, best_l = x, lx
     return _factors(best_x), best_l

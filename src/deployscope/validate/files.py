@@ -30,7 +30,7 @@ class FitSplit:
     llm_fit_sources: tuple[str, ...]
     fitting_files: tuple[str, ...]
     heldout_families: tuple[tuple[str, tuple[int, ...]], ...]  # (source_type, first held-out version)
-    llm_fit_rows: tuple[str, ...] = ()  # `source_type|round_or_version|model[|hardware]`: a stated part of a source
+    llm_fit_rows: tuple[str, ...] = ()  # `source_type|round_or_version|model[|hardware[|tp=N]]`: a stated part of a source
 
     def in_heldout_family(self, source_type: str, version: str) -> bool:
         """True for a source of a family that is held out (never fitted on, never shipped)."""
@@ -154,8 +154,9 @@ def row_key(row: dict[str, str]) -> str:
 
 def is_fitted(row: dict[str, str]) -> bool:
     """Whether an A-schema row is a fitting row: its whole source is, or its source and model are,
-    or its source, model and hardware are."""
+    or its source, model and hardware are, or those and its tensor parallelism (``|tp=N``)."""
     split = fit_split()
     key = row_key(row)
-    return (source_key(row) in split.llm_fit_sources or key in split.llm_fit_rows
-            or f"{key}|{row.get('hardware', '').strip()}" in split.llm_fit_rows)
+    hw = f"{key}|{row.get('hardware', '').strip()}"
+    return (source_key(row) in split.llm_fit_sources or key in split.llm_fit_rows or hw in split.llm_fit_rows
+            or f"{hw}|tp={row.get('tp', '').strip()}" in split.llm_fit_rows)
