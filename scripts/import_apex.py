@@ -37,8 +37,6 @@ SemiAnalysis InferenceX tail); a rerun on the same checkout leaves the CSV byte 
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import re
 import sys
 from dataclasses import dataclass
@@ -46,7 +44,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared write step
 
-from validation_rows import write_rows  # noqa: E402
+from validation_rows import replace_family, write_rows  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CSV_PATH = ROOT / "src" / "deployscope" / "validation" / "A_llm_inference.csv"
@@ -176,16 +174,7 @@ def all_rows(checkout: Path) -> list[dict[str, str]]:
 def refresh(csv_text: str, rows: list[dict[str, str]]) -> str:
     """The CSV text with this family's rows replaced by `rows`, written just before the first row of
     the first family in ANCHORS the file holds (else at its end), every other row as it was."""
-    reader = csv.DictReader(io.StringIO(csv_text, newline=""))
-    fields = list(reader.fieldnames or [])
-    kept = [row for row in reader if row["source_type"] != SOURCE_TYPE]
-    at = next((i for anchor in ANCHORS for i, row in enumerate(kept) if row["source_type"] == anchor), len(kept))
-    new = [{f: row.get(f, "") for f in fields} for row in rows]
-    out = io.StringIO(newline="")
-    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\r\n")
-    writer.writeheader()
-    writer.writerows(kept[:at] + new + kept[at:])
-    return out.getvalue()
+    return replace_family(csv_text, SOURCE_TYPE, rows, before=ANCHORS)
 
 
 def main(argv: list[str] | None = None) -> int:

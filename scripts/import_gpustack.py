@@ -46,8 +46,6 @@ and in the engine figures fitted on them.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import re
 import sys
 from dataclasses import dataclass, field
@@ -56,7 +54,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))  # run from a checkout
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared write step
 
-from validation_rows import write_rows  # noqa: E402
+from validation_rows import replace_family, write_rows  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CSV_PATH = ROOT / "src" / "deployscope" / "validation" / "A_llm_inference.csv"
@@ -506,16 +504,7 @@ def all_rows(pages: dict[tuple[str, str], Page]) -> list[dict[str, str]]:
 def refresh(csv_text: str, pages: dict[tuple[str, str], Page]) -> str:
     """The CSV text with its GPUStack rows replaced by those of `pages`, written just before the
     InferenceX rows (the file's tail), every other row as it was."""
-    reader = csv.DictReader(io.StringIO(csv_text, newline=""))
-    fields = list(reader.fieldnames or [])
-    kept = [row for row in reader if row["source_type"] != SOURCE_TYPE]
-    at = next((i for i, row in enumerate(kept) if row["source_type"] == TAIL_SOURCE_TYPE), len(kept))
-    new = [{f: row.get(f, "") for f in fields} for row in all_rows(pages)]
-    out = io.StringIO(newline="")
-    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\r\n")
-    writer.writeheader()
-    writer.writerows(kept[:at] + new + kept[at:])
-    return out.getvalue()
+    return replace_family(csv_text, SOURCE_TYPE, all_rows(pages), before=(TAIL_SOURCE_TYPE,))
 
 
 def main(argv: list[str] | None = None) -> int:

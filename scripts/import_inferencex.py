@@ -44,8 +44,6 @@ count.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import re
 import sys
@@ -55,7 +53,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))  # run from a checkout
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared write step
 
-from validation_rows import write_rows  # noqa: E402
+from validation_rows import replace_family, write_rows  # noqa: E402
 
 FIXTURE_COMMIT = "3a600f1d9ce155536d52e2f58f744f27a301aac9"
 SOURCE = ("https://github.com/SemiAnalysisAI/InferenceX-app/blob/"
@@ -545,16 +543,8 @@ def rows_for(r: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def refresh(csv_text: str, records: list[dict[str, Any]]) -> str:
-    """The CSV text with its InferenceX rows replaced by those of `records`."""
-    reader = csv.DictReader(io.StringIO(csv_text, newline=""))
-    fields = list(reader.fieldnames or [])
-    kept = [row for row in reader if row["source_type"] != SOURCE_TYPE]
-    new = [row for r in select(records) for row in rows_for(r)]
-    out = io.StringIO(newline="")
-    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\r\n")
-    writer.writeheader()
-    writer.writerows(kept + [{f: row.get(f, "") for f in fields} for row in new])
-    return out.getvalue()
+    """The CSV text with its InferenceX rows replaced by those of `records`, at the file's end."""
+    return replace_family(csv_text, SOURCE_TYPE, [row for r in select(records) for row in rows_for(r)])
 
 
 def main(argv: list[str] | None = None) -> int:
