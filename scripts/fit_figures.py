@@ -122,7 +122,8 @@ def fit_one(catalog, sel: list[dict[str, str]], engine: str, figure: str, bounds
             current: float, name: str, write: Callable[[float, list[str]], None] | None) -> float:
     """Golden-section search of one step figure of `engine` (a Hardware field) on the rows `sel`,
     by the mean |log error| over every metric they hold; prints the fit, hands the figure and the
-    row parts (source|version|model|hardware) it ran on to `write` (None: a dry run) and returns it."""
+    fitting_split.yaml entries of the rows it ran on (validate.fit_key) to `write` (None: a dry run)
+    and returns it."""
     if not sel:
         raise SystemExit(f"{name}: no fitting rows for {figure}")
     path = validate.VALIDATION_DIR / "A_llm_inference.csv"
@@ -131,7 +132,7 @@ def fit_one(catalog, sel: list[dict[str, str]], engine: str, figure: str, bounds
         return mean_log_error(path, sel, catalog, validate.Params(hw={engine: {figure: x}}))
 
     x = float(f"{golden_section(loss, *bounds, 40):.3g}")
-    parts = sorted({f"{validate.row_key(r)}|{r['hardware']}" for r in sel})
+    parts = sorted({validate.fit_key(r) or validate.row_key(r) for r in sel})
     print(f"{name}: {figure} {x:.3g} s on {len(sel)} rows ({', '.join(parts)}); mean |log error| "
           f"{loss(current):.4f} at the current figure, {loss(x):.4f} fitted")
     if write is not None:
@@ -213,7 +214,7 @@ def write_family_figure(row_id: str, figure: str, x: float, parts: list[str]) ->
         new = set_figure(block, figure, f"  {figure}: {x:.3g}\n", indent="  ", after="layer_overhead_s" if has_layer else "formats")
         if not re.search(rf"^  {figure}: ", new, flags=re.M):
             raise SystemExit(f"{row_id}: no {figure}, layer_overhead_s or formats line to write {figure} at")
-        return set_figure(new, "fitted_on", f"  fitted_on: {_listed(parts)}\n", indent="  ")
+        return set_figure(new, "fitted_on", f"  fitted_on: {_listed(parts)}\n", indent="  ", after=figure)
 
     path = edit_entry("efficiency.yaml", row_id, edit)
     print(f"wrote {row_id} {figure} {x:.3g} to {path}")

@@ -19,7 +19,7 @@ them):
   * mean inter-token latency: `time_per_output_token_seconds` sum over the decode steps it counts,
     generated tokens minus requests (each request's first token comes from its prefill). The result
     file divides the same sum by the generated tokens (`trace.py` log_metrics); the importer undoes
-    that, which moves the figure by N / (G - N), 1 - 9 % on these runs.
+    that, which moves the figure by N / (G - N): 1 / (mean output - 1), 0.1 - 1.6 % on these runs.
 input_len / output_len are vLLM's own token counts over the run (the requests are non-streaming
 /v1/completions calls with max_tokens set to the trace's output length and no ignore_eos, so many end
 at EOS before it), length_kind "dataset (variable)". The request count is the number of per-request

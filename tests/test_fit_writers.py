@@ -122,6 +122,20 @@ def test_per_layer_writers_rewrite_their_own_lines_only(tmp_path: Path) -> None:
     assert next(e for e in fresh.efficiency if e.id == "cdna3-sglang-fp8").layer_overhead_s == 0.0005
 
 
+def test_a_family_figure_on_a_row_without_fitting_rows_gets_them_after_the_figure(tmp_path: Path) -> None:
+    """A row whose fitted_on is not written yet (a first fit) gets it just after the figure, and
+    nothing else of the file moves."""
+    module = _fit_figures(tmp_path)
+    path = tmp_path / "efficiency.yaml"
+    text = path.read_text(encoding="utf-8")
+    row = next(e for e in Catalog().efficiency if e.id == "hopper-vllm-bf16")
+    fitted_line = f"  fitted_on: {module._listed(list(row.fitted_on))}\n"
+    assert fitted_line in text
+    path.write_text(text.replace(fitted_line, "", 1), encoding="utf-8")
+    module.write_family_figure("hopper-vllm-bf16", "layer_overhead_s", row.layer_overhead_s, list(row.fitted_on))
+    assert path.read_text(encoding="utf-8") == text
+
+
 def test_first_wave_writer_rewrites_or_adds_only_its_two_lines(tmp_path: Path) -> None:
     """SGLang's shipped figure changes no byte; a new one changes only its two lines; an engine
     without the figure (vLLM) gets both lines after its request_overhead_s, nothing else moved."""

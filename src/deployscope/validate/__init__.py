@@ -30,12 +30,12 @@ from typing import Any, Callable, Iterable
 from ..catalog import Catalog
 from ..errors import DeployscopeError
 from . import device_rows, device_serving, repeats
-from .files import DEFAULT_FILES, VALIDATION_DIR, dataset_of, fit_split, is_fitted, num, read_csv, row_key, source_key
+from .files import DEFAULT_FILES, VALIDATION_DIR, dataset_of, fit_key, fit_split, is_fitted, num, read_csv, row_key, source_key
 from .llm_rows import Contexts, Params, Skip, load_shape, predict_llm_row
 from .scoring import by_class, groups, metric_class, summary
 
 __all__ = [
-    "DEFAULT_FILES", "FIT_SOURCES", "VALIDATION_DIR", "Params", "dataset_of", "fit_split", "is_fitted", "metric_class",
+    "DEFAULT_FILES", "FIT_SOURCES", "VALIDATION_DIR", "Params", "dataset_of", "fit_key", "fit_split", "is_fitted", "metric_class",
     "num", "predict_file", "read_csv", "row_key", "run", "source_key",
 ]
 

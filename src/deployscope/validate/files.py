@@ -152,11 +152,18 @@ def row_key(row: dict[str, str]) -> str:
     return f"{source_key(row)}|{row.get('model', '').strip()}"
 
 
-def is_fitted(row: dict[str, str]) -> bool:
-    """Whether an A-schema row is a fitting row: its whole source is, or its source and model are,
-    or its source, model and hardware are, or those and its tensor parallelism (``|tp=N``)."""
+def fit_key(row: dict[str, str]) -> str | None:
+    """The fitting_split.yaml entry that makes an A-schema row a fitting row, or None for a held-out
+    row: its source (`source_type|round_or_version`), else the most specific stated part of it
+    (`...|model`, `...|model|hardware`, `...|model|hardware|tp=N`)."""
     split = fit_split()
+    if source_key(row) in split.llm_fit_sources:
+        return source_key(row)
     key = row_key(row)
     hw = f"{key}|{row.get('hardware', '').strip()}"
-    return (source_key(row) in split.llm_fit_sources or key in split.llm_fit_rows or hw in split.llm_fit_rows
-            or f"{hw}|tp={row.get('tp', '').strip()}" in split.llm_fit_rows)
+    return next((k for k in (f"{hw}|tp={row.get('tp', '').strip()}", hw, key) if k in split.llm_fit_rows), None)
+
+
+def is_fitted(row: dict[str, str]) -> bool:
+    """Whether an A-schema row is a fitting row (see :func:`fit_key`)."""
+    return fit_key(row) is not None
